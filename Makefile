@@ -1,0 +1,65 @@
+# redis-cache-go — every target installs what it needs (apt packages, .venv, the Go build).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+GO      ?= go
+SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+LIBNAME := libredis_cache_go.so
+LIB     := python/redis_cache_go/$(LIBNAME)
+GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
+APT_PKGS := redis-server redis-tools
+export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
+
+.PHONY: help setup apt venv build test test-go test-capi test-python demo bench clean
+
+help:
+	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
+	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest)"
+	@echo "make bench  - ours vs Django's RedisCache vs django-redis, one interleaved run"
+	@echo "make build  - build $(LIB)"
+
+setup: apt venv build
+
+# apt packages: installed only when a binary is missing.
+apt:
+	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
+		echo ">> installing $(APT_PKGS)"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS) >/dev/null; \
+	fi
+	@if ! command -v $(GO) >/dev/null; then echo "Go is required (go.mod names the version)"; exit 1; fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements-dev.txt
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+build: $(LIB)
+
+$(LIB): $(GOSRC)
+	@mkdir -p build
+	$(GO) build -trimpath -buildmode=c-shared -o build/$(LIBNAME) ./capi
+	cp build/$(LIBNAME) $(LIB)
+
+test: setup test-go test-capi test-python
+
+test-go: build
+	RCG_LIBRARY=$(CURDIR)/$(LIB) $(GO) test -race -count=1 ./...
+
+test-capi:
+	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./capi/...
+
+test-python: build venv
+	$(PY) -m pytest -q tests/python
+
+demo: setup
+	$(PY) examples/run_demo.py
+
+bench: setup
+	$(PY) bench/bench.py
+
+clean:
+	rm -rf build/*.so build/*.h $(LIB) dist *.egg-info
