@@ -1,0 +1,370 @@
+package main
+
+/*
+#include <stdlib.h>
+#include "redis_cache_go.h"
+*/
+import "C"
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"runtime/cgo"
+	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis-cache-go/redis-cache-go/core/version"
+)
+
+var bg = context.Background()
+
+// fail writes err's message and returns the status for its class.
+func fail(out *C.rcg_out, err error) C.int {
+	putMessage(out, err.Error())
+	switch client.KindOf(err) {
+	case client.KindConnection:
+		return C.RCG_ERR_CONNECTION
+	case client.KindTimeout:
+		return C.RCG_ERR_TIMEOUT
+	case client.KindAuth:
+		return C.RCG_ERR_AUTH
+	case client.KindServer:
+		return C.RCG_ERR_SERVER
+	case client.KindClosed:
+		return C.RCG_ERR_CLOSED
+	case client.KindArgument:
+		return C.RCG_ERR_ARGUMENT
+	}
+	return C.RCG_ERR_INTERNAL
+}
+
+// found maps a boolean outcome to RCG_OK / RCG_MISS.
+func found(ok bool) C.int {
+	if ok {
+		return C.RCG_OK
+	}
+	return C.RCG_MISS
+}
+
+func argError(out *C.rcg_out, msg string) C.int {
+	putMessage(out, "redis-cache-go: invalid argument: "+msg)
+	return C.RCG_ERR_ARGUMENT
+}
+
+func ttl(ms C.int64_t) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+//export rcgx_version
+func rcgx_version(out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	putBytes(out, []byte(version.Version+" "+runtime.Version()))
+	return C.RCG_OK
+}
+
+//export rcgx_open
+func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	opts, err := parseConfig(borrowed(doc, n))
+	if err != nil {
+		putMessage(out, "redis-cache-go: "+err.Error())
+		return C.RCG_ERR_CONFIG
+	}
+	h := cgo.NewHandle(&entry{client: client.New(opts)})
+	out.num = C.int64_t(h)
+	return C.RCG_OK
+}
+
+//export rcgx_close
+func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	e := lookup(h)
+	if e == nil {
+		putMessage(out, "redis-cache-go: the cache handle is closed or invalid")
+		return C.RCG_ERR_CLOSED
+	}
+	cgo.Handle(h).Delete()
+	if err := e.client.Close(); err != nil && client.KindOf(err) != client.KindClosed {
+		return fail(out, err)
+	}
+	return C.RCG_OK
+}
+
+//export rcgx_ping
+func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	if err := e.client.Ping(bg); err != nil {
+		return fail(out, err)
+	}
+	return C.RCG_OK
+}
+
+//export rcgx_get
+func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	v, ok, err := e.client.Get(bg, borrowedString(key, klen))
+	if err != nil {
+		return fail(out, err)
+	}
+	if !ok {
+		return C.RCG_MISS
+	}
+	putBytes(out, v)
+	return C.RCG_OK
+}
+
+//export rcgx_set
+func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val *C.uint8_t, vlen C.size_t, ttlMS C.int64_t, flags C.int) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	if flags&^C.RCG_SET_NX != 0 {
+		return argError(out, "unknown rcg_set flags")
+	}
+	ok, err := e.client.Set(bg, borrowedString(key, klen), borrowed(val, vlen), ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+//export rcgx_delete
+func rcgx_delete(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := e.client.Delete(bg, borrowedString(key, klen))
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+//export rcgx_exists
+func rcgx_exists(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := e.client.Exists(bg, borrowedString(key, klen))
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+//export rcgx_expire
+func rcgx_expire(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := e.client.Expire(bg, borrowedString(key, klen), ttl(ttlMS))
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+//export rcgx_persist
+func rcgx_persist(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := e.client.Persist(bg, borrowedString(key, klen))
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+//export rcgx_ttl
+func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	d, ok, err := e.client.TTL(bg, borrowedString(key, klen))
+	if err != nil {
+		return fail(out, err)
+	}
+	if !ok {
+		return C.RCG_MISS
+	}
+	out.num = -1
+	if d != client.NoExpiry {
+		out.num = C.int64_t(d / time.Millisecond)
+	}
+	return C.RCG_OK
+}
+
+//export rcgx_incr
+func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, delta C.int64_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	v, ok, err := e.client.Incr(bg, borrowedString(key, klen), int64(delta))
+	if err != nil {
+		return fail(out, err)
+	}
+	out.num = C.int64_t(v)
+	return found(ok)
+}
+
+//export rcgx_rename
+func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, dst *C.uint8_t, dlen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := e.client.Rename(bg, borrowedString(src, slen), borrowedString(dst, dlen))
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
+// keysOf decodes a frame of keys; a missing item is not a key.
+func keysOf(buf *C.uint8_t, n C.size_t) ([]string, error) {
+	items, err := frame.Decode(borrowed(buf, n))
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]string, len(items))
+	for i, it := range items {
+		if it == nil {
+			return nil, errors.New("frame: a key is marked missing")
+		}
+		keys[i] = string(it) // go-redis may keep args in pipelines; own them
+	}
+	return keys, nil
+}
+
+//export rcgx_get_many
+func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	keys, err := keysOf(buf, n)
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	vals, err := e.client.GetMany(bg, keys)
+	if err != nil {
+		return fail(out, err)
+	}
+	putFrame(out, vals)
+	return C.RCG_OK
+}
+
+//export rcgx_set_many
+func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, ttlMS C.int64_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	items, err := frame.Decode(borrowed(buf, n))
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	if len(items)%2 != 0 {
+		return argError(out, "set_many frame needs key, value pairs")
+	}
+	keys := make([]string, len(items)/2)
+	vals := make([][]byte, len(items)/2)
+	for i := range keys {
+		k, v := items[2*i], items[2*i+1]
+		if k == nil || v == nil {
+			return argError(out, "set_many frame has a missing key or value")
+		}
+		keys[i], vals[i] = string(k), v
+	}
+	if err := e.client.SetMany(bg, keys, vals, ttl(ttlMS)); err != nil {
+		return fail(out, err)
+	}
+	return C.RCG_OK
+}
+
+//export rcgx_delete_many
+func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	keys, err := keysOf(buf, n)
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	count, err := e.client.DeleteMany(bg, keys)
+	if err != nil {
+		return fail(out, err)
+	}
+	out.num = C.int64_t(count)
+	return C.RCG_OK
+}
+
+//export rcgx_clear
+func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	count, err := e.client.Clear(bg, borrowedString(pattern, plen))
+	if err != nil {
+		return fail(out, err)
+	}
+	out.num = C.int64_t(count)
+	return C.RCG_OK
+}
+
+//export rcgx_debug_panic
+func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	if e, st := use(h, out); e == nil {
+		return st
+	}
+	panic("rcg_debug_panic: deliberate panic for tests")
+}

@@ -1,0 +1,135 @@
+// The public entry points of the C ABI. Each checks the fork guard in C and
+// only then enters Go: a Go runtime does not survive fork(), so a child of a
+// process that had loaded this library must not call into it (it would hang
+// waiting for threads that no longer exist).
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "redis_cache_go.h"
+#include "_cgo_export.h"
+
+static volatile int rcg_forked = 0;
+
+static void rcg_mark_forked(void) { rcg_forked = 1; }
+
+// Runs when the library is loaded, in the process that loads it.
+__attribute__((constructor)) static void rcg_install_fork_guard(void) {
+    pthread_atfork(NULL, NULL, rcg_mark_forked);
+}
+
+static const char rcg_forked_msg[] =
+    "redis-cache-go cannot be used in a process forked after the cache was first used "
+    "(the Go runtime does not survive fork()); make the first cache call after the fork: "
+    "gunicorn without --preload, uWSGI lazy-apps = true, Celery worker_process_init, "
+    "multiprocessing start method 'spawn' or 'forkserver'";
+
+static int rcg_refuse(rcg_out *out) {
+    if (out != NULL) {
+        size_t n = sizeof(rcg_forked_msg) - 1;
+        if (n > out->cap) n = out->cap;
+        if (out->buf != NULL && n > 0) memcpy(out->buf, rcg_forked_msg, n);
+        out->len = n;
+        out->big = NULL;
+    }
+    return RCG_ERR_FORKED;
+}
+
+#define GUARD(out) \
+    if (rcg_forked) return rcg_refuse(out)
+
+#define U8(p) ((uint8_t *)(p))
+
+int rcg_version(rcg_out *out) {
+    GUARD(out);
+    return rcgx_version(out);
+}
+
+int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out) {
+    GUARD(out);
+    return rcgx_open(U8(config), config_len, out);
+}
+
+int rcg_close(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_close(h, out);
+}
+
+int rcg_ping(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_ping(h, out);
+}
+
+int rcg_get(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_get(h, out, U8(key), key_len);
+}
+
+int rcg_set(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len,
+            const uint8_t *value, size_t value_len, int64_t ttl_ms, int flags) {
+    GUARD(out);
+    return rcgx_set(h, out, U8(key), key_len, U8(value), value_len, ttl_ms, flags);
+}
+
+int rcg_delete(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_delete(h, out, U8(key), key_len);
+}
+
+int rcg_exists(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_exists(h, out, U8(key), key_len);
+}
+
+int rcg_expire(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len, int64_t ttl_ms) {
+    GUARD(out);
+    return rcgx_expire(h, out, U8(key), key_len, ttl_ms);
+}
+
+int rcg_persist(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_persist(h, out, U8(key), key_len);
+}
+
+int rcg_ttl(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_ttl(h, out, U8(key), key_len);
+}
+
+int rcg_incr(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len, int64_t delta) {
+    GUARD(out);
+    return rcgx_incr(h, out, U8(key), key_len, delta);
+}
+
+int rcg_rename(uintptr_t h, rcg_out *out, const uint8_t *src, size_t src_len,
+               const uint8_t *dst, size_t dst_len) {
+    GUARD(out);
+    return rcgx_rename(h, out, U8(src), src_len, U8(dst), dst_len);
+}
+
+int rcg_get_many(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_len) {
+    GUARD(out);
+    return rcgx_get_many(h, out, U8(frame), frame_len);
+}
+
+int rcg_set_many(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_len, int64_t ttl_ms) {
+    GUARD(out);
+    return rcgx_set_many(h, out, U8(frame), frame_len, ttl_ms);
+}
+
+int rcg_delete_many(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_len) {
+    GUARD(out);
+    return rcgx_delete_many(h, out, U8(frame), frame_len);
+}
+
+int rcg_clear(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t pattern_len) {
+    GUARD(out);
+    return rcgx_clear(h, out, U8(pattern), pattern_len);
+}
+
+int rcg_debug_panic(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_debug_panic(h, out);
+}
+
+void rcg_free(void *p) { free(p); }

@@ -1,0 +1,131 @@
+/*
+ * redis_cache_go.h — the C ABI of libredis_cache_go.so. Written by hand; it is
+ * the contract between the Go core and every caller (the Python package uses
+ * it through ctypes). cgo's generated header is a build artefact, not this.
+ *
+ * Rules
+ * - Every function returns an int status: RCG_OK (0), RCG_MISS (1: not found,
+ *   not stored), or a negative RCG_ERR_* class.
+ * - Inputs are borrowed for the duration of the call and never retained.
+ * - Results go into the caller's scratch buffer out->buf (capacity out->cap);
+ *   out->len is their length. A result longer than out->cap is returned in
+ *   out->big, allocated with malloc; the caller copies it and releases it with
+ *   rcg_free(). Integer results go to out->num.
+ * - On an error status, out->buf holds a UTF-8 message (truncated to out->cap,
+ *   out->len bytes, no terminating NUL); out->big is NULL.
+ * - Handles come from rcg_open (in out->num), are never 0, and are closed with
+ *   rcg_close. A handle that hit an internal error refuses every later call
+ *   with RCG_ERR_INTERNAL; close it and open a new one.
+ * - Batches are frames: uint32 little-endian item count, then per item a
+ *   uint32 little-endian length and that many bytes; length 0xFFFFFFFF marks a
+ *   missing item (no bytes follow).
+ * - Calls may block on the network for at most the configured timeouts; they
+ *   are safe to make from many threads at once.
+ * - In a child made by fork() after the library was loaded, every call except
+ *   rcg_free returns RCG_ERR_FORKED at once without entering Go.
+ */
+#ifndef REDIS_CACHE_GO_H
+#define REDIS_CACHE_GO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RCG_OK 0
+#define RCG_MISS 1
+#define RCG_ERR_CONNECTION (-1) /* refused, reset, closed by the server */
+#define RCG_ERR_TIMEOUT (-2)    /* connect, read, write or pool wait timed out */
+#define RCG_ERR_AUTH (-3)       /* credentials rejected or permission denied */
+#define RCG_ERR_SERVER (-4)     /* the server answered with an error reply */
+#define RCG_ERR_CONFIG (-5)     /* the configuration document is invalid */
+#define RCG_ERR_ARGUMENT (-6)   /* a malformed argument, e.g. a bad frame */
+#define RCG_ERR_CLOSED (-7)     /* unknown or closed handle */
+#define RCG_ERR_FORKED (-8)     /* called in a fork() child; nothing was done */
+#define RCG_ERR_INTERNAL (-9)   /* a bug (a recovered panic); the handle is disabled */
+
+/* rcg_set flags */
+#define RCG_SET_NX 1 /* store only if the key is missing (status RCG_MISS otherwise) */
+
+typedef struct rcg_out {
+    uint8_t *buf; /* in: caller-owned scratch buffer */
+    size_t cap;   /* in: its capacity in bytes */
+    size_t len;   /* out: length of the result or error message */
+    uint8_t *big; /* out: malloc'd result when it did not fit in buf, else NULL */
+    int64_t num;  /* out: integer result (handle, count, counter value, ttl) */
+} rcg_out;
+
+/* Writes "<version> <go version>" into out. */
+int rcg_version(rcg_out *out);
+
+/* Opens a client from a JSON configuration document (see capi/config.go);
+ * never touches the network. The handle is returned in out->num. */
+int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out);
+
+/* Closes the handle and its connections. */
+int rcg_close(uintptr_t handle, rcg_out *out);
+
+/* PING. */
+int rcg_ping(uintptr_t handle, rcg_out *out);
+
+/* GET: RCG_OK with the value in out, or RCG_MISS. */
+int rcg_get(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* SET with ttl_ms > 0 (PX) or without expiry (ttl_ms <= 0). With RCG_SET_NX,
+ * RCG_MISS when the key existed. */
+int rcg_set(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len,
+            const uint8_t *value, size_t value_len, int64_t ttl_ms, int flags);
+
+/* DEL one key: RCG_OK if it existed, else RCG_MISS. */
+int rcg_delete(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* EXISTS: RCG_OK or RCG_MISS. */
+int rcg_exists(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* PEXPIRE ttl_ms (ttl_ms <= 0 deletes the key): RCG_OK if the key exists, else RCG_MISS. */
+int rcg_expire(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len, int64_t ttl_ms);
+
+/* PERSIST: RCG_OK if the key exists (with or without expiry before), else RCG_MISS. */
+int rcg_persist(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* PTTL: RCG_OK with out->num = remaining ms, or -1 for no expiry; RCG_MISS if missing. */
+int rcg_ttl(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* Atomic INCRBY of an existing key, keeping its TTL: RCG_OK with out->num = new
+ * value; RCG_MISS if the key is missing (it is not created); RCG_ERR_SERVER if the
+ * value is not an integer or would overflow. */
+int rcg_incr(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len, int64_t delta);
+
+/* RENAME src dst (value and TTL move, dst replaced): RCG_OK, or RCG_MISS if src is missing. */
+int rcg_rename(uintptr_t handle, rcg_out *out, const uint8_t *src, size_t src_len,
+               const uint8_t *dst, size_t dst_len);
+
+/* MGET: keys in a frame; the result is a frame of values aligned with the keys,
+ * missing values marked 0xFFFFFFFF. */
+int rcg_get_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
+
+/* SET of key, value, key, value … from a frame with an even item count, in one
+ * pipeline, each with ttl_ms as in rcg_set. */
+int rcg_set_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len, int64_t ttl_ms);
+
+/* DEL of every key in a frame: out->num = how many existed. */
+int rcg_delete_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
+
+/* Deletes keys matching a glob pattern with SCAN + UNLINK batches (out->num = count);
+ * an empty pattern is FLUSHDB (out->num = -1). */
+int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len);
+
+/* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
+void rcg_free(void *p);
+
+/* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
+ * disables the handle. Proves a panic never crashes the host process. */
+int rcg_debug_panic(uintptr_t handle, rcg_out *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REDIS_CACHE_GO_H */

@@ -1,0 +1,290 @@
+// Package client is the cache-shaped Redis client for one server that the
+// rest of redis-cache-go (the C library, and Go services) builds on.
+//
+// Keys and values are opaque: the caller makes Django keys and encodes
+// values (plain ints as decimal ASCII, everything else serialized), so a Go
+// program reads exactly what a Django site wrote:
+//
+//	c, err := client.New(client.Options{Addr: "127.0.0.1:6379", DB: 1})
+//	raw, found, err := c.Get(ctx, ":1:greeting")
+//
+// A miss is reported by a false "found" result, never as an error. Every
+// error is an *Error whose Kind says what went wrong and whose message names
+// the server (never its password). Every call is bounded by the timeouts in
+// Options; nothing retries silently past them.
+package client
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// NoExpiry is the TTL reported for a key that exists without an expiry.
+const NoExpiry time.Duration = -1
+
+// Client is a connection pool to one Redis server with cache operations.
+// It is safe for concurrent use. Close releases its connections.
+type Client struct {
+	rdb       *redis.Client
+	name      string // Options.String(), used in error messages
+	scanCount int
+}
+
+// New returns a Client for the server described by opts. It does not
+// connect: the first operation dials, so New never blocks or fails on the
+// network.
+func New(opts Options) *Client {
+	o := opts.withDefaults()
+	rdb := redis.NewClient(&redis.Options{
+		Network:         o.Network,
+		Addr:            o.Addr,
+		DB:              o.DB,
+		Username:        o.Username,
+		Password:        o.Password,
+		TLSConfig:       o.TLS,
+		DialTimeout:     o.DialTimeout,
+		ReadTimeout:     o.ReadTimeout,
+		WriteTimeout:    o.WriteTimeout,
+		PoolSize:        o.PoolSize,
+		PoolTimeout:     o.PoolTimeout,
+		ConnMaxIdleTime: o.ConnMaxIdleTime,
+		// A cache call is bounded by its timeouts: no hidden retries that
+		// multiply them, one dial attempt per call.
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		// RESP2 and no handshake extras: works with every Redis since 2.6,
+		// and a connect costs at most AUTH + SELECT.
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	return &Client{rdb: rdb, name: o.String(), scanCount: o.ScanCount}
+}
+
+// String describes the server without credentials.
+func (c *Client) String() string { return c.name }
+
+// Close closes every connection. Later calls fail with KindClosed.
+func (c *Client) Close() error { return c.wrap("CLOSE", c.rdb.Close()) }
+
+// Ping checks that the server answers.
+func (c *Client) Ping(ctx context.Context) error {
+	return c.wrap("PING", c.rdb.Ping(ctx).Err())
+}
+
+// Get returns the value stored at key; found is false when the key is
+// missing.
+func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
+	v, err := c.rdb.Get(ctx, key).Bytes()
+	if err == redis.Nil {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, c.wrap("GET", err)
+	}
+	return v, true, nil
+}
+
+// Set stores value at key. ttl > 0 expires the key after ttl (millisecond
+// precision); ttl <= 0 stores it without expiry. With onlyIfMissing (SET NX)
+// an existing key is left alone and stored is false.
+func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
+	if ttl < 0 {
+		ttl = 0
+	}
+	if onlyIfMissing {
+		ok, err := c.rdb.SetNX(ctx, key, value, ttl).Result()
+		return ok, c.wrap("SET NX", err)
+	}
+	return true, c.wrap("SET", c.rdb.Set(ctx, key, value, ttl).Err())
+}
+
+// Delete removes key and reports whether it existed.
+func (c *Client) Delete(ctx context.Context, key string) (deleted bool, err error) {
+	n, err := c.rdb.Del(ctx, key).Result()
+	return n > 0, c.wrap("DEL", err)
+}
+
+// Exists reports whether key exists.
+func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
+	n, err := c.rdb.Exists(ctx, key).Result()
+	return n > 0, c.wrap("EXISTS", err)
+}
+
+// Expire sets the key's time to live (millisecond precision) and reports
+// whether the key exists. A ttl <= 0 deletes the key, as Redis does.
+func (c *Client) Expire(ctx context.Context, key string, ttl time.Duration) (found bool, err error) {
+	if ttl <= 0 {
+		return c.Delete(ctx, key)
+	}
+	ok, err := c.rdb.PExpire(ctx, key, ttl).Result()
+	return ok, c.wrap("PEXPIRE", err)
+}
+
+// Persist removes the key's expiry and reports whether the key exists.
+// A key that exists without an expiry reports true.
+func (c *Client) Persist(ctx context.Context, key string) (found bool, err error) {
+	// PERSIST answers 0 both for a missing key and for a key without
+	// expiry; EXISTS in the same round trip tells them apart.
+	var persist *redis.BoolCmd
+	var exists *redis.IntCmd
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		persist = p.Persist(ctx, key)
+		exists = p.Exists(ctx, key)
+		return nil
+	})
+	if err != nil {
+		return false, c.wrap("PERSIST", err)
+	}
+	return persist.Val() || exists.Val() > 0, nil
+}
+
+// TTL returns the key's remaining time to live, NoExpiry for a key without
+// expiry, and found false for a missing key.
+func (c *Client) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	d, err := c.rdb.PTTL(ctx, key).Result()
+	if err != nil {
+		return 0, false, c.wrap("PTTL", err)
+	}
+	switch d {
+	case -2:
+		return 0, false, nil
+	case -1:
+		return NoExpiry, true, nil
+	}
+	return d, true, nil
+}
+
+// incrScript adds to an existing key only, atomically, keeping its TTL;
+// it answers nil for a missing key.
+var incrScript = redis.NewScript(`if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('INCRBY', KEYS[1], ARGV[1])
+end
+return false`)
+
+// Incr adds delta to the integer at key atomically and returns the new
+// value. A missing key is not created: found is false. A value that is not
+// an integer is a KindServer error. The key's TTL is kept.
+func (c *Client) Incr(ctx context.Context, key string, delta int64) (value int64, found bool, err error) {
+	v, err := incrScript.Run(ctx, c.rdb, []string{key}, delta).Int64()
+	if err == redis.Nil {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, c.wrap("INCRBY", err)
+	}
+	return v, true, nil
+}
+
+// Rename moves src to dst atomically, keeping value and TTL and replacing
+// dst. found is false when src is missing (nothing changes).
+func (c *Client) Rename(ctx context.Context, src, dst string) (found bool, err error) {
+	err = c.rdb.Rename(ctx, src, dst).Err()
+	if err != nil && isNoSuchKey(err) {
+		return false, nil
+	}
+	return err == nil, c.wrap("RENAME", err)
+}
+
+func isNoSuchKey(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && re.Error() == "ERR no such key"
+}
+
+// GetMany returns the values of keys in one round trip (MGET), aligned with
+// keys; a missing key is a nil entry (an empty value is a non-nil empty
+// slice).
+func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	vals, err := c.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, c.wrap("MGET", err)
+	}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = append(make([]byte, 0, len(s)), s...)
+		}
+	}
+	return out, nil
+}
+
+// SetMany stores every keys[i] = values[i] in one pipeline (one round trip),
+// each with ttl as in Set. keys and values must have the same length.
+func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {
+	if len(keys) != len(values) {
+		return &Error{Kind: KindArgument, Server: c.name, Op: "SET", Err: errors.New("keys and values differ in length")}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	if ttl < 0 {
+		ttl = 0
+	}
+	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			p.Set(ctx, k, values[i], ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return c.wrap("SET", firstErr(cmds, err))
+	}
+	return nil
+}
+
+// DeleteMany removes keys in one command and returns how many existed.
+func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	n, err := c.rdb.Del(ctx, keys...).Result()
+	return n, c.wrap("DEL", err)
+}
+
+// Clear deletes the keys matching the glob pattern, walking the keyspace
+// with SCAN and deleting in UNLINK batches of Options.ScanCount, and returns
+// how many it deleted. An empty pattern empties the whole database
+// (FLUSHDB) and returns -1, as the count is unknown.
+func (c *Client) Clear(ctx context.Context, pattern string) (int64, error) {
+	if pattern == "" {
+		return -1, c.wrap("FLUSHDB", c.rdb.FlushDB(ctx).Err())
+	}
+	var deleted int64
+	var cursor uint64
+	batch := make([]string, 0, c.scanCount)
+	for {
+		keys, next, err := c.rdb.Scan(ctx, cursor, pattern, int64(c.scanCount)).Result()
+		if err != nil {
+			return deleted, c.wrap("SCAN", err)
+		}
+		batch = append(batch, keys...)
+		if len(batch) >= c.scanCount || (next == 0 && len(batch) > 0) {
+			n, err := c.rdb.Unlink(ctx, batch...).Result()
+			if err != nil {
+				return deleted, c.wrap("UNLINK", err)
+			}
+			deleted += n
+			batch = batch[:0]
+		}
+		if next == 0 {
+			return deleted, nil
+		}
+		cursor = next
+	}
+}
+
+func firstErr(cmds []redis.Cmder, err error) error {
+	for _, c := range cmds {
+		if e := c.Err(); e != nil {
+			return e
+		}
+	}
+	return err
+}

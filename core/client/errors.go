@@ -1,0 +1,132 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Kind classifies a failure so that callers (and the C ABI) can react to
+// the class of problem without parsing messages.
+type Kind int
+
+// The kinds of failure. A miss is never an error; it is reported by a
+// boolean result.
+const (
+	// KindConnection: the server could not be reached or the connection
+	// broke (refused, reset, closed, DNS failure).
+	KindConnection Kind = iota + 1
+	// KindTimeout: a connect, read, write or pool wait timed out.
+	KindTimeout
+	// KindAuth: the server rejected the credentials or the user lacks a
+	// permission.
+	KindAuth
+	// KindServer: the server answered the command with an error reply.
+	KindServer
+	// KindClosed: the Client was closed.
+	KindClosed
+	// KindArgument: the caller passed an invalid argument; nothing was sent.
+	KindArgument
+)
+
+// String names the kind in lower case ("timeout").
+func (k Kind) String() string {
+	switch k {
+	case KindConnection:
+		return "connection error"
+	case KindTimeout:
+		return "timeout"
+	case KindAuth:
+		return "authentication error"
+	case KindServer:
+		return "server error"
+	case KindClosed:
+		return "client closed"
+	case KindArgument:
+		return "invalid argument"
+	}
+	return "error"
+}
+
+// Error is the only error type the Client returns. Its message names the
+// server (never its password) and the operation.
+type Error struct {
+	Kind   Kind
+	Server string // Options.String(): address and db, no credentials
+	Op     string // the Redis command or cache operation, e.g. "GET"
+	Err    error  // the underlying error
+}
+
+// Error returns "redis 127.0.0.1:6379 db 0: GET: timeout: i/o timeout".
+func (e *Error) Error() string {
+	return e.Server + ": " + e.Op + ": " + e.Kind.String() + ": " + e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// KindOf returns the Kind of err when it is (or wraps) an *Error, else 0.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return 0
+}
+
+// wrap classifies err from go-redis into an *Error; nil stays nil.
+func (c *Client) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Kind: classify(err), Server: c.name, Op: op, Err: err}
+}
+
+func classify(err error) Kind {
+	if errors.Is(err, redis.ErrClosed) {
+		return KindClosed
+	}
+	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ETIMEDOUT) {
+		return KindTimeout
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return KindTimeout
+	}
+	var re redis.Error
+	if errors.As(err, &re) {
+		msg := re.Error()
+		if isAuthMessage(msg) {
+			return KindAuth
+		}
+		return KindServer
+	}
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return KindConnection
+	}
+	if isAuthMessage(err.Error()) {
+		return KindAuth
+	}
+	return KindConnection
+}
+
+// isAuthMessage recognises the replies of AUTH failures across Redis
+// versions: WRONGPASS (6+), NOAUTH, NOPERM and the pre-6 "invalid password".
+func isAuthMessage(msg string) bool {
+	for _, p := range []string{"WRONGPASS", "NOAUTH", "NOPERM", "ERR invalid password", "ERR AUTH", "ERR Client sent AUTH"} {
+		if strings.Contains(msg, p) {
+			return true
+		}
+	}
+	return false
+}
