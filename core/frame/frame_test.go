@@ -53,6 +53,7 @@ func TestDecodeRejectsMalformed(t *testing.T) {
 		{"count without items", u32(1)},
 		{"huge count", u32(0xFFFFFFF0)},
 		{"length past end", cat(u32(1), u32(5), []byte("abc"))},
+		{"second length past end", cat(u32(2), u32(1), u32(9), []byte("ab"))},
 		{"trailing bytes", cat(u32(1), u32(1), []byte("ab"))},
 		{"missing length", cat(u32(2), u32(0))},
 	}

@@ -1,0 +1,13 @@
+"""redis-cache-go: a Redis cache backend for Django with a Go core.
+
+Use it as ``CACHES = {"default": {"BACKEND": "redis_cache_go.RedisCache", ...}}``.
+Importing this package loads nothing native and opens no connection: the shared
+library is loaded, and the Go runtime started, on the first cache operation.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from redis_cache_go.backend import RedisCache
+
+__all__ = ["RedisCache", "__version__"]

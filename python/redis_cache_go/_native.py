@@ -1,0 +1,347 @@
+"""ctypes binding to libredis_cache_go.so (contract: capi/redis_cache_go.h).
+
+The library is loaded on first use, never at import. Each thread owns a scratch
+buffer that results are written into; larger results arrive as a malloc'd pointer
+that is copied and released with ``rcg_free`` in a ``finally``. Calls release the
+GIL (ctypes.CDLL), so other Python threads run while one waits on Redis.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import struct
+import threading
+import weakref
+from ctypes import c_char_p, c_int, c_int64, c_size_t, c_void_p
+from typing import Any, Callable, Sequence
+
+from redis_cache_go import exceptions as exc
+
+LIBRARY_NAME = "libredis_cache_go.so"
+SCRATCH_SIZE = 64 * 1024
+
+OK = 0
+MISS = 1
+_ERRORS: dict[int, type[exc.RedisCacheError]] = {
+    -1: exc.ConnectionError,
+    -2: exc.TimeoutError,
+    -3: exc.AuthenticationError,
+    -4: exc.ServerError,
+    -5: exc.RedisCacheError,  # configuration document rejected: a bug on our side
+    -6: exc.RedisCacheError,  # malformed argument: a bug on our side
+    -7: exc.ClientClosedError,
+    -8: exc.ForkedProcessError,
+    -9: exc.InternalError,
+}
+STATUS_CLOSED = -7
+STATUS_INTERNAL = -9
+SET_NX = 1
+MISSING_LEN = 0xFFFFFFFF
+
+
+class _Out(ctypes.Structure):
+    _fields_ = [
+        ("buf", c_void_p),
+        ("cap", c_size_t),
+        ("len", c_size_t),
+        ("big", c_void_p),
+        ("num", c_int64),
+    ]
+
+
+class _Scratch(threading.local):
+    """Per-thread result buffer and rcg_out struct, allocated once per thread."""
+
+    def __init__(self) -> None:
+        self.buf = ctypes.create_string_buffer(SCRATCH_SIZE)
+        self.addr = ctypes.addressof(self.buf)
+        self.out = _Out(self.addr, SCRATCH_SIZE, 0, None, 0)
+        self.ptr = ctypes.addressof(self.out)
+
+
+_scratch = _Scratch()
+_lib: ctypes.CDLL | None = None
+_load_lock = threading.Lock()
+
+# (name, argtypes); every function returns int except rcg_free.
+_H, _O, _B, _N, _I64 = c_size_t, c_void_p, c_char_p, c_size_t, c_int64
+_SIGNATURES: dict[str, list[Any]] = {
+    "rcg_version": [_O],
+    "rcg_open": [_B, _N, _O],
+    "rcg_close": [_H, _O],
+    "rcg_ping": [_H, _O],
+    "rcg_get": [_H, _O, _B, _N],
+    "rcg_set": [_H, _O, _B, _N, _B, _N, _I64, c_int],
+    "rcg_delete": [_H, _O, _B, _N],
+    "rcg_exists": [_H, _O, _B, _N],
+    "rcg_expire": [_H, _O, _B, _N, _I64],
+    "rcg_persist": [_H, _O, _B, _N],
+    "rcg_ttl": [_H, _O, _B, _N],
+    "rcg_incr": [_H, _O, _B, _N, _I64],
+    "rcg_rename": [_H, _O, _B, _N, _B, _N],
+    "rcg_get_many": [_H, _O, _B, _N],
+    "rcg_set_many": [_H, _O, _B, _N, _I64],
+    "rcg_delete_many": [_H, _O, _B, _N],
+    "rcg_clear": [_H, _O, _B, _N],
+    "rcg_debug_panic": [_H, _O],
+}
+
+
+def library_path() -> str:
+    """Where the shared library is loaded from: $RCG_LIBRARY, else beside this file."""
+    return os.environ.get("RCG_LIBRARY") or os.path.join(os.path.dirname(__file__), LIBRARY_NAME)
+
+
+def library() -> ctypes.CDLL:
+    """Load the shared library once (thread-safe); this starts the Go runtime."""
+    global _lib
+    if _lib is None:
+        with _load_lock:
+            if _lib is None:
+                _lib = _load(library_path())
+    return _lib
+
+
+def _load(path: str) -> ctypes.CDLL:
+    if not os.path.exists(path):
+        raise exc.LibraryError(
+            f"redis-cache-go: native library not found at {path}; build it with `make build` "
+            "(or reinstall the package with `pip install`, which builds it)"
+        )
+    try:
+        lib = ctypes.CDLL(path)  # CDLL, not PyDLL: calls release the GIL
+    except OSError as e:
+        raise exc.LibraryError(f"redis-cache-go: cannot load {path}: {e}") from e
+    for name, argtypes in _SIGNATURES.items():
+        fn = getattr(lib, name)
+        fn.argtypes = argtypes
+        fn.restype = c_int
+    lib.rcg_free.argtypes = [c_void_p]
+    lib.rcg_free.restype = None
+    return lib
+
+
+def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
+    """The result of the last call on this thread, as bytes (frees an overflow)."""
+    out = s.out
+    big = out.big
+    if big:
+        try:
+            return ctypes.string_at(big, out.len)
+        finally:
+            out.big = None
+            lib.rcg_free(big)
+    return ctypes.string_at(s.addr, out.len)
+
+
+def version() -> str:
+    """Version string of the loaded library: "<version> <go version>"."""
+    lib = library()
+    s = _scratch
+    status = lib.rcg_version(s.ptr)
+    data = _take(lib, s).decode()
+    if status != OK:
+        raise _ERRORS.get(status, exc.InternalError)(data)
+    return data
+
+
+_u32 = struct.Struct("<I")
+
+
+def encode_frame(items: Sequence[bytes]) -> bytes:
+    """A frame: item count, every length, then the items (see core/frame)."""
+    n = len(items)
+    return struct.pack(f"<{n + 1}I", n, *map(len, items)) + b"".join(items)
+
+
+def decode_frame(data: bytes) -> list[bytes | None]:
+    n = _u32.unpack_from(data, 0)[0]
+    lens = struct.unpack_from(f"<{n}I", data, 4)
+    items: list[bytes | None] = []
+    append = items.append
+    off = 4 + 4 * n
+    for ln in lens:
+        if ln == MISSING_LEN:
+            append(None)
+        else:
+            end = off + ln
+            append(data[off:end])
+            off = end
+    return items
+
+
+def _close_handle(lib: ctypes.CDLL, handle: int) -> None:
+    """Finalizer: close a handle that its Client forgot to close."""
+    s = _scratch
+    lib.rcg_close(handle, s.ptr)
+    out = s.out
+    if out.big:  # never expected for close; be tidy anyway
+        lib.rcg_free(out.big)
+        out.big = None
+
+
+class Client:
+    """One native client (a Go connection pool) for one server.
+
+    Creating it loads nothing; the first call loads the library and opens the
+    handle. ``describe`` names the server in messages (no credentials).
+    """
+
+    def __init__(self, config: dict[str, Any], describe: str) -> None:
+        self._doc = json.dumps(config).encode()
+        self.describe = describe
+        self._handle = 0
+        self._lock = threading.Lock()
+        self._finalizer: weakref.finalize | None = None
+
+    # -- handle management -------------------------------------------------
+    def _open(self) -> int:
+        with self._lock:
+            if self._handle:
+                return self._handle
+            lib = library()
+            s = _scratch
+            status = lib.rcg_open(self._doc, len(self._doc), s.ptr)
+            if status != OK:
+                self._raise(lib, status, s)
+            handle = int(s.out.num)
+            self._handle = handle
+            self._finalizer = weakref.finalize(self, _close_handle, lib, handle)
+            return handle
+
+    def close(self) -> None:
+        """Close the handle and its connections; the next call opens a new one."""
+        with self._lock:
+            handle, self._handle = self._handle, 0
+            fin, self._finalizer = self._finalizer, None
+        if handle and fin is not None:
+            fin.detach()
+            lib = library()
+            s = _scratch
+            status = lib.rcg_close(handle, s.ptr)
+            if status not in (OK, STATUS_CLOSED):
+                self._raise(lib, status, s)
+
+    def _raise(self, lib: ctypes.CDLL, status: int, s: _Scratch) -> None:
+        msg = _take(lib, s).decode("utf-8", "replace")
+        if status == STATUS_INTERNAL:
+            # The handle refuses further calls: drop it so the next call
+            # starts from a fresh one.
+            with self._lock:
+                handle, self._handle = self._handle, 0
+                fin, self._finalizer = self._finalizer, None
+            if fin is not None:
+                fin()
+        if not msg.startswith("redis ") and not msg.startswith("rediss "):
+            msg = f"{self.describe}: {msg}"
+        raise _ERRORS.get(status, exc.InternalError)(msg)
+
+    def _call(self, name: str) -> tuple[ctypes.CDLL, Callable[..., int], int]:
+        lib = library()
+        return lib, getattr(lib, name), self._handle or self._open()
+
+    # -- operations ----------------------------------------------------------
+    def ping(self) -> None:
+        lib, fn, h = self._call("rcg_ping")
+        s = _scratch
+        status = fn(h, s.ptr)
+        if status != OK:
+            self._raise(lib, status, s)
+
+    def get(self, key: bytes) -> bytes | None:
+        lib = _lib or library()
+        s = _scratch
+        status = lib.rcg_get(self._handle or self._open(), s.ptr, key, len(key))
+        if status == OK:
+            return _take(lib, s)
+        if status == MISS:
+            return None
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
+        """SET; ttl_ms <= 0 stores without expiry. False when nx and the key existed."""
+        lib = _lib or library()
+        s = _scratch
+        status = lib.rcg_set(
+            self._handle or self._open(), s.ptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0
+        )
+        if status == OK:
+            return True
+        if status == MISS:
+            return False
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def _key_op(self, name: str, key: bytes, *args: int) -> tuple[bool, int]:
+        lib, fn, h = self._call(name)
+        s = _scratch
+        status = fn(h, s.ptr, key, len(key), *args)
+        if status == OK:
+            return True, int(s.out.num)
+        if status == MISS:
+            return False, 0
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def delete(self, key: bytes) -> bool:
+        return self._key_op("rcg_delete", key)[0]
+
+    def exists(self, key: bytes) -> bool:
+        return self._key_op("rcg_exists", key)[0]
+
+    def expire(self, key: bytes, ttl_ms: int) -> bool:
+        return self._key_op("rcg_expire", key, ttl_ms)[0]
+
+    def persist(self, key: bytes) -> bool:
+        return self._key_op("rcg_persist", key)[0]
+
+    def ttl(self, key: bytes) -> tuple[bool, int]:
+        """(found, remaining ms or -1 for no expiry)."""
+        return self._key_op("rcg_ttl", key)
+
+    def incr(self, key: bytes, delta: int) -> tuple[bool, int]:
+        """(found, new value); a missing key is not created."""
+        return self._key_op("rcg_incr", key, delta)
+
+    def rename(self, src: bytes, dst: bytes) -> bool:
+        lib, fn, h = self._call("rcg_rename")
+        s = _scratch
+        status = fn(h, s.ptr, src, len(src), dst, len(dst))
+        if status in (OK, MISS):
+            return status == OK
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def _frame_op(self, name: str, frame: bytes, *args: int) -> tuple[ctypes.CDLL, _Scratch]:
+        lib, fn, h = self._call(name)
+        s = _scratch
+        status = fn(h, s.ptr, frame, len(frame), *args)
+        if status != OK:
+            self._raise(lib, status, s)
+        return lib, s
+
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        lib, s = self._frame_op("rcg_get_many", encode_frame(keys))
+        return decode_frame(_take(lib, s))
+
+    def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
+        """pairs = [key, value, key, value, …]."""
+        self._frame_op("rcg_set_many", encode_frame(pairs), ttl_ms)
+
+    def delete_many(self, keys: Sequence[bytes]) -> int:
+        _, s = self._frame_op("rcg_delete_many", encode_frame(keys))
+        return int(s.out.num)
+
+    def clear(self, pattern: bytes) -> int:
+        """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
+        _, s = self._frame_op("rcg_clear", pattern)
+        return int(s.out.num)
+
+    def debug_panic(self) -> None:
+        """Test-only: provoke a Go panic inside the library (raises InternalError)."""
+        lib, fn, h = self._call("rcg_debug_panic")
+        s = _scratch
+        status = fn(h, s.ptr)
+        self._raise(lib, status, s)

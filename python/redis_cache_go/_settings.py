@@ -1,0 +1,372 @@
+"""Reads a Django CACHES entry into the configuration the native client gets.
+
+Settings are accepted exactly as django-redis-cache 3.0.1 wrote them (LOCATION forms,
+OPTIONS names, its default DB of 1). Everything is validated here, at construction,
+without loading the native library or touching the network: a wrong setting is an
+``ImproperlyConfigured`` that names the key and the value.
+"""
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import pickle
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from django.core.exceptions import ImproperlyConfigured
+
+logger = logging.getLogger("redis_cache_go")
+
+DEFAULT_DB = 1  # django-redis-cache's default: a switched site keeps its warm cache
+DEFAULT_PORT = 6379
+
+# redis-py classes that sites name in PARSER_CLASS; replies are parsed in Go, so
+# every one of them maps to the same thing and the setting is ignored.
+_PARSER_NAMES = {"HiredisParser", "PythonParser", "DefaultParser", "_HiredisParser", "_RESP2Parser", "_RESP3Parser"}
+_PARSER_MODULES = {"redis.connection", "redis._parsers", "redis._parsers.hiredis", "redis._parsers.resp2", "redis._parsers.resp3"}
+# redis-py pool classes: both map onto the Go pool (see CONNECTION_POOL_CLASS in the README).
+_POOL_CLASSES = {
+    "redis.ConnectionPool": "ConnectionPool",
+    "redis.connection.ConnectionPool": "ConnectionPool",
+    "redis.BlockingConnectionPool": "BlockingConnectionPool",
+    "redis.connection.BlockingConnectionPool": "BlockingConnectionPool",
+}
+# redis-py pool/connection kwargs that have no equivalent here and are safe to ignore.
+_IGNORED_POOL_KWARGS = {
+    "retry_on_timeout": "calls are bounded by their timeouts and never retried",
+    "retry_on_error": "calls are bounded by their timeouts and never retried",
+    "retry": "calls are bounded by their timeouts and never retried",
+    "socket_keepalive": "the Go dialer enables TCP keep-alive on every connection",
+    "socket_keepalive_options": "the Go dialer enables TCP keep-alive on every connection",
+    "health_check_interval": "pooled connections are checked before every reuse",
+    "client_name": "connections are not named",
+    "encoding": "values are bytes end to end",
+    "encoding_errors": "values are bytes end to end",
+    "decode_responses": "values are bytes end to end",
+}
+# Serializer/compressor settings equal to the defaults are accepted.
+_DEFAULT_EQUIVALENT = {
+    "SERIALIZER_CLASS": {"redis_cache.serializers.PickleSerializer"},
+    "COMPRESSOR_CLASS": {"redis_cache.compressors.NoopCompressor"},
+}
+# Options that later releases implement; refusing them beats silently writing
+# data in a format the site does not expect.
+_NOT_YET = {
+    "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
+    "MASTER_CACHE", "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER", "HASH_RING",
+    "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
+    "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
+}
+_SUPPORTED = {
+    "DB", "PASSWORD", "PARSER_CLASS", "PICKLE_VERSION", "SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT",
+    "CONNECTION_POOL_CLASS", "CONNECTION_POOL_CLASS_KWARGS",
+    "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
+    # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
+    "MAX_ENTRIES", "CULL_FREQUENCY",
+}
+_URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
+
+
+@dataclass
+class Server:
+    """One LOCATION entry, parsed the way django-redis-cache parsed it."""
+
+    location: str  # the entry as written
+    host: str | None
+    port: int | None
+    db: int
+    unix_socket_path: str | None
+    password: str | None = field(repr=False, default=None)
+    username: str | None = None
+    tls: bool = False
+    query: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def identifier(self) -> tuple[Any, ...]:
+        """django-redis-cache's connection identifier (host, port, db, unix_socket_path)."""
+        return (self.host, self.port, self.db, self.unix_socket_path)
+
+    def describe(self) -> str:
+        """Address and db without credentials: "redis 127.0.0.1:6379 db 1"."""
+        scheme = "rediss" if self.tls else "redis"
+        if self.is_unix:
+            return f"{scheme} unix:{self.unix_socket_path} db {self.db}"
+        return f"{scheme} {(self.host or '').strip()}:{self.port} db {self.db}"
+
+    @property
+    def is_unix(self) -> bool:
+        return bool(self.unix_socket_path) and not self.tls
+
+
+@dataclass
+class Settings:
+    servers: list[Server]
+    pickle_version: int
+    socket_timeout: float | None
+    connect_timeout: float | None
+    max_connections: int
+    pool_timeout: float | None
+    ssl: dict[str, str]
+
+    def native_config(self, server: Server) -> dict[str, Any]:
+        """The JSON document rcg_open receives (see capi/config.go)."""
+        tls: dict[str, str] | None = None
+        if server.tls:
+            tls = dict(self.ssl)
+            if "ssl_cert_reqs" in server.query:
+                tls["cert_reqs"] = server.query["ssl_cert_reqs"]
+        socket_timeout = _query_seconds(server, "socket_timeout", self.socket_timeout)
+        connect_timeout = _query_seconds(server, "socket_connect_timeout", self.connect_timeout)
+        if server.is_unix:
+            network, addr = "unix", server.unix_socket_path
+        else:
+            host = (server.host or "").strip()  # ' 127.0.0.1' names a ring node, not a host
+            network, addr = "tcp", f"[{host}]:{server.port}" if ":" in host else f"{host}:{server.port}"
+        return {
+            "network": network,
+            "addr": addr,
+            "db": server.db,
+            "username": server.username or "",
+            "password": server.password or "",
+            "tls": tls,
+            "connect_timeout": connect_timeout or 0,
+            "socket_timeout": socket_timeout or 0,
+            "max_connections": self.max_connections,
+            "pool_timeout": self.pool_timeout or 0,
+        }
+
+
+def _query_seconds(server: Server, name: str, default: float | None) -> float | None:
+    if name not in server.query:
+        return default
+    return _seconds(f"LOCATION {server.location!r} ?{name}", server.query[name])
+
+
+def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
+    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
+
+
+def _seconds(what: str, value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise _bad(what, value, "must be a number of seconds or None") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise _bad(what, value, "must be a positive number of seconds or None")
+    return float(value)
+
+
+def _int(what: str, value: Any, minimum: int = 0) -> int:
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise _bad(what, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def dotted_name(value: Any) -> str:
+    """A class or its dotted path as a string."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, type):
+        return f"{value.__module__}.{value.__qualname__}"
+    return repr(value)
+
+
+def split_location(location: Any) -> list[str]:
+    """LOCATION as a list of entries; a string is split on ',' without stripping (as the seed did)."""
+    if isinstance(location, str):
+        entries = location.split(",")
+    elif isinstance(location, (list, tuple)):
+        entries = list(location)
+    else:
+        raise _bad("LOCATION", location, "must be a string or a list of strings")
+    if not entries or any(not isinstance(e, str) or not e.strip() for e in entries):
+        raise _bad("LOCATION", location, "needs at least one non-empty server entry")
+    return entries
+
+
+def parse_server(entry: str, db: int, password: str | None) -> Server:
+    """Parse one LOCATION entry: host:port, redis://, rediss://, unix://, or a socket path."""
+    if "://" in entry:
+        return _parse_url(entry, db)
+    if entry.startswith("[") and "]:" in entry:  # [::1]:6379
+        host, _, port = entry[1:].partition("]:")
+        return Server(entry, host, _port(entry, port), db, None, password)
+    if ":" in entry:
+        host, _, port = entry.rpartition(":")
+        return Server(entry, host, _port(entry, port), db, None, password)
+    if "/" in entry:
+        return Server(entry, None, None, db, entry, password)
+    # A bare name without a port or a slash: django-redis-cache took it for a
+    # socket file in the working directory; we take it for a host on 6379.
+    return Server(entry, entry, DEFAULT_PORT, db, None, password)
+
+
+def _port(entry: str, text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise _bad("LOCATION entry", entry, "the port must be a number") from None
+    if not 0 < port < 65536:
+        raise _bad("LOCATION entry", entry, "the port must be between 1 and 65535")
+    return port
+
+
+def _parse_url(entry: str, default_db: int) -> Server:
+    url = urlsplit(entry)
+    scheme = url.scheme.lower()
+    if scheme not in ("redis", "rediss", "unix"):
+        raise _bad("LOCATION entry", _redact(entry), "the scheme must be redis://, rediss:// or unix://")
+    query: dict[str, str] = {}
+    for name, values in parse_qs(url.query, keep_blank_values=True).items():
+        if name not in _URL_QUERY:
+            raise _bad("LOCATION entry", _redact(entry), f"unsupported query parameter {name!r} (supported: {', '.join(sorted(_URL_QUERY))})")
+        query[name] = values[-1]
+    # As in the seed (redis-py's from_url): a URL carries its own password, and
+    # OPTIONS['PASSWORD'] does not apply to it.
+    password = unquote(url.password) if url.password else None
+    username = unquote(url.username) if url.username else None
+    db = default_db
+    if "db" in query:
+        db = _int(f"LOCATION {_redact(entry)!r} ?db", query["db"])
+    if scheme == "unix":
+        if not url.path:
+            raise _bad("LOCATION entry", _redact(entry), "a unix:// URL needs a socket path")
+        # The seed's identifier uses the pool defaults for host and port.
+        return Server(entry, "127.0.0.1", DEFAULT_PORT, db, url.path, password, username, False, query)
+    path = url.path.lstrip("/")
+    if path and "db" not in query:
+        db = _int(f"LOCATION {_redact(entry)!r} database", path)
+    try:
+        port = url.port or DEFAULT_PORT
+    except ValueError:
+        raise _bad("LOCATION entry", _redact(entry), "the port must be a number between 1 and 65535") from None
+    host = url.hostname or "localhost"
+    tls = scheme == "rediss"
+    # redis:// identifiers carry '' as socket path, rediss:// carry None (seed quirk).
+    return Server(entry, host, port, db, None if tls else "", password, username, tls, query)
+
+
+def _redact(entry: str) -> str:
+    """The entry with any password replaced by '***'."""
+    if "://" not in entry or "@" not in entry:
+        return entry
+    scheme, _, rest = entry.partition("://")
+    creds, _, tail = rest.rpartition("@")
+    user = creds.split(":", 1)[0] if ":" in creds else creds
+    return f"{scheme}://{user}:***@{tail}" if ":" in creds else f"{scheme}://{user}@{tail}"
+
+
+def parse(location: Any, params: dict[str, Any]) -> Settings:
+    options = params.get("OPTIONS") or {}
+    if not isinstance(options, dict):
+        raise _bad("OPTIONS", options, "must be a dict")
+    _check_option_names(options)
+
+    db = DEFAULT_DB
+    if "DB" in options:
+        db = _int("OPTIONS['DB']", options["DB"])
+    if "db" in params:  # django-redis-cache's top-level lowercase db wins
+        db = _int("CACHES 'db'", params["db"])
+    password = options.get("PASSWORD")
+    if password is not None and not isinstance(password, str):
+        raise _bad("OPTIONS['PASSWORD']", "***", "must be a string")
+    servers = [parse_server(e, db, password or None) for e in split_location(location)]
+
+    pickle_version = options.get("PICKLE_VERSION", -1)
+    if isinstance(pickle_version, bool) or not isinstance(pickle_version, int) or not -1 <= pickle_version <= pickle.HIGHEST_PROTOCOL:
+        raise _bad("OPTIONS['PICKLE_VERSION']", pickle_version, f"must be an integer from -1 to {pickle.HIGHEST_PROTOCOL}")
+    if pickle_version == -1:
+        pickle_version = pickle.HIGHEST_PROTOCOL
+
+    if "PARSER_CLASS" in options:
+        _check_parser(options["PARSER_CLASS"])
+    for key, allowed in _DEFAULT_EQUIVALENT.items():
+        if key in options and dotted_name(options[key]) not in allowed:
+            raise _bad(f"OPTIONS[{key!r}]", dotted_name(options[key]),
+                       "only the default is supported by this version of redis-cache-go")
+
+    pool_class = "ConnectionPool"
+    if "CONNECTION_POOL_CLASS" in options:
+        name = dotted_name(options["CONNECTION_POOL_CLASS"])
+        if name not in _POOL_CLASSES:
+            raise _bad("OPTIONS['CONNECTION_POOL_CLASS']", name,
+                       f"connections are pooled in Go; accepted names: {', '.join(sorted(_POOL_CLASSES))}")
+        pool_class = _POOL_CLASSES[name]
+    max_connections, pool_timeout = _pool_kwargs(options.get("CONNECTION_POOL_CLASS_KWARGS") or {}, pool_class)
+
+    ssl = {}
+    for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs")):
+        if opt in options and options[opt] is not None:
+            value = options[opt]
+            if opt == "SSL_CERT_REQS":
+                value = _cert_reqs(value)
+            elif not isinstance(value, str):
+                raise _bad(f"OPTIONS[{opt!r}]", value, "must be a file path")
+            ssl[key] = value
+
+    return Settings(
+        servers=servers,
+        pickle_version=pickle_version,
+        socket_timeout=_seconds("OPTIONS['SOCKET_TIMEOUT']", options.get("SOCKET_TIMEOUT")),
+        connect_timeout=_seconds("OPTIONS['SOCKET_CONNECT_TIMEOUT']", options.get("SOCKET_CONNECT_TIMEOUT")),
+        max_connections=max_connections,
+        pool_timeout=pool_timeout,
+        ssl=ssl,
+    )
+
+
+def _check_option_names(options: dict[str, Any]) -> None:
+    known = _SUPPORTED | _NOT_YET
+    for key in options:
+        if key in _NOT_YET and key not in _DEFAULT_EQUIVALENT:
+            raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")
+        if key not in known:
+            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+            why = f"unknown option (did you mean {hint[0]!r}?)" if hint else "unknown option"
+            raise _bad(f"OPTIONS[{key!r}]", options[key], why)
+
+
+def _check_parser(value: Any) -> None:
+    name = dotted_name(value)
+    module, _, cls = name.rpartition(".")
+    if module not in _PARSER_MODULES or cls not in _PARSER_NAMES:
+        raise _bad("OPTIONS['PARSER_CLASS']", name, "must be one of redis-py's parser classes (e.g. redis.connection.HiredisParser)")
+    logger.debug("OPTIONS['PARSER_CLASS'] = %s ignored: replies are parsed in Go", name)
+
+
+def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
+    if not isinstance(kwargs, dict):
+        raise _bad("OPTIONS['CONNECTION_POOL_CLASS_KWARGS']", kwargs, "must be a dict")
+    max_connections = 0
+    pool_timeout = None
+    for key, value in kwargs.items():
+        what = f"OPTIONS['CONNECTION_POOL_CLASS_KWARGS'][{key!r}]"
+        if key == "max_connections":
+            max_connections = _int(what, value, minimum=1) if value is not None else 0
+        elif key == "timeout":
+            if pool_class != "BlockingConnectionPool":
+                raise _bad(what, value, "only applies with CONNECTION_POOL_CLASS redis.BlockingConnectionPool")
+            pool_timeout = _seconds(what, value)
+        elif key in _IGNORED_POOL_KWARGS:
+            logger.warning("redis_cache_go: %s ignored: %s", what, _IGNORED_POOL_KWARGS[key])
+        else:
+            raise _bad(what, value, "unknown connection pool argument (supported: max_connections, timeout)")
+    return max_connections, pool_timeout
+
+
+def _cert_reqs(value: Any) -> str:
+    import ssl
+
+    names = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
+    if isinstance(value, int) and value in names:
+        return names[value]
+    if isinstance(value, str) and value.lower() in ("none", "optional", "required"):
+        return value.lower()
+    raise _bad("OPTIONS['SSL_CERT_REQS']", value, "must be 'none', 'optional' or 'required' (or an ssl.CERT_* constant)")

@@ -1,0 +1,276 @@
+"""The Django cache backend: ``redis_cache_go.RedisCache``.
+
+Shaped like Django's own ``django.core.cache.backends.redis.RedisCache``: key making,
+validation, serialization and timeout arithmetic happen here; storage calls go to the
+Go core through :mod:`redis_cache_go._native`.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any, Callable, Iterable
+
+from asgiref.sync import sync_to_async
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
+
+from redis_cache_go import _native, _settings
+from redis_cache_go.exceptions import DecodeError
+
+# A TTL of this many milliseconds or more is refused (about 285 million years;
+# Redis would overflow its clock arithmetic).
+MAX_TTL_MS = 2**53
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+_DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
+_FOREVER = 0  # _ttl_ms() result: no expiry
+
+
+class RedisCache(BaseCache):
+    """A Redis cache on one server, a drop-in for django-redis-cache's RedisCache."""
+
+    def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self._settings = _settings.parse(server, params)
+        if len(self._settings.servers) != 1:
+            raise _settings.ImproperlyConfigured(
+                f"redis_cache_go: LOCATION = {server!r}: RedisCache takes one server; "
+                "several servers (sharding, copy, primary/replica) are not supported by this version yet"
+            )
+        self._server = self._settings.servers[0]
+        self._protocol = self._settings.pickle_version
+        self._client = _native.Client(self._settings.native_config(self._server), self._server.describe())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._server.describe()}>"
+
+    # -- encoding ------------------------------------------------------------
+    def _key(self, key: Any, version: int | None) -> bytes:
+        made = self.make_and_validate_key(key, version=version)
+        try:
+            return made.encode()
+        except UnicodeEncodeError as e:
+            raise InvalidCacheKey(f"Cache key {made!r} cannot be encoded as UTF-8: {e}") from None
+
+    def _encode(self, value: Any) -> bytes:
+        # Plain ints are stored as decimal text so INCR works on them server-side;
+        # bools and int subclasses (IntEnum, HTTPStatus) are pickled, as Django does.
+        if type(value) is int:
+            try:
+                return b"%d" % value
+            except ValueError:  # longer than sys.get_int_max_str_digits(): pickle it
+                pass
+        return pickle.dumps(value, self._protocol)
+
+    def _decode(self, data: bytes, key: bytes) -> Any:
+        if data[:1] != b"\x80":  # not a protocol 2+ pickle: maybe a raw int
+            try:
+                return int(data)
+            except ValueError:
+                pass
+        try:
+            return pickle.loads(data)
+        except Exception as e:
+            raise DecodeError(
+                f"{self._server.describe()}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
+                f"({len(data)} bytes starting {data[:16]!r}): {type(e).__name__}: {e}"
+            ) from e
+
+    def _ttl_ms(self, timeout: Any) -> int:
+        """_FOREVER (0), _DELETE (-1), or a positive TTL in whole milliseconds (rounded up)."""
+        if timeout is DEFAULT_TIMEOUT:
+            timeout = self.default_timeout
+        if timeout is None:
+            return _FOREVER
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise TypeError(f"timeout must be a number of seconds or None, not {timeout!r}")
+        if timeout <= 0:
+            return _DELETE
+        if not math.isfinite(timeout):
+            raise ValueError(f"timeout must be finite, not {timeout!r}")
+        ms = math.ceil(timeout * 1000)
+        if ms >= MAX_TTL_MS:
+            raise ValueError(f"timeout {timeout!r} is too large")
+        return ms
+
+    # -- Django's cache API ----------------------------------------------------
+    def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:  # not stored; report whether it would have been added
+            return not self._client.exists(k)
+        return self._client.set(k, data, ttl, nx=True)
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        k = self._key(key, version)
+        data = self._client.get(k)
+        if data is None:
+            return default
+        return self._decode(data, k)
+
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:
+            self._client.delete(k)
+        else:
+            self._client.set(k, data, ttl)
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        k = self._key(key, version)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _FOREVER:
+            return self._client.persist(k)
+        if ttl == _DELETE:
+            return self._client.delete(k)
+        return self._client.expire(k, ttl)
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._client.delete(self._key(key, version))
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        key_map = {self._key(key, version): key for key in keys}
+        if not key_map:
+            return {}
+        made = list(key_map)
+        result = {}
+        for k, data in zip(made, self._client.get_many(made)):
+            if data is not None:
+                result[key_map[k]] = self._decode(data, k)
+        return result
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._client.exists(self._key(key, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        if not INT64_MIN <= delta <= INT64_MAX:
+            raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+        k = self._key(key, version)
+        found, value = self._client.incr(k, delta)
+        if not found:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        return self.incr(key, -delta, version=version)
+
+    def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        if not data:
+            return []
+        ttl = self._ttl_ms(timeout)
+        pairs: list[bytes] = []
+        for key, value in data.items():
+            pairs.append(self._key(key, version))
+            pairs.append(self._encode(value))
+        if ttl == _DELETE:
+            self._client.delete_many(pairs[0::2])
+        else:
+            self._client.set_many(pairs, ttl)
+        return []
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self._key(key, version) for key in keys]
+        if made:
+            self._client.delete_many(made)
+
+    def clear(self) -> bool:
+        """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db."""
+        self._client.clear(self._clear_pattern())
+        return True
+
+    def _clear_pattern(self) -> bytes:
+        """Glob matching every key this cache can make (b"" = the whole db)."""
+        if not self.key_prefix:
+            return b""
+        # Make a key from two markers and turn them into wildcards, so custom
+        # KEY_FUNCTIONs that keep the prefix are honoured too.
+        key_mark, version_mark = "\x00k\x00", "\x00v\x00"
+        made = self.key_func(key_mark, self.key_prefix, version_mark)
+        if self.key_prefix not in made:
+            raise _settings.ImproperlyConfigured(
+                "redis_cache_go: clear() with KEY_PREFIX needs a KEY_FUNCTION whose keys contain the prefix"
+            )
+        escaped = _glob_escape(made)
+        return escaped.replace(_glob_escape(key_mark), "*").replace(_glob_escape(version_mark), "*").encode()
+
+    def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        if version is None:
+            version = self.version
+        new_version = version + delta
+        if not self._client.rename(self._key(key, version), self._key(key, new_version)):
+            raise ValueError(f"Key '{key}' not found")
+        return new_version
+
+    def decr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr_version(key, -delta, version)
+
+    def close(self, **kwargs: Any) -> None:
+        """Django calls this after every request; connections stay pooled (as in Django's RedisCache)."""
+
+    def disconnect(self) -> None:
+        """Close the native client and its connections; the next call reconnects."""
+        self._client.close()
+
+    # -- async: the same operations, run in a worker thread (the GIL is released in Go) --
+    async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return await _async(self.add)(key, value, timeout, version)
+
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return await _async(self.get)(key, default, version)
+
+    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+        return await _async(self.set)(key, value, timeout, version)
+
+    async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return await _async(self.touch)(key, timeout, version)
+
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        return await _async(self.delete)(key, version)
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        return await _async(self.get_many)(keys, version)
+
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
+        return await _async(self.get_or_set)(key, default, timeout, version)
+
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        return await _async(self.has_key)(key, version)
+
+    async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await _async(self.incr)(key, delta, version)
+
+    async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await _async(self.decr)(key, delta, version)
+
+    async def aset_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
+        return await _async(self.set_many)(data, timeout, version)
+
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        return await _async(self.delete_many)(keys, version)
+
+    async def aclear(self) -> bool:
+        return await _async(self.clear)()
+
+    async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await _async(self.incr_version)(key, delta, version)
+
+    async def adecr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await _async(self.decr_version)(key, delta, version)
+
+    async def aclose(self, **kwargs: Any) -> None:
+        return None
+
+
+def _async(fn: Callable[..., Any]) -> Callable[..., Any]:
+    # thread_sensitive=False: the backend is thread-safe, so concurrent awaits
+    # overlap instead of queueing behind Django's single sync thread.
+    return sync_to_async(fn, thread_sensitive=False)
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters (* ? [ ] \\) so they match literally."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)

@@ -1,0 +1,64 @@
+"""Every error redis-cache-go raises. All derive from :class:`RedisCacheError`.
+
+Connection and timeout errors also derive from Python's own ``ConnectionError`` and
+``TimeoutError``, so generic handlers keep working. Messages name the server
+(address and db) and never contain a password. Bad settings raise Django's
+``ImproperlyConfigured`` instead, at construction, without touching the network.
+"""
+from __future__ import annotations
+
+import builtins
+
+
+class RedisCacheError(Exception):
+    """Base class of every redis-cache-go error."""
+
+
+class ConnectionError(RedisCacheError, builtins.ConnectionError):
+    """The server could not be reached, or the connection broke."""
+
+
+class ClientClosedError(ConnectionError):
+    """The native client was closed while the call was in flight."""
+
+
+class TimeoutError(RedisCacheError, builtins.TimeoutError):
+    """Connecting, a read, a write or waiting for a pooled connection timed out."""
+
+
+class AuthenticationError(RedisCacheError):
+    """The server rejected the credentials (user name or password) or a permission."""
+
+
+class ServerError(RedisCacheError):
+    """The server answered with an error reply (e.g. INCR of a non-integer)."""
+
+
+class DecodeError(RedisCacheError, ValueError):
+    """A stored value could not be decoded; the message names the key."""
+
+
+class ForkedProcessError(RedisCacheError):
+    """The cache was used in a process forked after its first use in the parent."""
+
+
+class InternalError(RedisCacheError):
+    """A bug inside the native library (a recovered Go panic)."""
+
+
+class LibraryError(RedisCacheError):
+    """The native library could not be found or loaded."""
+
+
+__all__ = [
+    "RedisCacheError",
+    "ConnectionError",
+    "ClientClosedError",
+    "TimeoutError",
+    "AuthenticationError",
+    "ServerError",
+    "DecodeError",
+    "ForkedProcessError",
+    "InternalError",
+    "LibraryError",
+]
