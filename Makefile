@@ -46,11 +46,15 @@ $(LIB): $(GOSRC)
 
 test: setup test-go test-capi test-python
 
-test-go: build
-	RCG_LIBRARY=$(CURDIR)/$(LIB) $(GO) test -race -count=1 ./...
+test-go: build venv
+	RCG_LIBRARY=$(CURDIR)/$(LIB) $(PY) tests/harness/with_redis.py -- $(GO) test -race -count=1 ./...
 
-test-capi:
-	GOEXPERIMENT=cgocheck2 $(GO) test -count=1 ./capi/...
+# The C ABI test again, against a library built with cgocheck2 (checks every
+# pointer that crosses the boundary).
+test-capi: venv
+	@mkdir -p build/cgocheck2
+	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
+	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
 
 test-python: build venv
 	$(PY) -m pytest -q tests/python

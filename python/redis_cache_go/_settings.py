@@ -69,7 +69,7 @@ _SUPPORTED = {
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
-@dataclass
+@dataclass(repr=False)
 class Server:
     """One LOCATION entry, parsed the way django-redis-cache parsed it."""
 
@@ -82,6 +82,9 @@ class Server:
     username: str | None = None
     tls: bool = False
     query: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"Server({_redact(self.location)!r}, identifier={self.identifier!r})"
 
     @property
     def identifier(self) -> tuple[Any, ...]:
@@ -228,6 +231,11 @@ def _parse_url(entry: str, default_db: int) -> Server:
         if name not in _URL_QUERY:
             raise _bad("LOCATION entry", _redact(entry), f"unsupported query parameter {name!r} (supported: {', '.join(sorted(_URL_QUERY))})")
         query[name] = values[-1]
+    if "ssl_cert_reqs" in query:
+        query["ssl_cert_reqs"] = _cert_reqs(query["ssl_cert_reqs"])
+    for name in ("socket_timeout", "socket_connect_timeout"):
+        if name in query:
+            _seconds(f"LOCATION {_redact(entry)!r} ?{name}", query[name])
     # As in the seed (redis-py's from_url): a URL carries its own password, and
     # OPTIONS['PASSWORD'] does not apply to it.
     password = unquote(url.password) if url.password else None
@@ -264,7 +272,9 @@ def _redact(entry: str) -> str:
 
 
 def parse(location: Any, params: dict[str, Any]) -> Settings:
-    options = params.get("OPTIONS") or {}
+    options = params.get("OPTIONS")
+    if options is None:
+        options = {}
     if not isinstance(options, dict):
         raise _bad("OPTIONS", options, "must be a dict")
     _check_option_names(options)

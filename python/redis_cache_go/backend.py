@@ -28,8 +28,8 @@ class RedisCache(BaseCache):
     """A Redis cache on one server, a drop-in for django-redis-cache's RedisCache."""
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
         super().__init__(params)
-        self._settings = _settings.parse(server, params)
         if len(self._settings.servers) != 1:
             raise _settings.ImproperlyConfigured(
                 f"redis_cache_go: LOCATION = {server!r}: RedisCache takes one server; "

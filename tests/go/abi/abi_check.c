@@ -1,0 +1,148 @@
+/* Exercises libredis_cache_go.so through its hand-written header only, as any C
+ * caller would. Usage: abi_check HOST:PORT. Prints one line per check and exits
+ * non-zero on the first failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "redis_cache_go.h"
+
+static uint8_t scratch[256];
+static rcg_out out;
+
+#define CHECK(cond, ...)                                                          \
+    do {                                                                          \
+        if (!(cond)) {                                                            \
+            fprintf(stderr, "FAIL line %d: %s: ", __LINE__, #cond);               \
+            fprintf(stderr, __VA_ARGS__);                                         \
+            fprintf(stderr, " (last message: %.*s)\n", (int)out.len, (char *)out.buf); \
+            exit(1);                                                              \
+        }                                                                         \
+    } while (0)
+
+static void reset_out(void) {
+    out.buf = scratch;
+    out.cap = sizeof scratch;
+    out.len = 0;
+    out.big = NULL;
+    out.num = 0;
+}
+
+static const uint8_t *S(const char *s) { return (const uint8_t *)s; }
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: abi_check HOST:PORT\n");
+        return 2;
+    }
+    reset_out();
+    int st = rcg_version(&out);
+    CHECK(st == RCG_OK && out.len > 0, "version status %d", st);
+    printf("ok version %.*s\n", (int)out.len, (char *)out.buf);
+
+    const char *bad = "{\"addr\": 5}";
+    st = rcg_open(S(bad), strlen(bad), &out);
+    CHECK(st == RCG_ERR_CONFIG, "bad config status %d", st);
+    printf("ok bad config rejected\n");
+
+    char cfg[256];
+    snprintf(cfg, sizeof cfg, "{\"addr\": \"%s\", \"db\": 2, \"socket_timeout\": 2}", argv[1]);
+    st = rcg_open(S(cfg), strlen(cfg), &out);
+    CHECK(st == RCG_OK && out.num != 0, "open status %d", st);
+    uintptr_t h = (uintptr_t)out.num;
+
+    st = rcg_get(h, &out, S("abi:missing"), 11);
+    CHECK(st == RCG_MISS && out.big == NULL, "miss status %d", st);
+
+    st = rcg_set(h, &out, S("abi:k"), 5, S("v\0v"), 3, 0, 0);
+    CHECK(st == RCG_OK, "set status %d", st);
+    st = rcg_set(h, &out, S("abi:k"), 5, S("x"), 1, 0, RCG_SET_NX);
+    CHECK(st == RCG_MISS, "set nx on existing status %d", st);
+    st = rcg_get(h, &out, S("abi:k"), 5);
+    CHECK(st == RCG_OK && out.len == 3 && out.big == NULL && memcmp(out.buf, "v\0v", 3) == 0, "get small");
+    printf("ok set/get in scratch buffer\n");
+
+    /* a value larger than the scratch buffer comes back malloc'd */
+    size_t n = 100000;
+    uint8_t *bigval = malloc(n);
+    for (size_t i = 0; i < n; i++) bigval[i] = (uint8_t)(i * 7);
+    st = rcg_set(h, &out, S("abi:big"), 7, bigval, n, 60000, 0);
+    CHECK(st == RCG_OK, "set big status %d", st);
+    st = rcg_get(h, &out, S("abi:big"), 7);
+    CHECK(st == RCG_OK && out.big != NULL && out.len == n && memcmp(out.big, bigval, n) == 0, "get big");
+    rcg_free(out.big);
+    rcg_free(NULL);
+    printf("ok large result through the overflow path\n");
+
+    st = rcg_ttl(h, &out, S("abi:big"), 7);
+    CHECK(st == RCG_OK && out.num > 50000 && out.num <= 60000, "ttl %lld", (long long)out.num);
+    st = rcg_set(h, &out, S("abi:n"), 5, S("41"), 2, 0, 0);
+    st = rcg_incr(h, &out, S("abi:n"), 5, 1);
+    CHECK(st == RCG_OK && out.num == 42, "incr -> %lld", (long long)out.num);
+    st = rcg_incr(h, &out, S("abi:none"), 8, 1);
+    CHECK(st == RCG_MISS, "incr missing status %d", st);
+    printf("ok ttl and incr\n");
+
+    /* frame: count, lengths, then bytes: keys abi:k, abi:missing */
+    uint8_t frame[4 + 8 + 16];
+    uint32_t hdr[3] = {2, 5, 11};
+    memcpy(frame, hdr, sizeof hdr);
+    memcpy(frame + 12, "abi:kabi:missing", 16);
+    st = rcg_get_many(h, &out, frame, sizeof frame);
+    CHECK(st == RCG_OK, "get_many status %d", st);
+    uint32_t got[3];
+    memcpy(got, out.buf, sizeof got);
+    CHECK(got[0] == 2 && got[1] == 3 && got[2] == 0xFFFFFFFFu && memcmp(out.buf + 12, "v\0v", 3) == 0,
+          "get_many frame %u %u %u", got[0], got[1], got[2]);
+    st = rcg_get_many(h, &out, frame, 7);
+    CHECK(st == RCG_ERR_ARGUMENT, "truncated frame status %d", st);
+    printf("ok framed batch and malformed frame\n");
+
+    /* the tiniest scratch buffer still gets a (truncated) message, never an overflow */
+    out.cap = 4;
+    st = rcg_get_many(h, &out, frame, 7);
+    CHECK(st == RCG_ERR_ARGUMENT && out.len == 4 && out.big == NULL, "truncated message");
+    reset_out();
+
+    pid_t pid = fork();
+    if (pid == 0) {
+        double t0 = now();
+        int cst = rcg_get(h, &out, S("abi:k"), 5);
+        double dt = now() - t0;
+        if (cst != RCG_ERR_FORKED || dt > 1.0 || out.len == 0) _exit(3);
+        _exit(0);
+    }
+    int wst = 0;
+    CHECK(waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0, "forked child status %d", wst);
+    st = rcg_get(h, &out, S("abi:k"), 5);
+    CHECK(st == RCG_OK, "parent after fork status %d", st);
+    printf("ok fork child refused at once, parent keeps working\n");
+
+    st = rcg_debug_panic(h, &out);
+    CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
+    st = rcg_get(h, &out, S("abi:k"), 5);
+    CHECK(st == RCG_ERR_INTERNAL, "disabled handle status %d", st);
+    printf("ok panic recovered, handle disabled\n");
+
+    st = rcg_close(h, &out);
+    CHECK(st == RCG_OK, "close status %d", st);
+    st = rcg_get(h, &out, S("abi:k"), 5);
+    CHECK(st == RCG_ERR_CLOSED, "closed handle status %d", st);
+    st = rcg_close(h, &out);
+    CHECK(st == RCG_ERR_CLOSED, "double close status %d", st);
+    st = rcg_get(0, &out, S("abi:k"), 5);
+    CHECK(st == RCG_ERR_CLOSED, "zero handle status %d", st);
+    printf("ok closed and invalid handles\n");
+    free(bigval);
+    printf("PASS\n");
+    return 0;
+}

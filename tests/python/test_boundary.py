@@ -1,0 +1,268 @@
+"""The native boundary: lazy loading, the GIL, timeouts, fork(), panics, and error classes.
+
+Each test states a promise of the design notes (shared/design.md, "The C boundary" and
+"fork()") and would fail if it were broken.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from redis_cache_go import RedisCache, _native
+from redis_cache_go import exceptions as exc
+
+PYTHONPATH = os.environ.get("PYTHONPATH", "")
+LIB_PATH = _native.library_path()
+
+
+def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run code in a fresh interpreter (nothing loaded yet) with our PYTHONPATH."""
+    full_env = dict(os.environ, PYTHONPATH=PYTHONPATH, **env)
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=timeout, env=full_env
+    )
+
+
+SETUP = """
+    import django
+    from django.conf import settings
+    settings.configure()
+    django.setup()
+    import sys
+    from redis_cache_go import RedisCache
+    def lib_loaded():
+        with open("/proc/self/maps") as f:
+            return "libredis_cache_go" in f.read()
+"""
+
+
+def test_import_and_construction_load_nothing(redis_server):
+    """Importing the package and building a cache neither loads the library nor connects."""
+    result = run_python(
+        SETUP
+        + f"""
+    cache = RedisCache("{redis_server.location}", {{"OPTIONS": {{"DB": 0}}}})
+    assert not lib_loaded(), "library loaded before first use"
+    cache.set("lazy", 1)
+    assert lib_loaded(), "library not loaded by the first call"
+    print("ok")
+    """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_gil_released_while_a_call_waits(make_cache, silent_location):
+    """Another Python thread keeps running while one thread waits in Go; the wait ends in TimeoutError."""
+    cache = make_cache(silent_location, {"SOCKET_TIMEOUT": 1.0, "SOCKET_CONNECT_TIMEOUT": 1.0})
+    ticks = 0
+    stop = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not stop.is_set():
+            ticks += 1
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    try:
+        ticks_before = ticks
+        started = time.monotonic()
+        with pytest.raises(exc.TimeoutError) as info:
+            cache.get("never-answered")
+        elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        counter.join()
+    assert 0.9 <= elapsed < 3.0, f"call took {elapsed:.2f}s with a 1 s socket timeout"
+    # With the GIL held for the whole second, the counter would barely move.
+    assert ticks - ticks_before > 100_000, f"the other thread ran only {ticks - ticks_before} iterations"
+    assert silent_location in str(info.value)
+    assert isinstance(info.value, TimeoutError)
+
+
+def test_fork_after_use_fails_fast_in_child_and_parent_keeps_working(make_cache, raw):
+    cache = make_cache()
+    cache.set("before-fork", 1)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: report (class name, elapsed) through the pipe, never run pytest code
+        os.close(read)
+        try:
+            started = time.monotonic()
+            try:
+                cache.get("before-fork")
+                outcome = "no error"
+            except Exception as e:  # noqa: BLE001
+                outcome = f"{type(e).__name__}|{e}"
+            os.write(write, f"{time.monotonic() - started:.3f}|{outcome}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.01)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in a cache call")
+    with os.fdopen(read) as f:
+        elapsed, name, message = f.read().split("|", 2)
+    assert name == "ForkedProcessError", message
+    assert float(elapsed) < 1.0
+    assert "--preload" in message and "spawn" in message, "the message names the fixes"
+    # The parent is unaffected.
+    assert cache.get("before-fork") == 1
+    cache.set("after-fork", 2)
+    assert raw.command("GET", ":1:after-fork") == b"2"
+
+
+def test_fork_before_first_use_works(redis_server):
+    result = run_python(
+        SETUP
+        + f"""
+    import os
+    cache = RedisCache("{redis_server.location}", {{"OPTIONS": {{"DB": 0}}}})
+    pid = os.fork()
+    if pid == 0:
+        try:
+            cache.set("forked-first", 7)
+            os._exit(0 if cache.get("forked-first") == 7 else 1)
+        except BaseException:
+            os._exit(2)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0, status
+    cache.set("parent", 1)
+    assert cache.get("forked-first") == 7 and cache.get("parent") == 1
+    print("ok")
+    """
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_go_panic_becomes_an_exception_and_the_cache_recovers(make_cache):
+    cache = make_cache()
+    cache.set("k", "v")
+    with pytest.raises(exc.InternalError) as info:
+        cache._client.debug_panic()
+    assert "deliberate panic" in str(info.value)
+    # The disabled handle is dropped; the next call opens a fresh one.
+    assert cache.get("k") == "v"
+
+
+def test_results_larger_than_the_scratch_buffer(make_cache):
+    cache = make_cache()
+    big = os.urandom(_native.SCRATCH_SIZE * 3)
+    cache.set("big", big)
+    assert cache.get("big") == big
+    many = {f"k{i}": os.urandom(20_000) for i in range(10)}
+    cache.set_many(many)
+    assert cache.get_many(list(many)) == many
+
+
+def test_threads_share_one_cache(make_cache):
+    cache = make_cache()
+    errors: list[BaseException] = []
+
+    def work(n: int) -> None:
+        try:
+            for i in range(200):
+                cache.set(f"t{n}:{i}", (n, i))
+                assert cache.get(f"t{n}:{i}") == (n, i)
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+# ----------------------------------------------------------------------------- error classes
+
+
+def test_connection_refused(make_cache, dead_location):
+    cache = make_cache(dead_location)
+    with pytest.raises(exc.ConnectionError) as info:
+        cache.get("k")
+    assert dead_location in str(info.value)
+    assert isinstance(info.value, ConnectionError) and isinstance(info.value, exc.RedisCacheError)
+
+
+def test_authentication_failure_names_no_password(make_cache, auth_server):
+    cache = make_cache(auth_server.location, {"DB": 0, "PASSWORD": "wrong-password-xyz"})
+    with pytest.raises(exc.AuthenticationError) as info:
+        cache.set("k", 1)
+    assert auth_server.location in str(info.value)
+    assert "wrong-password-xyz" not in str(info.value)
+    assert "wrong-password-xyz" not in repr(cache)
+    good = make_cache(auth_server.location, {"DB": 0, "PASSWORD": auth_server.password})
+    good.set("k", 1)
+    assert good.get("k") == 1
+
+
+def test_server_error(make_cache, raw):
+    cache = make_cache()
+    cache.set("text", "not a number")
+    with pytest.raises(exc.ServerError) as info:
+        cache.incr("text")
+    assert raw.location in str(info.value)
+
+
+def test_decode_error_names_the_key(make_cache, raw):
+    cache = make_cache(KEY_PREFIX="app")
+    raw.command("SET", "app:1:garbage", b"\x80\x05not a pickle")
+    with pytest.raises(exc.DecodeError) as info:
+        cache.get("garbage")
+    assert "app:1:garbage" in str(info.value)
+    assert raw.location in str(info.value)
+    # nothing was overwritten
+    assert raw.command("GET", "app:1:garbage") == b"\x80\x05not a pickle"
+
+
+def test_error_classes_are_distinct():
+    classes = [exc.ConnectionError, exc.TimeoutError, exc.AuthenticationError, exc.ServerError, exc.DecodeError]
+    assert len(set(classes)) == len(classes)
+    for a in classes:
+        for b in classes:
+            if a is not b:
+                assert not issubclass(a, b), f"{a.__name__} must not be a {b.__name__}"
+
+
+def test_missing_library_is_a_clear_error(redis_server, tmp_path):
+    result = run_python(
+        SETUP
+        + f"""
+    from redis_cache_go.exceptions import LibraryError
+    cache = RedisCache("{redis_server.location}", {{"OPTIONS": {{"DB": 0}}}})
+    try:
+        cache.get("k")
+    except LibraryError as e:
+        print("LibraryError:", e)
+    """,
+        RCG_LIBRARY=str(tmp_path / "nope.so"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "make build" in result.stdout
+
+
+def test_pickling_errors_are_pickle_errors(make_cache):
+    """An unpicklable value raises pickle's own error (Django expects it) and stores nothing."""
+    cache = make_cache()
+    cache.set("k", 1)
+    with pytest.raises((pickle.PicklingError, TypeError, AttributeError)):
+        cache.set("k", lambda: None)
+    assert cache.get("k") == 1

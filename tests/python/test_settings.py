@@ -1,0 +1,155 @@
+"""Settings are read as django-redis-cache 3.0.1 read them, and bad ones fail at construction.
+
+No test here needs a server: a wrong setting must be an ImproperlyConfigured that names the key
+and the value, raised without a network round trip (the native library is not even loaded).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import pickle
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from redis_cache_go import RedisCache, _settings
+
+FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures"
+RING = json.loads((FIXTURES / "ring_seed.json").read_text())
+
+
+@pytest.mark.parametrize("case", RING["cases"], ids=[c["id"] for c in RING["cases"]])
+def test_location_forms_parse_to_the_seed_identifiers(case):
+    """Every LOCATION form of ring_seed.json: same (host, port, db, socket path), repr and db."""
+    s = case["settings"]
+    params = {k: v for k, v in s.items() if k not in ("BACKEND", "LOCATION")}
+    settings = _settings.parse(s["LOCATION"], params)
+    assert len(settings.servers) == len(case["servers"])
+    for server, want in zip(settings.servers, case["servers"]):
+        assert server.location == want["location"]
+        assert list(server.identifier) == want["identifier"]
+        assert repr(server.identifier) == want["identifier_repr"]
+        assert server.password == want["pool_connection_kwargs"].get("password")
+    if all("://" not in x["location"] for x in case["servers"]):
+        assert {srv.db for srv in settings.servers} == {case["effective_db"]}
+
+
+@pytest.mark.parametrize(
+    "location, options, network, addr, db, password",
+    [
+        ("127.0.0.1:6379", {}, "tcp", "127.0.0.1:6379", 1, ""),  # the seed's default db is 1
+        ("127.0.0.1:6379", {"DB": 4, "PASSWORD": "pw"}, "tcp", "127.0.0.1:6379", 4, "pw"),
+        ("redis://:p%40ss@10.0.0.1:6390/3", {"PASSWORD": "ignored"}, "tcp", "10.0.0.1:6390", 3, "p@ss"),
+        ("redis://localhost?db=9", {}, "tcp", "localhost:6379", 9, ""),
+        ("rediss://cache.example.com:6380", {"DB": 2}, "tcp", "cache.example.com:6380", 2, ""),
+        ("unix:///tmp/r.sock?db=5", {}, "unix", "/tmp/r.sock", 5, ""),
+        ("/tmp/r.sock", {"DB": 2, "PASSWORD": "pw"}, "unix", "/tmp/r.sock", 2, "pw"),
+        ("[::1]:6379", {"DB": 0}, "tcp", "[::1]:6379", 0, ""),
+        ("cachehost", {"DB": 0}, "tcp", "cachehost:6379", 0, ""),
+    ],
+)
+def test_native_configuration(location, options, network, addr, db, password):
+    settings = _settings.parse(location, {"OPTIONS": options})
+    doc = settings.native_config(settings.servers[0])
+    assert (doc["network"], doc["addr"], doc["db"], doc["password"]) == (network, addr, db, password)
+    assert (doc["tls"] is not None) == location.startswith("rediss://")
+
+
+def test_timeouts_and_pool_options_reach_the_native_configuration():
+    settings = _settings.parse(
+        "127.0.0.1:6379",
+        {
+            "OPTIONS": {
+                "SOCKET_TIMEOUT": 0.5,
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": 50, "timeout": 3},
+            }
+        },
+    )
+    doc = settings.native_config(settings.servers[0])
+    assert (doc["socket_timeout"], doc["connect_timeout"], doc["max_connections"], doc["pool_timeout"]) == (0.5, 2.0, 50, 3.0)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "redis.connection.HiredisParser",
+        "redis.connection.PythonParser",
+        "redis.connection.DefaultParser",
+        "redis.connection._HiredisParser",
+        "redis._parsers.HiredisParser",
+        "redis._parsers._RESP2Parser",
+        "redis._parsers.resp3._RESP3Parser",
+    ],
+)
+def test_redis_py_parser_names_are_accepted_without_redis_py(name):
+    cache = RedisCache("127.0.0.1:6379", {"OPTIONS": {"PARSER_CLASS": name}})
+    assert isinstance(cache, RedisCache)
+
+
+@pytest.mark.parametrize(
+    "name", ["redis.ConnectionPool", "redis.BlockingConnectionPool", "redis.connection.ConnectionPool", "redis.connection.BlockingConnectionPool"]
+)
+def test_redis_py_pool_names_are_accepted(name):
+    RedisCache("127.0.0.1:6379", {"OPTIONS": {"CONNECTION_POOL_CLASS": name}})
+
+
+def test_ignored_pool_kwargs_are_logged(caplog):
+    with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
+        RedisCache("127.0.0.1:6379", {"OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}})
+    assert "retry_on_timeout" in caplog.text and "ignored" in caplog.text
+
+
+def test_default_equivalent_serializer_is_accepted():
+    RedisCache("127.0.0.1:6379", {"OPTIONS": {"SERIALIZER_CLASS": "redis_cache.serializers.PickleSerializer"}})
+
+
+@pytest.mark.parametrize(
+    "location, options, params, must_mention",
+    [
+        ("127.0.0.1:6379", {"PARSER_CLASS": "myapp.FastParser"}, {}, ["PARSER_CLASS", "myapp.FastParser"]),
+        ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS": "myapp.Pool"}, {}, ["CONNECTION_POOL_CLASS", "myapp.Pool"]),
+        ("127.0.0.1:6379", {"SOCKET_TIMOUT": 1}, {}, ["SOCKET_TIMOUT", "SOCKET_TIMEOUT"]),  # typo, with a hint
+        ("127.0.0.1:6379", {"SOCKET_TIMEOUT": "soon"}, {}, ["SOCKET_TIMEOUT", "soon"]),
+        ("127.0.0.1:6379", {"SOCKET_TIMEOUT": -1}, {}, ["SOCKET_TIMEOUT", "-1"]),
+        ("127.0.0.1:6379", {"DB": "one"}, {}, ["DB", "one"]),
+        ("127.0.0.1:6379", {"DB": -2}, {}, ["DB", "-2"]),
+        ("127.0.0.1:6379", {"PICKLE_VERSION": 9}, {}, ["PICKLE_VERSION", "9"]),
+        ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS_KWARGS": {"max_connections": 0}}, {}, ["max_connections", "0"]),
+        ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS_KWARGS": {"timeout": 5}}, {}, ["timeout", "BlockingConnectionPool"]),
+        ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS_KWARGS": {"frobnicate": 1}}, {}, ["frobnicate"]),
+        ("127.0.0.1:6379", {"SSL_CERT_REQS": "sometimes"}, {}, ["SSL_CERT_REQS", "sometimes"]),
+        ("127.0.0.1:6379", {"COMPRESSOR_CLASS": "redis_cache.compressors.ZLibCompressor"}, {}, ["COMPRESSOR_CLASS", "ZLibCompressor"]),
+        ("127.0.0.1:6379", [], {}, ["OPTIONS"]),
+        ("127.0.0.1:notaport", {}, {}, ["LOCATION", "notaport"]),
+        ("127.0.0.1:70000", {}, {}, ["LOCATION", "70000"]),
+        ("http://127.0.0.1:6379", {}, {}, ["LOCATION", "http://127.0.0.1:6379"]),
+        ("redis://127.0.0.1:6379/x", {}, {}, ["LOCATION", "database"]),
+        ("redis://127.0.0.1:6379/0?retry=1", {}, {}, ["LOCATION", "retry"]),
+        ("", {}, {}, ["LOCATION"]),
+        (42, {}, {}, ["LOCATION", "42"]),
+        (["127.0.0.1:6379", "127.0.0.1:6380"], {}, {}, ["LOCATION", "one server"]),
+        ("127.0.0.1:6379", {}, {"db": "x"}, ["db", "x"]),
+    ],
+)
+def test_bad_settings_are_improperly_configured(location, options, params, must_mention):
+    with pytest.raises(ImproperlyConfigured) as info:
+        RedisCache(location, {"OPTIONS": options, **params})
+    for text in must_mention:
+        assert text in str(info.value), f"{text!r} not in {info.value}"
+
+
+def test_passwords_never_appear_in_errors_or_repr():
+    with pytest.raises(ImproperlyConfigured) as info:
+        RedisCache("redis://user:hunter2@host:6379/0?bogus=1", {})
+    assert "hunter2" not in str(info.value)
+    cache = RedisCache("redis://user:hunter2@host:6379/0", {})
+    assert "hunter2" not in repr(cache)
+    assert "hunter2" not in repr(cache._settings.servers[0])
+
+
+def test_pickle_version_default_is_highest():
+    assert RedisCache("127.0.0.1:6379", {})._protocol == pickle.HIGHEST_PROTOCOL
+    assert RedisCache("127.0.0.1:6379", {"OPTIONS": {"PICKLE_VERSION": 2}})._protocol == 2
