@@ -41,7 +41,7 @@ build: $(LIB)
 
 $(LIB): $(GOSRC)
 	@mkdir -p build
-	$(GO) build -trimpath -buildmode=c-shared -o build/$(LIBNAME) ./capi
+	$(GO) build -trimpath -buildvcs=false -buildmode=c-shared -o build/$(LIBNAME) ./capi
 	cp build/$(LIBNAME) $(LIB)
 
 test: setup test-go test-capi test-python
@@ -66,4 +66,4 @@ bench: setup
 	$(PY) bench/bench.py
 
 clean:
-	rm -rf build/*.so build/*.h $(LIB) dist *.egg-info
+	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
