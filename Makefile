@@ -42,7 +42,8 @@ build: $(LIB)
 $(LIB): $(GOSRC)
 	@mkdir -p build
 	$(GO) build -trimpath -buildvcs=false -buildmode=c-shared -o build/$(LIBNAME) ./capi
-	cp build/$(LIBNAME) $(LIB)
+	@# replace atomically: a process that has the old file mapped keeps it intact
+	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
 
 test: setup test-go test-capi test-python
 

@@ -25,6 +25,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _die_with_parent() -> None:
+    """In the child before exec: get SIGTERM when the parent dies (Linux), so a
+    crashed test run leaves no redis-server behind."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _binary() -> str:
     path = shutil.which("redis-server")
     if path is None:
@@ -37,6 +49,9 @@ def _binary() -> str:
 
 class RedisServer:
     """A real redis-server on 127.0.0.1:<port>, with an optional unix socket.
+
+    Start it from a thread that outlives it (the main thread, as fixtures do): on Linux the
+    server is told to exit when the starting thread exits.
 
     ``extra`` are additional ``--name value`` pairs for redis-server.
     ``cpu`` pins the server to one CPU with taskset when given (benchmarks).
@@ -83,7 +98,9 @@ class RedisServer:
         args += self.extra
         if self.cpu is not None and shutil.which("taskset"):
             args = ["taskset", "-c", str(self.cpu)] + args
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
