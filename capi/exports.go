@@ -48,6 +48,20 @@ func found(ok bool) C.int {
 	return C.RCG_MISS
 }
 
+// boolOp runs a single-key operation whose outcome is found / not found.
+func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*client.Client) (bool, error)) C.int {
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := op(e.client)
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
+}
+
 func argError(out *C.rcg_out, msg string) C.int {
 	putMessage(out, "redis-cache-go: invalid argument: "+msg)
 	return C.RCG_ERR_ARGUMENT
@@ -145,63 +159,31 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 }
 
 //export rcgx_delete
-func rcgx_delete(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+func rcgx_delete(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	ok, err := e.client.Delete(bg, borrowedString(key, klen))
-	if err != nil {
-		return fail(out, err)
-	}
-	return found(ok)
+	key := borrowedString(k, klen)
+	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Delete(bg, key) })
 }
 
 //export rcgx_exists
-func rcgx_exists(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+func rcgx_exists(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	ok, err := e.client.Exists(bg, borrowedString(key, klen))
-	if err != nil {
-		return fail(out, err)
-	}
-	return found(ok)
+	key := borrowedString(k, klen)
+	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Exists(bg, key) })
 }
 
 //export rcgx_expire
-func rcgx_expire(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
+func rcgx_expire(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	ok, err := e.client.Expire(bg, borrowedString(key, klen), ttl(ttlMS))
-	if err != nil {
-		return fail(out, err)
-	}
-	return found(ok)
+	key := borrowedString(k, klen)
+	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Expire(bg, key, ttl(ttlMS)) })
 }
 
 //export rcgx_persist
-func rcgx_persist(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+func rcgx_persist(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	ok, err := e.client.Persist(bg, borrowedString(key, klen))
-	if err != nil {
-		return fail(out, err)
-	}
-	return found(ok)
+	key := borrowedString(k, klen)
+	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Persist(bg, key) })
 }
 
 //export rcgx_ttl

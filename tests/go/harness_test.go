@@ -48,7 +48,7 @@ func startRedis(t *testing.T, extra ...string) *redisServer {
 	cmd := exec.Command(bin, args...)
 	// If this test binary dies, the server dies with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
+	if err := cmd.Start(); err != nil {
 		t.Fatalf("start redis-server: %v", err)
 	}
 	s := &redisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), cmd: cmd}
