@@ -79,6 +79,29 @@ def test_malformed_port_raises_improperly_configured(make_cache):
         make_cache("127.0.0.1:notaport")
 
 
+# Option values as django-redis-cache's own documentation writes them: a drop-in must take them.
+SEED_DOCUMENTED_OPTIONS = {
+    "PARSER_CLASS hiredis": {"PARSER_CLASS": "redis.connection.HiredisParser"},
+    "PARSER_CLASS python": {"PARSER_CLASS": "redis.connection.PythonParser"},
+    "CONNECTION_POOL_CLASS blocking": {"CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool"},
+    "CONNECTION_POOL_CLASS_KWARGS": {"CONNECTION_POOL_CLASS_KWARGS": {"max_connections": 50}},
+    "blocking pool with its kwargs": {
+        "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+        "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": 50, "timeout": 20},
+    },
+    "socket timeouts": {"SOCKET_TIMEOUT": 5, "SOCKET_CONNECT_TIMEOUT": 2.5},
+    "PICKLE_VERSION -1": {"PICKLE_VERSION": -1},
+}
+
+
+@pytest.mark.parametrize("case", list(SEED_DOCUMENTED_OPTIONS))
+def test_seed_documented_options_are_accepted(make_cache, raw, case):
+    cache = make_cache(options={"DB": 0, **SEED_DOCUMENTED_OPTIONS[case]})
+    cache.set("k", "v")
+    assert cache.get("k") == "v"
+    assert raw.command("GET", ":1:k") == pickle.dumps("v", pickle.HIGHEST_PROTOCOL)
+
+
 def test_rediss_location_is_accepted_without_connecting(make_cache):
     make_cache(f"rediss://127.0.0.1:{free_port()}/0", options={})
 
