@@ -89,3 +89,15 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 	putBytes(out, res)
 	return C.RCG_OK
 }
+
+//export rcgx_locate
+func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
+	return C.RCG_OK
+}

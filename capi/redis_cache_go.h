@@ -136,6 +136,11 @@ int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pat
  * LOCATION order (out->num = 0 otherwise). An error reply is RCG_ERR_SERVER. */
 int rcg_command(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
+/* Where key's writes go, without touching the network: out->num = the index
+ * (LOCATION order) of the key's ring server in ring mode, of the primary in
+ * primary mode, 0 in copy mode and with one server. */
+int rcg_locate(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
 /* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
 void rcg_free(void *p);
 
