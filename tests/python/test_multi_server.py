@@ -159,9 +159,8 @@ def test_sharded_keys_land_on_the_fixture_server_and_get_many_is_one_batch_per_s
             s.command("CONFIG", "RESETSTAT")
         cache.set_many({k: 1 for k in batch})
         for index, server in enumerate(seed_servers):
-            stats = server.command("INFO", "stats").decode()
+            # each server gets exactly its own keys' SETs (one pipeline per server)
             assert _calls(server, "set") == sum(case["expected_index"][wanted[k]] == index for k in batch)
-            assert "total_commands_processed" in stats
         cache.delete_many(batch)
         assert cache.get_many(batch) == {}
         cache.set("left", 1)
