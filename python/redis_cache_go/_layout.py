@@ -113,6 +113,9 @@ def document(settings: Settings, mode: str, *, primary: int = 0, ring: str = "se
     doc = settings.native_config(settings.servers[0])
     for key in _SERVER_KEYS:
         doc.pop(key, None)
+    # shared by every server: OPTIONS' timeouts, not one URL's ?socket_timeout=
+    doc["socket_timeout"] = settings.socket_timeout or 0
+    doc["connect_timeout"] = settings.connect_timeout or 0
     servers = []
     for i, server in enumerate(settings.servers):
         one = settings.native_config(server)

@@ -290,3 +290,27 @@ def test_copy_mode_writes_everywhere_and_survives_a_stopped_server(three):
         assert cache.get("k") is None
     finally:
         cache.disconnect()
+
+
+def test_the_document_lists_every_server_with_its_ring_name_and_shared_timeouts():
+    from redis_cache_go import _layout, _settings
+
+    settings = _settings.parse(
+        ["redis://10.0.0.1:6379/2?socket_timeout=9", "10.0.0.2:6380", "/tmp/r.sock"],
+        {"OPTIONS": {"SOCKET_TIMEOUT": 0.5, "PASSWORD": "pw"}},
+    )
+    doc = _layout.document(settings, "ring", ring="kidoredis", ring_weights=[1, 2, 1])
+    assert (doc["mode"], doc["hash_ring"], doc["socket_timeout"]) == ("ring", "kidoredis", 0.5)
+    assert [s["name"] for s in doc["servers"]] == [
+        "('10.0.0.1', 6379, 2, '')", "('10.0.0.2', 6380, 1, None)", "(None, None, 1, '/tmp/r.sock')"]
+    assert [(s["network"], s["addr"], s["db"], s["password"], s["weight"]) for s in doc["servers"]] == [
+        ("tcp", "10.0.0.1:6379", 2, "", 1), ("tcp", "10.0.0.2:6380", 1, "pw", 2), ("unix", "/tmp/r.sock", 1, "pw", 1)]
+    assert "addr" not in doc
+
+
+def test_constructing_several_servers_loads_nothing(monkeypatch):
+    from redis_cache_go import _native
+
+    monkeypatch.setattr(_native, "library", lambda: pytest.fail("the library was loaded at construction"))
+    for cls in (redis_cache_go.ShardedRedisCache, redis_cache_go.RedisCopyCache, redis_cache_go.RedisCache):
+        cls(["10.0.0.1:6379", "10.0.0.2:6379"], {})
