@@ -310,3 +310,57 @@ func TestShardConfigErrors(t *testing.T) {
 	_, err = shard.New(shard.Options{Servers: serverOpts(&redisServer{Addr: "a:1"}, &redisServer{Addr: "b:1"}), HashRing: "nope"})
 	assert.ErrorContains(t, err, "hash ring")
 }
+
+// BenchmarkShardGetMany100 is the hot multi-key path: 100 keys split over
+// the servers, one MGET per server, concurrently (compare 1 and 3 servers).
+func BenchmarkShardGetMany100(b *testing.B) {
+	for _, n := range []int{1, 3} {
+		b.Run(strconv.Itoa(n)+"servers", func(b *testing.B) {
+			opts := make([]client.Options, n)
+			for i := range opts {
+				opts[i] = client.Options{Addr: startRedis(b).Addr}
+			}
+			c, err := shard.New(shard.Options{Servers: opts})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			keys := make([]string, 100)
+			vals := make([][]byte, 100)
+			for i := range keys {
+				keys[i], vals[i] = ":1:key"+strconv.Itoa(i), make([]byte, 100)
+			}
+			if err := c.SetMany(ctx, keys, vals, 0); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := c.GetMany(ctx, keys); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkShardSetMany100 is the same for SetMany (one pipeline per server).
+func BenchmarkShardSetMany100(b *testing.B) {
+	opts := make([]client.Options, 3)
+	for i := range opts {
+		opts[i] = client.Options{Addr: startRedis(b).Addr}
+	}
+	c, err := shard.New(shard.Options{Servers: opts})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	keys := make([]string, 100)
+	vals := make([][]byte, 100)
+	for i := range keys {
+		keys[i], vals[i] = ":1:key"+strconv.Itoa(i), make([]byte, 100)
+	}
+	for b.Loop() {
+		if err := c.SetMany(ctx, keys, vals, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
