@@ -314,3 +314,29 @@ def test_constructing_several_servers_loads_nothing(monkeypatch):
     monkeypatch.setattr(_native, "library", lambda: pytest.fail("the library was loaded at construction"))
     for cls in (redis_cache_go.ShardedRedisCache, redis_cache_go.RedisCopyCache, redis_cache_go.RedisCache):
         cls(["10.0.0.1:6379", "10.0.0.2:6379"], {})
+
+
+@pytest.mark.parametrize("backend", ["ShardedRedisCache", "RedisCopyCache"])
+def test_the_django_api_over_three_servers(three, backend):
+    cache = getattr(redis_cache_go, backend)([s.location for s in three], {"OPTIONS": {"DB": 0}, "KEY_PREFIX": "site"})
+    try:
+        data = {f"k{i}": i for i in range(50)}
+        cache.set_many(data, timeout=60)
+        assert cache.get_many(list(data) + ["nope"]) == data
+        assert cache.add("k1", "other") is False and cache.add("new", "x") is True
+        assert cache.incr("k2", 10) == 12 and cache.decr("k2") == 11
+        assert cache.touch("k3", 100) is True and cache.has_key("k3")
+        assert cache.get_or_set("computed", lambda: [1, 2]) == [1, 2]
+        assert cache.incr_version("k4") == 2 and cache.get("k4", version=2) == 4
+        cache.delete_many([f"k{i}" for i in range(10, 20)])
+        assert cache.get_many([f"k{i}" for i in range(10, 20)]) == {}
+        assert cache.delete("k5") is True and cache.get("k5") is None
+        for s in three:
+            s.command("SET", "foreign", "kept")
+        assert cache.clear() is True
+        assert cache.get_many(list(data)) == {}
+        assert all(s.command("GET", "foreign") == b"kept" for s in three), "clear() with KEY_PREFIX keeps other keys"
+        if backend == "RedisCopyCache":
+            assert all(s.command("DBSIZE") == 1 for s in three)
+    finally:
+        cache.disconnect()
