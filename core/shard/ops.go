@@ -18,6 +18,9 @@ func (c *Cache) Ping(ctx context.Context) error {
 // Get returns the value of key (see client.Client.Get) from the server a
 // read of key goes to.
 func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
+	if c.one != nil {
+		return c.one.Get(ctx, key)
+	}
 	type r struct {
 		v  []byte
 		ok bool
@@ -31,11 +34,17 @@ func (c *Cache) Get(ctx context.Context, key string) ([]byte, bool, error) {
 
 // Exists reports whether key exists (read routing, as Get).
 func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
+	if c.one != nil {
+		return c.one.Exists(ctx, key)
+	}
 	return readOne(c, c.readOrder(key), func(s *client.Client) (bool, error) { return s.Exists(ctx, key) })
 }
 
 // TTL returns key's time to live (see client.Client.TTL; read routing).
 func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+	if c.one != nil {
+		return c.one.TTL(ctx, key)
+	}
 	type r struct {
 		d  time.Duration
 		ok bool
@@ -50,21 +59,33 @@ func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error
 // Set stores key (see client.Client.Set) on its server, or on every server
 // in Mode Copy, where stored is the first answering server's.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration, onlyIfMissing bool) (bool, error) {
+	if c.one != nil {
+		return c.one.Set(ctx, key, value, ttl, onlyIfMissing)
+	}
 	return write(c, "SET", key, func(s *client.Client) (bool, error) { return s.Set(ctx, key, value, ttl, onlyIfMissing) })
 }
 
 // Delete removes key (write routing, as Set).
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
+	if c.one != nil {
+		return c.one.Delete(ctx, key)
+	}
 	return write(c, "DEL", key, func(s *client.Client) (bool, error) { return s.Delete(ctx, key) })
 }
 
 // Expire sets key's time to live (write routing, as Set).
 func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if c.one != nil {
+		return c.one.Expire(ctx, key, ttl)
+	}
 	return write(c, "PEXPIRE", key, func(s *client.Client) (bool, error) { return s.Expire(ctx, key, ttl) })
 }
 
 // Persist removes key's expiry (write routing, as Set).
 func (c *Cache) Persist(ctx context.Context, key string) (bool, error) {
+	if c.one != nil {
+		return c.one.Persist(ctx, key)
+	}
 	return write(c, "PERSIST", key, func(s *client.Client) (bool, error) { return s.Persist(ctx, key) })
 }
 
@@ -72,6 +93,9 @@ func (c *Cache) Persist(ctx context.Context, key string) (bool, error) {
 // routing, as Set: in Mode Copy every copy is incremented and the first
 // answering server's value is returned).
 func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, bool, error) {
+	if c.one != nil {
+		return c.one.Incr(ctx, key, delta)
+	}
 	type r struct {
 		v  int64
 		ok bool
@@ -88,6 +112,9 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, bool,
 // read from src's server, written to dst's with the remaining TTL, and
 // deleted from src: not atomic, but every key stays where the ring puts it.
 func (c *Cache) Rename(ctx context.Context, src, dst string) (bool, error) {
+	if c.one != nil {
+		return c.one.Rename(ctx, src, dst)
+	}
 	if c.ring != nil {
 		from, to := c.ring.Locate(src), c.ring.Locate(dst)
 		if from != to {
@@ -142,6 +169,9 @@ func servers(groups []group) []int {
 // In Mode Ring the keys are split per server and each server gets one MGET,
 // all concurrently; otherwise one server answers (read routing, as Get).
 func (c *Cache) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
+	if c.one != nil {
+		return c.one.GetMany(ctx, keys)
+	}
 	if len(keys) == 0 {
 		return [][]byte{}, nil
 	}
@@ -167,6 +197,9 @@ func (c *Cache) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 // SetMany stores keys[i] = values[i] with ttl: one pipeline per involved
 // server, concurrently (every server in Mode Copy).
 func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {
+	if c.one != nil {
+		return c.one.SetMany(ctx, keys, values, ttl)
+	}
 	if len(keys) != len(values) {
 		return c.servers[0].SetMany(ctx, keys, values, ttl) // reports the argument error
 	}
@@ -183,6 +216,9 @@ func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl
 // DeleteMany removes keys (one DEL per involved server, concurrently) and
 // returns how many existed (in Mode Copy: on the first answering server).
 func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
+	if c.one != nil {
+		return c.one.DeleteMany(ctx, keys)
+	}
 	if len(keys) == 0 {
 		return 0, nil
 	}
@@ -208,6 +244,9 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 // replicas follow it). It returns the total count, or -1 when any server
 // was flushed whole.
 func (c *Cache) Clear(ctx context.Context, pattern string) (int64, error) {
+	if c.one != nil {
+		return c.one.Clear(ctx, pattern)
+	}
 	targets := c.all()
 	if c.mode == Primary {
 		targets = []int{c.primary}

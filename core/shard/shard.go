@@ -109,6 +109,7 @@ func (o Options) withDefaults() Options {
 // It is safe for concurrent use. Close releases every connection.
 type Cache struct {
 	servers  []*client.Client
+	one      *client.Client // the server when there is only one: calls skip routing
 	mode     Mode
 	ring     ring.Ring // Mode Ring with more than one server
 	primary  int
@@ -155,6 +156,9 @@ func New(opts Options) (*Cache, error) {
 	c.servers = make([]*client.Client, n)
 	for i, s := range o.Servers {
 		c.servers[i] = client.New(s)
+	}
+	if n == 1 {
+		c.one = c.servers[0]
 	}
 	return c, nil
 }
