@@ -40,12 +40,17 @@ func configError(format string, args ...any) error {
 	return &client.Error{Kind: client.KindArgument, Server: "shard", Op: "configure", Err: fmt.Errorf(format, args...)}
 }
 
-// isOutage reports whether err means the server is unreachable (as opposed
-// to an error reply, which another server would give too).
+// isOutage reports whether err means the server cannot serve right now: it
+// is unreachable, or it answered that it is loading its data set (LOADING)
+// or is a replica cut off from its primary (MASTERDOWN). Any other error
+// reply would come from another server too, so it is not an outage.
 func isOutage(err error) bool {
 	switch client.KindOf(err) {
 	case client.KindConnection, client.KindTimeout:
 		return true
+	case client.KindServer:
+		msg := err.Error()
+		return strings.Contains(msg, "LOADING ") || strings.Contains(msg, "MASTERDOWN ")
 	}
 	return false
 }

@@ -112,6 +112,27 @@ func TestErrorNamesEveryFailedServer(t *testing.T) {
 	}
 }
 
+func TestIsOutage(t *testing.T) {
+	cases := []struct {
+		kind client.Kind
+		msg  string
+		want bool
+	}{
+		{client.KindConnection, "refused", true},
+		{client.KindTimeout, "i/o timeout", true},
+		{client.KindServer, "LOADING Redis is loading the dataset in memory", true},
+		{client.KindServer, "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.", true},
+		{client.KindServer, "WRONGTYPE Operation against a key holding the wrong kind of value", false},
+		{client.KindAuth, "WRONGPASS", false},
+	}
+	for _, c := range cases {
+		err := &client.Error{Kind: c.kind, Server: "redis a:1 db 0", Op: "GET", Err: errors.New(c.msg)}
+		if isOutage(err) != c.want {
+			t.Errorf("isOutage(%v %q) = %v", c.kind, c.msg, !c.want)
+		}
+	}
+}
+
 func TestIsRead(t *testing.T) {
 	for name, want := range map[string]bool{"get": true, "HGETALL": true, "zrange": true, "SET": false, "hset": false, "EXPIRE": false} {
 		if IsRead(name) != want {
