@@ -67,7 +67,9 @@ int rcg_version(rcg_out *out);
  * server in ring mode, every server for writes in copy mode, the primary
  * for writes and a replica for reads in primary mode. An error involving
  * several servers names each one that failed; in copy mode a write that
- * failed on some servers is an error although the others took it. */
+ * failed on some servers is an error although the others took it, and a
+ * successful write answers with the first server's result (RCG_MISS of an
+ * NX set, out->num of incr and delete_many). */
 int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out);
 
 /* Closes the handle and its connections. */
