@@ -39,6 +39,8 @@ for _p in (os.path.join(REPO, "python"), os.path.join(REPO, "tests", "harness"))
 
 from redisproc import RedisServer, RedisServerError  # noqa: E402
 
+import sharded  # noqa: E402  (bench/sharded.py: the 3-server section)
+
 pc = time.perf_counter_ns
 
 # --------------------------------------------------------------------------------------------
@@ -595,6 +597,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--backends", help="comma-separated backends (default: ours,django,django_redis)")
     p.add_argument("--cpu", type=int, help="CPU for the pinned single-thread workloads (default 1, or the last allowed)")
     p.add_argument("--no-pin", action="store_true", help="do not pin anything")
+    p.add_argument("--no-shard", action="store_true", help="skip the 3-server section (bench/sharded.py)")
+    p.add_argument("--shard-only", action="store_true", help="run only the 3-server section")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"), help="results file (default bench/results.json)")
     a = p.parse_args(argv)
 
@@ -612,6 +616,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         a.workloads = [w for w in WORKLOADS if w.name in want]
     else:
         a.workloads = list(WORKLOADS)
+    if a.shard_only:
+        a.workloads = []
 
     names = [b.strip() for b in (a.backends or ",".join(BACKENDS)).split(",") if b.strip()]
     names = [BACKEND_ALIASES.get(n, n) for n in names]
@@ -645,6 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     pinned = not a.no_pin and len(a.all_cpus) >= 1
     me = os.getpid()
     meta: dict[str, Any] = {}
+    sharded_out: dict[str, Any] | None = None
     t_begin = time.monotonic()
 
     try:
@@ -765,7 +772,11 @@ def main(argv: list[str] | None = None) -> int:
                                   for n, s in summary[wl.name].items() if n in BACKENDS), flush=True)
         print()
         table_summary = {w: {n: s for n, s in d.items() if n in BACKENDS} for w, d in summary.items()}
-        print_table(a.workloads, names, table_summary, pin_note)
+        if a.workloads:
+            print_table(a.workloads, names, table_summary, pin_note)
+        if not a.no_shard:
+            set_affinity("self", a.all_cpus)  # fan-out over 3 servers runs unpinned
+            sharded_out = sharded.run(a.rounds, a.round_ms, a.warmup_ms)
         for n, why in failures.items():
             print(f"NOT MEASURED: {BACKENDS[n]['label']} ({n}) could not run: {why}")
     except KeyboardInterrupt:
@@ -792,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
            "backends": {n: {"label": BACKENDS[n]["label"], "BACKEND": BACKENDS[n]["BACKEND"],
                             "OPTIONS": BACKENDS[n]["OPTIONS"]} for n in a.names},
            "workloads": {w.name: w.what for w in a.workloads},
-           "results": summary, "unavailable": failures, "errors": errors}
+           "results": summary, "unavailable": failures, "errors": errors, "sharded": sharded_out}
     try:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2, default=str)

@@ -31,6 +31,13 @@ type config struct {
 	// GoMaxProcs sets runtime.GOMAXPROCS when > 0 (the Go runtime does not
 	// see environment changes made after it started).
 	GoMaxProcs int `json:"gomaxprocs"`
+	// Several servers: when Servers is non-empty the fields above that name
+	// one server (network … tls) are ignored and each entry names its own;
+	// timeouts and pool settings apply to every server. See layout.go.
+	Servers  []serverConfig `json:"servers"`
+	Mode     string         `json:"mode"`      // "ring" (default), "copy" or "primary"
+	HashRing string         `json:"hash_ring"` // "seed" (default) or "kidoredis"
+	Primary  int            `json:"primary"`   // index of the primary in mode "primary"
 }
 
 type tlsConfig struct {
@@ -42,12 +49,25 @@ type tlsConfig struct {
 }
 
 func parseConfig(doc []byte) (client.Options, error) {
+	c, err := decodeConfig(doc)
+	if err != nil {
+		return client.Options{}, err
+	}
+	return c.options()
+}
+
+func decodeConfig(doc []byte) (config, error) {
 	var c config
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return client.Options{}, fmt.Errorf("invalid configuration document: %w", err)
+		return config{}, fmt.Errorf("invalid configuration document: %w", err)
 	}
+	return c, nil
+}
+
+// options validates the one-server part of c and builds its client.Options.
+func (c config) options() (client.Options, error) {
 	if c.Network != "" && c.Network != "tcp" && c.Network != "unix" {
 		return client.Options{}, fmt.Errorf("network must be tcp or unix, not %q", c.Network)
 	}

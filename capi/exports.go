@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis-cache-go/redis-cache-go/core/version"
 )
 
@@ -49,13 +50,13 @@ func found(ok bool) C.int {
 }
 
 // boolOp runs a single-key operation whose outcome is found / not found.
-func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*client.Client) (bool, error)) C.int {
+func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*shard.Cache) (bool, error)) C.int {
 	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
 	}
-	ok, err := op(e.client)
+	ok, err := op(e.cache)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -81,14 +82,17 @@ func rcgx_version(out *C.rcg_out) (status C.int) {
 func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
 	defer guard(0, out, &status)
 	reset(out)
-	opts, err := parseConfig(borrowed(doc, n))
-	if err != nil {
-		putMessage(out, "redis-cache-go: "+err.Error())
-		return C.RCG_ERR_CONFIG
+	opts, err := parseDocument(borrowed(doc, n))
+	if err == nil {
+		var c *shard.Cache
+		if c, err = shard.New(opts); err == nil {
+			h := cgo.NewHandle(&entry{cache: c})
+			out.num = C.int64_t(h)
+			return C.RCG_OK
+		}
 	}
-	h := cgo.NewHandle(&entry{client: client.New(opts)})
-	out.num = C.int64_t(h)
-	return C.RCG_OK
+	putMessage(out, "redis-cache-go: "+err.Error())
+	return C.RCG_ERR_CONFIG
 }
 
 //export rcgx_close
@@ -101,7 +105,7 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(h).Delete()
-	if err := e.client.Close(); err != nil && client.KindOf(err) != client.KindClosed {
+	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -115,7 +119,7 @@ func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
-	if err := e.client.Ping(bg); err != nil {
+	if err := e.cache.Ping(bg); err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -129,7 +133,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
-	v, ok, err := e.client.Get(bg, borrowedString(key, klen))
+	v, ok, err := e.cache.Get(bg, borrowedString(key, klen))
 	if err != nil {
 		return fail(out, err)
 	}
@@ -151,7 +155,7 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
-	ok, err := e.client.Set(bg, borrowedString(key, klen), borrowed(val, vlen), ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	ok, err := e.cache.Set(bg, borrowedString(key, klen), borrowed(val, vlen), ttl(ttlMS), flags&C.RCG_SET_NX != 0)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -162,28 +166,28 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 func rcgx_delete(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Delete(bg, key) })
+	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Delete(bg, key) })
 }
 
 //export rcgx_exists
 func rcgx_exists(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Exists(bg, key) })
+	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Exists(bg, key) })
 }
 
 //export rcgx_expire
 func rcgx_expire(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Expire(bg, key, ttl(ttlMS)) })
+	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Expire(bg, key, ttl(ttlMS)) })
 }
 
 //export rcgx_persist
 func rcgx_persist(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *client.Client) (bool, error) { return c.Persist(bg, key) })
+	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Persist(bg, key) })
 }
 
 //export rcgx_ttl
@@ -194,7 +198,7 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
-	d, ok, err := e.client.TTL(bg, borrowedString(key, klen))
+	d, ok, err := e.cache.TTL(bg, borrowedString(key, klen))
 	if err != nil {
 		return fail(out, err)
 	}
@@ -216,7 +220,7 @@ func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, del
 	if e == nil {
 		return st
 	}
-	v, ok, err := e.client.Incr(bg, borrowedString(key, klen), int64(delta))
+	v, ok, err := e.cache.Incr(bg, borrowedString(key, klen), int64(delta))
 	if err != nil {
 		return fail(out, err)
 	}
@@ -232,7 +236,7 @@ func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, d
 	if e == nil {
 		return st
 	}
-	ok, err := e.client.Rename(bg, borrowedString(src, slen), borrowedString(dst, dlen))
+	ok, err := e.cache.Rename(bg, borrowedString(src, slen), borrowedString(dst, dlen))
 	if err != nil {
 		return fail(out, err)
 	}
@@ -267,7 +271,7 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 	if err != nil {
 		return argError(out, err.Error())
 	}
-	vals, err := e.client.GetMany(bg, keys)
+	vals, err := e.cache.GetMany(bg, keys)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -299,7 +303,7 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 		}
 		keys[i], vals[i] = string(k), v
 	}
-	if err := e.client.SetMany(bg, keys, vals, ttl(ttlMS)); err != nil {
+	if err := e.cache.SetMany(bg, keys, vals, ttl(ttlMS)); err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -317,7 +321,7 @@ func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t)
 	if err != nil {
 		return argError(out, err.Error())
 	}
-	count, err := e.client.DeleteMany(bg, keys)
+	count, err := e.cache.DeleteMany(bg, keys)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -333,7 +337,7 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 	if e == nil {
 		return st
 	}
-	count, err := e.client.Clear(bg, borrowedString(pattern, plen))
+	count, err := e.cache.Clear(bg, borrowedString(pattern, plen))
 	if err != nil {
 		return fail(out, err)
 	}

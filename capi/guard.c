@@ -127,6 +127,16 @@ int rcg_clear(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t pattern_
     return rcgx_clear(h, out, U8(pattern), pattern_len);
 }
 
+int rcg_command(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_len) {
+    GUARD(out);
+    return rcgx_command(h, out, U8(frame), frame_len);
+}
+
+int rcg_locate(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_locate(h, out, U8(key), key_len);
+}
+
 int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     GUARD(out);
     return rcgx_debug_panic(h, out);

@@ -11,12 +11,12 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
-	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
 // entry is what a handle refers to.
 type entry struct {
-	client *client.Client
+	cache *shard.Cache // one server or several
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]

@@ -60,8 +60,16 @@ typedef struct rcg_out {
 /* Writes "<version> <go version>" into out. */
 int rcg_version(rcg_out *out);
 
-/* Opens a client from a JSON configuration document (see capi/config.go);
- * never touches the network. The handle is returned in out->num. */
+/* Opens a client from a JSON configuration document (see capi/config.go and
+ * capi/layout.go): one server, or a "servers" list with a "mode" (ring,
+ * copy, primary); never touches the network. The handle is returned in
+ * out->num. Every function below routes through that layout: a key's
+ * server in ring mode, every server for writes in copy mode, the primary
+ * for writes and a replica for reads in primary mode. An error involving
+ * several servers names each one that failed; in copy mode a write that
+ * failed on some servers is an error although the others took it, and a
+ * successful write answers with the first server's result (RCG_MISS of an
+ * NX set, out->num of incr and delete_many). */
 int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out);
 
 /* Closes the handle and its connections. */
@@ -103,7 +111,8 @@ int rcg_rename(uintptr_t handle, rcg_out *out, const uint8_t *src, size_t src_le
                const uint8_t *dst, size_t dst_len);
 
 /* MGET: keys in a frame; the result is a frame of values aligned with the keys,
- * missing values marked 0xFFFFFFFF. */
+ * missing values marked 0xFFFFFFFF. With several servers (ring mode) the keys
+ * are split per server and each server gets one MGET, all concurrently. */
 int rcg_get_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
 /* SET of key, value, key, value … from a frame with an even item count, in one
@@ -114,8 +123,25 @@ int rcg_set_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t fr
 int rcg_delete_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
 /* Deletes keys matching a glob pattern with SCAN + UNLINK batches (out->num = count);
- * an empty pattern is FLUSHDB (out->num = -1). */
+ * an empty pattern is FLUSHDB (out->num = -1). Runs on every server at once
+ * (the primary only in primary mode); out->num is the total, -1 if any server
+ * was flushed whole. */
 int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len);
+
+/* Runs one Redis command: a frame of the routing key (the caller's raw key,
+ * no prefix), the command name, then its arguments. Reads (GET, HGET, ZRANGE,
+ * ... see core/shard IsRead) go where cache reads go; other commands where
+ * writes go. The reply is encoded in out: a tag byte, then 'n' nil; 'i'
+ * int64 LE; 's' u32 LE length + bytes; 'e' u32 LE length + error message;
+ * 'a' u32 LE count + items. In copy mode a write command runs on every server
+ * and out->num = 1: the reply is an 'a' array with one item per server in
+ * LOCATION order (out->num = 0 otherwise). An error reply is RCG_ERR_SERVER. */
+int rcg_command(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
+
+/* Where key's writes go, without touching the network: out->num = the index
+ * (LOCATION order) of the key's ring server in ring mode, of the primary in
+ * primary mode, 0 in copy mode and with one server. */
+int rcg_locate(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
 
 /* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
 void rcg_free(void *p);

@@ -84,6 +84,8 @@ _SIGNATURES: dict[str, list[Any]] = {
     "rcg_set_many": [_H, _O, _B, _N, _I64],
     "rcg_delete_many": [_H, _O, _B, _N],
     "rcg_clear": [_H, _O, _B, _N],
+    "rcg_command": [_H, _O, _B, _N],
+    "rcg_locate": [_H, _O, _B, _N],
     "rcg_debug_panic": [_H, _O],
 }
 
@@ -169,6 +171,39 @@ def decode_frame(data: bytes) -> list[bytes | None]:
             append(data[off:end])
             off = end
     return items
+
+
+_i64 = struct.Struct("<q")
+
+
+def decode_reply(data: bytes) -> Any:
+    """A reply of rcg_command (encoding in redis_cache_go.h): bytes, int, None, list, or a
+    ServerError instance for an error element inside an array."""
+    value, _ = _reply_at(data, 0)
+    return value
+
+
+def _reply_at(data: bytes, off: int) -> tuple[Any, int]:
+    tag = data[off:off + 1]
+    off += 1
+    if tag == b"n":
+        return None, off
+    if tag == b"i":
+        return _i64.unpack_from(data, off)[0], off + 8
+    if tag in (b"s", b"e"):
+        n = _u32.unpack_from(data, off)[0]
+        raw = data[off + 4:off + 4 + n]
+        value: Any = raw if tag == b"s" else exc.ServerError(raw.decode("utf-8", "replace"))
+        return value, off + 4 + n
+    if tag == b"a":
+        count = _u32.unpack_from(data, off)[0]
+        off += 4
+        items = []
+        for _ in range(count):
+            item, off = _reply_at(data, off)
+            items.append(item)
+        return items, off
+    raise exc.InternalError(f"redis-cache-go: unknown reply tag {tag!r} at offset {off - 1}")
 
 
 def _close_handle(lib: ctypes.CDLL, handle: int) -> None:
@@ -338,6 +373,20 @@ class Client:
         """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
         _, s = self._frame_op("rcg_clear", pattern)
         return int(s.out.num)
+
+    def locate(self, key: bytes) -> int:
+        """Index (LOCATION order) of the server key's writes go to; no network."""
+        return self._key_op("rcg_locate", key)[1]
+
+    def command(self, key: bytes, args: Sequence[bytes]) -> tuple[Any, bool]:
+        """Run a raw Redis command routed by key: (reply, per_server).
+
+        per_server is True when a copy-mode write ran on every server: the reply is then a
+        list with one entry per server in LOCATION order.
+        """
+        lib, s = self._frame_op("rcg_command", encode_frame([key, *args]))
+        per_server = bool(s.out.num)
+        return decode_reply(_take(lib, s)), per_server
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""

@@ -55,7 +55,7 @@ _DEFAULT_EQUIVALENT = {
 # data in a format the site does not expect.
 _NOT_YET = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
-    "MASTER_CACHE", "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER", "HASH_RING",
+    "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER",
     "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
@@ -65,6 +65,8 @@ _SUPPORTED = {
     "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
     # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
     "MAX_ENTRIES", "CULL_FREQUENCY",
+    # several servers (see _layout.py)
+    "MASTER_CACHE", "HASH_RING", "WEIGHTS",
 }
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
@@ -112,6 +114,7 @@ class Settings:
     max_connections: int
     pool_timeout: float | None
     ssl: dict[str, str]
+    options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as given (the layout reads its keys)
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -329,6 +332,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         max_connections=max_connections,
         pool_timeout=pool_timeout,
         ssl=ssl,
+        options=options,
     )
 
 

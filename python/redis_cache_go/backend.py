@@ -13,7 +13,8 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _native, _settings
+from redis_cache_go import _layout, _native, _settings
+from redis_cache_go._commands import CommandsMixin
 from redis_cache_go.exceptions import DecodeError
 
 # A TTL of this many milliseconds or more is refused (about 285 million years;
@@ -24,23 +25,42 @@ _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
 
 
-class RedisCache(BaseCache):
-    """A Redis cache on one server, a drop-in for django-redis-cache's RedisCache."""
+class RedisCache(CommandsMixin, BaseCache):
+    """A drop-in for django-redis-cache's RedisCache.
+
+    One LOCATION: that server. Several: primary/replica, as in django-redis-cache: writes and
+    read-modify-write operations go to ``MASTER_CACHE`` (default: the first entry); ``get``,
+    ``get_many``, ``has_key`` and ``ttl`` are spread over the other entries, skipping one that is down.
+    """
+
+    _mode = "primary"  # the layout used with several LOCATIONs (see _layout.py)
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
         super().__init__(params)
-        if len(self._settings.servers) != 1:
-            raise _settings.ImproperlyConfigured(
-                f"redis_cache_go: LOCATION = {server!r}: RedisCache takes one server; "
-                "several servers (sharding, copy, primary/replica) are not supported by this version yet"
-            )
         self._server = self._settings.servers[0]
         self._protocol = self._settings.pickle_version
-        self._client = _native.Client(self._settings.native_config(self._server), self._server.describe())
+        self._describe = ""
+        self._client = _native.Client(self._native_document(), self._describe)
+
+    def _native_document(self) -> dict[str, Any]:
+        """The layout's configuration document; sets ``_describe``."""
+        options = self._settings.options
+        ring = _layout.hash_ring(options.get("HASH_RING"))
+        weights = _layout.weights(self._settings, options.get("WEIGHTS"))
+        primary = 0
+        if self._mode == "primary":
+            primary = _layout.primary_index(self._settings, options.get("MASTER_CACHE"))
+        elif options.get("MASTER_CACHE") is not None:
+            _layout.logger.warning("redis_cache_go: OPTIONS['MASTER_CACHE'] ignored: %s has no primary", type(self).__name__)
+        if self._mode != "ring" and (weights or "HASH_RING" in options):
+            _layout.logger.warning("redis_cache_go: OPTIONS HASH_RING/WEIGHTS ignored: %s does not shard", type(self).__name__)
+            weights = None
+        self._describe = _layout.describe(self._settings, self._mode, primary)
+        return _layout.document(self._settings, self._mode, primary=primary, ring=ring, ring_weights=weights)
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._server.describe()}>"
+        return f"<{type(self).__name__} {self._describe}>"
 
     # -- encoding ------------------------------------------------------------
     def _key(self, key: Any, version: int | None) -> bytes:
@@ -70,7 +90,7 @@ class RedisCache(BaseCache):
             return pickle.loads(data)
         except Exception as e:
             raise DecodeError(
-                f"{self._server.describe()}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
+                f"{self._describe}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
                 f"({len(data)} bytes starting {data[:16]!r}): {type(e).__name__}: {e}"
             ) from e
 

@@ -107,6 +107,30 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_ERR_ARGUMENT, "truncated frame status %d", st);
     printf("ok framed batch and malformed frame\n");
 
+    /* several servers: copy mode over db 3 and db 4 of the same server */
+    char multi[512];
+    snprintf(multi, sizeof multi,
+             "{\"mode\": \"copy\", \"servers\": [{\"addr\": \"%s\", \"db\": 3}, {\"addr\": \"%s\", \"db\": 4}]}",
+             argv[1], argv[1]);
+    st = rcg_open(S(multi), strlen(multi), &out);
+    CHECK(st == RCG_OK && out.num != 0, "open copy status %d", st);
+    uintptr_t hc = (uintptr_t)out.num;
+    /* command frame: routing key, then SADD abi:s m */
+    uint8_t cmd[4 + 16 + 5 + 4 + 5 + 1];
+    uint32_t chdr[5] = {4, 5, 4, 5, 1};
+    memcpy(cmd, chdr, sizeof chdr);
+    memcpy(cmd + 20, "abi:sSADDabi:sm", 15);
+    st = rcg_command(hc, &out, cmd, 35);
+    CHECK(st == RCG_OK && out.num == 1 && out.len == 5 + 2 * 9, "copy command status %d num %lld len %zu", st,
+          (long long)out.num, out.len);
+    CHECK(out.buf[0] == 'a' && out.buf[5] == 'i' && out.buf[6] == 1 && out.buf[14] == 'i' && out.buf[15] == 1,
+          "per-server replies");
+    st = rcg_locate(hc, &out, S("abi:s"), 5);
+    CHECK(st == RCG_OK && out.num == 0, "locate in copy mode %lld", (long long)out.num);
+    st = rcg_close(hc, &out);
+    CHECK(st == RCG_OK, "close copy status %d", st);
+    printf("ok copy mode: one reply per server, locate\n");
+
     /* the tiniest scratch buffer still gets a (truncated) message, never an overflow */
     out.cap = 4;
     st = rcg_get_many(h, &out, frame, 7);

@@ -1,0 +1,103 @@
+package main
+
+/*
+#include "redis_cache_go.h"
+*/
+import "C"
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis/go-redis/v9"
+)
+
+// Reply encoding of rcg_command results (see redis_cache_go.h): one tag
+// byte, then
+//
+//	'n'                      nil reply
+//	'i' int64 LE             integer
+//	's' u32 LE len, bytes    bulk or status string
+//	'e' u32 LE len, bytes    error reply (inside an array, or per server)
+//	'a' u32 LE count, items  array
+func appendReply(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, 'n')
+	case int64:
+		return binary.LittleEndian.AppendUint64(append(b, 'i'), uint64(x))
+	case string:
+		return appendBytes(append(b, 's'), x)
+	case []any:
+		b = binary.LittleEndian.AppendUint32(append(b, 'a'), uint32(len(x)))
+		for _, item := range x {
+			b = appendReply(b, item)
+		}
+		return b
+	case redis.Error:
+		return appendBytes(append(b, 'e'), x.Error())
+	case error:
+		return appendBytes(append(b, 'e'), x.Error())
+	}
+	return appendBytes(append(b, 's'), fmt.Sprint(v))
+}
+
+func appendBytes(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(s)))
+	return append(b, s...)
+}
+
+//export rcgx_command
+func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	items, err := frame.Decode(borrowed(buf, n))
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	if len(items) < 2 {
+		return argError(out, "a command frame needs the routing key and the command name")
+	}
+	args := make([]any, len(items)-1)
+	for i, it := range items {
+		if it == nil {
+			return argError(out, "a command frame item is marked missing")
+		}
+		if i > 0 {
+			args[i-1] = string(it) // own the bytes: go-redis may keep its args
+		}
+	}
+	replies, perServer, err := e.cache.Do(bg, string(items[0]), args...)
+	if err != nil {
+		return fail(out, err)
+	}
+	var res []byte
+	if perServer {
+		res = binary.LittleEndian.AppendUint32([]byte{'a'}, uint32(len(replies)))
+		for _, r := range replies {
+			res = appendReply(res, r.Value)
+		}
+		out.num = 1
+	} else {
+		res = appendReply(nil, replies[0].Value)
+	}
+	putBytes(out, res)
+	return C.RCG_OK
+}
+
+//export rcgx_locate
+func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	reset(out)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
+	return C.RCG_OK
+}
