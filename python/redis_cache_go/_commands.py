@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any, Callable
 
 # Commands offered as methods (lower case). Each takes (key, *args) as Redis does, except the
-# redis-py style conveniences below. ``ttl`` and ``persist`` are left out on purpose: in
-# django-redis-cache they are cache-API methods taking a cache key (prefixed, versioned), and a
-# drop-in must not give those names another meaning. Use execute_command("TTL", raw_key) instead.
+# redis-py style conveniences below. ``ttl``, ``pttl``, ``expire``, ``pexpire``, ``expireat`` and
+# ``persist`` are left out on purpose: in django-redis-cache and django-redis they are cache-API
+# methods taking a cache key (prefixed, versioned), and a drop-in must not give those names
+# another meaning. Use execute_command("EXPIRE", raw_key, seconds) for the raw command.
 COMMANDS = frozenset("""
-    exists expire pexpire expireat pttl type rename unlink
+    exists type rename unlink
     append getrange setrange strlen getset getdel getex incrby incrbyfloat decrby setnx setex psetex
     hset hsetnx hget hmget hgetall hkeys hvals hlen hexists hdel hincrby hincrbyfloat hstrlen hscan
     lpush rpush lpushx rpushx lpop rpop lrange llen lindex lset lrem ltrim linsert lpos
