@@ -17,6 +17,7 @@ import (
 // entry is what a handle refers to.
 type entry struct {
 	client *client.Client
+	codec  *valueCodec // applied to the values of get/set/get_many/set_many
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]

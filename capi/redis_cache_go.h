@@ -60,8 +60,9 @@ typedef struct rcg_out {
 /* Writes "<version> <go version>" into out. */
 int rcg_version(rcg_out *out);
 
-/* Opens a client from a JSON configuration document (see capi/config.go);
- * never touches the network. The handle is returned in out->num. */
+/* Opens a client from a JSON configuration document (see capi/config.go;
+ * its "codec" member, capi/codec.go, sets the compressor); never touches the
+ * network. The handle is returned in out->num. */
 int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out);
 
 /* Closes the handle and its connections. */
@@ -70,7 +71,10 @@ int rcg_close(uintptr_t handle, rcg_out *out);
 /* PING. */
 int rcg_ping(uintptr_t handle, rcg_out *out);
 
-/* GET: RCG_OK with the value in out, or RCG_MISS. */
+/* GET: RCG_OK with the value in out, or RCG_MISS. Values of rcg_get and
+ * rcg_get_many come back decompressed when they are a valid stream of a known
+ * format (see rcg_decode), else exactly as stored; rcg_set and rcg_set_many
+ * compress with the handle's compressor (a decimal integer never is). */
 int rcg_get(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
 
 /* SET with ttl_ms > 0 (PX) or without expiry (ttl_ms <= 0). With RCG_SET_NX,
@@ -116,6 +120,13 @@ int rcg_delete_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t
 /* Deletes keys matching a glob pattern with SCAN + UNLINK batches (out->num = count);
  * an empty pattern is FLUSHDB (out->num = -1). */
 int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len);
+
+/* Decodes a stored value by its magic bytes, without a handle: RCG_OK with
+ * the decompressed value in out and out->num = its format (1 zlib, 2 gzip,
+ * 3 bzip2, 4 xz, 5 zstd, 6 lz4 frame, 7 s2/snappy stream); RCG_MISS when no
+ * known magic starts it; RCG_ERR_ARGUMENT when one does but the stream is
+ * corrupt, truncated, followed by other bytes, or inflates past 512 MiB. */
+int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
 
 /* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
 void rcg_free(void *p);

@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from redis_cache_go import _codec_settings
+
 logger = logging.getLogger("redis_cache_go")
 
 DEFAULT_DB = 1  # django-redis-cache's default: a switched site keeps its warm cache
@@ -46,16 +48,10 @@ _IGNORED_POOL_KWARGS = {
     "encoding_errors": "values are bytes end to end",
     "decode_responses": "values are bytes end to end",
 }
-# Serializer/compressor settings equal to the defaults are accepted.
-_DEFAULT_EQUIVALENT = {
-    "SERIALIZER_CLASS": {"redis_cache.serializers.PickleSerializer"},
-    "COMPRESSOR_CLASS": {"redis_cache.compressors.NoopCompressor"},
-}
 # Options that later releases implement; refusing them beats silently writing
 # data in a format the site does not expect.
 _NOT_YET = {
-    "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
-    "MASTER_CACHE", "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER", "HASH_RING",
+    "MASTER_CACHE", "HASH_RING",
     "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
@@ -65,7 +61,7 @@ _SUPPORTED = {
     "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
     # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
     "MAX_ENTRIES", "CULL_FREQUENCY",
-}
+} | _codec_settings.KEYS
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -112,6 +108,7 @@ class Settings:
     max_connections: int
     pool_timeout: float | None
     ssl: dict[str, str]
+    codec: _codec_settings.Codec
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -138,6 +135,7 @@ class Settings:
             "socket_timeout": socket_timeout or 0,
             "max_connections": self.max_connections,
             "pool_timeout": self.pool_timeout or 0,
+            "codec": self.codec.compression.native_config(),
         }
 
 
@@ -297,10 +295,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 
     if "PARSER_CLASS" in options:
         _check_parser(options["PARSER_CLASS"])
-    for key, allowed in _DEFAULT_EQUIVALENT.items():
-        if key in options and dotted_name(options[key]) not in allowed:
-            raise _bad(f"OPTIONS[{key!r}]", dotted_name(options[key]),
-                       "only the default is supported by this version of redis-cache-go")
+    codec = _codec_settings.parse(options, pickle_version if "PICKLE_VERSION" in options else None)
 
     pool_class = "ConnectionPool"
     if "CONNECTION_POOL_CLASS" in options:
@@ -329,13 +324,14 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         max_connections=max_connections,
         pool_timeout=pool_timeout,
         ssl=ssl,
+        codec=codec,
     )
 
 
 def _check_option_names(options: dict[str, Any]) -> None:
     known = _SUPPORTED | _NOT_YET
     for key in options:
-        if key in _NOT_YET and key not in _DEFAULT_EQUIVALENT:
+        if key in _NOT_YET:
             raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")
         if key not in known:
             hint = difflib.get_close_matches(str(key), sorted(known), n=1)
