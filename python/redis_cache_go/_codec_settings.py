@@ -51,7 +51,9 @@ def _import(what: str, value: Any) -> Any:
 
 
 def _kwargs(options: dict[str, Any], key: str) -> dict[str, Any]:
-    kwargs = options.get(key) or {}
+    kwargs = options.get(key)
+    if kwargs is None:
+        return {}
     if not isinstance(kwargs, dict):
         raise _bad(f"OPTIONS[{key!r}]", kwargs, "must be a dict")
     return dict(kwargs)
