@@ -151,7 +151,9 @@ func newEncoder(f Format, level int) (encoder, error) {
 	case LZ4:
 		return newPooledEncoder(func() (streamWriter, error) {
 			w := lz4.NewWriter(nil)
-			err := w.Apply(lz4.CompressionLevelOption(lz4Levels[level]), lz4.ConcurrencyOption(1))
+			// 64 KiB blocks, like python-lz4's default: a reader needs buffers of one
+			// block only (the library default, 4 MiB, costs that much per decode).
+			err := w.Apply(lz4.CompressionLevelOption(lz4Levels[level]), lz4.ConcurrencyOption(1), lz4.BlockSizeOption(lz4.Block64Kb))
 			return lz4Writer{w}, err
 		})
 	case S2:
