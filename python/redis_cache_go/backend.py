@@ -19,8 +19,6 @@ from redis_cache_go.exceptions import DecodeError
 # Redis would overflow its clock arithmetic).
 MAX_TTL_MS = 2**53
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# First bytes of the compression magics core/codec knows (for error messages only).
-_MAGIC_FIRST_BYTES = {b"x", b"\x1f", b"B", b"\xfd", b"(", b"\x04", b"\xff"}
 _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
 
@@ -84,7 +82,7 @@ class RedisCache(BaseCache):
             return self._loads(data)
         except Exception as e:
             why = f"not a valid {getattr(self._serializer, 'name', 'serialized')} payload: {type(e).__name__}: {e}"
-            codec_error = _native.decode(data)[1] if data[:1] in _MAGIC_FIRST_BYTES else None
+            codec_error = _native.decode(data)[1]  # error path only: did it look like a compressed stream?
             if isinstance(codec_error, str):
                 why += f"; {codec_error.removeprefix('redis-cache-go: ')}"
             raise DecodeError(
