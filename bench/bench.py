@@ -632,6 +632,7 @@ def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[s
           "p50/p99 = latency of one call, pooled over all rounds.")
     print(f"Pinning: {pin_note['single']}")
     print(f"         {pin_note['threads']}")
+    print_compression(wls, summary)
 
 
 def print_compression(wls: list[Workload], summary: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -857,7 +858,6 @@ def main(argv: list[str] | None = None) -> int:
         print()
         table_summary = {w: {n: s for n, s in d.items() if n in BACKENDS} for w, d in summary.items()}
         print_table(a.workloads, names, table_summary, pin_note)
-        print_compression(a.workloads, table_summary)
         for n, why in failures.items():
             print(f"NOT MEASURED: {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}")
     except KeyboardInterrupt:

@@ -17,10 +17,11 @@ import (
 // entry is what a handle refers to.
 type entry struct {
 	client *client.Client
-	codec  *valueCodec // applied to the values of get/set/get_many/set_many
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]
+	// codec is applied to the values of get/set/get_many/set_many (codec.go).
+	codec *valueCodec
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.

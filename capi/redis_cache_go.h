@@ -60,9 +60,8 @@ typedef struct rcg_out {
 /* Writes "<version> <go version>" into out. */
 int rcg_version(rcg_out *out);
 
-/* Opens a client from a JSON configuration document (see capi/config.go;
- * its "codec" member, capi/codec.go, sets the compressor); never touches the
- * network. The handle is returned in out->num. */
+/* Opens a client from a JSON configuration document (see capi/config.go);
+ * never touches the network. The handle is returned in out->num. */
 int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out);
 
 /* Closes the handle and its connections. */
@@ -121,15 +120,17 @@ int rcg_delete_many(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t
  * an empty pattern is FLUSHDB (out->num = -1). */
 int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len);
 
+/* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
+void rcg_free(void *p);
+
 /* Decodes a stored value by its magic bytes, without a handle: RCG_OK with
  * the decompressed value in out and out->num = its format (1 zlib, 2 gzip,
  * 3 bzip2, 4 xz, 5 zstd, 6 lz4 frame, 7 s2/snappy stream); RCG_MISS when no
  * known magic starts it; RCG_ERR_ARGUMENT when one does but the stream is
- * corrupt, truncated, followed by other bytes, or inflates past 512 MiB. */
+ * corrupt, truncated, followed by other bytes, or inflates past 512 MiB.
+ * A handle's own compressor is the "codec" member of the rcg_open document
+ * (capi/codec.go). */
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
-
-/* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
-void rcg_free(void *p);
 
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */

@@ -147,6 +147,25 @@ def version() -> str:
     return data
 
 
+def decode(data: bytes) -> tuple[int, bytes | str | None]:
+    """Decode a stored value by its compression magic in Go (rcg_decode).
+
+    (OK, the decompressed bytes); (MISS, None) when no known magic starts it; or
+    (an error status, the message) when one does but the stream does not decode.
+    """
+    lib = _lib or library()
+    s = _scratch
+    status = lib.rcg_decode(s.ptr, data, len(data))
+    if status == OK:
+        return status, _take(lib, s)
+    if status == MISS:
+        return status, None
+    msg = _take(lib, s).decode("utf-8", "replace")
+    if status in (-8, -9):  # forked child, internal error: not a verdict on the data
+        raise _ERRORS[status](msg)
+    return status, msg
+
+
 _u32 = struct.Struct("<I")
 
 
@@ -170,25 +189,6 @@ def decode_frame(data: bytes) -> list[bytes | None]:
             append(data[off:end])
             off = end
     return items
-
-
-def decode(data: bytes) -> tuple[int, bytes | str | None]:
-    """Decode a stored value by its compression magic in Go (rcg_decode).
-
-    (OK, the decompressed bytes); (MISS, None) when no known magic starts it; or
-    (an error status, the message) when one does but the stream does not decode.
-    """
-    lib = _lib or library()
-    s = _scratch
-    status = lib.rcg_decode(s.ptr, data, len(data))
-    if status == OK:
-        return status, _take(lib, s)
-    if status == MISS:
-        return status, None
-    msg = _take(lib, s).decode("utf-8", "replace")
-    if status in (-8, -9):  # forked child, internal error: not a verdict on the data
-        raise _ERRORS[status](msg)
-    return status, msg
 
 
 def _close_handle(lib: ctypes.CDLL, handle: int) -> None:

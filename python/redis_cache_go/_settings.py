@@ -51,7 +51,8 @@ _IGNORED_POOL_KWARGS = {
 # Options that later releases implement; refusing them beats silently writing
 # data in a format the site does not expect.
 _NOT_YET = {
-    "MASTER_CACHE", "HASH_RING",
+    "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
+    "MASTER_CACHE", "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER", "HASH_RING",
     "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
@@ -61,7 +62,10 @@ _SUPPORTED = {
     "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
     # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
     "MAX_ENTRIES", "CULL_FREQUENCY",
-} | _codec_settings.KEYS
+}
+# Serializers and compressors (issue 4): read by _codec_settings.
+_NOT_YET -= _codec_settings.KEYS
+_SUPPORTED |= _codec_settings.KEYS
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -101,6 +105,7 @@ class Server:
 
 @dataclass
 class Settings:
+    codec: _codec_settings.Codec  # serializer and compression (issue 4)
     servers: list[Server]
     pickle_version: int
     socket_timeout: float | None
@@ -108,7 +113,6 @@ class Settings:
     max_connections: int
     pool_timeout: float | None
     ssl: dict[str, str]
-    codec: _codec_settings.Codec
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -317,6 +321,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
             ssl[key] = value
 
     return Settings(
+        codec=codec,
         servers=servers,
         pickle_version=pickle_version,
         socket_timeout=_seconds("OPTIONS['SOCKET_TIMEOUT']", options.get("SOCKET_TIMEOUT")),
@@ -324,7 +329,6 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         max_connections=max_connections,
         pool_timeout=pool_timeout,
         ssl=ssl,
-        codec=codec,
     )
 
 

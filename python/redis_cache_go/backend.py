@@ -35,13 +35,13 @@ class RedisCache(BaseCache):
                 "several servers (sharding, copy, primary/replica) are not supported by this version yet"
             )
         self._server = self._settings.servers[0]
-        self._protocol = self._settings.pickle_version
         self._serializer = self._settings.codec.serializer
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
         compression = self._settings.codec.compression
         self._py_compressor = compression.python  # None unless a Python compressor class is configured
         self._min_len = compression.min_len
+        self._protocol = self._settings.pickle_version
         self._client = _native.Client(self._settings.native_config(self._server), self._server.describe())
 
     def __repr__(self) -> str:
