@@ -152,6 +152,16 @@ def test_switching_compressor_on_a_warm_cache_keeps_reading(make_cache, first):
         assert reader.get_many(["w1", "w2"]) == {"w1": value, "w2": [value]}
 
 
+def test_get_many_reads_values_of_mixed_formats_in_one_call(make_cache, raw):
+    value = {"page": "mixed " * 300}
+    for name in ("none", "zlib", "gzip", "bz2", "lzma", "zstd", "lz4", "s2"):
+        make_cache(options={"DB": 0, **({} if name == "none" else {"COMPRESSOR": name})}).set(f"m:{name}", value)
+    raw.command("SET", ":1:m:n", b"17")
+    keys = [f"m:{n}" for n in ("none", "zlib", "gzip", "bz2", "lzma", "zstd", "lz4", "s2", "n")]
+    got = make_cache(options={"DB": 0, "COMPRESSOR": "s2"}).get_many(keys)
+    assert got == {**{k: value for k in keys[:-1]}, "m:n": 17}
+
+
 # --------------------------------------------------------------------------- decode errors
 
 
