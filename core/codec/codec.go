@@ -270,7 +270,7 @@ func IsDecimalInt(b []byte) bool {
 }
 
 // Sniff returns the format whose magic bytes start stored, or None:
-// zlib 78 01|5e|9c|da (with a valid header check), gzip 1f 8b 08, bzip2
+// zlib 78 01|5e|9c|da (the headers zlib writes), gzip 1f 8b 08, bzip2
 // "BZh1"…"BZh9", xz fd 37 7a 58 5a 00, zstd 28 b5 2f fd, lz4 frame
 // 04 22 4d 18, s2/snappy stream ff 06 00 00 "S2sTwO"|"sNaPpY". No two
 // magics overlap, so at most one format matches.
