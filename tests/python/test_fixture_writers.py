@@ -184,7 +184,7 @@ def test_reads_seed_msgpack_bytes_like_django_redis_reads_its_own(make_cache, ra
 def test_msgpack_reads_int_keyed_maps_that_django_redis_refused(make_cache, raw):
     entry = VALUES["dict_int_keys"]
     rec = entry["writers"]["django_redis_msgpack"]
-    assert rec["roundtrip"] == "get_error" and "strict_map_key" in rec["get_error"] or "int" in rec["get_error"]
+    assert rec["roundtrip"] == "get_error"  # django-redis' own reader refused its bytes
     raw.command("SET", entry["made_key"], bytes.fromhex(rec["raw_hex"]))
     cache = make_cache(options=writer_options("django_redis_msgpack"), KEY_PREFIX="", VERSION=1)
     assert cache.get(entry["cache_key"]) == build_value(entry)
