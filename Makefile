@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-python demo bench clean
+.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python demo bench clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
@@ -48,7 +48,7 @@ $(LIB): $(GOSRC)
 	@# replace atomically: a process that has the old file mapped keeps it intact
 	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
 
-test: setup test-go test-capi test-python
+test: setup test-go test-capi test-fuzz test-python
 
 test-go: build venv
 	RCG_LIBRARY=$(CURDIR)/$(LIB) $(PY) tests/harness/with_redis.py -- $(GO) test -race -count=1 ./...
@@ -59,6 +59,13 @@ test-capi: venv
 	@mkdir -p build/cgocheck2
 	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
 	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
+
+# A few seconds of coverage-guided fuzzing of the sniffing decoder per target, on top of the
+# checked-in seeds (core/codec/testdata/fuzz/) that every `go test` run replays.
+FUZZTIME ?= 4s
+test-fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./core/codec
 
 test-python: build venv
 	$(PY) -m pytest -q tests/python

@@ -185,6 +185,8 @@ setup(
     zip_safe=False,
     python_requires=">=3.10",
     install_requires=["Django>=4.2"],
+    # optional serializers: OPTIONS["SERIALIZER"] = "msgpack" / "yaml"
+    extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"]},
     distclass=BinaryDistribution,
     cmdclass=cmdclass,
     classifiers=[

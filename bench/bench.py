@@ -83,6 +83,37 @@ PEERS = ("django", "django_redis")
 
 SMALL = bytes(range(100))            # 100-byte value (each backend pickles it the same way)
 LARGE = os.urandom(256 * 1024)       # 256 KiB, incompressible
+
+
+def _compressible(size: int) -> bytes:
+    """Text of words drawn from a small vocabulary: compresses about like HTML or JSON (3-5x)."""
+    import random
+    rng = random.Random(7)
+    vocab = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))))
+             for _ in range(400)] + ["<div>", "</div>", '"id":', "\n", "the", "and"]
+    out, n = [], 0
+    while n < size:
+        w = rng.choice(vocab) + rng.choice("  ,.")
+        out.append(w)
+        n += len(w)
+    return "".join(out).encode()[:size]
+
+
+COMPRESSIBLE = _compressible(256 * 1024)  # 256 KiB, compressible
+# Compression rows: the same settings on each side that has the compressor (Django's own
+# RedisCache has none, so it sits these rows out). Ours runs the compressor in Go.
+COMPRESSED: dict[str, dict[str, dict[str, Any]]] = {
+    "zlib": {"ours": {"COMPRESSOR": "zlib"},
+             "django_redis": {"COMPRESSOR": "django_redis.compressors.zlib.ZlibCompressor"}},
+    "zstd": {"ours": {"COMPRESSOR": "zstd"},
+             "django_redis": {"COMPRESSOR": "django_redis.compressors.zstd.ZStdCompressor"}},
+    "lz4": {"ours": {"COMPRESSOR": "lz4"},
+            "django_redis": {"COMPRESSOR": "django_redis.compressors.lz4.Lz4Compressor"}},
+}
+
+
+def alias(name: str, wl: "Workload") -> str:
+    return f"{name}@{wl.compressor}" if wl.compressor else name
 NKEYS = 1024                          # keys cycled by the single-key workloads (power of two)
 MASK = NKEYS - 1
 NBATCH = 16                           # distinct 100-key batches cycled by get_many / set_many
@@ -100,6 +131,7 @@ class Workload:
     check: Callable[[Any], None]          # one correctness check before anything is timed
     threads: int = 1
     unit: str = "op"
+    compressor: str | None = None        # run on the "<backend>@<compressor>" aliases (see COMPRESSED)
 
 
 def _keys(tag: str, n: int = NKEYS) -> list[str]:
@@ -208,6 +240,23 @@ def _check_large_get(c: Any) -> None:
     _expect(c.get(LARGE_GET[0]) == LARGE, "256 KiB value did not round-trip")
 
 
+def _prep_c_set(c: Any) -> Op:
+    set_ = c.set
+    return lambda i: set_(LARGE_SET[i % NLARGE], COMPRESSIBLE)
+
+
+def _prep_c_get(c: Any) -> Op:
+    for k in LARGE_GET:
+        c.set(k, COMPRESSIBLE)
+    get = c.get
+    return lambda i: get(LARGE_GET[i % NLARGE])
+
+
+def _check_c(c: Any) -> None:
+    c.set(LARGE_GET[0], COMPRESSIBLE)
+    _expect(c.get(LARGE_GET[0]) == COMPRESSIBLE, "256 KiB compressible value did not round-trip")
+
+
 def _prep_threads(c: Any) -> Callable[[int], Op]:
     c.set_many({k: SMALL for k in HIT})
 
@@ -229,6 +278,9 @@ WORKLOADS = [
     Workload("incr", "incr of an existing integer key", _prep_incr, _check_incr),
     Workload("set_256k", "set of a 256 KiB value", _prep_large_set, _check_large_set),
     Workload("get_256k", "get of a 256 KiB value", _prep_large_get, _check_large_get),
+    *[Workload(f"{op}_256k_{comp}", f"{op} of a 256 KiB compressible value, {comp} compressor",
+               _prep_c_set if op == "set" else _prep_c_get, _check_c, compressor=comp)
+      for comp in COMPRESSED for op in ("set", "get")],
     Workload("get_hit_8thr", f"{THREADS} threads doing get hits; total ops/s (unpinned)", _prep_threads,
              _check_hit, threads=THREADS),
 ]
@@ -422,6 +474,10 @@ def configure_django(names: list[str], srv: RedisServer) -> None:
         b = BACKENDS[n]
         caches[n] = {"BACKEND": b["BACKEND"], "LOCATION": b["location"](srv),
                      "OPTIONS": dict(b["OPTIONS"]), "KEY_PREFIX": b["KEY_PREFIX"]}
+        for comp, per_backend in COMPRESSED.items():
+            if n in per_backend:
+                caches[f"{n}@{comp}"] = {**caches[n], "OPTIONS": {**b["OPTIONS"], **per_backend[n]},
+                                         "KEY_PREFIX": b["KEY_PREFIX"] + comp[0]}
     settings.configure(CACHES=caches, USE_TZ=True, INSTALLED_APPS=[], LOGGING_CONFIG=None)
     django.setup()
 
@@ -578,6 +634,24 @@ def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[s
           "p50/p99 = latency of one call, pooled over all rounds.")
     print(f"Pinning: {pin_note['single']}")
     print(f"         {pin_note['threads']}")
+    print_compression(wls, summary)
+
+
+def print_compression(wls: list[Workload], summary: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """One line per compression workload: speed ratio and stored size on each side."""
+    rows = [w for w in wls if w.compressor and w.name in summary]
+    if not rows:
+        return
+    print()
+    print(f"Compression rows (value: {len(COMPRESSIBLE):,} bytes of word text; ours compresses in Go):")
+    for w in rows:
+        summ = summary[w.name]
+        ours, dr = summ.get("ours", {}), summ.get("django_redis", {})
+        ratio = (ours["ops_per_s_median"] / dr["ops_per_s_median"]
+                 if ours.get("ops_per_s_median") and dr.get("ops_per_s_median") else None)
+        sizes = ", ".join(f"{BACKENDS[n]['label']} {s['stored_bytes']:,} B" for n, s in summ.items()
+                          if s.get("stored_bytes"))
+        print(f"  {w.name:<16} ours/django-redis ops/s = {f'{ratio:.2f}x' if ratio else 'n/a':>6};  stored: {sizes}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -671,6 +745,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"\n*** {BACKENDS[n]['label']} ({n}) cannot run:\n{explain(e, n)}\n", file=sys.stderr,
                       flush=True)
         names = [n for n in a.names if n in caches]
+        for wl in a.workloads:  # compressor aliases, opened before pinning too
+            for n in names:
+                key = alias(n, wl)
+                if wl.compressor and n in COMPRESSED[wl.compressor] and key not in caches and key not in failures:
+                    try:
+                        caches[key] = open_backend(key)
+                    except Exception as e:
+                        failures[key] = short_error(e)
+                        print(f"\n*** {BACKENDS[n]['label']} with {wl.compressor} cannot run:\n{explain(e, n)}\n",
+                              file=sys.stderr, flush=True)
         if not names:
             print("no backend could run; nothing to measure", file=sys.stderr)
             return 1
@@ -738,11 +822,13 @@ def main(argv: list[str] | None = None) -> int:
             ops: dict[str, Any] = {}
             res = {n: Result() for n in names}
             for n in names:
-                if n in failures:
+                if n in failures or alias(n, wl) not in caches:
+                    if alias(n, wl) in failures:
+                        res[n].error = failures[alias(n, wl)]
                     continue
                 try:
-                    ops[n] = wl.prepare(caches[n])
-                    wl.check(caches[n])
+                    ops[n] = wl.prepare(caches[alias(n, wl)])
+                    wl.check(caches[alias(n, wl)])
                     measure(wl, ops[n], warm, [])            # warm-up, thrown away
                 except Exception as e:
                     res[n].error = short_error(e)
@@ -763,12 +849,18 @@ def main(argv: list[str] | None = None) -> int:
                     res[n].rounds.append(count * 1e9 / elapsed)
                     res[n].lat.extend(lat)
                     res[n].ops += count
-            summary[wl.name] = {n: summarize(res[n]) for n in names}
+            summary[wl.name] = {n: summarize(res[n]) for n in names if n in ops or res[n].error}
+            if wl.compressor:  # how big the 256 KiB value is in Redis, per backend
+                for n in summary[wl.name]:
+                    prefix = BACKENDS[n]["KEY_PREFIX"] + wl.compressor[0]
+                    stored = srv.command("GET", f"{prefix}:1:{LARGE_GET[0] if 'get' in wl.name else LARGE_SET[0]}")
+                    summary[wl.name][n]["stored_bytes"] = len(stored) if isinstance(stored, bytes) else None
             ratio, who = ratio_to_best_peer(summary[wl.name])
             summary[wl.name]["_ratio"] = {"ours_over_best_peer": round(ratio, 3) if ratio else None,
                                           "best_peer": who}
             lead = "\n  ->" if any(r.error for r in res.values()) else ""
             print(lead + " " + "  ".join(f"{BACKENDS[n]['label']} {fmt_ops(s['ops_per_s_median'] or float('nan'))}/s"
+                                  + (f" ({s['stored_bytes']:,} B stored)" if s.get("stored_bytes") else "")
                                   for n, s in summary[wl.name].items() if n in BACKENDS), flush=True)
         print()
         table_summary = {w: {n: s for n, s in d.items() if n in BACKENDS} for w, d in summary.items()}
@@ -778,7 +870,7 @@ def main(argv: list[str] | None = None) -> int:
             set_affinity("self", a.all_cpus)  # fan-out over 3 servers runs unpinned
             sharded_out = sharded.run(a.rounds, a.round_ms, a.warmup_ms)
         for n, why in failures.items():
-            print(f"NOT MEASURED: {BACKENDS[n]['label']} ({n}) could not run: {why}")
+            print(f"NOT MEASURED: {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}")
     except KeyboardInterrupt:
         print("\ninterrupted; redis-server stopped, no results written", file=sys.stderr)
         return 130
@@ -816,7 +908,7 @@ def main(argv: list[str] | None = None) -> int:
     if failures or errors:
         print("\nFAILED:", file=sys.stderr)
         for n, why in failures.items():
-            print(f"  {BACKENDS[n]['label']} ({n}) could not run: {why}", file=sys.stderr)
+            print(f"  {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}", file=sys.stderr)
         for w, e in errors.items():
             for n, why in e.items():
                 print(f"  {w} / {BACKENDS[n]['label']}: {why}", file=sys.stderr)

@@ -28,6 +28,8 @@ type config struct {
 	SocketTimeout  float64    `json:"socket_timeout"`
 	MaxConnections int        `json:"max_connections"`
 	PoolTimeout    float64    `json:"pool_timeout"`
+	// Codec is how values are compressed and decoded (capi/codec.go).
+	Codec json.RawMessage `json:"codec"`
 	// GoMaxProcs sets runtime.GOMAXPROCS when > 0 (the Go runtime does not
 	// see environment changes made after it started).
 	GoMaxProcs int `json:"gomaxprocs"`

@@ -84,11 +84,14 @@ func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	opts, err := parseDocument(borrowed(doc, n))
 	if err == nil {
-		var c *shard.Cache
-		if c, err = shard.New(opts); err == nil {
-			h := cgo.NewHandle(&entry{cache: c})
-			out.num = C.int64_t(h)
-			return C.RCG_OK
+		var vc *valueCodec
+		if vc, err = parseCodecOf(borrowed(doc, n)); err == nil {
+			var c *shard.Cache
+			if c, err = shard.New(opts); err == nil {
+				h := cgo.NewHandle(&entry{cache: c, codec: vc})
+				out.num = C.int64_t(h)
+				return C.RCG_OK
+			}
 		}
 	}
 	putMessage(out, "redis-cache-go: "+err.Error())
@@ -140,7 +143,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if !ok {
 		return C.RCG_MISS
 	}
-	putBytes(out, v)
+	putBytes(out, e.codec.decodeValue(v))
 	return C.RCG_OK
 }
 
@@ -155,7 +158,11 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
-	ok, err := e.cache.Set(bg, borrowedString(key, klen), borrowed(val, vlen), ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	stored, err := e.codec.encode(borrowed(val, vlen))
+	if err != nil {
+		return fail(out, err)
+	}
+	ok, err := e.cache.Set(bg, borrowedString(key, klen), stored, ttl(ttlMS), flags&C.RCG_SET_NX != 0)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -275,6 +282,11 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 	if err != nil {
 		return fail(out, err)
 	}
+	for i, v := range vals {
+		if v != nil {
+			vals[i] = e.codec.decodeValue(v)
+		}
+	}
 	putFrame(out, vals)
 	return C.RCG_OK
 }
@@ -301,7 +313,11 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 		if k == nil || v == nil {
 			return argError(out, "set_many frame has a missing key or value")
 		}
-		keys[i], vals[i] = string(k), v
+		stored, err := e.codec.encode(v)
+		if err != nil {
+			return fail(out, err)
+		}
+		keys[i], vals[i] = string(k), stored
 	}
 	if err := e.cache.SetMany(bg, keys, vals, ttl(ttlMS)); err != nil {
 		return fail(out, err)

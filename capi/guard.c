@@ -142,4 +142,9 @@ int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     return rcgx_debug_panic(h, out);
 }
 
+int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len) {
+    GUARD(out);
+    return rcgx_decode(out, U8(data), data_len);
+}
+
 void rcg_free(void *p) { free(p); }

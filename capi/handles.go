@@ -20,6 +20,8 @@ type entry struct {
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]
+	// codec is applied to the values of get/set/get_many/set_many (codec.go).
+	codec *valueCodec
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.

@@ -78,7 +78,10 @@ int rcg_close(uintptr_t handle, rcg_out *out);
 /* PING. */
 int rcg_ping(uintptr_t handle, rcg_out *out);
 
-/* GET: RCG_OK with the value in out, or RCG_MISS. */
+/* GET: RCG_OK with the value in out, or RCG_MISS. Values of rcg_get and
+ * rcg_get_many come back decompressed when they are a valid stream of a known
+ * format (see rcg_decode), else exactly as stored; rcg_set and rcg_set_many
+ * compress with the handle's compressor (a decimal integer never is). */
 int rcg_get(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
 
 /* SET with ttl_ms > 0 (PX) or without expiry (ttl_ms <= 0). With RCG_SET_NX,
@@ -145,6 +148,15 @@ int rcg_locate(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_le
 
 /* Releases a result returned in out->big. Safe with NULL and in a fork() child. */
 void rcg_free(void *p);
+
+/* Decodes a stored value by its magic bytes, without a handle: RCG_OK with
+ * the decompressed value in out and out->num = its format (1 zlib, 2 gzip,
+ * 3 bzip2, 4 xz, 5 zstd, 6 lz4 frame, 7 s2/snappy stream); RCG_MISS when no
+ * known magic starts it; RCG_ERR_ARGUMENT when one does but the stream is
+ * corrupt, truncated, followed by other bytes, or inflates past 512 MiB.
+ * A handle's own compressor is the "codec" member of the rcg_open document
+ * (capi/codec.go). */
+int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
 
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */

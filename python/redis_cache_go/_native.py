@@ -87,6 +87,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "rcg_command": [_H, _O, _B, _N],
     "rcg_locate": [_H, _O, _B, _N],
     "rcg_debug_panic": [_H, _O],
+    "rcg_decode": [_O, _B, _N],
 }
 
 
@@ -146,6 +147,25 @@ def version() -> str:
     if status != OK:
         raise _ERRORS.get(status, exc.InternalError)(data)
     return data
+
+
+def decode(data: bytes) -> tuple[int, bytes | str | None]:
+    """Decode a stored value by its compression magic in Go (rcg_decode).
+
+    (OK, the decompressed bytes); (MISS, None) when no known magic starts it; or
+    (an error status, the message) when one does but the stream does not decode.
+    """
+    lib = _lib or library()
+    s = _scratch
+    status = lib.rcg_decode(s.ptr, data, len(data))
+    if status == OK:
+        return status, _take(lib, s)
+    if status == MISS:
+        return status, None
+    msg = _take(lib, s).decode("utf-8", "replace")
+    if status in (-8, -9):  # forked child, internal error: not a verdict on the data
+        raise _ERRORS[status](msg)
+    return status, msg
 
 
 _u32 = struct.Struct("<I")

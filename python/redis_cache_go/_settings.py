@@ -17,6 +17,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from redis_cache_go import _codec_settings
+
 logger = logging.getLogger("redis_cache_go")
 
 DEFAULT_DB = 1  # django-redis-cache's default: a switched site keeps its warm cache
@@ -46,11 +48,6 @@ _IGNORED_POOL_KWARGS = {
     "encoding_errors": "values are bytes end to end",
     "decode_responses": "values are bytes end to end",
 }
-# Serializer/compressor settings equal to the defaults are accepted.
-_DEFAULT_EQUIVALENT = {
-    "SERIALIZER_CLASS": {"redis_cache.serializers.PickleSerializer"},
-    "COMPRESSOR_CLASS": {"redis_cache.compressors.NoopCompressor"},
-}
 # Options that later releases implement; refusing them beats silently writing
 # data in a format the site does not expect.
 _NOT_YET = {
@@ -68,6 +65,9 @@ _SUPPORTED = {
     # several servers (see _layout.py)
     "MASTER_CACHE", "HASH_RING", "WEIGHTS",
 }
+# Serializers and compressors (issue 4): read by _codec_settings.
+_NOT_YET -= _codec_settings.KEYS
+_SUPPORTED |= _codec_settings.KEYS
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -107,6 +107,7 @@ class Server:
 
 @dataclass
 class Settings:
+    codec: _codec_settings.Codec  # serializer and compression (issue 4)
     servers: list[Server]
     pickle_version: int
     socket_timeout: float | None
@@ -141,6 +142,7 @@ class Settings:
             "socket_timeout": socket_timeout or 0,
             "max_connections": self.max_connections,
             "pool_timeout": self.pool_timeout or 0,
+            "codec": self.codec.compression.native_config(),
         }
 
 
@@ -300,10 +302,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 
     if "PARSER_CLASS" in options:
         _check_parser(options["PARSER_CLASS"])
-    for key, allowed in _DEFAULT_EQUIVALENT.items():
-        if key in options and dotted_name(options[key]) not in allowed:
-            raise _bad(f"OPTIONS[{key!r}]", dotted_name(options[key]),
-                       "only the default is supported by this version of redis-cache-go")
+    codec = _codec_settings.parse(options, pickle_version if "PICKLE_VERSION" in options else None)
 
     pool_class = "ConnectionPool"
     if "CONNECTION_POOL_CLASS" in options:
@@ -325,6 +324,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
             ssl[key] = value
 
     return Settings(
+        codec=codec,
         servers=servers,
         pickle_version=pickle_version,
         socket_timeout=_seconds("OPTIONS['SOCKET_TIMEOUT']", options.get("SOCKET_TIMEOUT")),
@@ -339,7 +339,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 def _check_option_names(options: dict[str, Any]) -> None:
     known = _SUPPORTED | _NOT_YET
     for key in options:
-        if key in _NOT_YET and key not in _DEFAULT_EQUIVALENT:
+        if key in _NOT_YET:
             raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")
         if key not in known:
             hint = difflib.get_close_matches(str(key), sorted(known), n=1)

@@ -7,7 +7,6 @@ Go core through :mod:`redis_cache_go._native`.
 from __future__ import annotations
 
 import math
-import pickle
 from typing import Any, Callable, Iterable
 
 from asgiref.sync import sync_to_async
@@ -39,6 +38,12 @@ class RedisCache(CommandsMixin, BaseCache):
         self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
         super().__init__(params)
         self._server = self._settings.servers[0]
+        self._serializer = self._settings.codec.serializer
+        self._dumps = self._serializer.dumps
+        self._loads = self._serializer.loads
+        compression = self._settings.codec.compression
+        self._py_compressor = compression.python  # None unless a Python compressor class is configured
+        self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
         self._client = _native.Client(self._native_document(), self._describe)
@@ -78,21 +83,42 @@ class RedisCache(CommandsMixin, BaseCache):
                 return b"%d" % value
             except ValueError:  # longer than sys.get_int_max_str_digits(): pickle it
                 pass
-        return pickle.dumps(value, self._protocol)
+        data = self._dumps(value)
+        if self._py_compressor is not None and len(data) >= self._min_len:
+            data = self._py_compressor.compress(data)
+        return data
 
     def _decode(self, data: bytes, key: bytes) -> Any:
+        # Go has already removed any known compression (see core/codec); what is left is a raw
+        # int or the serializer's bytes.
         if data[:1] != b"\x80":  # not a protocol 2+ pickle: maybe a raw int
             try:
                 return int(data)
             except ValueError:
                 pass
+        if self._py_compressor is not None:
+            data = self._py_decompress(data)
         try:
-            return pickle.loads(data)
+            return self._loads(data)
         except Exception as e:
+            why = f"not a valid {getattr(self._serializer, 'name', 'serialized')} payload: {type(e).__name__}: {e}"
+            codec_error = _native.decode(data)[1]  # error path only: did it look like a compressed stream?
+            if isinstance(codec_error, str):
+                why += f"; {codec_error.removeprefix('redis-cache-go: ')}"
             raise DecodeError(
                 f"{self._describe}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
-                f"({len(data)} bytes starting {data[:16]!r}): {type(e).__name__}: {e}"
+                f"({len(data)} bytes starting {data[:16]!r}): {why}"
             ) from e
+
+    def _py_decompress(self, data: bytes) -> bytes:
+        """A Python compressor's decode: known formats in Go first, then its own decompress()."""
+        status, result = _native.decode(data)
+        if status == _native.OK and isinstance(result, bytes):
+            return result
+        try:
+            return self._py_compressor.decompress(data)
+        except Exception:
+            return data  # stored uncompressed (shorter than COMPRESS_MIN_LEN, or by a peer)
 
     def _ttl_ms(self, timeout: Any) -> int:
         """_FOREVER (0), _DELETE (-1), or a positive TTL in whole milliseconds (rounded up)."""

@@ -121,7 +121,7 @@ def test_default_equivalent_serializer_is_accepted():
         ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS_KWARGS": {"timeout": 5}}, {}, ["timeout", "BlockingConnectionPool"]),
         ("127.0.0.1:6379", {"CONNECTION_POOL_CLASS_KWARGS": {"frobnicate": 1}}, {}, ["frobnicate"]),
         ("127.0.0.1:6379", {"SSL_CERT_REQS": "sometimes"}, {}, ["SSL_CERT_REQS", "sometimes"]),
-        ("127.0.0.1:6379", {"COMPRESSOR_CLASS": "redis_cache.compressors.ZLibCompressor"}, {}, ["COMPRESSOR_CLASS", "ZLibCompressor"]),
+        ("127.0.0.1:6379", {"COMPRESSOR_CLASS": "myapp.NoSuchCompressor"}, {}, ["COMPRESSOR_CLASS", "myapp.NoSuchCompressor"]),
         ("127.0.0.1:6379", [], {}, ["OPTIONS"]),
         ("127.0.0.1:notaport", {}, {}, ["LOCATION", "notaport"]),
         ("127.0.0.1:70000", {}, {}, ["LOCATION", "70000"]),

@@ -137,6 +137,34 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_ERR_ARGUMENT && out.len == 4 && out.big == NULL, "truncated message");
     reset_out();
 
+    /* compression: a handle whose codec compresses with zlib; reads decode any known format */
+    char zcfg[320];
+    snprintf(zcfg, sizeof zcfg, "{\"addr\": \"%s\", \"db\": 2, \"codec\": {\"compressor\": \"zlib\", \"min_len\": 0}}", argv[1]);
+    st = rcg_open(S(zcfg), strlen(zcfg), &out);
+    CHECK(st == RCG_OK && out.num != 0, "open with codec status %d", st);
+    uintptr_t hz = (uintptr_t)out.num;
+    uint8_t zval[200];
+    memset(zval, 'a', sizeof zval);
+    st = rcg_set(hz, &out, S("abi:z"), 5, zval, sizeof zval, 0, 0);
+    CHECK(st == RCG_OK, "compressed set status %d", st);
+    st = rcg_get(h, &out, S("abi:z"), 5);
+    CHECK(st == RCG_OK && out.len == sizeof zval && out.big == NULL, "decoded get len %zu", out.len);
+    CHECK(memcmp(out.buf, zval, sizeof zval) == 0, "decoded get content");
+    const uint8_t zhello[] = {0x78, 0x9c, 0xcb, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x06, 0x2c, 0x02, 0x15};
+    st = rcg_decode(&out, zhello, sizeof zhello);
+    CHECK(st == RCG_OK && out.num == 1 && out.len == 5 && memcmp(out.buf, "hello", 5) == 0, "decode zlib status %d", st);
+    st = rcg_decode(&out, S("plain"), 5);
+    CHECK(st == RCG_MISS && out.len == 0, "decode plain status %d", st);
+    st = rcg_decode(&out, S("x\x9cjunk"), 6);
+    CHECK(st == RCG_ERR_ARGUMENT && out.len > 0, "decode corrupt status %d", st);
+    const char *badcodec = "{\"codec\": {\"compressor\": \"brotli\"}}";
+    st = rcg_open(S(badcodec), strlen(badcodec), &out);
+    CHECK(st == RCG_ERR_CONFIG, "bad codec status %d", st);
+    st = rcg_close(hz, &out);
+    CHECK(st == RCG_OK, "close codec handle status %d", st);
+    printf("ok codec: compressed set, sniffing get, rcg_decode\n");
+    reset_out();
+
     pid_t pid = fork();
     if (pid == 0) {
         double t0 = now();

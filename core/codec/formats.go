@@ -1,0 +1,314 @@
+package codec
+
+import (
+	"bytes"
+	stdbzip2 "compress/bzip2"
+	"fmt"
+	"io"
+	"sync"
+
+	dsbzip2 "github.com/dsnet/compress/bzip2"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/s2"
+	"github.com/klauspost/compress/zlib"
+	"github.com/klauspost/compress/zstd"
+	"github.com/pierrec/lz4/v4"
+	"github.com/ulikunitz/xz"
+)
+
+// encoder compresses one whole value into a new slice.
+type encoder interface {
+	encode(value []byte) ([]byte, error)
+}
+
+// streamWriter is a compressor writing to an io.Writer that can be reset
+// onto another one and reused.
+type streamWriter interface {
+	io.WriteCloser
+	Reset(w io.Writer)
+}
+
+// pooledEncoder compresses through a pool of reusable stream writers.
+type pooledEncoder struct {
+	pool sync.Pool // of streamWriter
+}
+
+func newPooledEncoder(make func() (streamWriter, error)) (*pooledEncoder, error) {
+	first, err := make() // validates the level once, up front
+	if err != nil {
+		return nil, err
+	}
+	e := &pooledEncoder{}
+	e.pool.New = func() any {
+		w, err := make()
+		if err != nil { // cannot happen: the same options worked above
+			panic(err)
+		}
+		return w
+	}
+	e.pool.Put(first)
+	return e, nil
+}
+
+func (e *pooledEncoder) encode(value []byte) ([]byte, error) {
+	w := e.pool.Get().(streamWriter)
+	var buf bytes.Buffer
+	buf.Grow(len(value)/2 + 64)
+	w.Reset(&buf)
+	_, err := w.Write(value)
+	if cerr := w.Close(); err == nil {
+		err = cerr
+	}
+	w.Reset(io.Discard) // drop the reference to buf before pooling
+	e.pool.Put(w)
+	if err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// zstdEncoder wraps one zstd encoder; EncodeAll is safe for concurrent use
+// and pools its own state.
+type zstdEncoder struct{ enc *zstd.Encoder }
+
+func (e zstdEncoder) encode(value []byte) ([]byte, error) {
+	return e.enc.EncodeAll(value, make([]byte, 0, len(value)/2+64)), nil
+}
+
+// xzEncoder writes the xz container with a dictionary sized like xz's
+// presets, but never larger than the value needs.
+type xzEncoder struct{ dictCap int }
+
+// xzPresetDict is the dictionary size of xz presets 1–9.
+var xzPresetDict = [...]int{1: 1 << 20, 2: 2 << 20, 3: 4 << 20, 4: 4 << 20, 5: 8 << 20, 6: 8 << 20, 7: 16 << 20, 8: 32 << 20, 9: 64 << 20}
+
+func (e xzEncoder) encode(value []byte) ([]byte, error) {
+	dict := 4096 // the smallest dictionary xz allows
+	for dict < len(value) && dict < e.dictCap {
+		dict <<= 1
+	}
+	var buf bytes.Buffer
+	buf.Grow(len(value)/2 + 64)
+	w, err := xz.WriterConfig{DictCap: dict, CheckSum: xz.CRC64}.NewWriter(&buf)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := w.Write(value); err != nil {
+		return nil, err
+	}
+	if err := w.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// lz4Writer adapts *lz4.Writer (whose Reset takes the writer and keeps the
+// options) to streamWriter.
+type lz4Writer struct{ *lz4.Writer }
+
+// s2Writer adapts *s2.Writer, whose Close keeps it reusable after Reset.
+type s2Writer struct{ *s2.Writer }
+
+// s2Encoder makes an empty value an empty stream (the stream identifier
+// alone): the s2 writer writes nothing at all for it, which has no magic.
+type s2Encoder struct{ *pooledEncoder }
+
+func (e s2Encoder) encode(value []byte) ([]byte, error) {
+	out, err := e.pooledEncoder.encode(value)
+	if err == nil && len(out) == 0 {
+		out = append([]byte{}, magicS2...)
+	}
+	return out, err
+}
+
+// bzip2Writer adapts dsnet's bzip2 writer, whose Reset returns an error.
+type bzip2Writer struct{ *dsbzip2.Writer }
+
+func (w bzip2Writer) Reset(dst io.Writer) { _ = w.Writer.Reset(dst) }
+
+var lz4Levels = [...]lz4.CompressionLevel{0: lz4.Fast, 1: lz4.Level1, 2: lz4.Level2, 3: lz4.Level3, 4: lz4.Level4, 5: lz4.Level5, 6: lz4.Level6, 7: lz4.Level7, 8: lz4.Level8, 9: lz4.Level9}
+
+// newEncoder returns the encoder of format f at level (already validated).
+func newEncoder(f Format, level int) (encoder, error) {
+	switch f {
+	case Zlib:
+		return newPooledEncoder(func() (streamWriter, error) { return zlib.NewWriterLevel(nil, level) })
+	case Gzip:
+		return newPooledEncoder(func() (streamWriter, error) { return gzip.NewWriterLevel(nil, level) })
+	case Bzip2:
+		return newPooledEncoder(func() (streamWriter, error) {
+			w, err := dsbzip2.NewWriter(io.Discard, &dsbzip2.WriterConfig{Level: level})
+			return bzip2Writer{w}, err
+		})
+	case LZMA:
+		return xzEncoder{dictCap: xzPresetDict[level]}, nil
+	case Zstd:
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithEncoderConcurrency(1))
+		if err != nil {
+			return nil, err
+		}
+		return zstdEncoder{enc}, nil
+	case LZ4:
+		return newPooledEncoder(func() (streamWriter, error) {
+			w := lz4.NewWriter(nil)
+			// 64 KiB blocks, like python-lz4's default: a reader needs buffers of one
+			// block only (the library default, 4 MiB, costs that much per decode).
+			err := w.Apply(lz4.CompressionLevelOption(lz4Levels[level]), lz4.ConcurrencyOption(1), lz4.BlockSizeOption(lz4.Block64Kb))
+			return lz4Writer{w}, err
+		})
+	case S2:
+		opts := []s2.WriterOption{s2.WriterConcurrency(1)}
+		switch level {
+		case 2:
+			opts = append(opts, s2.WriterBetterCompression())
+		case 3:
+			opts = append(opts, s2.WriterBestCompression())
+		}
+		enc, err := newPooledEncoder(func() (streamWriter, error) { return s2Writer{s2.NewWriter(nil, opts...)}, nil })
+		return s2Encoder{enc}, err
+	}
+	return nil, fmt.Errorf("no encoder for %v", f)
+}
+
+// decoders decode a whole stored value of one format, inflating it to at
+// most limit bytes.
+var decoders = map[Format]func(stored []byte, limit int) ([]byte, error){
+	Zlib:  decodeZlib,
+	Gzip:  decodeGzip,
+	Bzip2: decodeBzip2,
+	LZMA:  decodeXZ,
+	Zstd:  decodeZstd,
+	LZ4:   decodeLZ4,
+	S2:    decodeS2,
+}
+
+// readAll reads r to its end into a new slice, refusing more than limit bytes.
+func readAll(r io.Reader, sizeHint, limit int) ([]byte, error) {
+	var buf bytes.Buffer
+	buf.Grow(min(max(sizeHint, 512), limit))
+	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, err
+	}
+	if n > int64(limit) {
+		return nil, errTooLarge
+	}
+	return buf.Bytes(), nil
+}
+
+// zlibReaders pools zlib readers; each is Reset onto the next input.
+var zlibReaders sync.Pool
+
+func decodeZlib(stored []byte, limit int) ([]byte, error) {
+	src := bytes.NewReader(stored)
+	var r io.ReadCloser
+	if pooled, ok := zlibReaders.Get().(io.ReadCloser); ok {
+		if err := pooled.(zlib.Resetter).Reset(src, nil); err != nil {
+			zlibReaders.Put(pooled)
+			return nil, err
+		}
+		r = pooled
+	} else {
+		var err error
+		if r, err = zlib.NewReader(src); err != nil {
+			return nil, err
+		}
+	}
+	out, err := readAll(r, 3*len(stored), limit)
+	if err == nil && src.Len() != 0 { // flate reads a bytes.Reader byte by byte: nothing is over-read
+		err = errTrailing
+	}
+	zlibReaders.Put(r)
+	return out, err
+}
+
+var gzipReaders sync.Pool // of *gzip.Reader
+
+func decodeGzip(stored []byte, limit int) ([]byte, error) {
+	src := bytes.NewReader(stored)
+	r, ok := gzipReaders.Get().(*gzip.Reader)
+	if ok {
+		if err := r.Reset(src); err != nil {
+			gzipReaders.Put(r)
+			return nil, err
+		}
+	} else {
+		var err error
+		if r, err = gzip.NewReader(src); err != nil {
+			return nil, err
+		}
+	}
+	out, err := readAll(r, 3*len(stored), limit)
+	gzipReaders.Put(r)
+	return out, err
+}
+
+func decodeBzip2(stored []byte, limit int) ([]byte, error) {
+	return readAll(stdbzip2.NewReader(bytes.NewReader(stored)), 4*len(stored), limit)
+}
+
+func decodeXZ(stored []byte, limit int) ([]byte, error) {
+	r, err := xz.ReaderConfig{SingleStream: false}.NewReader(bytes.NewReader(stored))
+	if err != nil {
+		return nil, err
+	}
+	return readAll(r, 4*len(stored), limit)
+}
+
+// zstdDecoder is shared: DecodeAll is safe for concurrent use.
+var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
+	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(DefaultMaxDecodedLen))
+})
+
+func decodeZstd(stored []byte, limit int) ([]byte, error) {
+	d, err := zstdDecoder()
+	if err != nil {
+		return nil, err
+	}
+	out, err := d.DecodeAll(stored, nil)
+	if err != nil {
+		return nil, err
+	}
+	if len(out) > limit {
+		return nil, errTooLarge
+	}
+	return out, nil
+}
+
+var lz4Readers sync.Pool // of *lz4.Reader
+
+func decodeLZ4(stored []byte, limit int) ([]byte, error) {
+	src := bytes.NewReader(stored)
+	r, ok := lz4Readers.Get().(*lz4.Reader)
+	if ok {
+		r.Reset(src)
+	} else {
+		r = lz4.NewReader(src)
+		if err := r.Apply(lz4.ConcurrencyOption(1)); err != nil {
+			return nil, err
+		}
+	}
+	out, err := readAll(r, 3*len(stored), limit)
+	r.Reset(nil)
+	lz4Readers.Put(r)
+	if err == nil && src.Len() != 0 {
+		err = errTrailing
+	}
+	return out, err
+}
+
+var s2Readers sync.Pool // of *s2.Reader
+
+func decodeS2(stored []byte, limit int) ([]byte, error) {
+	src := bytes.NewReader(stored)
+	r, ok := s2Readers.Get().(*s2.Reader)
+	if ok {
+		r.Reset(src)
+	} else {
+		r = s2.NewReader(src, s2.ReaderMaxBlockSize(4<<20))
+	}
+	out, err := readAll(r, 3*len(stored), limit)
+	r.Reset(nil)
+	s2Readers.Put(r)
+	return out, err
+}
