@@ -14,6 +14,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidC
 
 from redis_cache_go import _layout, _native, _settings
 from redis_cache_go._commands import CommandsMixin
+from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
 
 # A TTL of this many milliseconds or more is refused (about 285 million years;
@@ -24,7 +25,7 @@ _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
 
 
-class RedisCache(CommandsMixin, BaseCache):
+class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
     One LOCATION: that server. Several: primary/replica, as in django-redis-cache: writes and
@@ -223,8 +224,12 @@ class RedisCache(CommandsMixin, BaseCache):
         if made:
             self._client.delete_many(made)
 
-    def clear(self) -> bool:
-        """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db."""
+    def clear(self, version: int | None = None) -> bool:
+        """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db.
+        With ``version``, only that version's keys (SCAN + UNLINK, see delete_pattern)."""
+        if version is not None:
+            self.delete_pattern("*", version=version)
+            return True
         self._client.clear(self._clear_pattern())
         return True
 
