@@ -19,8 +19,8 @@ redis.call('del', KEYS[1])
 return 1`)
 
 // extendScript sets a lock key's TTL to ARGV[2] ms (or adds it to the
-// remaining TTL when ARGV[3] is "0") only while the key holds the caller's
-// token, answering 1 when it did.
+// remaining TTL when ARGV[3] is "0"; a lock without expiry keeps none) only
+// while the key holds the caller's token, answering 1 when it holds it.
 var extendScript = redis.NewScript(`local token = redis.call('get', KEYS[1])
 if not token or token ~= ARGV[1] then
   return 0
@@ -28,9 +28,10 @@ end
 local ttl = tonumber(ARGV[2])
 if ARGV[3] == '0' then
   local left = redis.call('pttl', KEYS[1])
-  if left > 0 then ttl = ttl + left end
+  if left < 0 then return 1 end
+  ttl = ttl + left
 end
-redis.call('pexpire', KEYS[1], ttl)
+if ttl > 0 then redis.call('pexpire', KEYS[1], ttl) end
 return 1`)
 
 // AcquireLock stores token at key only if key is missing (SET NX), with a

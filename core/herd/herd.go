@@ -82,12 +82,20 @@ type Group struct {
 type flight struct {
 	done  chan struct{}
 	value []byte // the stored bytes, nil when the flight failed
+	// stale is closed, with staleValue set, when the leader recomputes a
+	// key that has a stale value: followers take that at once.
+	stale      chan struct{}
+	staleValue []byte
 }
 
 // Ticket is the duty to compute a key's value: returned by Ask, ended by
 // exactly one of its Publish or Abandon.
 type Ticket struct {
-	Key     string
+	// Key is the stored key to compute.
+	Key string
+	// Stale is the value stored before, when there is one (the ticket's
+	// owner may serve it; followers in this process get it at once).
+	Stale   []byte
 	g       *Group
 	token   string // "" when computing without the lock (the wait ran out)
 	lockTTL time.Duration
@@ -118,7 +126,7 @@ func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]b
 		g.mu.Lock()
 		f, busy := g.flights[key]
 		if !busy {
-			f = &flight{done: make(chan struct{})}
+			f = &flight{done: make(chan struct{}), stale: make(chan struct{})}
 			g.flights[key] = f
 		}
 		g.mu.Unlock()
@@ -126,6 +134,9 @@ func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]b
 			v, t, err := g.lead(ctx, key, lockTTL, f)
 			if t == nil {
 				g.finish(key, f, v)
+			} else if t.Stale != nil {
+				f.staleValue = t.Stale
+				close(f.stale)
 			}
 			return v, t, err
 		}
@@ -141,6 +152,9 @@ func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]b
 				return f.value, nil, nil
 			}
 			// the leader failed or abandoned: try again, maybe as leader
+		case <-f.stale:
+			timer.Stop()
+			return f.staleValue, nil, nil
 		case <-timer.C:
 		case <-ctx.Done():
 			timer.Stop()
@@ -189,7 +203,11 @@ func (g *Group) lead(ctx context.Context, key string, lockTTL time.Duration, f *
 				_, err = g.store.ReleaseLock(ctx, lk, token)
 				return v2, nil, err
 			}
-			return nil, &Ticket{Key: key, g: g, token: token, lockTTL: lockTTL, f: f}, nil
+			var stale []byte
+			if found2 {
+				stale = v2
+			}
+			return nil, &Ticket{Key: key, g: g, Stale: stale, token: token, lockTTL: lockTTL, f: f}, nil
 		}
 		if found {
 			return v, nil, nil // stale, while the holder recomputes
