@@ -2,7 +2,7 @@
 
 Names and meanings follow django-redis-cache where it had them (``ttl``, ``expire``, ``persist``,
 ``delete_pattern``, ``reinsert_keys``, ``get_or_set``'s ``lock_timeout``/``stale_cache_timeout``,
-``lock``) and django-redis otherwise (``pttl``, ``pexpire``, ``expire_at``, ``iter_keys``,
+``lock`` on a raw key) and django-redis otherwise (``pttl``, ``pexpire``, ``expire_at``, ``iter_keys``,
 ``keys``, ``itersize``). Keys and patterns are in Django's key space: KEY_PREFIX and VERSION are
 applied (the version of the call, or the cache's), and the prefix and version are glob-escaped, as
 django-redis' ``make_pattern`` does, so ``delete_pattern("user:*")`` means ``<prefix>:<version>:user:*``.
@@ -93,15 +93,17 @@ class ExtendedMixin:
     # -- locks ------------------------------------------------------------------
     def lock(
         self,
-        key: Any,
+        key: str | bytes,
         timeout: float | None = None,
         sleep: float = 0.1,
         blocking: bool = True,
         blocking_timeout: float | None = None,
-        version: int | None = None,
     ) -> Lock:
-        """A lock on the cache key ``key`` (prefix and version applied), on that key's server."""
-        return Lock(self._client, self._key(key, version), timeout, sleep, blocking, blocking_timeout)
+        """A lock on the Redis key ``key`` as given (no prefix or version, as django-redis-cache's
+        ``lock``; pass ``cache.make_key(k)`` to lock in the cache's key space), on that key's server.
+        ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py)."""
+        name = key.encode() if isinstance(key, str) else bytes(key)
+        return Lock(self._client, name, timeout, sleep, blocking, blocking_timeout)
 
     # -- TTLs ---------------------------------------------------------------------
     def ttl(self, key: Any, version: int | None = None) -> int | None:
