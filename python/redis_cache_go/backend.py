@@ -230,7 +230,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if version is not None:
             self.delete_pattern("*", version=version)
             return True
-        self._client.clear(self._clear_pattern())
+        pattern = self._clear_pattern()
+        self._client.clear(pattern)
+        if pattern:  # get_or_set's fresh flags of these keys (locks expire by themselves)
+            self._client.clear(b"__fresh__" + pattern)
         return True
 
     def _clear_pattern(self) -> bytes:
