@@ -65,7 +65,7 @@ func rcgx_scan(h C.uintptr_t, out *C.rcg_out, server C.int64_t, cursor C.int64_t
 	if e == nil {
 		return st
 	}
-	targets := e.cache.ScanTargets()
+	targets := e.cache.IterTargets()
 	if server < 0 || int(server) >= len(targets) {
 		return C.RCG_MISS
 	}

@@ -198,8 +198,8 @@ int rcg_lock_extend(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t k
                     const uint8_t *token, size_t token_len, int64_t ttl_ms, int replace);
 int rcg_lock_held(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
 
-/* One SCAN step on scan target number server (every server; the primary
- * alone in primary mode): a frame of matching keys, out->num = the next
+/* One SCAN step on walk target number server (every server in ring mode,
+ * the primary in primary mode, the first server in copy mode): a frame of matching keys, out->num = the next
  * cursor (0: done; a uint64 in the int64). RCG_MISS when server is past
  * the last target. count <= 0: the configured scan count. */
 int rcg_scan(uintptr_t handle, rcg_out *out, int64_t server, int64_t cursor,

@@ -60,6 +60,16 @@ func (c *Cache) ScanTargets() []int {
 	return c.all()
 }
 
+// IterTargets are the servers a walk over the keys visits: every server in
+// Mode Ring, the primary in Mode Primary, the first server in Mode Copy
+// (every server holds the same keys; walking all would repeat each key).
+func (c *Cache) IterTargets() []int {
+	if c.mode == Copy {
+		return []int{0}
+	}
+	return c.ScanTargets()
+}
+
 // DeletePattern deletes the keys matching the glob pattern on every scan
 // target concurrently, in UNLINK batches of count (see
 // client.Client.DeletePattern), and returns the total. In Mode Copy the
