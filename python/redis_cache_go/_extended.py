@@ -44,6 +44,8 @@ class ExtendedMixin:
     """The extended API for a backend with ``_client``, ``_key``, ``_encode``, ``_decode`` and ``_ttl_ms``."""
 
     _client: Any
+    _py_compressor: Any
+    _min_len: int
 
     # -- herd-protected get_or_set ----------------------------------------------
     def get_or_set(
@@ -186,7 +188,31 @@ class ExtendedMixin:
     def reinsert_keys(self, itersize: int | None = None) -> int:
         """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current
         compressor, keeping each TTL; run it after changing COMPRESSOR. Returns how many changed."""
+        if self._py_compressor is not None:
+            return self._reinsert_in_python(itersize or DEFAULT_ITERSIZE)
         return self._client.reinsert(self._prefix_pattern(), itersize or DEFAULT_ITERSIZE)
+
+    def _reinsert_in_python(self, count: int) -> int:
+        """reinsert_keys for a custom Python compressor class: read, recompress, write back with the
+        remaining TTL (one key at a time; Go cannot run the Python compressor)."""
+        pattern, done, server = self._prefix_pattern(), 0, 0
+        while (step := self._client.scan(server, 0, pattern, count)) is not None:
+            while True:
+                keys, cursor = step
+                for k, data in zip(keys, self._client.get_many(keys) if keys else []):
+                    found, ms = self._client.ttl(k)
+                    if data is None or not found or (data[:1] != b"\x80" and data.strip().lstrip(b"-").isdigit()):
+                        continue
+                    raw = self._py_decompress(data)
+                    if len(raw) >= self._min_len:
+                        raw = self._py_compressor.compress(raw)
+                    self._client.set(k, raw, max(ms, 0))
+                    done += 1
+                if cursor == 0:
+                    break
+                step = self._client.scan(server, cursor, pattern, count)
+            server += 1
+        return done
 
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()

@@ -193,6 +193,31 @@ def test_reinsert_keys_after_switching_to_zstd_keeps_values_and_ttls(make_cache,
     assert zstd.reinsert_keys() == 0  # already in the current form
 
 
+class XorCompressor:
+    """A custom Python compressor (django-redis' interface) that marks what it wrote."""
+
+    def __init__(self, options):
+        pass
+
+    def compress(self, value: bytes) -> bytes:
+        return b"XOR!" + bytes(b ^ 0x5A for b in value)
+
+    def decompress(self, value: bytes) -> bytes:
+        if not value.startswith(b"XOR!"):
+            raise ValueError("not mine")
+        return bytes(b ^ 0x5A for b in value[4:])
+
+
+def test_reinsert_keys_with_a_python_compressor_class(make_cache, raw):
+    make_cache(KEY_PREFIX="s").set_many({"a": "x" * 100, "n": 7}, timeout=200)
+    make_cache(KEY_PREFIX="s").set("f", "y" * 100, timeout=None)
+    xor = make_cache(options={"DB": 0, "COMPRESSOR": f"{__name__}.XorCompressor"}, KEY_PREFIX="s")
+    assert xor.reinsert_keys() == 2  # the raw int stays a raw int
+    assert raw.command("GET", "s:1:a").startswith(b"XOR!") and raw.command("GET", "s:1:n") == b"7"
+    assert xor.get("a") == "x" * 100 and xor.get("f") == "y" * 100 and xor.incr("n") == 8
+    assert 199 <= xor.ttl("a") <= 200 and xor.ttl("f") is None
+
+
 # --------------------------------------------------------------------------- locks
 
 
