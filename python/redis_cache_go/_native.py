@@ -37,8 +37,6 @@ _ERRORS: dict[int, type[exc.RedisCacheError]] = {
 STATUS_CLOSED = -7
 STATUS_INTERNAL = -9
 SET_NX = 1
-HERD_COMPUTE = 2
-LOCK_BLOCKING = 1
 MISSING_LEN = 0xFFFFFFFF
 
 
@@ -90,16 +88,6 @@ _SIGNATURES: dict[str, list[Any]] = {
     "rcg_locate": [_H, _O, _B, _N],
     "rcg_debug_panic": [_H, _O],
     "rcg_decode": [_O, _B, _N],
-    "rcg_herd_ask": [_H, _O, _B, _N, _I64],
-    "rcg_herd_publish": [_H, _O, _I64, _B, _N, _I64, _I64],
-    "rcg_herd_abandon": [_H, _O, _I64],
-    "rcg_lock_acquire": [_H, _O, _B, _N, _I64, _I64, _I64, c_int],
-    "rcg_lock_release": [_H, _O, _B, _N, _B, _N],
-    "rcg_lock_extend": [_H, _O, _B, _N, _B, _N, _I64, c_int],
-    "rcg_lock_held": [_H, _O, _B, _N],
-    "rcg_scan": [_H, _O, _I64, _I64, _B, _N, _I64],
-    "rcg_delete_pattern": [_H, _O, _B, _N, _I64],
-    "rcg_reinsert": [_H, _O, _B, _N, _I64],
 }
 
 
@@ -182,10 +170,6 @@ def decode(data: bytes) -> tuple[int, bytes | str | None]:
 
 _u32 = struct.Struct("<I")
 
-
-def _to_i64(cursor: int) -> int:
-    """A uint64 SCAN cursor as the int64 the C ABI carries."""
-    return cursor - (1 << 64) if cursor >= 1 << 63 else cursor
 
 
 def encode_frame(items: Sequence[bytes]) -> bytes:
@@ -424,75 +408,6 @@ class Client:
         lib, s = self._frame_op("rcg_command", encode_frame([key, *args]))
         per_server = bool(s.out.num)
         return decode_reply(_take(lib, s)), per_server
-
-    # -- herd, locks, scans (see _extended.py) ---------------------------------
-    def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
-        """(value, 0) when the value is served; (None, ticket) when the caller must compute."""
-        lib, fn, h = self._call("rcg_herd_ask")
-        s = _scratch
-        status = fn(h, s.ptr, key, len(key), lock_ms)
-        if status == OK:
-            return _take(lib, s), 0
-        if status == HERD_COMPUTE:
-            return None, int(s.out.num)
-        self._raise(lib, status, s)
-        raise AssertionError("unreachable")
-
-    def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
-        lib, fn, h = self._call("rcg_herd_publish")
-        s = _scratch
-        status = fn(h, s.ptr, ticket, value, len(value), value_ms, fresh_ms)
-        if status != OK:
-            self._raise(lib, status, s)
-
-    def herd_abandon(self, ticket: int) -> None:
-        lib, fn, h = self._call("rcg_herd_abandon")
-        s = _scratch
-        status = fn(h, s.ptr, ticket)
-        if status != OK:
-            self._raise(lib, status, s)
-
-    def lock_acquire(self, key: bytes, ttl_ms: int, sleep_ms: int, wait_ms: int, blocking: bool) -> bytes | None:
-        """The token, or None when the lock was not acquired."""
-        lib, fn, h = self._call("rcg_lock_acquire")
-        s = _scratch
-        status = fn(h, s.ptr, key, len(key), ttl_ms, sleep_ms, wait_ms, LOCK_BLOCKING if blocking else 0)
-        if status == OK:
-            return _take(lib, s)
-        if status == MISS:
-            return None
-        self._raise(lib, status, s)
-        raise AssertionError("unreachable")
-
-    def lock_release(self, key: bytes, token: bytes) -> bool:
-        return self._key_op("rcg_lock_release", key, token, len(token))[0]
-
-    def lock_extend(self, key: bytes, token: bytes, ttl_ms: int, replace: bool) -> bool:
-        return self._key_op("rcg_lock_extend", key, token, len(token), ttl_ms, int(replace))[0]
-
-    def lock_held(self, key: bytes) -> bool:
-        return self._key_op("rcg_lock_held", key)[0]
-
-    def scan(self, server: int, cursor: int, pattern: bytes, count: int) -> tuple[list[bytes], int] | None:
-        """One SCAN step on scan target ``server``: (keys, next cursor), or None past the last one."""
-        lib, fn, h = self._call("rcg_scan")
-        s = _scratch
-        status = fn(h, s.ptr, server, _to_i64(cursor), pattern, len(pattern), count)
-        if status == OK:
-            keys = [k for k in decode_frame(_take(lib, s)) if k is not None]
-            return keys, int(s.out.num) & 0xFFFFFFFFFFFFFFFF
-        if status == MISS:
-            return None
-        self._raise(lib, status, s)
-        raise AssertionError("unreachable")
-
-    def delete_pattern(self, pattern: bytes, count: int) -> int:
-        _, s = self._frame_op("rcg_delete_pattern", pattern, count)
-        return int(s.out.num)
-
-    def reinsert(self, pattern: bytes, count: int) -> int:
-        _, s = self._frame_op("rcg_reinsert", pattern, count)
-        return int(s.out.num)
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _layout, _native, _settings
+from redis_cache_go import _layout, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -47,7 +47,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
-        self._client = _native.Client(self._native_document(), self._describe)
+        self._client = _native_ext.Client(self._native_document(), self._describe)
 
     def _native_document(self) -> dict[str, Any]:
         """The layout's configuration document; sets ``_describe``."""
