@@ -171,7 +171,6 @@ def decode(data: bytes) -> tuple[int, bytes | str | None]:
 _u32 = struct.Struct("<I")
 
 
-
 def encode_frame(items: Sequence[bytes]) -> bytes:
     """A frame: item count, every length, then the items (see core/frame)."""
     n = len(items)

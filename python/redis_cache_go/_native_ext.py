@@ -5,8 +5,6 @@ only adds the signatures to ``_native``'s table: the library is still loaded on 
 """
 from __future__ import annotations
 
-from typing import Any
-
 from redis_cache_go import _native
 from redis_cache_go._native import MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, c_int, decode_frame
 

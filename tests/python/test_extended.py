@@ -134,6 +134,19 @@ def _calls(server: RedisServer, command: str) -> int:
     return int(m.group(1)) if m else 0
 
 
+def _unlink_sizes(server: RedisServer) -> list[int]:
+    """How many keys each logged UNLINK named. SLOWLOG keeps 31 arguments of a long command and
+    replaces the rest with "... (N more arguments)"."""
+    sizes = []
+    for entry in server.command("SLOWLOG", "GET", "-1"):
+        args = entry[3]
+        if args[0].upper() != b"UNLINK":
+            continue
+        more = re.match(rb"\.\.\. \((\d+) more arguments\)", args[-1])
+        sizes.append(len(args) - 2 + int(more.group(1)) if more else len(args) - 1)
+    return sizes
+
+
 @pytest.fixture
 def three():
     servers = [RedisServer().start() for _ in range(3)]
@@ -152,9 +165,14 @@ def test_delete_pattern_over_200k_keys_on_three_shards_in_batches(three):
         filled = time.monotonic() - began
         for s in three:
             s.command("CONFIG", "RESETSTAT")
+            s.command("CONFIG", "SET", "slowlog-log-slower-than", "0")  # log every command, with its arguments
+            s.command("CONFIG", "SET", "slowlog-max-len", "100000")
+            s.command("SLOWLOG", "RESET")
         began = time.monotonic()
         assert cache.delete_pattern("del:*", itersize=1000) == 100_000
         deleted = time.monotonic() - began
+        per_call = [n for s in three for n in _unlink_sizes(s)]
+        assert sum(per_call) == 100_000 and max(per_call) <= 1000, (len(per_call), max(per_call))
         sizes = [s.command("DBSIZE") for s in three]
         assert sum(sizes) == 100_000 and all(n > 20_000 for n in sizes)  # every shard held keys
         assert cache.keys("del:*") == []
@@ -163,7 +181,8 @@ def test_delete_pattern_over_200k_keys_on_three_shards_in_batches(three):
         # batches of at most 1000 keys: at least 100 UNLINK calls in total, one per batch
         assert sum(unlinks) >= 100 and all(n >= 100_000 // 3 // 1000 for n in unlinks), unlinks
         assert all(_calls(s, "keys") == 0 for s in three)  # never KEYS
-        print(f"\nfill 200k: {filled:.2f}s, delete_pattern 100k: {deleted:.2f}s, UNLINK calls per shard {unlinks}")
+        print(f"\nfill 200k: {filled:.2f}s, delete_pattern 100k: {deleted:.2f}s, UNLINK calls per shard {unlinks}, "
+              f"keys per UNLINK max {max(per_call)} median {sorted(per_call)[len(per_call) // 2]}")
     finally:
         cache.disconnect()
 
