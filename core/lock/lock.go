@@ -16,8 +16,12 @@ import (
 // Store is where locks live: *shard.Cache routes each lock key to its
 // server.
 type Store interface {
+	// AcquireLock stores token at key if key is missing, with ttl (<= 0:
+	// no expiry), and reports whether it did.
 	AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	// ReleaseLock deletes key if it holds token, atomically.
 	ReleaseLock(ctx context.Context, key, token string) (bool, error)
+	// ExtendLock sets (replace) or adds ttl while key holds token.
 	ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error)
 }
 
@@ -37,6 +41,13 @@ type Options struct {
 // DefaultSleep is the pause between attempts when Options.Sleep is zero.
 const DefaultSleep = 100 * time.Millisecond
 
+func (o Options) withDefaults() Options {
+	if o.Sleep <= 0 {
+		o.Sleep = DefaultSleep
+	}
+	return o
+}
+
 // NewToken returns a fresh random token: 32 lower-case hex characters, the
 // shape of redis-py's uuid1().hex tokens.
 func NewToken() string {
@@ -49,10 +60,8 @@ func NewToken() string {
 // o.Blocking until o.Wait passes or ctx ends; it reports whether it got the
 // lock. Errors from the store end the attempt.
 func Acquire(ctx context.Context, s Store, key, token string, o Options) (bool, error) {
+	o = o.withDefaults()
 	sleep := o.Sleep
-	if sleep <= 0 {
-		sleep = DefaultSleep
-	}
 	var deadline time.Time
 	if o.Wait > 0 {
 		deadline = time.Now().Add(o.Wait)
