@@ -54,6 +54,7 @@ class ExtendedMixin:
         default: Any,
         timeout: Any = DEFAULT_TIMEOUT,
         version: int | None = None,
+        *,
         lock_timeout: float | None = None,
         stale_cache_timeout: Any = _DEFAULT,
     ) -> Any:

@@ -56,6 +56,7 @@ class RedisDummyCache(DummyCache):
         default: Any,
         timeout: Any = DEFAULT_TIMEOUT,
         version: int | None = None,
+        *,
         lock_timeout: float | None = None,
         stale_cache_timeout: Any = None,
     ) -> Any:
