@@ -37,7 +37,8 @@ def seed_cache(redis_server):
 
     cache = SeedCache(redis_server.location, {"KEY_PREFIX": "pre", "VERSION": 7, "OPTIONS": {"DB": 0}})
     yield cache
-    cache.close()
+    for client in cache.clients.values():  # the seed's close() keeps its pools; drop them
+        client.connection_pool.disconnect()
 
 
 def _state(raw) -> dict[str, tuple[bytes, int]]:
