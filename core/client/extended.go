@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -153,7 +154,8 @@ type Entry struct {
 }
 
 // Dump reads the values and TTLs of keys in one pipeline (GET and PTTL per
-// key); keys that vanished meanwhile are left out.
+// key); keys that vanished meanwhile, and keys that are not strings, are
+// left out.
 func (c *Client) Dump(ctx context.Context, keys []string) ([]Entry, error) {
 	gets := make([]*redis.StringCmd, len(keys))
 	ttls := make([]*redis.DurationCmd, len(keys))
@@ -164,7 +166,8 @@ func (c *Client) Dump(ctx context.Context, keys []string) ([]Entry, error) {
 		}
 		return nil
 	})
-	if err != nil && err != redis.Nil {
+	var reply redis.Error // a per-key error reply (WRONGTYPE for a hash) only skips that key
+	if err != nil && err != redis.Nil && !errors.As(err, &reply) {
 		return nil, c.wrap("GET", err)
 	}
 	out := make([]Entry, 0, len(keys))
