@@ -21,8 +21,6 @@ from redis_cache_go.lock import Lock
 # The stale window of get_or_set when the caller names none: a value stays readable this many
 # seconds after it stops being fresh, served while one worker recomputes.
 DEFAULT_STALE_TIMEOUT = 60
-# The lock TTL of get_or_set when the caller names none (or None): the lock always expires.
-DEFAULT_LOCK_TIMEOUT = 30
 # Keys per SCAN step and per UNLINK batch unless itersize says otherwise.
 DEFAULT_ITERSIZE = 1000
 
@@ -75,7 +73,8 @@ class ExtendedMixin:
             if data is not None:
                 return self._decode(data, k)
             return default() if callable(default) else default
-        lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else DEFAULT_LOCK_TIMEOUT * 1000
+        # 0 = core/herd's default lock TTL (30 s): the lock always expires
+        lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0
         if stale_cache_timeout is _DEFAULT:
             stale_cache_timeout = DEFAULT_STALE_TIMEOUT
         data, ticket = self._client.herd_ask(k, lock_ms)
