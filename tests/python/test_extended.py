@@ -349,3 +349,15 @@ def test_dummy_cache_has_the_extended_api_as_no_ops():
     assert cache.reinsert_keys() == 0 and cache.clear(version=2) is None
     with cache.lock("x", timeout=1) as lock:
         assert lock.owned() and not lock.locked() and lock.extend(1)
+
+
+def custom_key(key, key_prefix, version):
+    return f"{key_prefix}|{version}|{key}"
+
+
+def test_patterns_with_a_custom_key_function_yield_the_made_keys(make_cache, raw):
+    cache = make_cache(KEY_PREFIX="c", KEY_FUNCTION=f"{__name__}.custom_key")
+    cache.set("a1", 1)
+    cache.set("a2", 2, version=2)
+    assert cache.keys("a*") == ["c|1|a1"]  # a custom KEY_FUNCTION cannot be reversed
+    assert cache.delete_pattern("a*", version=2) == 1 and cache.get("a1") == 1
