@@ -163,7 +163,7 @@ def test_32_threads_on_a_cold_key_run_the_callable_once(redis_server, backend):
     elapsed = time.monotonic() - began
     assert len(calls) == 1
     assert all(r == {"computed": 1} for r in results), results
-    assert elapsed < 2.0  # nobody waited for a poll loop or a lock TTL
+    assert elapsed < 5.0  # nobody waited for the lock TTL (30 s by default); typically 0.2 s
     cache.disconnect()
 
 
@@ -297,7 +297,8 @@ def test_a_killed_lock_holder_blocks_nobody_past_the_lock_ttl(raw, redis_server,
             holder.kill()
     began = time.monotonic()
     assert cache.get_or_set("k", "recomputed", 30, lock_timeout=1) == "recomputed"
-    assert time.monotonic() - began < 1.5  # waited at most for the dead holder's lock TTL
+    # waited at most for the dead holder's 1 s lock TTL (slack for a loaded machine), not forever
+    assert time.monotonic() - began < 3.0
 
 
 # --------------------------------------------------------------------------- bar 4: seed interop
