@@ -108,6 +108,7 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(h).Delete()
+	groups.Delete(e) // its herd group (herd.go)
 	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}

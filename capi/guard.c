@@ -137,6 +137,61 @@ int rcg_locate(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
     return rcgx_locate(h, out, U8(key), key_len);
 }
 
+int rcg_herd_ask(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len, int64_t lock_ms) {
+    GUARD(out);
+    return rcgx_herd_ask(h, out, U8(key), key_len, lock_ms);
+}
+
+int rcg_herd_publish(uintptr_t h, rcg_out *out, int64_t ticket, const uint8_t *value, size_t value_len,
+                     int64_t value_ms, int64_t fresh_ms) {
+    GUARD(out);
+    return rcgx_herd_publish(h, out, ticket, U8(value), value_len, value_ms, fresh_ms);
+}
+
+int rcg_herd_abandon(uintptr_t h, rcg_out *out, int64_t ticket) {
+    GUARD(out);
+    return rcgx_herd_abandon(h, out, ticket);
+}
+
+int rcg_lock_acquire(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len,
+                     int64_t ttl_ms, int64_t sleep_ms, int64_t wait_ms, int flags) {
+    GUARD(out);
+    return rcgx_lock_acquire(h, out, U8(key), key_len, ttl_ms, sleep_ms, wait_ms, flags);
+}
+
+int rcg_lock_release(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len,
+                     const uint8_t *token, size_t token_len) {
+    GUARD(out);
+    return rcgx_lock_release(h, out, U8(key), key_len, U8(token), token_len);
+}
+
+int rcg_lock_extend(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len,
+                    const uint8_t *token, size_t token_len, int64_t ttl_ms, int replace) {
+    GUARD(out);
+    return rcgx_lock_extend(h, out, U8(key), key_len, U8(token), token_len, ttl_ms, replace);
+}
+
+int rcg_lock_held(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
+    GUARD(out);
+    return rcgx_lock_held(h, out, U8(key), key_len);
+}
+
+int rcg_scan(uintptr_t h, rcg_out *out, int64_t server, int64_t cursor,
+             const uint8_t *pattern, size_t pattern_len, int64_t count) {
+    GUARD(out);
+    return rcgx_scan(h, out, server, cursor, U8(pattern), pattern_len, count);
+}
+
+int rcg_delete_pattern(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count) {
+    GUARD(out);
+    return rcgx_delete_pattern(h, out, U8(pattern), pattern_len, count);
+}
+
+int rcg_reinsert(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count) {
+    GUARD(out);
+    return rcgx_reinsert(h, out, U8(pattern), pattern_len, count);
+}
+
 int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     GUARD(out);
     return rcgx_debug_panic(h, out);

@@ -46,6 +46,9 @@ extern "C" {
 #define RCG_ERR_FORKED (-8)     /* called in a fork() child; nothing was done */
 #define RCG_ERR_INTERNAL (-9)   /* a bug (a recovered panic); the handle is disabled */
 
+/* rcg_herd_ask: the caller must compute the value (see below) */
+#define RCG_HERD_COMPUTE 2
+
 /* rcg_set flags */
 #define RCG_SET_NX 1 /* store only if the key is missing (status RCG_MISS otherwise) */
 
@@ -157,6 +160,60 @@ void rcg_free(void *p);
  * A handle's own compressor is the "codec" member of the rcg_open document
  * (capi/codec.go). */
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
+
+/* Herd-protected get-or-set, storage-compatible with django-redis-cache
+ * (core/herd): key's value, "__fresh__"+key and "__lock__"+key, all on the
+ * key's server. rcg_herd_ask answers RCG_OK with the value (decoded as
+ * rcg_get) when it is fresh, when it is stale and another worker recomputes,
+ * or once another caller published it (waiting, with the GIL released, at
+ * most lock_ms); concurrent asks for one key in one process share one
+ * flight. Or it answers RCG_HERD_COMPUTE with a ticket in out->num
+ * (out->len = 1 when the Redis lock, TTL lock_ms, is held for the ticket;
+ * 0 when waiting ran out): the caller computes the value and passes the
+ * ticket to exactly one of rcg_herd_publish (stores value with value_ms and
+ * the fresh flag with fresh_ms, <= 0 = no expiry, releases the lock, wakes
+ * the waiters) or rcg_herd_abandon (releases the lock, stores nothing, the
+ * waiters try again). Either spends the ticket, also on error.
+ * lock_ms <= 0 uses the default lock TTL (30 s). */
+int rcg_herd_ask(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len, int64_t lock_ms);
+int rcg_herd_publish(uintptr_t handle, rcg_out *out, int64_t ticket, const uint8_t *value, size_t value_len,
+                     int64_t value_ms, int64_t fresh_ms);
+int rcg_herd_abandon(uintptr_t handle, rcg_out *out, int64_t ticket);
+
+/* rcg_lock_acquire flags */
+#define RCG_LOCK_BLOCKING 1
+
+/* Locks (core/lock), on the key's server (the first server in copy mode).
+ * rcg_lock_acquire: SET key token NX [PX ttl_ms] (ttl_ms <= 0: no expiry);
+ * with RCG_LOCK_BLOCKING retries every sleep_ms until wait_ms passes
+ * (wait_ms <= 0: no bound). RCG_OK with the token in out, or RCG_MISS.
+ * rcg_lock_release: compare-and-delete; rcg_lock_extend: set (replace != 0)
+ * or add ttl_ms while the token holds the lock; rcg_lock_held: EXISTS on the
+ * lock's server. Each answers RCG_OK or RCG_MISS. */
+int rcg_lock_acquire(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len,
+                     int64_t ttl_ms, int64_t sleep_ms, int64_t wait_ms, int flags);
+int rcg_lock_release(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len,
+                     const uint8_t *token, size_t token_len);
+int rcg_lock_extend(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len,
+                    const uint8_t *token, size_t token_len, int64_t ttl_ms, int replace);
+int rcg_lock_held(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len);
+
+/* One SCAN step on walk target number server (every server in ring mode,
+ * the primary in primary mode, the first server in copy mode): a frame of matching keys, out->num = the next
+ * cursor (0: done; a uint64 in the int64). RCG_MISS when server is past
+ * the last target. count <= 0: the configured scan count. */
+int rcg_scan(uintptr_t handle, rcg_out *out, int64_t server, int64_t cursor,
+             const uint8_t *pattern, size_t pattern_len, int64_t count);
+
+/* Deletes the keys matching a non-empty glob pattern: SCAN + UNLINK in
+ * batches of at most count keys, every scan target concurrently; out->num =
+ * how many (in copy mode: on the first server). */
+int rcg_delete_pattern(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
+
+/* Re-encodes every string value matching a non-empty pattern with the
+ * handle's codec (decoded first as rcg_get does), keeping each key's TTL;
+ * out->num = how many values changed. */
+int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
 
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */

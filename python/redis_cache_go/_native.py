@@ -329,7 +329,7 @@ class Client:
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
-    def _key_op(self, name: str, key: bytes, *args: int) -> tuple[bool, int]:
+    def _key_op(self, name: str, key: bytes, *args: Any) -> tuple[bool, int]:
         lib, fn, h = self._call(name)
         s = _scratch
         status = fn(h, s.ptr, key, len(key), *args)

@@ -12,8 +12,9 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _layout, _native, _settings
+from redis_cache_go import _layout, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
+from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
 
 # A TTL of this many milliseconds or more is refused (about 285 million years;
@@ -24,7 +25,7 @@ _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
 
 
-class RedisCache(CommandsMixin, BaseCache):
+class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
     One LOCATION: that server. Several: primary/replica, as in django-redis-cache: writes and
@@ -46,7 +47,7 @@ class RedisCache(CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
-        self._client = _native.Client(self._native_document(), self._describe)
+        self._client = _native_ext.Client(self._native_document(), self._describe)
 
     def _native_document(self) -> dict[str, Any]:
         """The layout's configuration document; sets ``_describe``."""
@@ -223,9 +224,16 @@ class RedisCache(CommandsMixin, BaseCache):
         if made:
             self._client.delete_many(made)
 
-    def clear(self) -> bool:
-        """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db."""
-        self._client.clear(self._clear_pattern())
+    def clear(self, version: int | None = None) -> bool:
+        """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db.
+        With ``version``, only that version's keys (SCAN + UNLINK, see delete_pattern)."""
+        if version is not None:
+            self.delete_pattern("*", version=version)
+            return True
+        pattern = self._clear_pattern()
+        self._client.clear(pattern)
+        if pattern:  # get_or_set's fresh flags of these keys (locks expire by themselves)
+            self._client.clear(b"__fresh__" + pattern)
         return True
 
     def _clear_pattern(self) -> bytes:

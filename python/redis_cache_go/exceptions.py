@@ -50,6 +50,15 @@ class LibraryError(RedisCacheError):
     """The native library could not be found or loaded."""
 
 
+class LockError(RedisCacheError):
+    """A lock could not be acquired, or was released or extended without being held
+    (redis-py's LockError has the same meaning)."""
+
+
+class LockNotOwnedError(LockError):
+    """The lock expired or another owner holds it, so it cannot be released or extended."""
+
+
 __all__ = [
     "RedisCacheError",
     "ConnectionError",
@@ -61,4 +70,6 @@ __all__ = [
     "ForkedProcessError",
     "InternalError",
     "LibraryError",
+    "LockError",
+    "LockNotOwnedError",
 ]

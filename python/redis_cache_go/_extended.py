@@ -1,0 +1,227 @@
+"""The API beyond Django's: herd-protected ``get_or_set``, ``lock``, TTL control and key patterns.
+
+Names and meanings follow django-redis-cache where it had them (``ttl``, ``expire``, ``persist``,
+``delete_pattern``, ``reinsert_keys``, ``get_or_set``'s ``lock_timeout``/``stale_cache_timeout``,
+``lock`` on a raw key) and django-redis otherwise (``pttl``, ``pexpire``, ``expire_at``, ``iter_keys``,
+``keys``, ``itersize``). Keys and patterns are in Django's key space: KEY_PREFIX and VERSION are
+applied (the version of the call, or the cache's), and the prefix and version are glob-escaped, as
+django-redis' ``make_pattern`` does, so ``delete_pattern("user:*")`` means ``<prefix>:<version>:user:*``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from datetime import datetime
+from typing import Any, Iterator
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
+
+from redis_cache_go.lock import Lock
+
+# The stale window of get_or_set when the caller names none: a value stays readable this many
+# seconds after it stops being fresh, served while one worker recomputes.
+DEFAULT_STALE_TIMEOUT = 60
+# Keys per SCAN step and per UNLINK batch unless itersize says otherwise.
+DEFAULT_ITERSIZE = 1000
+
+_DEFAULT: Any = object()  # "not given" for get_or_set's stale_cache_timeout
+
+
+def _glob_escape(text: str) -> str:
+    """Escape Redis glob metacharacters (* ? [ ] \\) so they match literally."""
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def _seconds_ms(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{what} must be a non-negative number of seconds, not {value!r}")
+    return math.ceil(value * 1000)
+
+
+class ExtendedMixin:
+    """The extended API for a backend with ``_client``, ``_key``, ``_encode``, ``_decode`` and ``_ttl_ms``."""
+
+    _client: Any
+    _py_compressor: Any
+    _min_len: int
+
+    # -- herd-protected get_or_set ----------------------------------------------
+    def get_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        *,
+        lock_timeout: float | None = None,
+        stale_cache_timeout: Any = _DEFAULT,
+    ) -> Any:
+        """The cached value, or ``default`` (called when callable) stored for ``timeout`` seconds.
+
+        Stored as django-redis-cache stores it: the value expires ``timeout + stale_cache_timeout``
+        seconds after it is set (None: never), ``__fresh__<key>`` after ``timeout``. While the flag
+        lives the value is fresh. After it, the first caller takes ``__lock__<key>`` (TTL
+        ``lock_timeout``, default 30 s, always set) and recomputes while the others get the stale
+        value; a caller that finds neither a value nor a free lock waits for the result (at most
+        ``lock_timeout``). Threads of one process share one computation. A raising ``default``
+        releases the lock, stores nothing and propagates.
+        """
+        k = self._key(key, version)
+        ttl = self._ttl_ms(timeout)
+        if ttl < 0:  # a non-positive timeout stores nothing (as Django's add)
+            data = self._client.get(k)
+            if data is not None:
+                return self._decode(data, k)
+            return default() if callable(default) else default
+        # 0 = core/herd's default lock TTL (30 s): the lock always expires
+        lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0
+        if stale_cache_timeout is _DEFAULT:
+            stale_cache_timeout = DEFAULT_STALE_TIMEOUT
+        data, ticket = self._client.herd_ask(k, lock_ms)
+        if data is not None:
+            return self._decode(data, k)
+        try:
+            value = default() if callable(default) else default
+            encoded = self._encode(value)
+        except BaseException:
+            self._client.herd_abandon(ticket)
+            raise
+        value_ms = 0
+        if ttl > 0 and stale_cache_timeout is not None:
+            value_ms = ttl + _seconds_ms(stale_cache_timeout, "stale_cache_timeout")
+        self._client.herd_publish(ticket, encoded, value_ms, ttl)
+        return value
+
+    # -- locks ------------------------------------------------------------------
+    def lock(
+        self,
+        key: str | bytes,
+        timeout: float | None = None,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> Lock:
+        """A lock on the Redis key ``key`` as given (no prefix or version, as django-redis-cache's
+        ``lock``; pass ``cache.make_key(k)`` to lock in the cache's key space), on that key's server.
+        ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py)."""
+        name = key.encode() if isinstance(key, str) else bytes(key)
+        return Lock(self._client, name, timeout, sleep, blocking, blocking_timeout)
+
+    # -- TTLs ---------------------------------------------------------------------
+    def ttl(self, key: Any, version: int | None = None) -> int | None:
+        """Seconds left (rounded up); None when the key never expires; 0 when it is missing."""
+        ms = self.pttl(key, version)
+        return ms if ms in (None, 0) else math.ceil(ms / 1000)
+
+    def pttl(self, key: Any, version: int | None = None) -> int | None:
+        """Milliseconds left; None when the key never expires; 0 when it is missing."""
+        found, ms = self._client.ttl(self._key(key, version))
+        if not found:
+            return 0
+        return None if ms < 0 else ms
+
+    def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
+        """Expire the key in ``timeout`` seconds (<= 0 deletes it); False when it is missing."""
+        return self._client.expire(self._key(key, version), _expiry_ms(timeout * 1000))
+
+    def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        """Expire the key in ``timeout`` milliseconds (<= 0 deletes it); False when it is missing."""
+        return self._client.expire(self._key(key, version), _expiry_ms(timeout))
+
+    def expire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
+        """Expire the key at ``when`` (a datetime, or a Unix timestamp in seconds); False when missing."""
+        at = when.timestamp() if isinstance(when, datetime) else float(when)
+        return self._client.expire(self._key(key, version), _expiry_ms((at - time.time()) * 1000))
+
+    def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        """Expire the key at ``when`` (a datetime, or a Unix timestamp in milliseconds)."""
+        at_ms = when.timestamp() * 1000 if isinstance(when, datetime) else float(when)
+        return self._client.expire(self._key(key, version), _expiry_ms(at_ms - time.time() * 1000))
+
+    def persist(self, key: Any, version: int | None = None) -> bool:
+        """Remove the key's expiry; False when it is missing."""
+        return self._client.persist(self._key(key, version))
+
+    # -- patterns ------------------------------------------------------------------
+    def make_pattern(self, pattern: str, version: int | None = None) -> bytes:
+        """The Redis glob for a pattern in this cache's key space (django-redis' make_pattern)."""
+        v = self.version if version is None else version
+        return self.key_func(pattern, _glob_escape(self.key_prefix), _glob_escape(str(v))).encode()
+
+    def _reverse_key(self, made: bytes) -> str:
+        text = made.decode("utf-8", "replace")
+        if self.key_func is default_key_func:
+            return text.split(":", 2)[2]
+        return text  # a custom KEY_FUNCTION cannot be reversed
+
+    def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
+        """Delete the keys matching ``pattern`` on every server (SCAN + UNLINK batches of
+        ``itersize`` keys, servers concurrently, never KEYS); returns how many were deleted."""
+        return self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
+
+    def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
+        """Yield the cache keys (without prefix and version) matching ``search``, server by server,
+        one SCAN step at a time. A key may be yielded twice if it was rewritten during the walk."""
+        pattern = self.make_pattern(search, version)
+        count = itersize or DEFAULT_ITERSIZE
+        server = 0
+        while True:
+            cursor = 0
+            step = self._client.scan(server, cursor, pattern, count)
+            if step is None:
+                return
+            while True:
+                keys, cursor = step
+                for k in keys:
+                    yield self._reverse_key(k)
+                if cursor == 0:
+                    break
+                step = self._client.scan(server, cursor, pattern, count)
+                if step is None:
+                    return
+            server += 1
+
+    def keys(self, search: str, version: int | None = None) -> list[str]:
+        """Every cache key matching ``search`` (see iter_keys), as a list."""
+        return list(self.iter_keys(search, version=version))
+
+    def reinsert_keys(self, itersize: int | None = None) -> int:
+        """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current
+        compressor, keeping each TTL; run it after changing COMPRESSOR. Returns how many changed."""
+        if self._py_compressor is not None:
+            return self._reinsert_in_python(itersize or DEFAULT_ITERSIZE)
+        return self._client.reinsert(self._prefix_pattern(), itersize or DEFAULT_ITERSIZE)
+
+    def _reinsert_in_python(self, count: int) -> int:
+        """reinsert_keys for a custom Python compressor class: read, recompress, write back with the
+        remaining TTL (one key at a time; Go cannot run the Python compressor)."""
+        pattern, done, server = self._prefix_pattern(), 0, 0
+        while (step := self._client.scan(server, 0, pattern, count)) is not None:
+            while True:
+                keys, cursor = step
+                for k, data in zip(keys, self._client.get_many(keys) if keys else []):
+                    found, ms = self._client.ttl(k)
+                    if data is None or not found or (data[:1] != b"\x80" and data.strip().lstrip(b"-").isdigit()):
+                        continue
+                    raw = self._py_decompress(data)
+                    if len(raw) >= self._min_len:
+                        raw = self._py_compressor.compress(raw)
+                    self._client.set(k, raw, max(ms, 0))
+                    done += 1
+                if cursor == 0:
+                    break
+                step = self._client.scan(server, cursor, pattern, count)
+            server += 1
+        return done
+
+    def _prefix_pattern(self) -> bytes:
+        return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
+
+
+def _expiry_ms(ms: float) -> int:
+    """A relative expiry in ms for rcg_expire: at least 1 when positive, <= 0 deletes."""
+    if ms <= 0:
+        return 0
+    return max(1, math.ceil(ms))
+
+

@@ -1,0 +1,102 @@
+"""ctypes calls for herd get_or_set, locks and key walks (capi/herd.go, capi/extended.go).
+
+``Client`` here is ``_native.Client`` plus these calls; the backend uses it. Importing this module
+only adds the signatures to ``_native``'s table: the library is still loaded on first use.
+"""
+from __future__ import annotations
+
+from redis_cache_go import _native
+from redis_cache_go._native import MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, c_int, decode_frame
+
+HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
+LOCK_BLOCKING = 1  # rcg_lock_acquire flag
+
+_native._SIGNATURES.update({
+    "rcg_herd_ask": [_H, _O, _B, _N, _I64],
+    "rcg_herd_publish": [_H, _O, _I64, _B, _N, _I64, _I64],
+    "rcg_herd_abandon": [_H, _O, _I64],
+    "rcg_lock_acquire": [_H, _O, _B, _N, _I64, _I64, _I64, c_int],
+    "rcg_lock_release": [_H, _O, _B, _N, _B, _N],
+    "rcg_lock_extend": [_H, _O, _B, _N, _B, _N, _I64, c_int],
+    "rcg_lock_held": [_H, _O, _B, _N],
+    "rcg_scan": [_H, _O, _I64, _I64, _B, _N, _I64],
+    "rcg_delete_pattern": [_H, _O, _B, _N, _I64],
+    "rcg_reinsert": [_H, _O, _B, _N, _I64],
+})
+
+
+def _to_i64(cursor: int) -> int:
+    """A uint64 SCAN cursor as the int64 the C ABI carries."""
+    return cursor - (1 << 64) if cursor >= 1 << 63 else cursor
+
+
+class Client(_native.Client):
+    """A native client with the herd, lock and key-walk calls."""
+
+    def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
+        """(value, 0) when the value is served; (None, ticket) when the caller must compute."""
+        lib, fn, h = self._call("rcg_herd_ask")
+        s = _scratch
+        status = fn(h, s.ptr, key, len(key), lock_ms)
+        if status == OK:
+            return _take(lib, s), 0
+        if status == HERD_COMPUTE:
+            return None, int(s.out.num)
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
+        lib, fn, h = self._call("rcg_herd_publish")
+        s = _scratch
+        status = fn(h, s.ptr, ticket, value, len(value), value_ms, fresh_ms)
+        if status != OK:
+            self._raise(lib, status, s)
+
+    def herd_abandon(self, ticket: int) -> None:
+        lib, fn, h = self._call("rcg_herd_abandon")
+        s = _scratch
+        status = fn(h, s.ptr, ticket)
+        if status != OK:
+            self._raise(lib, status, s)
+
+    def lock_acquire(self, key: bytes, ttl_ms: int, sleep_ms: int, wait_ms: int, blocking: bool) -> bytes | None:
+        """The token, or None when the lock was not acquired."""
+        lib, fn, h = self._call("rcg_lock_acquire")
+        s = _scratch
+        status = fn(h, s.ptr, key, len(key), ttl_ms, sleep_ms, wait_ms, LOCK_BLOCKING if blocking else 0)
+        if status == OK:
+            return _take(lib, s)
+        if status == MISS:
+            return None
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def lock_release(self, key: bytes, token: bytes) -> bool:
+        return self._key_op("rcg_lock_release", key, token, len(token))[0]
+
+    def lock_extend(self, key: bytes, token: bytes, ttl_ms: int, replace: bool) -> bool:
+        return self._key_op("rcg_lock_extend", key, token, len(token), ttl_ms, int(replace))[0]
+
+    def lock_held(self, key: bytes) -> bool:
+        return self._key_op("rcg_lock_held", key)[0]
+
+    def scan(self, server: int, cursor: int, pattern: bytes, count: int) -> tuple[list[bytes], int] | None:
+        """One SCAN step on scan target ``server``: (keys, next cursor), or None past the last one."""
+        lib, fn, h = self._call("rcg_scan")
+        s = _scratch
+        status = fn(h, s.ptr, server, _to_i64(cursor), pattern, len(pattern), count)
+        if status == OK:
+            keys = [k for k in decode_frame(_take(lib, s)) if k is not None]
+            return keys, int(s.out.num) & 0xFFFFFFFFFFFFFFFF
+        if status == MISS:
+            return None
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def delete_pattern(self, pattern: bytes, count: int) -> int:
+        _, s = self._frame_op("rcg_delete_pattern", pattern, count)
+        return int(s.out.num)
+
+    def reinsert(self, pattern: bytes, count: int) -> int:
+        _, s = self._frame_op("rcg_reinsert", pattern, count)
+        return int(s.out.num)
