@@ -73,6 +73,12 @@ class ExtendedMixin:
             if data is not None:
                 return self._decode(data, k)
             return default() if callable(default) else default
+        if not callable(default):
+            # Nothing to compute, so nothing to protect: Django's promise holds and an existing
+            # value (fresh, stale, or written by set()) is returned as it is, never replaced.
+            data = self._client.get(k)
+            if data is not None:
+                return self._decode(data, k)
         # 0 = core/herd's default lock TTL (30 s): the lock always expires
         lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0
         if stale_cache_timeout is _DEFAULT:

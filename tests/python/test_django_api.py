@@ -685,6 +685,15 @@ def test_get_or_set_does_not_call_the_callable_on_a_hit(cache):
     assert cache.get_or_set("k", lambda: pytest.fail("callable ran on a hit")) == "cached"
 
 
+def test_get_or_set_with_a_plain_default_returns_a_value_written_by_set(cache, raw):
+    """Django's promise for a non-callable default: the existing value wins, even one without
+    get_or_set's fresh flag (a set() value, or a stale one), and it is not replaced."""
+    cache.set("k", "from set")
+    assert cache.get_or_set("k", "default") == "from set"
+    assert cache.get("k") == "from set"
+    assert raw.command("EXISTS", "__fresh__:1:k") == 0
+
+
 def test_get_or_set_with_a_plain_default(cache, raw):
     assert cache.get_or_set("k", 12) == 12
     assert raw.command("GET", ":1:k") == b"12"

@@ -127,12 +127,12 @@ def test_deliberate_deviations_from_the_seed(herd_cache, raw):
 
 def test_a_value_set_without_the_fresh_flag_counts_as_stale(herd_cache, raw):
     # As in the seed (scenario stale_recompute): set() writes no __fresh__ flag, so get_or_set
-    # recomputes; while another worker holds the lock it serves that value.
+    # with a callable recomputes; while another worker holds the lock it serves that value.
     herd_cache.set("h", "plain set")
     raw.command("SET", LOCK, "other", "PX", "10000")
     assert herd_cache.get_or_set("h", lambda: pytest.fail("computed while the lock is held")) == "plain set"
     raw.command("DEL", LOCK)
-    assert herd_cache.get_or_set("h", "recomputed") == "recomputed"
+    assert herd_cache.get_or_set("h", lambda: "recomputed") == "recomputed"
 
 
 # --------------------------------------------------------------------------- bar 1: one computation
