@@ -1,0 +1,397 @@
+package pyvalue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math/big"
+	"sort"
+	"time"
+
+	gopickle "github.com/nlpodyssey/gopickle/pickle"
+	"github.com/nlpodyssey/gopickle/types"
+)
+
+// Decode reads one pickle (any protocol, 0 to 5) into the Go values listed
+// in the package documentation. A class without a Go counterpart is an
+// *UnsupportedTypeError naming it; a malformed pickle is an error. Decode
+// never panics.
+func Decode(data []byte) (v any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			v, err = nil, fmt.Errorf("pyvalue: malformed or unsupported pickle: %v", r)
+		}
+	}()
+	u := gopickle.NewUnpickler(bytes.NewReader(data))
+	u.FindClass = findClass
+	raw, err := u.Load()
+	if err != nil {
+		var ute *UnsupportedTypeError
+		if errors.As(err, &ute) {
+			return nil, ute
+		}
+		return nil, fmt.Errorf("pyvalue: cannot read pickle: %w", err)
+	}
+	return convert(raw)
+}
+
+// callFunc is a Python callable the unpickler calls with REDUCE.
+type callFunc func(args ...any) (any, error)
+
+func (f callFunc) Call(args ...any) (any, error) { return f(args...) }
+
+// newClass is a Python class the unpickler instantiates with NEWOBJ.
+type newClass func(args ...any) (any, error)
+
+func (f newClass) PyNew(args ...any) (any, error) { return f(args...) }
+
+func findClass(module, name string) (any, error) {
+	switch module + "." + name {
+	case "builtins.set", "__builtin__.set":
+		return callFunc(func(args ...any) (any, error) { return collect(args, "set", func(e []any) any { return Set(e) }) }), nil
+	case "builtins.frozenset", "__builtin__.frozenset":
+		return callFunc(func(args ...any) (any, error) {
+			return collect(args, "frozenset", func(e []any) any { return FrozenSet(e) })
+		}), nil
+	case "builtins.bytes", "__builtin__.bytes", "builtins.bytearray", "__builtin__.bytearray":
+		return callFunc(bytesOf), nil
+	case "_codecs.encode":
+		return callFunc(latin1), nil
+	case "builtins.complex", "__builtin__.complex":
+		return callFunc(complexOf), nil
+	case "datetime.datetime":
+		return callFunc(datetimeOf), nil
+	case "datetime.date":
+		return callFunc(dateOf), nil
+	case "datetime.time":
+		return callFunc(timeOf), nil
+	case "datetime.timedelta":
+		return callFunc(timedeltaOf), nil
+	case "datetime.timezone":
+		return callFunc(timezoneOf), nil
+	case "decimal.Decimal":
+		return callFunc(decimalOf), nil
+	case "uuid.UUID":
+		return newClass(func(...any) (any, error) { return &uuidState{}, nil }), nil
+	case "uuid.SafeUUID":
+		return callFunc(func(...any) (any, error) { return safeUUID{}, nil }), nil
+	case "django.utils.safestring.SafeString", "django.utils.safestring.SafeText":
+		return newClass(func(args ...any) (any, error) {
+			if len(args) == 1 {
+				if s, ok := args[0].(string); ok {
+					return s, nil
+				}
+			}
+			return nil, &UnsupportedTypeError{PythonType: module + "." + name, Reason: "unexpected constructor arguments"}
+		}), nil
+	case "builtins.getattr", "__builtin__.getattr":
+		return callFunc(getattrOf), nil
+	}
+	return &foreign{name: module + "." + name}, nil
+}
+
+// foreign is a Python class without a Go counterpart. Building a value of
+// it (or reading a member of it, as an enum's pickle does) is an
+// *UnsupportedTypeError naming the class.
+type foreign struct{ name string }
+
+func (f *foreign) Call(...any) (any, error)  { return nil, &UnsupportedTypeError{PythonType: f.name} }
+func (f *foreign) PyNew(...any) (any, error) { return nil, &UnsupportedTypeError{PythonType: f.name} }
+
+// getattrOf is builtins.getattr, which enum members are pickled with.
+func getattrOf(args ...any) (any, error) {
+	if len(args) == 2 {
+		if f, ok := args[0].(*foreign); ok {
+			member, _ := args[1].(string)
+			return nil, &UnsupportedTypeError{PythonType: f.name, Reason: "member " + member}
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "builtins.getattr", Reason: "only enum members are pickled with getattr"}
+}
+
+// uuidState is a uuid.UUID being rebuilt: NEWOBJ, then BUILD with {'int': n}.
+type uuidState struct{ n *big.Int }
+
+func (u *uuidState) PySetState(state any) error {
+	d, ok := state.(*types.Dict)
+	if !ok {
+		return &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "unexpected state"}
+	}
+	v, ok := d.Get("int")
+	if !ok {
+		return &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "state without 'int'"}
+	}
+	n, err := bigOf(v)
+	if err != nil || n.Sign() < 0 || n.BitLen() > 128 {
+		return &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "int out of range"}
+	}
+	u.n = n
+	return nil
+}
+
+// safeUUID stands for uuid.SafeUUID, which a UUID's state may carry.
+type safeUUID struct{}
+
+func bigOf(v any) (*big.Int, error) {
+	switch n := v.(type) {
+	case int:
+		return big.NewInt(int64(n)), nil
+	case *big.Int:
+		return n, nil
+	}
+	return nil, fmt.Errorf("not an int: %T", v)
+}
+
+func collect(args []any, typ string, make func([]any) any) (any, error) {
+	if len(args) == 0 {
+		return make(nil), nil
+	}
+	if len(args) == 1 {
+		if l, ok := args[0].(*types.List); ok {
+			return make([]any(*l)), nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "builtins." + typ, Reason: "unexpected constructor arguments"}
+}
+
+func bytesOf(args ...any) (any, error) {
+	switch len(args) {
+	case 0:
+		return []byte{}, nil
+	case 1:
+		if b, ok := args[0].([]byte); ok {
+			return b, nil
+		}
+	case 2:
+		if s, ok := args[0].(string); ok {
+			return latin1(s, args[1])
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "builtins.bytes", Reason: "unexpected constructor arguments"}
+}
+
+// latin1 is _codecs.encode(text, 'latin1'), how protocol 2 spells bytes.
+func latin1(args ...any) (any, error) {
+	if len(args) == 2 {
+		s, ok1 := args[0].(string)
+		enc, ok2 := args[1].(string)
+		if ok1 && ok2 && (enc == "latin1" || enc == "latin-1") {
+			out := make([]byte, 0, len(s))
+			for _, r := range s {
+				if r > 0xff {
+					return nil, &UnsupportedTypeError{PythonType: "_codecs.encode", Reason: "text outside latin-1"}
+				}
+				out = append(out, byte(r))
+			}
+			return out, nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "_codecs.encode", Reason: "only latin-1 bytes are supported"}
+}
+
+func complexOf(args ...any) (any, error) {
+	if len(args) == 2 {
+		re, ok1 := args[0].(float64)
+		im, ok2 := args[1].(float64)
+		if ok1 && ok2 {
+			return complex(re, im), nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "builtins.complex", Reason: "unexpected constructor arguments"}
+}
+
+func stateBytes(typ string, args []any, n int) ([]byte, error) {
+	if len(args) >= 1 {
+		if b, ok := args[0].([]byte); ok && len(b) == n {
+			return b, nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: typ, Reason: "unexpected pickled state"}
+}
+
+func datetimeOf(args ...any) (any, error) {
+	b, err := stateBytes("datetime.datetime", args, 10)
+	if err != nil {
+		return nil, err
+	}
+	loc := Naive
+	if len(args) == 2 {
+		l, ok := args[1].(*time.Location)
+		if !ok {
+			return nil, &UnsupportedTypeError{PythonType: "datetime.datetime", Reason: "tzinfo is not a datetime.timezone"}
+		}
+		loc = l
+	} else if len(args) > 2 {
+		return nil, &UnsupportedTypeError{PythonType: "datetime.datetime", Reason: "unexpected constructor arguments"}
+	}
+	us := int(b[7])<<16 | int(b[8])<<8 | int(b[9])
+	return time.Date(int(b[0])<<8|int(b[1]), time.Month(b[2]&0x7f), int(b[3]), int(b[4]), int(b[5]), int(b[6]), us*1000, loc), nil
+}
+
+func dateOf(args ...any) (any, error) {
+	b, err := stateBytes("datetime.date", args, 4)
+	if err != nil || len(args) != 1 {
+		return nil, &UnsupportedTypeError{PythonType: "datetime.date", Reason: "unexpected pickled state"}
+	}
+	return Date{Year: int(b[0])<<8 | int(b[1]), Month: time.Month(b[2]), Day: int(b[3])}, nil
+}
+
+func timeOf(args ...any) (any, error) {
+	b, err := stateBytes("datetime.time", args, 6)
+	if err != nil {
+		return nil, err
+	}
+	if len(args) != 1 {
+		return nil, &UnsupportedTypeError{PythonType: "datetime.time", Reason: "a time with tzinfo has no Go counterpart"}
+	}
+	return TimeOfDay{Hour: int(b[0] & 0x7f), Minute: int(b[1]), Second: int(b[2]), Microsecond: int(b[3])<<16 | int(b[4])<<8 | int(b[5])}, nil
+}
+
+func timedeltaOf(args ...any) (any, error) {
+	if len(args) == 3 {
+		d, ok1 := args[0].(int)
+		s, ok2 := args[1].(int)
+		us, ok3 := args[2].(int)
+		if ok1 && ok2 && ok3 {
+			total := new(big.Int).Mul(big.NewInt(int64(d)), big.NewInt(86400e9))
+			total.Add(total, big.NewInt(int64(s)*1e9+int64(us)*1e3))
+			if !total.IsInt64() {
+				return nil, &UnsupportedTypeError{PythonType: "datetime.timedelta", Reason: "longer than a time.Duration holds (about 292 years)"}
+			}
+			return time.Duration(total.Int64()), nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "datetime.timedelta", Reason: "unexpected constructor arguments"}
+}
+
+func timezoneOf(args ...any) (any, error) {
+	if len(args) >= 1 && len(args) <= 2 {
+		off, ok := args[0].(time.Duration)
+		name := ""
+		if len(args) == 2 {
+			name, _ = args[1].(string)
+		}
+		if ok && off%time.Second == 0 {
+			if off == 0 && name == "" {
+				return time.UTC, nil
+			}
+			return time.FixedZone(name, int(off/time.Second)), nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "datetime.timezone", Reason: "unexpected constructor arguments"}
+}
+
+func decimalOf(args ...any) (any, error) {
+	if len(args) == 1 {
+		if s, ok := args[0].(string); ok {
+			return Decimal(s), nil
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "decimal.Decimal", Reason: "unexpected constructor arguments"}
+}
+
+// convert turns gopickle's values into this package's.
+func convert(v any) (any, error) {
+	switch x := v.(type) {
+	case nil, bool, float64, string, []byte, complex128, time.Time, time.Duration, Date, TimeOfDay, Decimal:
+		return x, nil
+	case int:
+		return int64(x), nil
+	case *big.Int:
+		if x.IsInt64() {
+			return x.Int64(), nil
+		}
+		return x, nil
+	case *types.ByteArray:
+		return []byte(*x), nil
+	case *types.List:
+		return convertAll([]any(*x))
+	case *types.Tuple:
+		items, err := convertAll([]any(*x))
+		return Tuple(items), err
+	case Set:
+		items, err := convertAll(x)
+		return Set(sortElements(items)), err
+	case FrozenSet:
+		items, err := convertAll(x)
+		return FrozenSet(sortElements(items)), err
+	case *types.Set:
+		items, err := convertAll(setKeys(*x))
+		return Set(sortElements(items)), err
+	case *types.FrozenSet:
+		keys := make([]any, 0, len(*x))
+		for k := range *x {
+			keys = append(keys, k)
+		}
+		items, err := convertAll(keys)
+		return FrozenSet(sortElements(items)), err
+	case *types.Dict:
+		return convertDict(*x)
+	case *types.OrderedDict:
+		d := make(types.Dict, 0, x.Len())
+		for e := x.List.Front(); e != nil; e = e.Next() {
+			entry := e.Value.(*types.OrderedDictEntry)
+			d = append(d, types.DictEntry{Key: entry.Key, Value: entry.Value})
+		}
+		return convertDict(d)
+	case *uuidState:
+		if x.n == nil {
+			return nil, &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "state missing"}
+		}
+		var u UUID
+		x.n.FillBytes(u[:])
+		return u, nil
+	case *foreign:
+		return nil, &UnsupportedTypeError{PythonType: x.name, Reason: "a class object, not a value"}
+	case *types.GenericClass:
+		return nil, &UnsupportedTypeError{PythonType: x.Module + "." + x.Name}
+	case *types.ObjectClass, *types.Reconstructor, *types.OrderedDictClass:
+		return nil, &UnsupportedTypeError{PythonType: fmt.Sprintf("%T", x), Reason: "a class object, not a value"}
+	}
+	return nil, &UnsupportedTypeError{PythonType: fmt.Sprintf("unknown (unpickled as Go %T)", v)}
+}
+
+func setKeys(s types.Set) []any {
+	keys := make([]any, 0, len(s))
+	for k := range s {
+		keys = append(keys, k)
+	}
+	return keys
+}
+
+func convertAll(in []any) ([]any, error) {
+	out := make([]any, len(in))
+	for i, e := range in {
+		c, err := convert(e)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = c
+	}
+	return out, nil
+}
+
+func convertDict(in types.Dict) (Dict, error) {
+	out := make(Dict, len(in))
+	for i, e := range in {
+		k, err := convert(e.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := convert(e.Value)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Item{Key: k, Value: v}
+	}
+	return out, nil
+}
+
+// sortElements orders set elements by type and text, so that a set decodes
+// the same way every time.
+func sortElements(items []any) []any {
+	sort.SliceStable(items, func(i, j int) bool {
+		return fmt.Sprintf("%T %v", items[i], items[i]) < fmt.Sprintf("%T %v", items[j], items[j])
+	})
+	return items
+}
