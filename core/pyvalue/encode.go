@@ -104,6 +104,11 @@ func (e *encoder) value(v any, depth int) error {
 		e.float(x)
 	case float32:
 		e.float(float64(x))
+	case complex128:
+		e.global("builtins", "complex")
+		e.float(real(x))
+		e.float(imag(x))
+		e.buf = append(e.buf, opTuple2, opReduce)
 	case string:
 		e.str(x)
 	case []byte:
