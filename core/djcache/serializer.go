@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vmihailenco/msgpack/v5"
+	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
 	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
 )
@@ -74,7 +77,11 @@ func (jsonSerializer) Unmarshal(data []byte) (any, error) {
 // json.dumps(value, cls=DjangoJSONEncoder) would.
 func toJSON(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, string, float64, float32, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
+	case float64:
+		return pyFloat(x), nil
+	case float32:
+		return pyFloat(x), nil
+	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
 		return x, nil
 	case pyvalue.Decimal:
 		return string(x), nil
@@ -132,6 +139,34 @@ func toJSON(v any) (any, error) {
 		return x, nil
 	}
 	return nil, &pyvalue.UnsupportedTypeError{GoType: fmt.Sprintf("%T", v), Reason: "JSON has no form for it"}
+}
+
+// pyFloat writes a float as Python's json.dumps does: always with a
+// fraction or an exponent ("2.0", not "2", which Python would read as an
+// int), and NaN and the infinities as the NaN/Infinity tokens Python reads.
+type pyFloat float64
+
+func (f pyFloat) MarshalJSON() ([]byte, error) {
+	x := float64(f)
+	switch {
+	case math.IsNaN(x):
+		return []byte("NaN"), nil
+	case math.IsInf(x, 1):
+		return []byte("Infinity"), nil
+	case math.IsInf(x, -1):
+		return []byte("-Infinity"), nil
+	}
+	a := math.Abs(x)
+	var s string
+	if a == 0 || (a >= 1e-4 && a < 1e16) {
+		s = strconv.FormatFloat(x, 'f', -1, 64)
+	} else {
+		s = strconv.FormatFloat(x, 'e', -1, 64)
+	}
+	if !strings.ContainsAny(s, ".e") {
+		s += ".0"
+	}
+	return []byte(s), nil
 }
 
 func toJSONAll(items []any) ([]any, error) {
@@ -293,52 +328,83 @@ func packAll(enc *msgpack.Encoder, items []any) error {
 
 func (msgpackSerializer) Unmarshal(data []byte) (any, error) {
 	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	dec.SetMapDecoder(unpackMap)
-	v, err := dec.DecodeInterfaceLoose()
+	v, err := unpack(dec, 0)
 	if err != nil {
 		return nil, fmt.Errorf("djcache: invalid msgpack value: %w", err)
 	}
 	if _, err := dec.PeekCode(); err == nil {
 		return nil, fmt.Errorf("djcache: invalid msgpack value: data after the value")
 	}
-	return fromMsgpack(v), nil
+	return v, nil
 }
 
-func unpackMap(dec *msgpack.Decoder) (any, error) {
-	n, err := dec.DecodeMapLen()
+// unpack reads one msgpack value: bin as []byte and str as string (as
+// Python's raw=False reader does), arrays as []any, maps as pyvalue.Dict,
+// integers as int64 (or *big.Int above it), floats as float64.
+func unpack(dec *msgpack.Decoder, depth int) (any, error) {
+	if depth > 1000 {
+		return nil, fmt.Errorf("nested more than 1000 levels deep")
+	}
+	c, err := dec.PeekCode()
 	if err != nil {
 		return nil, err
 	}
-	d := make(pyvalue.Dict, 0, max(n, 0))
-	for i := 0; i < n; i++ {
-		k, err := dec.DecodeInterfaceLoose()
+	switch {
+	case msgpcode.IsBin(c):
+		b, err := dec.DecodeBytes()
+		if b == nil && err == nil {
+			b = []byte{}
+		}
+		return b, err
+	case msgpcode.IsString(c):
+		return dec.DecodeString()
+	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
+		n, err := dec.DecodeArrayLen()
 		if err != nil {
 			return nil, err
 		}
-		v, err := dec.DecodeInterfaceLoose()
+		out := make([]any, 0, max(n, 0))
+		for i := 0; i < n; i++ {
+			v, err := unpack(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return out, nil
+	case msgpcode.IsFixedMap(c) || c == msgpcode.Map16 || c == msgpcode.Map32:
+		n, err := dec.DecodeMapLen()
 		if err != nil {
 			return nil, err
 		}
-		d = append(d, pyvalue.Item{Key: fromMsgpack(k), Value: fromMsgpack(v)})
+		d := make(pyvalue.Dict, 0, max(n, 0))
+		for i := 0; i < n; i++ {
+			k, err := unpack(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			v, err := unpack(dec, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			d = append(d, pyvalue.Item{Key: k, Value: v})
+		}
+		return d, nil
 	}
-	return d, nil
-}
-
-// fromMsgpack brings the loose decoder's numbers to the pyvalue types.
-func fromMsgpack(v any) any {
+	v, err := dec.DecodeInterfaceLoose()
+	if err != nil {
+		return nil, err
+	}
 	switch x := v.(type) {
 	case uint64:
 		if x > 1<<63-1 {
-			return new(big.Int).SetUint64(x)
+			return new(big.Int).SetUint64(x), nil
 		}
-		return int64(x)
+		return int64(x), nil
 	case float32:
-		return float64(x)
-	case []any:
-		for i, e := range x {
-			x[i] = fromMsgpack(e)
-		}
-		return x
+		return float64(x), nil
+	case nil, bool, int64, float64:
+		return x, nil
 	}
-	return v
+	return nil, fmt.Errorf("msgpack type %T has no Python counterpart here", v)
 }
