@@ -72,7 +72,7 @@ func findClass(module, name string) (any, error) {
 	case "decimal.Decimal":
 		return callFunc(decimalOf), nil
 	case "uuid.UUID":
-		return newClass(func(...any) (any, error) { return &uuidState{}, nil }), nil
+		return uuidClass{}, nil
 	case "uuid.SafeUUID":
 		return callFunc(func(...any) (any, error) { return safeUUID{}, nil }), nil
 	case "django.utils.safestring.SafeString", "django.utils.safestring.SafeText":
@@ -127,6 +127,23 @@ func (u *uuidState) PySetState(state any) error {
 	}
 	u.n = n
 	return nil
+}
+
+// uuidClass is uuid.UUID: Python pickles it with NEWOBJ and BUILD; Encode
+// with REDUCE on the hex string.
+type uuidClass struct{}
+
+func (uuidClass) PyNew(...any) (any, error) { return &uuidState{}, nil }
+
+func (uuidClass) Call(args ...any) (any, error) {
+	if len(args) == 1 {
+		if s, ok := args[0].(string); ok {
+			if u, err := ParseUUID(s); err == nil {
+				return u, nil
+			}
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "unexpected constructor arguments"}
 }
 
 // safeUUID stands for uuid.SafeUUID, which a UUID's state may carry.
@@ -293,7 +310,7 @@ func decimalOf(args ...any) (any, error) {
 // convert turns gopickle's values into this package's.
 func convert(v any) (any, error) {
 	switch x := v.(type) {
-	case nil, bool, float64, string, []byte, complex128, time.Time, time.Duration, Date, TimeOfDay, Decimal:
+	case nil, bool, float64, string, []byte, complex128, time.Time, time.Duration, Date, TimeOfDay, Decimal, UUID:
 		return x, nil
 	case int:
 		return int64(x), nil
