@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/big"
 	"reflect"
+	"strings"
 	"time"
 )
 
@@ -41,7 +42,8 @@ var (
 // Go integer type it fits, an int or float into a float, str into string or
 // []byte, bytes into []byte or string, list/tuple/set/frozenset into a
 // slice, dict into a map whose key type fits every key, and each value
-// type of the package documentation into itself. Anything else is a
+// type of the package documentation into itself, and a dict with str keys
+// into a struct (see below). Anything else is a
 // *MismatchError; dst is left unchanged then, or partly filled for
 // containers.
 func Into(v any, dst any) error {
@@ -147,8 +149,39 @@ func assign(v any, dst reflect.Value) error {
 		return assignSlice(v, dst)
 	case reflect.Map:
 		return assignMap(v, dst)
+	case reflect.Struct:
+		return assignStruct(v, dst)
 	}
 	return mismatch(v, t, "")
+}
+
+// assignStruct fills a struct from a dict with str keys: each exported
+// field from the key named by its `py:"name"` tag, or else the key equal
+// to the field name ignoring case. Keys without a field are ignored;
+// fields without a key keep their value.
+func assignStruct(v any, dst reflect.Value) error {
+	t := dst.Type()
+	d, ok := v.(Dict)
+	if !ok {
+		return mismatch(v, t, "")
+	}
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		if !f.IsExported() {
+			continue
+		}
+		name, tagged := f.Tag.Lookup("py")
+		for _, it := range d {
+			k, isStr := it.Key.(string)
+			if isStr && (k == name || !tagged && strings.EqualFold(k, f.Name)) {
+				if err := assign(it.Value, dst.Field(i)); err != nil {
+					return fmt.Errorf("field %s: %w", f.Name, err)
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func toBig(v any) (*big.Int, bool) {

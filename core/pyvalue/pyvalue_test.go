@@ -93,8 +93,7 @@ func TestDecodeMalformed(t *testing.T) {
 			t.Errorf("truncated at %d: got no error; want one", i)
 		}
 	}
-	for _, in := range [][]byte{nil, {0x80}, {0x80, 5, 'N', 'N', 'u', '.'}, {'c', 'o', 's', '\n', 's', 'y', 's', 't', 'e', 'm', '\n', ')', 'R', '.'},
-	} {
+	for _, in := range [][]byte{nil, {0x80}, {0x80, 5, 'N', 'N', 'u', '.'}, {'c', 'o', 's', '\n', 's', 'y', 's', 't', 'e', 'm', '\n', ')', 'R', '.'}} {
 		if _, err := Decode(in); err == nil {
 			t.Errorf("Decode(%x): got no error; want one", in)
 		}
@@ -132,19 +131,19 @@ func TestUnsupportedPythonTypeIsNamed(t *testing.T) {
 
 func TestInto(t *testing.T) {
 	var (
-		s   string
-		i   int
-		u8  uint8
-		f   float64
-		b   []byte
-		ss  []string
-		m   map[string]int
-		mi  map[int64]string
-		tm  time.Time
-		d   time.Duration
-		p   *int
-		av  any
-		bi  big.Int
+		s  string
+		i  int
+		u8 uint8
+		f  float64
+		b  []byte
+		ss []string
+		m  map[string]int
+		mi map[int64]string
+		tm time.Time
+		d  time.Duration
+		p  *int
+		av any
+		bi big.Int
 	)
 	big70, _ := new(big.Int).SetString("1180591620717411303424", 10)
 	ok := []struct {
@@ -234,5 +233,23 @@ func BenchmarkInto(b *testing.B) {
 		if err := Into(v, &ids); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestIntoStruct(t *testing.T) {
+	type row struct {
+		Name  string
+		Cents int `py:"price_cents"`
+		Tags  []string
+		skip  int
+	}
+	d := Dict{{Key: "name", Value: "mug"}, {Key: "price_cents", Value: int64(999)}, {Key: "tags", Value: []any{"a"}}, {Key: "other", Value: 1.5}}
+	var got row
+	if err := Into(d, &got); err != nil || got.Name != "mug" || got.Cents != 999 || len(got.Tags) != 1 || got.skip != 0 {
+		t.Errorf("got %+v, %v; want {mug 999 [a] 0}", got, err)
+	}
+	var me *MismatchError
+	if err := Into(Dict{{Key: "name", Value: int64(1)}}, &got); !errors.As(err, &me) || me.PythonType != "int" {
+		t.Errorf("got %v; want a MismatchError naming Python int", err)
 	}
 }

@@ -39,7 +39,7 @@
 // with a fixed-offset timezone.
 //
 // Into converts a decoded value into a typed Go variable (a string, an int,
-// a struct-free map or slice, a time.Time …) and reports a *MismatchError
+// a map, a slice, a struct, a time.Time …) and reports a *MismatchError
 // naming both types when it cannot.
 package pyvalue
 
