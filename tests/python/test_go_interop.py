@@ -172,3 +172,37 @@ def test_copy_mode_go_writes_every_server(crosslang, three_servers):
             assert redis.Redis(port=s.port, db=1).exists(*[cache.make_key(f"v:{n}") for n in names]) == 3
     finally:
         cache.disconnect()
+
+
+SEED_CASES = json.loads((ROOT / "tests" / "fixtures" / "ring_seed.json").read_text())["cases"]
+MORE_LOCATIONS = [
+    "127.0.0.1:6379", "cachehost", "[::1]:6380", "redis://user:pw@Example.com:6390/3",
+    "redis://localhost?db=9&socket_timeout=2", "rediss://cache.example.com:6380/2?ssl_cert_reqs=none",
+    "unix://:pw@/tmp/r.sock?db=4", "/tmp/redis.sock", "10.0.0.1:7000, 10.0.0.2:7000",
+]
+
+
+@pytest.mark.parametrize("location,db,password", [
+    *[(c["settings"]["LOCATION"], c["effective_db"], c["settings"]["OPTIONS"].get("PASSWORD")) for c in SEED_CASES],
+    *[(loc, 1, None) for loc in MORE_LOCATIONS],
+    ("127.0.0.1:6381,/tmp/s.sock", 0, "secret"),
+])
+def test_go_derives_the_servers_python_derives(crosslang, location, db, password):
+    """One LOCATION, two parsers: Go's djcache and Python's _settings agree on every server's
+    address, database, credentials and ring node name (the document Python sends to the core)."""
+    from redis_cache_go import _layout
+
+    options = {"DB": db}
+    if password:
+        options["PASSWORD"] = password
+    cache = redis_cache_go.ShardedRedisCache(location, {"OPTIONS": options})
+    try:
+        doc = _layout.document(cache._settings, "ring")
+        servers = doc.get("servers") or [dict(doc, name=_layout.node_name(cache._settings.servers[0]))]
+        want = [{"network": s["network"], "addr": s["addr"], "db": s["db"], "username": s["username"],
+                 "password": s["password"], "tls": s["tls"] is not None, "name": s["name"]} for s in servers]
+    finally:
+        cache.disconnect()
+    as_string = location if isinstance(location, str) else ",".join(location)
+    flags = ["-db", str(db)] + (["-password", password] if password else [])
+    assert crosslang(as_string, "servers", [], *flags) == want

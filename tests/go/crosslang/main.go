@@ -4,9 +4,11 @@
 //
 //	crosslang -location L [-db N] [-prefix P] [-compressor zlib] [-serializer json] [-mode copy] read NAME...
 //	crosslang ... write NAME...
+//	crosslang ... servers
 //
 // read prints one JSON object per name: {"ok": bool, "got": "...", "server": i};
-// write prints {"server": i}. Values are those of internal/fixturevalues,
+// write prints {"server": i}; servers prints the servers djcache derives from
+// the settings ([{"network", "addr", "db", "username", "password", "name"}]). Values are those of internal/fixturevalues,
 // stored at key "v:NAME".
 package main
 
@@ -38,6 +40,7 @@ func main() {
 
 func run() error {
 	location := flag.String("location", "", "LOCATION string")
+	password := flag.String("password", "", "OPTIONS PASSWORD")
 	db := flag.Int("db", djcache.DefaultDB, "OPTIONS DB")
 	prefix := flag.String("prefix", "", "KEY_PREFIX")
 	compressor := flag.String("compressor", "", "COMPRESSOR short name")
@@ -51,7 +54,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := djcache.Options{DB: djcache.DB(*db), KeyPrefix: *prefix, Compressor: format, Timeout: djcache.Forever}
+	opts := djcache.Options{DB: djcache.DB(*db), Password: *password, KeyPrefix: *prefix, Compressor: format, Timeout: djcache.Forever}
 	switch *serializer {
 	case "pickle":
 	case "json":
@@ -63,6 +66,9 @@ func run() error {
 	}
 	if *mode == "copy" {
 		opts.Mode = shard.Copy
+	}
+	if flag.Arg(0) == "servers" {
+		return printServers(*location, opts)
 	}
 	c, err := djcache.OpenURL(*location, opts)
 	if err != nil {
@@ -105,6 +111,28 @@ func run() error {
 			return fmt.Errorf("unknown command %q", flag.Arg(0))
 		}
 		out[name] = r
+	}
+	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func printServers(location string, opts djcache.Options) error {
+	opts.Location = djcache.SplitLocation(location)
+	so, err := djcache.ShardOptions(opts)
+	if err != nil {
+		return err
+	}
+	type server struct {
+		Network  string `json:"network"`
+		Addr     string `json:"addr"`
+		DB       int    `json:"db"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+		TLS      bool   `json:"tls"`
+		Name     string `json:"name"`
+	}
+	out := make([]server, len(so.Servers))
+	for i, s := range so.Servers {
+		out[i] = server{s.Network, s.Addr, s.DB, s.Username, s.Password, s.TLS != nil, so.Names[i]}
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
 }
