@@ -79,8 +79,9 @@ func plainInt(v any) ([]byte, bool) {
 
 // Decode reads stored bytes the way the Python package does: decimal text
 // is an int (int64, or *big.Int beyond it); otherwise the compressor is
-// recognised by its magic bytes and the rest goes to the serializer. An
-// unreadable value is an error, never a guess.
+// recognised by its magic bytes and the rest goes to the serializer (bytes
+// that start like a compressed stream but do not decode as one go to the
+// serializer as they are). An unreadable value is an error, never a guess.
 func (c *Cache) Decode(stored []byte) (any, error) {
 	if codec.IsDecimalInt(stored) {
 		if n, err := strconv.ParseInt(string(stored), 10, 64); err == nil {
@@ -91,6 +92,11 @@ func (c *Cache) Decode(stored []byte) (any, error) {
 	}
 	data, _, err := c.codec.Decode(stored)
 	if err != nil {
+		// Bytes that only start like a compressed stream may still be a
+		// serialized value (the Python package judges them the same way).
+		if v, serr := c.opts.Serializer.Unmarshal(stored); serr == nil {
+			return v, nil
+		}
 		return nil, err
 	}
 	return c.opts.Serializer.Unmarshal(data)
