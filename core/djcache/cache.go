@@ -3,24 +3,46 @@
 // RedisCache): the same settings, the same keys, the same stored bytes, and
 // the same server for every key when the cache is spread over several.
 //
-// Open a cache from the values of the site's CACHES entry:
+// # Opening
+//
+// Copy the values of the site's CACHES entry into Options:
 //
 //	c, err := djcache.Open(djcache.Options{
-//		Location:  []string{"redis://cache1:6379/1", "redis://cache2:6379/1"}, // LOCATION
-//		KeyPrefix: "shop",                                                      // KEY_PREFIX
-//		Compressor: codec.Zlib,                                                  // OPTIONS["COMPRESSOR"]
+//		Location:   []string{"redis://cache1:6379/1", "redis://cache2:6379/1"}, // LOCATION
+//		KeyPrefix:  "shop",                                                     // KEY_PREFIX
+//		Compressor: codec.Zlib,                                                 // OPTIONS["COMPRESSOR"]
 //	})
 //
-// or from one URL with OpenURL. Keys are made as Django makes them,
-// "<KEY_PREFIX>:<VERSION>:<key>" unless Options.KeyFunc says otherwise.
-// Several servers are placed by core/shard, the code the Python package
-// runs, so a key lives on the same server whichever side wrote it.
+// or give the LOCATION string to OpenURL. Nothing touches the network until
+// the first operation. LOCATION entries are read as the Python package reads
+// them (host:port, a socket path, redis://, rediss://, unix:// URLs; DB 1 when
+// none is named), and several servers are placed by core/shard, the code the
+// Python package runs, so a key lives on the same server whichever side wrote
+// it. ShardOptions shows what a configuration resolves to.
 //
-// Values cross between the languages as Django stores them: a plain
-// integer as decimal text (so Incr works on the server), anything else
-// serialized (pickle by default, see core/pyvalue for the Go types each
-// Python type becomes) and then compressed by core/codec. Reads recognise
-// every compressor by its magic bytes, whatever Options.Compressor is.
+// # Keys
+//
+// Keys are made as Django makes them, "<KEY_PREFIX>:<VERSION>:<key>", unless
+// Options.KeyFunc (KEY_FUNCTION) says otherwise. Every method takes the
+// cache key, before MakeKey.
+//
+// # Values
+//
+// Values cross between the languages as Django stores them: a Go integer
+// as decimal text (so Incr works on the server, and Python reads an int),
+// anything else serialized (pickle by default, JSON or msgpack) and then
+// compressed by core/codec. Reads recognise every compressor by its magic
+// bytes, whatever Options.Compressor is. Pickled Python values arrive as the
+// Go types listed in core/pyvalue (a dict as pyvalue.Dict, a datetime as
+// time.Time …); GetInto converts them into a typed variable. A value that
+// cannot be read is a *ValueError naming the key; errors.As finds a
+// *pyvalue.UnsupportedTypeError naming the Python type, or a
+// *pyvalue.MismatchError naming both types.
+//
+// # Not here yet
+//
+// GetOrSet is Django's plain get_or_set, without stampede protection, and
+// there are no locks: both are core/herd's.
 package djcache
 
 import (
@@ -80,6 +102,9 @@ type Options struct {
 	// SocketTimeout and ConnectTimeout are OPTIONS["SOCKET_TIMEOUT"] and
 	// ["SOCKET_CONNECT_TIMEOUT"]. Default: core/client's (5s each).
 	SocketTimeout, ConnectTimeout time.Duration
+	// MaxConnections bounds each server's connection pool
+	// (CONNECTION_POOL_CLASS_KWARGS max_connections). Default: core/client's.
+	MaxConnections int
 
 	// KeyPrefix is KEY_PREFIX. Default: "".
 	KeyPrefix string
@@ -155,6 +180,7 @@ func ShardOptions(opts Options) (shard.Options, error) {
 		if s.opts.DialTimeout == 0 {
 			s.opts.DialTimeout = o.ConnectTimeout
 		}
+		s.opts.PoolSize = o.MaxConnections
 		so.Servers = append(so.Servers, s.opts)
 		so.Names = append(so.Names, s.name)
 	}
