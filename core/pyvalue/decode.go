@@ -22,6 +22,9 @@ func Decode(data []byte) (v any, err error) {
 			v, err = nil, fmt.Errorf("pyvalue: malformed or unsupported pickle: %v", r)
 		}
 	}()
+	if err := scan(data); err != nil {
+		return nil, err
+	}
 	u := gopickle.NewUnpickler(bytes.NewReader(data))
 	u.FindClass = findClass
 	raw, err := u.Load()
@@ -32,7 +35,8 @@ func Decode(data []byte) (v any, err error) {
 		}
 		return nil, fmt.Errorf("pyvalue: cannot read pickle: %w", err)
 	}
-	return convert(raw)
+	cv := converter{left: max(1<<20, 64*len(data))}
+	return cv.convert(raw, 0)
 }
 
 // callFunc is a Python callable the unpickler calls with REDUCE.
@@ -109,8 +113,20 @@ func getattrOf(args ...any) (any, error) {
 	return nil, &UnsupportedTypeError{PythonType: "builtins.getattr", Reason: "only enum members are pickled with getattr"}
 }
 
-// convert turns gopickle's values into this package's.
-func convert(v any) (any, error) {
+// converter turns gopickle's values into this package's. left bounds the
+// values it builds: shared references (a list holding the same list many
+// times over) are copied, so a small pickle could otherwise expand without
+// end.
+type converter struct{ left int }
+
+func (cv *converter) convert(v any, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, &UnsupportedTypeError{PythonType: pythonTypeOf(v), Reason: "nested more than 1000 levels deep, or contains itself"}
+	}
+	if cv.left--; cv.left < 0 {
+		return nil, &UnsupportedTypeError{PythonType: pythonTypeOf(v), Reason: "shared references expand to too many values"}
+	}
+	depth++
 	switch x := v.(type) {
 	case nil, bool, float64, string, []byte, complex128, time.Time, time.Duration, Date, TimeOfDay, Decimal, UUID:
 		return x, nil
@@ -124,35 +140,35 @@ func convert(v any) (any, error) {
 	case *types.ByteArray:
 		return []byte(*x), nil
 	case *types.List:
-		return convertAll([]any(*x))
+		return cv.convertAll([]any(*x), depth)
 	case *types.Tuple:
-		items, err := convertAll([]any(*x))
+		items, err := cv.convertAll([]any(*x), depth)
 		return Tuple(items), err
 	case Set:
-		items, err := convertAll(x)
+		items, err := cv.convertAll(x, depth)
 		return Set(sortElements(items)), err
 	case FrozenSet:
-		items, err := convertAll(x)
+		items, err := cv.convertAll(x, depth)
 		return FrozenSet(sortElements(items)), err
 	case *types.Set:
-		items, err := convertAll(setKeys(*x))
+		items, err := cv.convertAll(setKeys(*x), depth)
 		return Set(sortElements(items)), err
 	case *types.FrozenSet:
 		keys := make([]any, 0, len(*x))
 		for k := range *x {
 			keys = append(keys, k)
 		}
-		items, err := convertAll(keys)
+		items, err := cv.convertAll(keys, depth)
 		return FrozenSet(sortElements(items)), err
 	case *types.Dict:
-		return convertDict(*x)
+		return cv.convertDict(*x, depth)
 	case *types.OrderedDict:
 		d := make(types.Dict, 0, x.Len())
 		for e := x.List.Front(); e != nil; e = e.Next() {
 			entry := e.Value.(*types.OrderedDictEntry)
 			d = append(d, types.DictEntry{Key: entry.Key, Value: entry.Value})
 		}
-		return convertDict(d)
+		return cv.convertDict(d, depth)
 	case *uuidState:
 		if x.n == nil {
 			return nil, &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "state missing"}
@@ -178,10 +194,10 @@ func setKeys(s types.Set) []any {
 	return keys
 }
 
-func convertAll(in []any) ([]any, error) {
+func (cv *converter) convertAll(in []any, depth int) ([]any, error) {
 	out := make([]any, len(in))
 	for i, e := range in {
-		c, err := convert(e)
+		c, err := cv.convert(e, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -190,14 +206,14 @@ func convertAll(in []any) ([]any, error) {
 	return out, nil
 }
 
-func convertDict(in types.Dict) (Dict, error) {
+func (cv *converter) convertDict(in types.Dict, depth int) (Dict, error) {
 	out := make(Dict, len(in))
 	for i, e := range in {
-		k, err := convert(e.Key)
+		k, err := cv.convert(e.Key, depth)
 		if err != nil {
 			return nil, err
 		}
-		v, err := convert(e.Value)
+		v, err := cv.convert(e.Value, depth)
 		if err != nil {
 			return nil, err
 		}
@@ -213,4 +229,21 @@ func sortElements(items []any) []any {
 		return fmt.Sprintf("%T %v", items[i], items[i]) < fmt.Sprintf("%T %v", items[j], items[j])
 	})
 	return items
+}
+
+// pythonTypeOf names the Python type of an unconverted container.
+func pythonTypeOf(v any) string {
+	switch v.(type) {
+	case *types.List:
+		return "list"
+	case *types.Tuple:
+		return "tuple"
+	case *types.Dict, *types.OrderedDict:
+		return "dict"
+	case *types.Set, Set:
+		return "set"
+	case *types.FrozenSet, FrozenSet:
+		return "frozenset"
+	}
+	return fmt.Sprintf("unknown (Go %T)", v)
 }

@@ -253,3 +253,23 @@ func TestIntoStruct(t *testing.T) {
 		t.Errorf("got %v; want a MismatchError naming Python int", err)
 	}
 }
+
+// A list that contains itself, and a pickle whose shared references would
+// expand exponentially, are errors rather than a hang or a crash.
+func TestDecodeSelfReferenceAndExpansion(t *testing.T) {
+	// l = []; l.append(l); pickle.dumps(l, 4)
+	self := []byte("\x80\x04\x95\x06\x00\x00\x00\x00\x00\x00\x00]\x94h\x00a.")
+	// a0 = []; a(i+1) = [a(i), a(i)] for 40 levels, memoised with BINPUT/BINGET
+	expand := []byte{0x80, 4, ']', 'q', 0}
+	for i := 0; i < 40; i++ {
+		expand = append(expand, ']', '(', 'h', byte(i), 'h', byte(i), 'e', 'q', byte(i+1))
+	}
+	expand = append(expand, '.')
+	for name, data := range map[string][]byte{"self": self, "expand": expand} {
+		v, err := Decode(data)
+		var ute *UnsupportedTypeError
+		if !errors.As(err, &ute) || ute.PythonType != "list" {
+			t.Errorf("%s: got %T, %v; want an UnsupportedTypeError naming list", name, v, err)
+		}
+	}
+}
