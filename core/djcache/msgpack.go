@@ -3,6 +3,7 @@ package djcache
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"math/big"
 	"sort"
 
@@ -86,8 +87,9 @@ func packAll(enc *msgpack.Encoder, items []any) error {
 }
 
 func (msgpackSerializer) Unmarshal(data []byte) (any, error) {
-	dec := msgpack.NewDecoder(bytes.NewReader(data))
-	v, err := unpack(dec, 0)
+	r := bytes.NewReader(data)
+	dec := msgpack.NewDecoder(r) // reads r directly (a bytes.Reader is an io.ByteScanner)
+	v, err := unpack(dec, r, 0)
 	if err != nil {
 		return nil, fmt.Errorf("djcache: invalid msgpack value: %w", err)
 	}
@@ -100,7 +102,7 @@ func (msgpackSerializer) Unmarshal(data []byte) (any, error) {
 // unpack reads one msgpack value: bin as []byte and str as string (as
 // Python's raw=False reader does), arrays as []any, maps as pyvalue.Dict,
 // integers as int64 (or *big.Int above it), floats as float64.
-func unpack(dec *msgpack.Decoder, depth int) (any, error) {
+func unpack(dec *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 	if depth > 1000 {
 		return nil, fmt.Errorf("nested more than 1000 levels deep")
 	}
@@ -109,22 +111,34 @@ func unpack(dec *msgpack.Decoder, depth int) (any, error) {
 		return nil, err
 	}
 	switch {
-	case msgpcode.IsBin(c):
-		b, err := dec.DecodeBytes()
-		if b == nil && err == nil {
-			b = []byte{}
+	case msgpcode.IsBin(c) || msgpcode.IsString(c):
+		// Read the bytes here, after checking the declared length against
+		// what is left, so a forged length cannot allocate gigabytes.
+		n, err := dec.DecodeBytesLen()
+		if err != nil {
+			return nil, err
 		}
-		return b, err
-	case msgpcode.IsString(c):
-		return dec.DecodeString()
+		if n < 0 || n > r.Len() {
+			return nil, fmt.Errorf("a length of %d runs past the end of the value", n)
+		}
+		b := make([]byte, n)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		if msgpcode.IsString(c) {
+			return string(b), nil
+		}
+		return b, nil
+	case msgpcode.IsExt(c):
+		return nil, fmt.Errorf("msgpack extension types have no Python counterpart here")
 	case msgpcode.IsFixedArray(c) || c == msgpcode.Array16 || c == msgpcode.Array32:
 		n, err := dec.DecodeArrayLen()
 		if err != nil {
 			return nil, err
 		}
-		out := make([]any, 0, max(n, 0))
+		out := make([]any, 0, min(max(n, 0), 1024)) // n comes from the data: grow as items arrive
 		for i := 0; i < n; i++ {
-			v, err := unpack(dec, depth+1)
+			v, err := unpack(dec, r, depth+1)
 			if err != nil {
 				return nil, err
 			}
@@ -136,13 +150,13 @@ func unpack(dec *msgpack.Decoder, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := make(pyvalue.Dict, 0, max(n, 0))
+		d := make(pyvalue.Dict, 0, min(max(n, 0), 1024))
 		for i := 0; i < n; i++ {
-			k, err := unpack(dec, depth+1)
+			k, err := unpack(dec, r, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			v, err := unpack(dec, depth+1)
+			v, err := unpack(dec, r, depth+1)
 			if err != nil {
 				return nil, err
 			}
