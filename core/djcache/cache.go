@@ -224,6 +224,15 @@ func (c *Cache) MakeKeyVersion(key string, version int) string {
 	return c.opts.KeyFunc(key, c.opts.KeyPrefix, version)
 }
 
+// AtVersion returns the cache with keys made at version instead of
+// Options.Version, as Django's version= argument does for one call. It
+// shares c's connections: close only one of them.
+func (c *Cache) AtVersion(version int) *Cache {
+	v := *c
+	v.opts.Version = version
+	return &v
+}
+
 // Locate returns the index in Options.Location of the server that holds
 // key (a cache key, before MakeKey), as the Python package picks it.
 func (c *Cache) Locate(key string) int { return c.shards.Locate(c.MakeKey(key)) }

@@ -54,6 +54,18 @@ func TestKeyMaking(t *testing.T) {
 	if got := c.MakeKeyVersion("k", 3); got != "p:3:k" {
 		t.Errorf("MakeKeyVersion: got %q; want p:3:k", got)
 	}
+	if err := c.AtVersion(3).Set(ctx, "k", "three", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := c.Shards().Get(ctx, "p:3:k"); v == nil {
+		t.Errorf("AtVersion(3).Set: nothing at p:3:k")
+	}
+	if v, _, _ := c.AtVersion(3).Get(ctx, "k"); v != "three" {
+		t.Errorf("AtVersion(3).Get: got %#v; want \"three\"", v)
+	}
+	if c.MakeKey("k") != "p:1:k" {
+		t.Errorf("AtVersion changed the cache it was called on: MakeKey gives %q", c.MakeKey("k"))
+	}
 }
 
 func TestOperations(t *testing.T) {
