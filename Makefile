@@ -60,14 +60,15 @@ test-capi: venv
 	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
 	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
 
-# A short burst of coverage-guided fuzzing of the sniffing decoder per target, on top of the
-# checked-in seeds (core/codec/testdata/fuzz/) that every `go test` run replays. A count of
+# A short burst of coverage-guided fuzzing per target (the sniffing decoder, the pickle reader), on
+# top of the checked-in seeds (core/*/testdata/fuzz/) that every `go test` run replays. A count of
 # executions, not a duration: a duration ends in "context deadline exceeded" when a worker is
 # mid-input at the deadline on a loaded machine (seen in CI-like runs).
 FUZZTIME ?= 3000x
 test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./core/codec
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/pyvalue
 
 test-python: build venv
 	$(PY) -m pytest -q tests/python

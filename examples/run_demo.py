@@ -18,6 +18,7 @@ import importlib.util
 import io
 import json
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -188,6 +189,29 @@ class Demo:
             any(k.startswith("demo:1:views.decorators.cache.cache_page.") for k in keys),
             True,
         )
+
+        print("\n[8] a Go service on the same cache (examples/goservice, the core/djcache API)")
+        visits_before = self.get("/info/")["visits"]
+        self.get("/prices/")  # the rows are cached again for the Go side to read
+        go = subprocess.run(
+            ["go", "run", "./examples/goservice"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, REDIS_LOCATION=self.redis.location),
+        )
+        if go.returncode != 0:
+            raise DemoFailed(f"go run ./examples/goservice failed: {go.stderr.strip()}")
+        report = json.loads(go.stdout)
+        self.say(f"go run ./examples/goservice -> {json.dumps(report, sort_keys=True)}")
+        self.expect("Go incr of the site's counter", report["visits_after_incr"], visits_before + 10)
+        self.expect("Go read of the site's get_or_set result", report["primes_count"], PRIMES_EXPECTED["count"])
+        self.expect("Go read of the site's teapot row", report.get("price:teapot"), 4599)
+        self.expect("Go set ttl", report["mug_ttl_seconds"], 120)
+        visits = self.get("/counter/")["visits"]
+        self.say(f"GET /counter/ -> visits={visits} (the site counts on from Go's incr)")
+        self.expect("site counter after Go's incr", visits, visits_before + 11)
+        r = self.get("/prices/")
+        self.say(f"GET /prices/ -> mug {r['prices']['mug']} (written by Go, served from the cache)")
+        self.expect("site reads Go's row", r["prices"]["mug"], {"name": "Stoneware mug", "cents": 999, "tags": ["tea", "coffee", "sale"]})
+        self.expect("Go's row came from the cache", "mug" in r["from_cache"], True)
 
 
 def main() -> int:

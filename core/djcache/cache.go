@@ -1,0 +1,258 @@
+// Package djcache lets a Go service share a cache with a Django site that
+// uses redis-cache-go (or django-redis-cache, django-redis or Django's own
+// RedisCache): the same settings, the same keys, the same stored bytes, and
+// the same server for every key when the cache is spread over several.
+//
+// # Opening
+//
+// Copy the values of the site's CACHES entry into Options:
+//
+//	c, err := djcache.Open(djcache.Options{
+//		Location:   []string{"redis://cache1:6379/1", "redis://cache2:6379/1"}, // LOCATION
+//		KeyPrefix:  "shop",                                                     // KEY_PREFIX
+//		Compressor: codec.Zlib,                                                 // OPTIONS["COMPRESSOR"]
+//	})
+//
+// or give the LOCATION string to OpenURL. Nothing touches the network until
+// the first operation. LOCATION entries are read as the Python package reads
+// them (host:port, a socket path, redis://, rediss://, unix:// URLs; DB 1 when
+// none is named), and several servers are placed by core/shard, the code the
+// Python package runs, so a key lives on the same server whichever side wrote
+// it. ShardOptions shows what a configuration resolves to.
+//
+// # Keys
+//
+// Keys are made as Django makes them, "<KEY_PREFIX>:<VERSION>:<key>", unless
+// Options.KeyFunc (KEY_FUNCTION) says otherwise. Every method takes the
+// cache key, before MakeKey.
+//
+// # Values
+//
+// Values cross between the languages as Django stores them: a Go integer
+// as decimal text (so Incr works on the server, and Python reads an int),
+// anything else serialized (pickle by default, JSON or msgpack) and then
+// compressed by core/codec. Reads recognise every compressor by its magic
+// bytes, whatever Options.Compressor is. Pickled Python values arrive as the
+// Go types listed in core/pyvalue (a dict as pyvalue.Dict, a datetime as
+// time.Time …); GetInto converts them into a typed variable. A value that
+// cannot be read is a *ValueError naming the key; errors.As finds a
+// *pyvalue.UnsupportedTypeError naming the Python type, or a
+// *pyvalue.MismatchError naming both types.
+//
+// # Not here yet
+//
+// GetOrSet is Django's plain get_or_set, without stampede protection, and
+// there are no locks: both are core/herd's.
+package djcache
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/shard"
+)
+
+// Forever, as a ttl or as Options.Timeout, stores a key without expiry
+// (Django's timeout=None).
+const Forever time.Duration = -1
+
+// DefaultTimeout is the default of Options.Timeout: 300 seconds, Django's.
+const DefaultTimeout = 300 * time.Second
+
+// KeyFunc makes the Redis key for a Django cache key, like Django's
+// KEY_FUNCTION setting: it receives the key, Options.KeyPrefix and
+// Options.Version.
+type KeyFunc func(key, prefix string, version int) string
+
+// DefaultKeyFunc is Django's default_key_func: "<prefix>:<version>:<key>".
+func DefaultKeyFunc(key, prefix string, version int) string {
+	return fmt.Sprintf("%s:%d:%s", prefix, version, key)
+}
+
+// Options are a Django CACHES entry in Go. The zero value of a field means
+// its default, named on the field; defaults are applied in one place
+// (withDefaults).
+type Options struct {
+	// Location lists the servers as LOCATION does: "host:port",
+	// "[::1]:6379", a bare host, a socket path, or a redis://, rediss:// or
+	// unix:// URL (with ?db=, ?socket_timeout=, ?socket_connect_timeout=,
+	// ?ssl_cert_reqs=). Use SplitLocation for a comma-separated string.
+	// Default: "127.0.0.1:6379".
+	Location []string
+	// DB is the database for entries that do not name one (OPTIONS["DB"]).
+	// Default: DefaultDB (1). Use DB(0) for database 0.
+	DB *int
+	// Password is OPTIONS["PASSWORD"], sent by entries that are not URLs
+	// (a URL carries its own). Default: none.
+	Password string
+	// Mode is the layout of several servers: shard.Ring is Python's
+	// ShardedRedisCache, shard.Copy is RedisCopyCache, shard.Primary is
+	// RedisCache with several LOCATIONs. Default: shard.Ring.
+	Mode shard.Mode
+	// HashRing is OPTIONS["HASH_RING"]. Default: shard.SeedRing.
+	HashRing shard.HashRing
+	// Weights are OPTIONS["WEIGHTS"] as a list aligned with Location.
+	// Default: equal.
+	Weights []int
+	// Primary is the index of MASTER_CACHE in Location for shard.Primary.
+	// Default: 0.
+	Primary int
+	// SocketTimeout and ConnectTimeout are OPTIONS["SOCKET_TIMEOUT"] and
+	// ["SOCKET_CONNECT_TIMEOUT"]. Default: core/client's (5s each).
+	SocketTimeout, ConnectTimeout time.Duration
+	// MaxConnections bounds each server's connection pool
+	// (CONNECTION_POOL_CLASS_KWARGS max_connections). Default: core/client's.
+	MaxConnections int
+
+	// KeyPrefix is KEY_PREFIX. Default: "".
+	KeyPrefix string
+	// Version is VERSION, the default key version. Default: 1.
+	Version int
+	// KeyFunc is KEY_FUNCTION. Default: DefaultKeyFunc.
+	KeyFunc KeyFunc
+	// Timeout is TIMEOUT, the ttl of a Set given ttl 0. Forever stores
+	// without expiry. Default: DefaultTimeout.
+	Timeout time.Duration
+
+	// Serializer turns values into bytes (OPTIONS["SERIALIZER"]).
+	// Default: Pickle.
+	Serializer Serializer
+	// Compressor, CompressorLevel and CompressMinLen are OPTIONS'
+	// COMPRESSOR, COMPRESSOR_LEVEL and COMPRESS_MIN_LEN. Default: no
+	// compression.
+	Compressor      codec.Format
+	CompressorLevel int
+	CompressMinLen  int
+}
+
+// DB returns a pointer to n, for Options.DB.
+func DB(n int) *int { return &n }
+
+func (o Options) withDefaults() Options {
+	if len(o.Location) == 0 {
+		o.Location = []string{"127.0.0.1:6379"}
+	}
+	if o.DB == nil {
+		o.DB = DB(DefaultDB)
+	}
+	if o.Version == 0 {
+		o.Version = 1
+	}
+	if o.KeyFunc == nil {
+		o.KeyFunc = DefaultKeyFunc
+	}
+	if o.Timeout == 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.Serializer == nil {
+		o.Serializer = Pickle
+	}
+	return o
+}
+
+// Cache is a Django cache seen from Go. It is safe for concurrent use;
+// Close releases its connections.
+type Cache struct {
+	opts   Options
+	shards *shard.Cache
+	codec  *codec.Codec
+}
+
+// ShardOptions returns the core/shard configuration that opts describe:
+// one client.Options and one seed-ring node name per Location entry,
+// derived as the Python package derives them from the same settings.
+func ShardOptions(opts Options) (shard.Options, error) {
+	o := opts.withDefaults()
+	so := shard.Options{Mode: o.Mode, HashRing: o.HashRing, Weights: o.Weights, Primary: o.Primary}
+	for _, entry := range o.Location {
+		if len(entry) == 0 {
+			return shard.Options{}, fmt.Errorf("djcache: empty LOCATION entry in %q", o.Location)
+		}
+		s, err := parseEntry(entry, *o.DB, o.Password)
+		if err != nil {
+			return shard.Options{}, err
+		}
+		if s.opts.ReadTimeout == 0 {
+			s.opts.ReadTimeout = o.SocketTimeout
+		}
+		if s.opts.DialTimeout == 0 {
+			s.opts.DialTimeout = o.ConnectTimeout
+		}
+		s.opts.PoolSize = o.MaxConnections
+		so.Servers = append(so.Servers, s.opts)
+		so.Names = append(so.Names, s.name)
+	}
+	return so, nil
+}
+
+// Open returns a Cache for opts. It validates the settings but does not
+// touch the network; the first operation connects.
+func Open(opts Options) (*Cache, error) {
+	o := opts.withDefaults()
+	so, err := ShardOptions(o)
+	if err != nil {
+		return nil, err
+	}
+	cd, err := codec.New(codec.Options{Format: o.Compressor, Level: o.CompressorLevel, MinLen: o.CompressMinLen})
+	if err != nil {
+		return nil, fmt.Errorf("djcache: %w", err)
+	}
+	sc, err := shard.New(so)
+	if err != nil {
+		return nil, fmt.Errorf("djcache: %w", err)
+	}
+	return &Cache{opts: o, shards: sc, codec: cd}, nil
+}
+
+// OpenURL opens a cache on the servers of location, a LOCATION string
+// (one URL or entry, or several separated by commas), with the other
+// settings of opts (whose Location it replaces).
+func OpenURL(location string, opts Options) (*Cache, error) {
+	opts.Location = SplitLocation(location)
+	return Open(opts)
+}
+
+// MakeKey returns the Redis key for key at the default version.
+func (c *Cache) MakeKey(key string) string {
+	return c.opts.KeyFunc(key, c.opts.KeyPrefix, c.opts.Version)
+}
+
+// MakeKeyVersion returns the Redis key for key at version.
+func (c *Cache) MakeKeyVersion(key string, version int) string {
+	return c.opts.KeyFunc(key, c.opts.KeyPrefix, version)
+}
+
+// AtVersion returns the cache with keys made at version instead of
+// Options.Version, as Django's version= argument does for one call. It
+// shares c's connections: close only one of them.
+func (c *Cache) AtVersion(version int) *Cache {
+	v := *c
+	v.opts.Version = version
+	return &v
+}
+
+// Locate returns the index in Options.Location of the server that holds
+// key (a cache key, before MakeKey), as the Python package picks it.
+func (c *Cache) Locate(key string) int { return c.shards.Locate(c.MakeKey(key)) }
+
+// Shards returns the servers behind the cache, for raw commands.
+func (c *Cache) Shards() *shard.Cache { return c.shards }
+
+// Close closes every connection.
+func (c *Cache) Close() error { return c.shards.Close() }
+
+// String describes the servers without credentials.
+func (c *Cache) String() string { return "djcache " + c.shards.String() }
+
+// ttl turns a ttl argument into the expiry core/client wants (<= 0: none).
+func (c *Cache) ttl(d time.Duration) time.Duration {
+	if d == 0 {
+		d = c.opts.Timeout
+	}
+	if d < 0 {
+		return client.NoExpiry
+	}
+	return d
+}

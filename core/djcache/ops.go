@@ -1,0 +1,273 @@
+package djcache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strconv"
+	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+)
+
+// ErrNotFound is returned by Incr for a key that does not exist (Django
+// raises ValueError there).
+var ErrNotFound = errors.New("djcache: key not found")
+
+// ValueError reports a stored value that cannot be read: a corrupt
+// compressed stream, bytes the serializer cannot read, or a Python type
+// without a Go counterpart (errors.As to *pyvalue.UnsupportedTypeError
+// names it).
+type ValueError struct {
+	// Key is the Redis key (after MakeKey).
+	Key string
+	// Err is the codec's or the serializer's error.
+	Err error
+}
+
+// Error names the key and the cause.
+func (e *ValueError) Error() string { return fmt.Sprintf("djcache: value at %q: %v", e.Key, e.Err) }
+
+// Unwrap returns the cause.
+func (e *ValueError) Unwrap() error { return e.Err }
+
+// Encode returns the bytes Set stores for v: decimal text for a Go integer
+// (not a bool, not a time.Duration) or a *big.Int, as Django stores plain
+// ints; otherwise the serialized value, compressed by the configured
+// compressor.
+func (c *Cache) Encode(v any) ([]byte, error) {
+	if raw, ok := plainInt(v); ok {
+		return raw, nil
+	}
+	data, err := c.opts.Serializer.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return c.codec.Encode(data)
+}
+
+func plainInt(v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case int:
+		return strconv.AppendInt(nil, int64(x), 10), true
+	case int8:
+		return strconv.AppendInt(nil, int64(x), 10), true
+	case int16:
+		return strconv.AppendInt(nil, int64(x), 10), true
+	case int32:
+		return strconv.AppendInt(nil, int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(nil, x, 10), true
+	case uint:
+		return strconv.AppendUint(nil, uint64(x), 10), true
+	case uint8:
+		return strconv.AppendUint(nil, uint64(x), 10), true
+	case uint16:
+		return strconv.AppendUint(nil, uint64(x), 10), true
+	case uint32:
+		return strconv.AppendUint(nil, uint64(x), 10), true
+	case uint64:
+		return strconv.AppendUint(nil, x, 10), true
+	case *big.Int:
+		return []byte(x.String()), true
+	}
+	return nil, false
+}
+
+// Decode reads stored bytes the way the Python package does: decimal text
+// is an int (int64, or *big.Int beyond it); otherwise the compressor is
+// recognised by its magic bytes and the rest goes to the serializer (bytes
+// that start like a compressed stream but do not decode as one go to the
+// serializer as they are). An unreadable value is an error, never a guess.
+func (c *Cache) Decode(stored []byte) (any, error) {
+	if codec.IsDecimalInt(stored) {
+		if n, err := strconv.ParseInt(string(stored), 10, 64); err == nil {
+			return n, nil
+		}
+		n, _ := new(big.Int).SetString(string(stored), 10)
+		return n, nil
+	}
+	data, _, err := c.codec.Decode(stored)
+	if err != nil {
+		// Bytes that only start like a compressed stream may still be a
+		// serialized value (the Python package judges them the same way).
+		if v, serr := c.opts.Serializer.Unmarshal(stored); serr == nil {
+			return v, nil
+		}
+		return nil, err
+	}
+	return c.opts.Serializer.Unmarshal(data)
+}
+
+func (c *Cache) decodeAt(key string, stored []byte) (any, error) {
+	v, err := c.Decode(stored)
+	if err != nil {
+		return nil, &ValueError{Key: key, Err: err}
+	}
+	return v, nil
+}
+
+// Get returns the value of key and whether it was found. A value stored
+// as Python None is found with v == nil.
+func (c *Cache) Get(ctx context.Context, key string) (v any, found bool, err error) {
+	k := c.MakeKey(key)
+	stored, found, err := c.shards.Get(ctx, k)
+	if err != nil || !found {
+		return nil, false, err
+	}
+	v, err = c.decodeAt(k, stored)
+	return v, err == nil, err
+}
+
+// GetInto reads key into the variable dst points to (see pyvalue.Into for
+// the conversions) and reports whether it was found; a miss leaves dst
+// unchanged. A value of another type is a *pyvalue.MismatchError naming
+// the Python type and the Go type.
+func (c *Cache) GetInto(ctx context.Context, key string, dst any) (found bool, err error) {
+	v, found, err := c.Get(ctx, key)
+	if err != nil || !found {
+		return false, err
+	}
+	if err := pyvalue.Into(v, dst); err != nil {
+		return true, &ValueError{Key: c.MakeKey(key), Err: err}
+	}
+	return true, nil
+}
+
+// Set stores v at key. ttl 0 means Options.Timeout; Forever means no
+// expiry.
+func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
+	data, err := c.Encode(v)
+	if err != nil {
+		return err
+	}
+	_, err = c.shards.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), false)
+	return err
+}
+
+// Add stores v at key only when key does not exist, and reports whether it
+// did (Django's add).
+func (c *Cache) Add(ctx context.Context, key string, v any, ttl time.Duration) (bool, error) {
+	data, err := c.Encode(v)
+	if err != nil {
+		return false, err
+	}
+	return c.shards.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), true)
+}
+
+// Delete removes key and reports whether it existed.
+func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
+	return c.shards.Delete(ctx, c.MakeKey(key))
+}
+
+// Has reports whether key exists.
+func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
+	return c.shards.Exists(ctx, c.MakeKey(key))
+}
+
+// Touch sets a new ttl on key (0: Options.Timeout, Forever: none) and
+// reports whether key exists.
+func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	if d := c.ttl(ttl); d > 0 {
+		return c.shards.Expire(ctx, c.MakeKey(key), d)
+	}
+	return c.shards.Persist(ctx, c.MakeKey(key))
+}
+
+// TTL returns key's remaining time to live, Forever for a key without
+// expiry, and found false for a missing key.
+func (c *Cache) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
+	d, found, err := c.shards.TTL(ctx, c.MakeKey(key))
+	if d == client.NoExpiry {
+		d = Forever
+	}
+	return d, found, err
+}
+
+// Incr adds delta to the integer at key, keeping its ttl, and returns the
+// new value; a missing key is ErrNotFound (Django's incr/decr).
+func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error) {
+	n, found, err := c.shards.Incr(ctx, c.MakeKey(key), delta)
+	if err == nil && !found {
+		err = ErrNotFound
+	}
+	return n, err
+}
+
+// GetMany returns the values of the keys that were found, by key, in one
+// round trip per server. The first unreadable value is a *ValueError.
+func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string]any, error) {
+	made := make([]string, len(keys))
+	for i, k := range keys {
+		made[i] = c.MakeKey(k)
+	}
+	stored, err := c.shards.GetMany(ctx, made)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(keys))
+	for i, s := range stored {
+		if s == nil {
+			continue
+		}
+		v, err := c.decodeAt(made[i], s)
+		if err != nil {
+			return nil, err
+		}
+		out[keys[i]] = v
+	}
+	return out, nil
+}
+
+// SetMany stores every key of values with the same ttl (as Set), in one
+// round trip per server.
+func (c *Cache) SetMany(ctx context.Context, values map[string]any, ttl time.Duration) error {
+	keys := make([]string, 0, len(values))
+	data := make([][]byte, 0, len(values))
+	for k, v := range values {
+		b, err := c.Encode(v)
+		if err != nil {
+			return fmt.Errorf("djcache: key %q: %w", k, err)
+		}
+		keys = append(keys, c.MakeKey(k))
+		data = append(data, b)
+	}
+	return c.shards.SetMany(ctx, keys, data, c.ttl(ttl))
+}
+
+// DeleteMany removes the keys and returns how many existed.
+func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
+	made := make([]string, len(keys))
+	for i, k := range keys {
+		made[i] = c.MakeKey(k)
+	}
+	return c.shards.DeleteMany(ctx, made)
+}
+
+// GetOrSet returns the value of key; on a miss it calls compute, stores
+// its result with Add (so a value another process stored meanwhile wins,
+// as in Django's get_or_set) and returns the value the cache then holds.
+// compute's error is returned as is, and nothing is stored. It has no
+// stampede protection: two processes that miss at once both compute.
+func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
+	v, found, err := c.Get(ctx, key)
+	if err != nil || found {
+		return v, err
+	}
+	v, err = compute(ctx)
+	if err != nil {
+		return nil, err
+	}
+	added, err := c.Add(ctx, key, v, ttl)
+	if err != nil || added {
+		return v, err
+	}
+	got, found, err := c.Get(ctx, key)
+	if err != nil || !found {
+		return v, err
+	}
+	return got, nil
+}
