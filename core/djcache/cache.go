@@ -51,6 +51,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/herd"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
@@ -115,6 +116,13 @@ type Options struct {
 	// Timeout is TIMEOUT, the ttl of a Set given ttl 0. Forever stores
 	// without expiry. Default: DefaultTimeout.
 	Timeout time.Duration
+	// StaleTimeout is get_or_set's stale window: GetOrSet stores values for
+	// their ttl plus this long, serving them stale while one caller
+	// recomputes. Forever: values never expire. Default: DefaultStaleTimeout.
+	StaleTimeout time.Duration
+	// LockTimeout is the TTL of GetOrSet's recompute lock, which always
+	// expires. Default: core/herd's DefaultLockTTL (30s).
+	LockTimeout time.Duration
 
 	// Serializer turns values into bytes (OPTIONS["SERIALIZER"]).
 	// Default: Pickle.
@@ -143,6 +151,12 @@ func (o Options) withDefaults() Options {
 	if o.KeyFunc == nil {
 		o.KeyFunc = DefaultKeyFunc
 	}
+	if o.StaleTimeout == 0 {
+		o.StaleTimeout = DefaultStaleTimeout
+	}
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = herd.DefaultLockTTL
+	}
 	if o.Timeout == 0 {
 		o.Timeout = DefaultTimeout
 	}
@@ -158,6 +172,7 @@ type Cache struct {
 	opts   Options
 	shards *shard.Cache
 	codec  *codec.Codec
+	herd   *herd.Group
 }
 
 // ShardOptions returns the core/shard configuration that opts describe:
@@ -203,7 +218,7 @@ func Open(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
-	return &Cache{opts: o, shards: sc, codec: cd}, nil
+	return &Cache{opts: o, shards: sc, codec: cd, herd: herd.New(sc, herd.Options{LockTTL: o.LockTimeout})}, nil
 }
 
 // OpenURL opens a cache on the servers of location, a LOCATION string

@@ -246,28 +246,3 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	}
 	return c.shards.DeleteMany(ctx, made)
 }
-
-// GetOrSet returns the value of key; on a miss it calls compute, stores
-// its result with Add (so a value another process stored meanwhile wins,
-// as in Django's get_or_set) and returns the value the cache then holds.
-// compute's error is returned as is, and nothing is stored. It has no
-// stampede protection: two processes that miss at once both compute.
-func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
-	v, found, err := c.Get(ctx, key)
-	if err != nil || found {
-		return v, err
-	}
-	v, err = compute(ctx)
-	if err != nil {
-		return nil, err
-	}
-	added, err := c.Add(ctx, key, v, ttl)
-	if err != nil || added {
-		return v, err
-	}
-	got, found, err := c.Get(ctx, key)
-	if err != nil || !found {
-		return v, err
-	}
-	return got, nil
-}

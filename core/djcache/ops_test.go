@@ -152,27 +152,6 @@ func TestUnreadableValuesAreErrors(t *testing.T) {
 	}
 }
 
-func TestGetOrSetKeepsTheStoredValue(t *testing.T) {
-	ctx := context.Background()
-	c := openTest(t, Options{KeyPrefix: "gos"})
-	_, _ = c.Delete(ctx, "k")
-	boom := errors.New("boom")
-	if _, err := c.GetOrSet(ctx, "k", 0, func(context.Context) (any, error) { return nil, boom }); !errors.Is(err, boom) {
-		t.Errorf("got %v; want the callback's error", err)
-	}
-	if has, _ := c.Has(ctx, "k"); has {
-		t.Errorf("a failed callback stored a value")
-	}
-	// Another process stores first: its value wins, as with Django's add.
-	v, err := c.GetOrSet(ctx, "k", 0, func(ctx context.Context) (any, error) {
-		_ = c.Set(ctx, "k", "theirs", 0)
-		return "mine", nil
-	})
-	if v != "theirs" || err != nil {
-		t.Errorf("got %#v, %v; want \"theirs\"", v, err)
-	}
-}
-
 func TestOpenRefusesBadSettings(t *testing.T) {
 	for _, opts := range []Options{
 		{Location: []string{"host:port"}},

@@ -206,3 +206,23 @@ def test_go_derives_the_servers_python_derives(crosslang, location, db, password
     as_string = location if isinstance(location, str) else ",".join(location)
     flags = ["-db", str(db)] + (["-password", password] if password else [])
     assert crosslang(as_string, "servers", [], *flags) == want
+
+
+def test_go_and_python_share_get_or_set_and_locks(crosslang, make_cache, redis_server):
+    """One herd and one lock protocol for both languages: each honours the other's fresh flag, and a
+    lock held by one is refused to the other."""
+    cache = make_cache(KEY_PREFIX="herd-x")
+    location = redis_server.location
+    flags = ["-db", "0", "-prefix", "herd-x"]
+
+    assert cache.get_or_set("h1", lambda: "from python", 60) == "from python"
+    assert crosslang(location, "getorset", ["h1", "from go"], *flags) == {"value": "from python", "computed": False}
+
+    assert crosslang(location, "getorset", ["h2", "from go"], *flags) == {"value": "from go", "computed": True}
+    assert cache.get_or_set("h2", lambda: pytest.fail("Python recomputed Go's fresh value"), 60) == "from go"
+
+    lock = cache.lock("shared-lock", timeout=10)
+    assert lock.acquire(blocking=False)
+    assert crosslang(location, "lock", ["shared-lock"], *flags) == {"acquired": False}
+    lock.release()
+    assert crosslang(location, "lock", ["shared-lock"], *flags) == {"acquired": True}

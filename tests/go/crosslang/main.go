@@ -5,11 +5,15 @@
 //	crosslang -location L [-db N] [-prefix P] [-compressor zlib] [-serializer json] [-mode copy] read NAME...
 //	crosslang ... write NAME...
 //	crosslang ... servers
+//	crosslang ... getorset KEY VALUE
+//	crosslang ... lock RAWKEY
 //
 // read prints one JSON object per name: {"ok": bool, "got": "...", "server": i};
 // write prints {"server": i}; servers prints the servers djcache derives from
 // the settings ([{"network", "addr", "db", "username", "password", "name"}]). Values are those of internal/fixturevalues,
-// stored at key "v:NAME".
+// stored at key "v:NAME". getorset runs GetOrSet(KEY) with a computation returning the string
+// VALUE and prints {"value": ..., "computed": bool}; lock tries once to take the lock on RAWKEY
+// (then releases it) and prints {"acquired": bool}.
 package main
 
 import (
@@ -18,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/djcache"
@@ -76,6 +81,12 @@ func run() error {
 	}
 	defer c.Close()
 	ctx := context.Background()
+	switch flag.Arg(0) {
+	case "getorset":
+		return getOrSet(ctx, c, flag.Arg(1), flag.Arg(2))
+	case "lock":
+		return tryLock(ctx, c, flag.Arg(1))
+	}
 	wants := fixturevalues.All()
 	out := map[string]result{}
 	for _, name := range flag.Args()[1:] {
@@ -135,4 +146,30 @@ func printServers(location string, opts djcache.Options) error {
 		out[i] = server{s.Network, s.Addr, s.DB, s.Username, s.Password, s.TLS != nil, so.Names[i]}
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+func getOrSet(ctx context.Context, c *djcache.Cache, key, value string) error {
+	computed := false
+	v, err := c.GetOrSet(ctx, key, time.Minute, func(context.Context) (any, error) {
+		computed = true
+		return value, nil
+	})
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"value": v, "computed": computed})
+}
+
+func tryLock(ctx context.Context, c *djcache.Cache, key string) error {
+	l := c.Lock(key, 10*time.Second)
+	ok, err := l.Acquire(ctx, false, 0)
+	if err != nil {
+		return err
+	}
+	if ok {
+		if _, err := l.Release(ctx); err != nil {
+			return err
+		}
+	}
+	return json.NewEncoder(os.Stdout).Encode(map[string]any{"acquired": ok})
 }

@@ -1,0 +1,97 @@
+package djcache
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/lock"
+)
+
+// DefaultStaleTimeout is the default of Options.StaleTimeout: 60 seconds,
+// as the Python package's get_or_set.
+const DefaultStaleTimeout = 60 * time.Second
+
+// GetOrSet returns key's value, computing and storing it when it is missing
+// or stale, with the thundering-herd protection of the Python package and
+// django-redis-cache 3.0.1 (core/herd), so Go services, Django processes and
+// seed processes sharing a Redis never stampede each other:
+//
+//   - the value is stored with ttl + Options.StaleTimeout, and
+//     "__fresh__<made key>" with ttl (0: Options.Timeout; Forever: neither
+//     expires); while the flag lives the value is returned as is;
+//   - after it, one caller anywhere takes "__lock__<made key>" (TTL
+//     Options.LockTimeout) and calls compute, while the others get the stale
+//     value at once; a caller that finds neither a value nor a free lock
+//     waits for the result (at most the lock TTL);
+//   - inside this process concurrent callers for one key share one
+//     computation.
+//
+// compute's error is returned as is: nothing is stored and the lock is
+// released. A value written by Set has no fresh flag and so counts as stale
+// (recomputed), as in the seed.
+func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
+	made := c.MakeKey(key)
+	stored, ticket, err := c.herd.Ask(ctx, made, c.opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	if ticket == nil {
+		return c.decodeAt(made, stored)
+	}
+	v, err := compute(ctx)
+	if err != nil {
+		_ = ticket.Abandon(ctx)
+		return nil, err
+	}
+	data, err := c.Encode(v)
+	if err != nil {
+		_ = ticket.Abandon(ctx)
+		return nil, err
+	}
+	fresh := c.ttl(ttl)
+	var value time.Duration // no expiry unless both parts expire
+	if fresh > 0 && c.opts.StaleTimeout > 0 {
+		value = fresh + c.opts.StaleTimeout
+	}
+	if err := ticket.Publish(ctx, data, value, fresh); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Lock is a distributed lock on one raw Redis key (no prefix, no version,
+// as the Python package's cache.lock and django-redis-cache's), on that
+// key's server: the key holds a random token while the lock is held, and
+// Release and Extend are atomic compare-and-act scripts, so a holder whose
+// lock expired never touches a lock someone else took since.
+type Lock struct {
+	c     *Cache
+	key   string
+	token string
+	ttl   time.Duration
+}
+
+// Lock returns an unheld lock on the raw Redis key with ttl (<= 0: no
+// expiry, as redis-py's timeout=None).
+func (c *Cache) Lock(key string, ttl time.Duration) *Lock {
+	return &Lock{c: c, key: key, token: lock.NewToken(), ttl: ttl}
+}
+
+// Acquire takes the lock. Without blocking it tries once; with blocking it
+// retries every 100 ms until it succeeds, wait passes (<= 0: until ctx
+// ends) or ctx ends. It reports whether the lock is now held.
+func (l *Lock) Acquire(ctx context.Context, blocking bool, wait time.Duration) (bool, error) {
+	return lock.Acquire(ctx, l.c.shards, l.key, l.token, lock.Options{TTL: l.ttl, Blocking: blocking, Wait: wait})
+}
+
+// Release frees the lock if this Lock still holds it, and reports whether
+// it did (false: it expired, and maybe someone else holds it now).
+func (l *Lock) Release(ctx context.Context) (bool, error) {
+	return l.c.shards.ReleaseLock(ctx, l.key, l.token)
+}
+
+// Extend adds ttl to the lock's remaining time (or sets it, with replace)
+// while this Lock holds it, and reports whether it did.
+func (l *Lock) Extend(ctx context.Context, ttl time.Duration, replace bool) (bool, error) {
+	return l.c.shards.ExtendLock(ctx, l.key, l.token, ttl, replace)
+}
