@@ -40,6 +40,9 @@ type config struct {
 	Mode     string         `json:"mode"`      // "ring" (default), "copy" or "primary"
 	HashRing string         `json:"hash_ring"` // "seed" (default) or "kidoredis"
 	Primary  int            `json:"primary"`   // index of the primary in mode "primary"
+	// Topology, when set, names a Redis Cluster or a Sentinel-watched
+	// primary; addr is then ignored (see topology.go).
+	Topology *topologyConfig `json:"topology"`
 }
 
 type tlsConfig struct {
@@ -97,6 +100,13 @@ func (c config) options() (client.Options, error) {
 		ReadTimeout: seconds(c.SocketTimeout),
 		PoolSize:    c.MaxConnections,
 		PoolTimeout: seconds(c.PoolTimeout),
+	}
+	if c.Topology != nil {
+		t, err := c.Topology.build(c.DB)
+		if err != nil {
+			return client.Options{}, err
+		}
+		opts.Topology = t
 	}
 	if c.TLS != nil {
 		t, err := c.TLS.build(c.Addr)

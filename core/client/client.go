@@ -29,7 +29,9 @@ const NoExpiry time.Duration = -1
 // Client is a connection pool to one Redis server with cache operations.
 // It is safe for concurrent use. Close releases its connections.
 type Client struct {
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
+	split     bool   // Redis Cluster: multi-key commands go one key per command (see cluster.go)
+	masters   bool   // several nodes: walks (SCAN, FLUSHDB) visit every primary (see cluster.go)
 	name      string // Options.String(), used in error messages
 	scanCount int
 }
@@ -39,6 +41,9 @@ type Client struct {
 // network.
 func New(opts Options) *Client {
 	o := opts.withDefaults()
+	if o.Topology != nil {
+		return newTopology(o)
+	}
 	rdb := redis.NewClient(&redis.Options{
 		Network:         o.Network,
 		Addr:            o.Addr,
@@ -183,6 +188,9 @@ func (c *Client) Incr(ctx context.Context, key string, delta int64) (value int64
 // Rename moves src to dst atomically, keeping value and TTL and replacing
 // dst. found is false when src is missing (nothing changes).
 func (c *Client) Rename(ctx context.Context, src, dst string) (found bool, err error) {
+	if c.split {
+		return c.renameSplit(ctx, src, dst)
+	}
 	err = c.rdb.Rename(ctx, src, dst).Err()
 	if err != nil && isNoSuchKey(err) {
 		return false, nil
@@ -202,6 +210,9 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	out := make([][]byte, len(keys))
 	if len(keys) == 0 {
 		return out, nil
+	}
+	if c.split {
+		return c.getManySplit(ctx, keys)
 	}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -244,6 +255,9 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
+	if c.split {
+		return c.countSplit(ctx, "DEL", keys)
+	}
 	n, err := c.rdb.Del(ctx, keys...).Result()
 	return n, c.wrap("DEL", err)
 }
@@ -253,6 +267,9 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 // how many it deleted. An empty pattern empties the whole database
 // (FLUSHDB) and returns -1, as the count is unknown.
 func (c *Client) Clear(ctx context.Context, pattern string) (int64, error) {
+	if c.masters {
+		return c.clearMasters(ctx, pattern)
+	}
 	if pattern == "" {
 		return -1, c.wrap("FLUSHDB", c.rdb.FlushDB(ctx).Err())
 	}
@@ -266,7 +283,7 @@ func (c *Client) Clear(ctx context.Context, pattern string) (int64, error) {
 		}
 		batch = append(batch, keys...)
 		if len(batch) >= c.scanCount || (next == 0 && len(batch) > 0) {
-			n, err := c.rdb.Unlink(ctx, batch...).Result()
+			n, err := c.unlink(ctx, batch)
 			if err != nil {
 				return deleted, c.wrap("UNLINK", err)
 			}

@@ -67,6 +67,9 @@ func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Dur
 // Peek returns the value at key and whether freshKey exists, in one round
 // trip (MGET freshKey key): found is false for a missing value.
 func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, found, fresh bool, err error) {
+	if c.split {
+		return c.peekSplit(ctx, key, freshKey)
+	}
 	vals, err := c.rdb.MGet(ctx, freshKey, key).Result()
 	if err != nil {
 		return nil, false, false, c.wrap("MGET", err)
@@ -82,7 +85,13 @@ func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, 
 // freshTTL in one MULTI/EXEC transaction (a TTL <= 0 means no expiry).
 func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error {
 	valueTTL, freshTTL = max(valueTTL, 0), max(freshTTL, 0)
-	cmds, err := c.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	run := c.rdb.TxPipelined
+	if c.split {
+		// Two slots cannot share a transaction; the herd tolerates a
+		// value without its fresh flag (a reader then recomputes).
+		run = c.rdb.Pipelined
+	}
+	cmds, err := run(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, key, value, valueTTL)
 		p.Set(ctx, freshKey, "1", freshTTL)
 		return nil
@@ -100,6 +109,9 @@ func (c *Client) Scan(ctx context.Context, cursor uint64, pattern string, count 
 	if count <= 0 {
 		count = c.scanCount
 	}
+	if c.masters {
+		return c.scanMasters(ctx, cursor, pattern, count)
+	}
 	keys, next, err := c.rdb.Scan(ctx, cursor, pattern, int64(count)).Result()
 	return keys, next, c.wrap("SCAN", err)
 }
@@ -111,13 +123,16 @@ func (c *Client) DeletePattern(ctx context.Context, pattern string, count int) (
 	if count <= 0 {
 		count = c.scanCount
 	}
+	if c.masters {
+		return c.eachMaster(ctx, func(n *Client) (int64, error) { return n.DeletePattern(ctx, pattern, count) })
+	}
 	var deleted int64
 	var cursor uint64
 	batch := make([]string, 0, count)
 	flush := func() error {
 		for len(batch) > 0 {
 			n := min(len(batch), count)
-			got, err := c.rdb.Unlink(ctx, batch[:n]...).Result()
+			got, err := c.unlink(ctx, batch[:n])
 			if err != nil {
 				return c.wrap("UNLINK", err)
 			}

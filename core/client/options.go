@@ -46,6 +46,11 @@ type Options struct {
 	// Default: 5 minutes.
 	ConnMaxIdleTime time.Duration
 
+	// Topology, when set, makes this Client talk to a Redis Cluster or to
+	// the primary a set of Sentinels names, instead of the one server at
+	// Addr (see Topology). Default: nil, one server.
+	Topology *Topology
+
 	// ScanCount is the COUNT hint for SCAN and the batch size of UNLINK in
 	// Clear. Default: 1000.
 	ScanCount int
@@ -100,6 +105,9 @@ func (o Options) withDefaults() Options {
 // "redis 127.0.0.1:6379 db 1" or "redis unix:/tmp/redis.sock db 0".
 func (o Options) String() string {
 	o = o.withDefaults()
+	if o.Topology != nil {
+		return o.Topology.String(o.DB)
+	}
 	addr := o.Addr
 	if o.Network == "unix" {
 		addr = "unix:" + addr

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from redis_cache_go import _topology
 from redis_cache_go._settings import Server, Settings, _redact, parse_server
 
 logger = logging.getLogger("redis_cache_go")
@@ -108,6 +109,8 @@ def node_name(server: Server) -> str:
 def document(settings: Settings, mode: str, *, primary: int = 0, ring: str = "seed",
              ring_weights: list[int] | None = None) -> dict[str, Any]:
     """The configuration document for rcg_open (capi/config.go, capi/layout.go)."""
+    if settings.topology:  # Cluster or Sentinel: go-redis routes (capi/topology.go)
+        return settings.native_config(settings.servers[0])
     if len(settings.servers) == 1 and mode != "copy" and not ring_weights:
         return settings.native_config(settings.servers[0])
     doc = settings.native_config(settings.servers[0])
@@ -129,6 +132,8 @@ def document(settings: Settings, mode: str, *, primary: int = 0, ring: str = "se
 
 def describe(settings: Settings, mode: str, primary: int = 0) -> str:
     """Names the servers for messages (no credentials)."""
+    if settings.topology:
+        return _topology.describe(settings.topology, settings.servers[0].db)
     servers = settings.servers
     if len(servers) == 1:
         return servers[0].describe()

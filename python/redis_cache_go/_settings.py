@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _codec_settings
+from redis_cache_go import _codec_settings, _topology
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -68,6 +68,9 @@ _SUPPORTED = {
 # Serializers and compressors (issue 4): read by _codec_settings.
 _NOT_YET -= _codec_settings.KEYS
 _SUPPORTED |= _codec_settings.KEYS
+# Cluster and Sentinel (issue 8): read by _topology.
+_NOT_YET -= _topology.KEYS
+_SUPPORTED |= _topology.KEYS
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -116,6 +119,7 @@ class Settings:
     pool_timeout: float | None
     ssl: dict[str, str]
     options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as given (the layout reads its keys)
+    topology: dict[str, Any] | None = None  # Cluster or Sentinel (see _topology.py), None for plain servers
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -143,6 +147,7 @@ class Settings:
             "max_connections": self.max_connections,
             "pool_timeout": self.pool_timeout or 0,
             "codec": self.codec.compression.native_config(),
+            **({"topology": self.topology} if self.topology else {}),
         }
 
 
@@ -292,7 +297,15 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     password = options.get("PASSWORD")
     if password is not None and not isinstance(password, str):
         raise _bad("OPTIONS['PASSWORD']", "***", "must be a string")
-    servers = [parse_server(e, db, password or None) for e in split_location(location)]
+    entries, scheme_cluster = _topology.strip_cluster_scheme(split_location(location))
+    servers = [parse_server(e, db, password or None) for e in entries]
+    topology = _topology.parse(options, servers, scheme_cluster)
+    if topology and topology["kind"] == "cluster":
+        explicit = [v for v in (options.get("DB"), params.get("db")) if v is not None]
+        if any(_int("DB", v) != 0 for v in explicit):
+            raise _bad("OPTIONS['DB']", explicit[0], "a Redis Cluster has only database 0")
+        for s in servers:
+            s.db = 0
 
     pickle_version = options.get("PICKLE_VERSION", -1)
     if isinstance(pickle_version, bool) or not isinstance(pickle_version, int) or not -1 <= pickle_version <= pickle.HIGHEST_PROTOCOL:
@@ -333,6 +346,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         pool_timeout=pool_timeout,
         ssl=ssl,
         options=options,
+        topology=topology,
     )
 
 

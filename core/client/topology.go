@@ -1,0 +1,103 @@
+package client
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// Topology describes a deployment of several Redis nodes that go-redis
+// routes to by itself: a Redis Cluster (ClusterClient: slots, MOVED/ASK
+// redirects, topology refresh) or a primary watched by Sentinels
+// (FailoverClient: asks the Sentinels for the current primary and follows
+// a failover). Every cache operation of Client works on both; see
+// cluster.go for how multi-key operations are split in a Cluster.
+type Topology struct {
+	// Cluster selects Redis Cluster: Addrs are seed nodes (any node of the
+	// cluster; the rest is discovered). Options.DB must be 0.
+	Cluster bool
+	// Addrs are the cluster seed nodes, or the Sentinels' host:port
+	// addresses when Cluster is false. At least one.
+	Addrs []string
+	// Service is the Sentinel master name (SENTINEL_SERVICE). Required
+	// when Cluster is false.
+	Service string
+	// SentinelPassword authenticates to the Sentinels (not to the data
+	// nodes, which use Options.Password). Default: none.
+	SentinelPassword string
+	// ReadFromReplicas sends read-only commands to replicas (randomly
+	// among primary and replicas), accepting replication lag. Writes,
+	// read-modify-write scripts and key walks always go to primaries.
+	// Default: false, everything on the primary.
+	ReadFromReplicas bool
+}
+
+// String describes the deployment without credentials.
+func (t *Topology) String(db int) string {
+	if t.Cluster {
+		return "redis cluster " + strings.Join(t.Addrs, ",")
+	}
+	return "redis sentinel " + t.Service + " via " + strings.Join(t.Addrs, ",") + " db " + strconv.Itoa(db)
+}
+
+// newTopology builds the Client of o.Topology (o has its defaults).
+func newTopology(o Options) *Client {
+	t := o.Topology
+	c := &Client{name: o.String(), scanCount: o.ScanCount}
+	if t.Cluster {
+		c.rdb = redis.NewClusterClient(&redis.ClusterOptions{
+			Addrs:           t.Addrs,
+			Username:        o.Username,
+			Password:        o.Password,
+			TLSConfig:       o.TLS,
+			DialTimeout:     o.DialTimeout,
+			ReadTimeout:     o.ReadTimeout,
+			WriteTimeout:    o.WriteTimeout,
+			PoolSize:        o.PoolSize,
+			PoolTimeout:     o.PoolTimeout,
+			ConnMaxIdleTime: o.ConnMaxIdleTime,
+			ReadOnly:        t.ReadFromReplicas,
+			RouteRandomly:   t.ReadFromReplicas,
+			// MOVED/ASK and a node that went away are retried (at most 3
+			// redirects, go-redis' default), which is how a failover is
+			// followed; plain network errors are not retried past that.
+			MaxRedirects:             3,
+			Protocol:                 2,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		})
+		c.split, c.masters = true, true
+		return c
+	}
+	fo := &redis.FailoverOptions{
+		MasterName:       t.Service,
+		SentinelAddrs:    t.Addrs,
+		SentinelPassword: t.SentinelPassword,
+		Username:         o.Username,
+		Password:         o.Password,
+		DB:               o.DB,
+		TLSConfig:        o.TLS,
+		DialTimeout:      o.DialTimeout,
+		ReadTimeout:      o.ReadTimeout,
+		WriteTimeout:     o.WriteTimeout,
+		PoolSize:         o.PoolSize,
+		PoolTimeout:      o.PoolTimeout,
+		ConnMaxIdleTime:  o.ConnMaxIdleTime,
+		MaxRetries:       -1,
+		DialerRetries:    1,
+		Protocol:         2,
+		DisableIdentity:  true,
+	}
+	if t.ReadFromReplicas {
+		// One primary and its replicas seen as a one-shard cluster: reads
+		// spread over the nodes, walks use ForEachMaster (the primary).
+		fo.RouteRandomly = true
+		c.rdb = redis.NewFailoverClusterClient(fo)
+		c.masters = true
+		return c
+	}
+	c.rdb = redis.NewFailoverClient(fo)
+	return c
+}
