@@ -35,6 +35,12 @@ from django.utils.module_loading import import_string  # noqa: E402  (needs sett
 from redisproc import RedisServer, free_port  # noqa: E402  (tests/harness on PYTHONPATH)
 
 BACKEND = os.environ.get("RCG_TEST_BACKEND", "redis_cache_go.RedisCache")
+# RCG_TEST_DEPLOYMENT=cluster|sentinel runs the `cache`/`make_cache`/`raw` fixtures against a
+# 6-node Redis Cluster or a Sentinel deployment (tests/harness/topology.py) instead of the one
+# session server; caches built with an explicit LOCATION still use that LOCATION.
+DEPLOYMENT = os.environ.get("RCG_TEST_DEPLOYMENT", "")
+if DEPLOYMENT not in ("", "cluster", "sentinel"):
+    raise RuntimeError(f"RCG_TEST_DEPLOYMENT must be cluster or sentinel, not {DEPLOYMENT!r}")
 DJANGO_BUILTIN = "django.core.cache.backends.redis.RedisCache"
 TEST_PASSWORD = "s3cret-test-pw"
 DEFAULT_TEST_TIMEOUT = 60
@@ -70,16 +76,41 @@ def auth_server():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def deployment():
+    """The RCG_TEST_DEPLOYMENT deployment, as (location, options, raw), or None."""
+    if not DEPLOYMENT:
+        yield None
+        return
+    from topology import RedisCluster, SentinelDeployment
+    from topology_raw import cluster_raw, sentinel_raw
+
+    if DEPLOYMENT == "cluster":
+        dep = RedisCluster().start()
+        found = (dep.location, {"CLUSTER": True}, cluster_raw(dep))
+    else:
+        dep = SentinelDeployment().start()
+        found = ("redis://sentinel-named-primary/0", {"SENTINELS": dep.sentinel_addrs, "SENTINEL_SERVICE": dep.service},
+                 sentinel_raw(dep))
+    try:
+        yield found
+    finally:
+        dep.stop()
+
+
 @pytest.fixture(autouse=True)
-def _flush_redis(redis_server):
+def _flush_redis(redis_server, deployment):
     redis_server.command("FLUSHALL")
+    if deployment is not None:
+        deployment[2].command("FLUSHALL")
     yield
 
 
 @pytest.fixture
-def raw(redis_server):
-    """Independent RESP access to DB 0 of the session server: ``raw.command("GET", key)``."""
-    return redis_server
+def raw(redis_server, deployment):
+    """Independent RESP access to DB 0 of the session server: ``raw.command("GET", key)``
+    (or to the RCG_TEST_DEPLOYMENT deployment, routed by key: tests/harness/topology_raw.py)."""
+    return deployment[2] if deployment is not None else redis_server
 
 
 @pytest.fixture
@@ -137,7 +168,7 @@ def _as_builtin_settings(location: str, options: dict) -> tuple[str, dict]:
 
 
 @pytest.fixture
-def make_cache(redis_server):
+def make_cache(redis_server, deployment):
     """Build a cache of the backend under test.
 
     ``make_cache(location=None, options=None, **params)``: ``location`` defaults to the session
@@ -148,9 +179,12 @@ def make_cache(redis_server):
     created = []
 
     def make(location: str | None = None, options: dict | None = None, **params):
+        options = {"DB": 0} if options is None else dict(options)
+        if location is None and deployment is not None:
+            location = deployment[0]
+            options.update(deployment[1])
         if location is None:
             location = redis_server.location
-        options = {"DB": 0} if options is None else dict(options)
         if BACKEND == DJANGO_BUILTIN:
             location, options = _as_builtin_settings(location, options)
         cache_params = {"OPTIONS": options, **params}
