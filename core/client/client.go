@@ -32,6 +32,7 @@ type Client struct {
 	rdb       redis.UniversalClient
 	split     bool   // Redis Cluster: multi-key commands go one key per command (see cluster.go)
 	masters   bool   // several nodes: walks (SCAN, FLUSHDB) visit every primary (see cluster.go)
+	reload    func() // Redis Cluster: asks go-redis to refresh the slot map after a failure
 	name      string // Options.String(), used in error messages
 	scanCount int
 }

@@ -88,7 +88,11 @@ func (c *Client) wrap(op string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Kind: classify(err), Server: c.name, Op: op, Err: err}
+	kind := classify(err)
+	if c.reload != nil && (kind == KindConnection || kind == KindTimeout || kind == KindServer) {
+		c.reload() // a node may have gone: refresh the topology in the background
+	}
+	return &Error{Kind: kind, Server: c.name, Op: op, Err: err}
 }
 
 func classify(err error) Kind {

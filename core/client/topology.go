@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"strconv"
 	"strings"
 
@@ -69,6 +70,11 @@ func newTopology(o Options) *Client {
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		})
 		c.split, c.masters = true, true
+		// go-redis follows MOVED by itself, but a primary that died answers
+		// nothing; after such a failure the slot map is reloaded (lazily, in
+		// the background) so the promoted replica is found.
+		cc := c.rdb.(*redis.ClusterClient)
+		c.reload = func() { cc.ReloadState(context.Background()) }
 		return c
 	}
 	fo := &redis.FailoverOptions{
