@@ -70,8 +70,13 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./core/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/pyvalue
 
+# The Django-API suites run once more per deployment (tests/harness/topology.py): against a
+# 6-node Redis Cluster and against a primary + 2 replicas + 3 sentinels, both on loopback.
+DJANGO_API_TESTS := tests/python/test_django_api.py tests/python/test_async_api.py
 test-python: build venv
 	$(PY) -m pytest -q tests/python
+	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
+	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
 demo: setup
 	$(PY) examples/run_demo.py
