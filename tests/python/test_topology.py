@@ -199,8 +199,11 @@ def _check_failover(load: Load, killed: float, promoted: float, label: str) -> N
     last_error = max((t for t, _ in load.errors), default=killed)
     first_error = min((t for t, _ in load.errors), default=killed)
     gap = last_error - first_error
+    oks = sorted(load.oks)
+    stall = max((b - a for a, b in zip(oks, oks[1:]) if b > killed), default=0.0)
     print(f"{label}: promotion {promoted - killed:.2f}s after the kill; errors {len(load.errors)} "
-          f"from +{first_error - killed:.2f}s to +{last_error - killed:.2f}s (observed gap {gap:.2f}s); "
+          f"from +{first_error - killed:.2f}s to +{last_error - killed:.2f}s (observed gap {gap:.2f}s; "
+          f"longest stretch without a successful set+get {stall:.2f}s); "
           f"service correct again {max(last_error - promoted, 0):.2f}s after promotion")
     bad = [e for _, e in load.errors if not isinstance(e, SWITCH_ERRORS)]
     assert not bad, f"undocumented errors during the switch: {bad[:3]}"
@@ -242,6 +245,14 @@ def test_sentinel_primary_failover_under_load(make_cache, wait_until):
         cache = make_cache("redis://sentinel-named-primary/0", options={
             "SENTINELS": dep.sentinel_addrs, "SENTINEL_SERVICE": dep.service,
             "SOCKET_TIMEOUT": 1, "SOCKET_CONNECT_TIMEOUT": 0.5})
+        reader = make_cache("redis://sentinel-named-primary/0", options={
+            "SENTINELS": dep.sentinel_addrs, "SENTINEL_SERVICE": dep.service, "READ_FROM_REPLICAS": True})
+        cache.set_many({f"rep-{i}": i for i in range(30)})
+        wait_until(lambda: reader.get_many([f"rep-{i}" for i in range(30)]) == {f"rep-{i}": i for i in range(30)},
+                   message="replica reads through the Sentinels")
+        assert sorted(reader.iter_keys("rep-*")) == sorted(f"rep-{i}" for i in range(30))
+        reader.clear()
+        assert cache.get("rep-1") is None
         old = dep.primary.port
         with Load(cache, [f"s{i}" for i in range(20)]) as load:
             wait_until(lambda: load.ok_after(0) > 50, 10, "load running")
