@@ -170,6 +170,7 @@ class Sentinel:
                 self.proc.kill()
                 self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+        shutil.rmtree(self._client.dir, ignore_errors=True)  # the never-started stand-in's empty dir
 
 
 class SentinelDeployment:
