@@ -23,7 +23,7 @@ func TestGetOrSetStoresTheSeedsLayout(t *testing.T) {
 		key      string
 		min, max time.Duration
 	}{
-		{made, 89 * time.Second, 90 * time.Second},             // ttl + the 60 s stale window
+		{made, 89 * time.Second, 90 * time.Second},               // ttl + the 60 s stale window
 		{"__fresh__" + made, 29 * time.Second, 30 * time.Second}, // the fresh flag: ttl
 	}
 	for _, ck := range checks {
