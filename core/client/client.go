@@ -21,6 +21,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/redis-cache-go/redis-cache-go/core/breaker"
 )
 
 // NoExpiry is the TTL reported for a key that exists without an expiry.
@@ -62,6 +64,7 @@ func New(opts Options) *Client {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
 	return &Client{rdb: rdb, name: o.String(), scanCount: o.ScanCount}
 }
 

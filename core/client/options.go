@@ -46,6 +46,14 @@ type Options struct {
 	// Default: 5 minutes.
 	ConnMaxIdleTime time.Duration
 
+	// BreakerFailures is the number of consecutive connection or timeout
+	// failures after which calls fail at once for BreakerCooldown (see
+	// core/breaker). Default: 5. Negative: no circuit breaker.
+	BreakerFailures int
+	// BreakerCooldown is how long an open circuit breaker fails calls
+	// before letting them try the server again. Default: 1s.
+	BreakerCooldown time.Duration
+
 	// ScanCount is the COUNT hint for SCAN and the batch size of UNLINK in
 	// Clear. Default: 1000.
 	ScanCount int

@@ -53,7 +53,7 @@ _IGNORED_POOL_KWARGS = {
 _NOT_YET = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
     "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER",
-    "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
+    "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
 _SUPPORTED = {
@@ -64,6 +64,8 @@ _SUPPORTED = {
     "MAX_ENTRIES", "CULL_FREQUENCY",
     # several servers (see _layout.py)
     "MASTER_CACHE", "HASH_RING", "WEIGHTS",
+    # fail-open (issue 7, see _failopen.py) and the circuit breaker (see core/breaker)
+    "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_COOLDOWN",
 }
 # Serializers and compressors (issue 4): read by _codec_settings.
 _NOT_YET -= _codec_settings.KEYS
@@ -143,7 +145,22 @@ class Settings:
             "max_connections": self.max_connections,
             "pool_timeout": self.pool_timeout or 0,
             "codec": self.codec.compression.native_config(),
+            **_breaker(self.options),
         }
+
+
+def _breaker(options: dict[str, Any]) -> dict[str, Any]:
+    """CIRCUIT_BREAKER_FAILURES (default 5; 0 disables) and CIRCUIT_BREAKER_COOLDOWN (seconds,
+    default 1) as the document's breaker_failures / breaker_cooldown (see core/breaker)."""
+    doc: dict[str, Any] = {}
+    failures = options.get("CIRCUIT_BREAKER_FAILURES")
+    if failures is not None:
+        n = _int("OPTIONS['CIRCUIT_BREAKER_FAILURES']", failures, minimum=0)
+        doc["breaker_failures"] = n if n > 0 else -1
+    cooldown = options.get("CIRCUIT_BREAKER_COOLDOWN")
+    if cooldown is not None:
+        doc["breaker_cooldown"] = _seconds("OPTIONS['CIRCUIT_BREAKER_COOLDOWN']", cooldown) or 0
+    return doc
 
 
 def _query_seconds(server: Server, name: str, default: float | None) -> float | None:
@@ -338,6 +355,9 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 
 def _check_option_names(options: dict[str, Any]) -> None:
     known = _SUPPORTED | _NOT_YET
+    for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS"):
+        if key in options and not isinstance(options[key], bool):
+            raise _bad(f"OPTIONS[{key!r}]", options[key], "must be True or False")
     for key in options:
         if key in _NOT_YET:
             raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _layout, _native, _native_ext, _settings
+from redis_cache_go import _failopen, _layout, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -48,6 +48,11 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._protocol = self._settings.pickle_version
         self._describe = ""
         self._client = _native_ext.Client(self._native_document(), self._describe)
+        options = self._settings.options
+        self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
+        if self._ignore_exceptions:
+            names = [server.describe() for server in self._settings.servers]
+            _failopen.install(self, names, bool(options.get("LOG_IGNORED_EXCEPTIONS", True)))
 
     def _native_document(self) -> dict[str, Any]:
         """The layout's configuration document; sets ``_describe``."""
@@ -183,7 +188,12 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         result = {}
         for k, data in zip(made, self._client.get_many(made)):
             if data is not None:
-                result[key_map[k]] = self._decode(data, k)
+                try:
+                    result[key_map[k]] = self._decode(data, k)
+                except DecodeError as e:
+                    if not self._ignore_exceptions:
+                        raise
+                    self._ignored_log("get_many", e)  # fail-open: this key is a miss
         return result
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
