@@ -33,6 +33,7 @@ const NoExpiry time.Duration = -1
 type Client struct {
 	rdb       *redis.Client
 	name      string // Options.String(), used in error messages
+	user      string // Options.Username, named in authentication errors
 	scanCount int
 }
 
@@ -65,7 +66,7 @@ func New(opts Options) *Client {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
-	return &Client{rdb: rdb, name: o.String(), scanCount: o.ScanCount}
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount}
 }
 
 // String describes the server without credentials.

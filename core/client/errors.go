@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -88,7 +90,16 @@ func (c *Client) wrap(op string, err error) error {
 	if errors.As(err, &e) {
 		return err
 	}
-	return &Error{Kind: classify(err), Server: c.name, Op: op, Err: err}
+	kind := classify(err)
+	if kind == KindAuth {
+		// Name the user (never the password) so a wrong ACL user is obvious.
+		user := "the default user"
+		if c.user != "" {
+			user = "user " + strconv.Quote(c.user)
+		}
+		err = fmt.Errorf("%w (authenticating as %s)", err, user)
+	}
+	return &Error{Kind: kind, Server: c.name, Op: op, Err: err}
 }
 
 func classify(err error) Kind {

@@ -59,7 +59,7 @@ _NOT_YET = {
 _SUPPORTED = {
     "DB", "PASSWORD", "PARSER_CLASS", "PICKLE_VERSION", "SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT",
     "CONNECTION_POOL_CLASS", "CONNECTION_POOL_CLASS_KWARGS",
-    "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
+    "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS", "SSL_SERVER_NAME",
     # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
     "MAX_ENTRIES", "CULL_FREQUENCY",
     # several servers (see _layout.py)
@@ -331,13 +331,13 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     max_connections, pool_timeout = _pool_kwargs(options.get("CONNECTION_POOL_CLASS_KWARGS") or {}, pool_class)
 
     ssl = {}
-    for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs")):
+    for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs"), ("SSL_SERVER_NAME", "server_name")):
         if opt in options and options[opt] is not None:
             value = options[opt]
             if opt == "SSL_CERT_REQS":
                 value = _cert_reqs(value)
             elif not isinstance(value, str):
-                raise _bad(f"OPTIONS[{opt!r}]", value, "must be a file path")
+                raise _bad(f"OPTIONS[{opt!r}]", value, "must be a string (a file path; for SSL_SERVER_NAME a host name)")
             ssl[key] = value
 
     return Settings(
