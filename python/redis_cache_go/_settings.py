@@ -53,7 +53,7 @@ _IGNORED_POOL_KWARGS = {
 _NOT_YET = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
     "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER",
-    "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
+    "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
 _SUPPORTED = {
@@ -66,6 +66,7 @@ _SUPPORTED = {
     "MASTER_CACHE", "HASH_RING", "WEIGHTS",
     # fail-open (issue 7, see _failopen.py) and the circuit breaker (see core/breaker)
     "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_COOLDOWN",
+    "FORK_FALLBACK",  # see _fallback.py
 }
 # Serializers and compressors (issue 4): read by _codec_settings.
 _NOT_YET -= _codec_settings.KEYS
@@ -355,7 +356,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 
 def _check_option_names(options: dict[str, Any]) -> None:
     known = _SUPPORTED | _NOT_YET
-    for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS"):
+    for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK"):
         if key in options and not isinstance(options[key], bool):
             raise _bad(f"OPTIONS[{key!r}]", options[key], "must be True or False")
     for key in options:

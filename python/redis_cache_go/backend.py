@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _failopen, _layout, _native, _native_ext, _settings
+from redis_cache_go import _failopen, _fallback, _layout, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -47,8 +47,11 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
-        self._client = _native_ext.Client(self._native_document(), self._describe)
+        document = self._native_document()
+        self._client = _native_ext.Client(document, self._describe)
         options = self._settings.options
+        if options.get("FORK_FALLBACK", False):
+            self._client = _fallback.ForkAware(self._client, document, self._describe)
         self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
         if self._ignore_exceptions:
             names = [server.describe() for server in self._settings.servers]
