@@ -60,7 +60,8 @@ test-capi: venv
 	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
 	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
 
-# A short burst of coverage-guided fuzzing per target (the sniffing decoder, the pickle reader), on
+# A short burst of coverage-guided fuzzing per target (the sniffing decoder, the pickle reader, the
+# C-boundary frame decoder, LOCATION/URL parsing), on
 # top of the checked-in seeds (core/*/testdata/fuzz/) that every `go test` run replays. A count of
 # executions, not a duration: a duration ends in "context deadline exceeded" when a worker is
 # mid-input at the deadline on a loaded machine (seen in CI-like runs).
@@ -69,6 +70,8 @@ test-fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzRoundTrip$$' -fuzztime $(FUZZTIME) ./core/codec
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/pyvalue
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./core/frame
+	$(GO) test -run '^$$' -fuzz '^FuzzParseEntry$$' -fuzztime $(FUZZTIME) ./core/djcache
 
 test-python: build venv
 	$(PY) -m pytest -q tests/python
