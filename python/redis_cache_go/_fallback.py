@@ -42,20 +42,20 @@ def _warn_once(describe: str) -> None:
 
 
 def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """redis-py's errors as this package's classes (so IGNORE_EXCEPTIONS applies to them too)."""
-    import redis
+    """redis-py's errors as this package's classes (so IGNORE_EXCEPTIONS applies to them too).
+    redis-py is imported on first use only: the package does not need it otherwise."""
 
     def call(self: "FallbackClient", *args: Any, **kwargs: Any) -> Any:
         try:
             return fn(self, *args, **kwargs)
-        except redis.AuthenticationError as e:
-            raise exc.AuthenticationError(f"{self.describe}: {e}") from None
-        except redis.TimeoutError as e:
-            raise exc.TimeoutError(f"{self.describe}: {e}") from None
-        except redis.ConnectionError as e:
-            raise exc.ConnectionError(f"{self.describe}: {e}") from None
-        except redis.ResponseError as e:
-            raise exc.ServerError(f"{self.describe}: {e}") from None
+        except Exception as e:
+            import redis
+
+            for theirs, ours in ((redis.AuthenticationError, exc.AuthenticationError), (redis.TimeoutError, exc.TimeoutError),
+                                 (redis.ConnectionError, exc.ConnectionError), (redis.ResponseError, exc.ServerError)):
+                if isinstance(e, theirs):
+                    raise ours(f"{self.describe}: {e}") from None
+            raise
 
     return call
 
