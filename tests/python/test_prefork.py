@@ -1,5 +1,6 @@
 """Real gunicorn serving examples/demo (issue 7, bar 1): sync and gthread workers, with and without
---preload, with the cache touched in the master; FORK_FALLBACK on and off.
+--preload, with the cache touched in the master; FORK_FALLBACK on and off. The same with uWSGI,
+with and without lazy-apps.
 
 No hang in any mode: every request has a deadline, and the default failure is immediate.
 """
@@ -132,6 +133,62 @@ def test_preload_with_fork_fallback_serves_through_redis_py(run_gunicorn, worker
     pids = {line.split("process ", 1)[1].split()[0] for line in warnings}
     assert 1 <= len(warnings) == len(pids) <= 2, text  # one warning per worker process
     assert "ForkedProcessError" not in text
+
+
+def _uwsgi(redis_server, lazy: bool, fallback: bool, tmp_path):
+    port = free_port()
+    log = tmp_path / "uwsgi.log"
+    args = [os.path.join(os.path.dirname(sys.executable), "uwsgi"), "--http-socket", f"127.0.0.1:{port}",
+            "--module", "touch_wsgi:application", "--chdir", DEMO, "--master", "--processes", "2",
+            "--enable-threads", "--die-on-term", "--need-app", "--disable-logging"]
+    if lazy:
+        args.append("--lazy-apps")
+    env = {**os.environ, "REDIS_LOCATION": redis_server.location, "DJANGO_SETTINGS_MODULE": "demo.settings",
+           "PYTHONPATH": os.pathsep.join([os.path.join(ROOT, "python"), DEMO, os.path.dirname(HOOK)]),
+           "REDIS_FORK_FALLBACK": "1" if fallback else "0"}
+    out = open(log, "wb")
+    return subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env), port, log, out
+
+
+@pytest.fixture
+def run_uwsgi(redis_server, tmp_path):
+    started = []
+
+    def run(lazy: bool, fallback: bool):
+        proc, port, log, out = _uwsgi(redis_server, lazy, fallback, tmp_path)
+        started.append((proc, out))
+        _wait_up(proc, port, log)
+        return port, log
+
+    yield run
+    for proc, out in started:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+@pytest.mark.timeout(90)
+@pytest.mark.parametrize("lazy,fallback", [(True, False), (False, False), (False, True)],
+                         ids=["lazy-apps", "forked-default", "forked-fallback"])
+def test_uwsgi(run_uwsgi, lazy, fallback):
+    port, log = run_uwsgi(lazy, fallback)
+    statuses = []
+    for _ in range(4):
+        status, body, took = _request(port, "/counter/")
+        statuses.append(status)
+        assert took < 2.0  # no hang (bound with slack for a loaded machine)
+    text = log.read_text()
+    if lazy or fallback:
+        assert statuses == [200] * 4, text
+        assert "ForkedProcessError" not in text
+        assert ("pure-Python fallback" in text) == fallback
+    else:
+        assert statuses == [500] * 4
+        assert "ForkedProcessError" in text and "lazy-apps = true" in text
 
 
 def _visits_key() -> str:
