@@ -48,7 +48,8 @@ type Options struct {
 
 	// BreakerFailures is the number of consecutive connection or timeout
 	// failures after which calls fail at once for BreakerCooldown (see
-	// core/breaker). Default: 5. Negative: no circuit breaker.
+	// core/breaker). Failures are counted per command, including a new
+	// connection's AUTH/SELECT. Default: 5. Negative: no circuit breaker.
 	BreakerFailures int
 	// BreakerCooldown is how long an open circuit breaker fails calls
 	// before letting them try the server again. Default: 1s.
