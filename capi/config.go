@@ -28,6 +28,11 @@ type config struct {
 	SocketTimeout  float64    `json:"socket_timeout"`
 	MaxConnections int        `json:"max_connections"`
 	PoolTimeout    float64    `json:"pool_timeout"`
+	// The circuit breaker (core/breaker): consecutive connection/timeout
+	// failures that open it (0: default 5, negative: disabled) and its
+	// cool-down in seconds (0: default 1).
+	BreakerFailures int     `json:"breaker_failures"`
+	BreakerCooldown float64 `json:"breaker_cooldown"`
 	// Codec is how values are compressed and decoded (capi/codec.go).
 	Codec json.RawMessage `json:"codec"`
 	// GoMaxProcs sets runtime.GOMAXPROCS when > 0 (the Go runtime does not
@@ -79,7 +84,7 @@ func (c config) options() (client.Options, error) {
 	if c.DB < 0 {
 		return client.Options{}, fmt.Errorf("db must be >= 0, not %d", c.DB)
 	}
-	for name, v := range map[string]float64{"connect_timeout": c.ConnectTimeout, "socket_timeout": c.SocketTimeout, "pool_timeout": c.PoolTimeout} {
+	for name, v := range map[string]float64{"connect_timeout": c.ConnectTimeout, "socket_timeout": c.SocketTimeout, "pool_timeout": c.PoolTimeout, "breaker_cooldown": c.BreakerCooldown} {
 		if v < 0 {
 			return client.Options{}, fmt.Errorf("%s must be >= 0, not %v", name, v)
 		}
@@ -100,6 +105,9 @@ func (c config) options() (client.Options, error) {
 		ReadTimeout: seconds(c.SocketTimeout),
 		PoolSize:    c.MaxConnections,
 		PoolTimeout: seconds(c.PoolTimeout),
+
+		BreakerFailures: c.BreakerFailures,
+		BreakerCooldown: seconds(c.BreakerCooldown),
 	}
 	if c.Topology != nil {
 		t, err := c.Topology.build(c.DB)

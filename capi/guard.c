@@ -192,6 +192,11 @@ int rcg_reinsert(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t patte
     return rcgx_reinsert(h, out, U8(pattern), pattern_len, count);
 }
 
+int rcg_stats(rcg_out *out) {
+    GUARD(out);
+    return rcgx_stats(out);
+}
+
 int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     GUARD(out);
     return rcgx_debug_panic(h, out);

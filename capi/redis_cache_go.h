@@ -215,6 +215,10 @@ int rcg_delete_pattern(uintptr_t handle, rcg_out *out, const uint8_t *pattern, s
  * out->num = how many values changed. */
 int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
 
+/* Diagnostics: writes the Go runtime's counters into out as text,
+ * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
+int rcg_stats(rcg_out *out);
+
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */
 int rcg_debug_panic(uintptr_t handle, rcg_out *out);

@@ -21,6 +21,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/redis-cache-go/redis-cache-go/core/breaker"
 )
 
 // NoExpiry is the TTL reported for a key that exists without an expiry.
@@ -34,6 +36,7 @@ type Client struct {
 	masters   bool   // several nodes: walks (SCAN, FLUSHDB) visit every primary (see cluster.go)
 	reload    func() // Redis Cluster: asks go-redis to refresh the slot map after a failure
 	name      string // Options.String(), used in error messages
+	user      string // Options.Username, named in authentication errors
 	scanCount int
 }
 
@@ -68,7 +71,8 @@ func New(opts Options) *Client {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	return &Client{rdb: rdb, name: o.String(), scanCount: o.ScanCount}
+	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount}
 }
 
 // String describes the server without credentials.

@@ -3,8 +3,10 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -91,6 +93,14 @@ func (c *Client) wrap(op string, err error) error {
 	kind := classify(err)
 	if c.reload != nil && (kind == KindConnection || kind == KindTimeout || kind == KindServer) {
 		c.reload() // a node may have gone: refresh the topology in the background
+	}
+	if kind == KindAuth {
+		// Name the user (never the password) so a wrong ACL user is obvious.
+		user := "the default user"
+		if c.user != "" {
+			user = "user " + strconv.Quote(c.user)
+		}
+		err = fmt.Errorf("%w (authenticating as %s)", err, user)
 	}
 	return &Error{Kind: kind, Server: c.name, Op: op, Err: err}
 }

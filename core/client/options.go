@@ -50,6 +50,14 @@ type Options struct {
 	// the primary a set of Sentinels names, instead of the one server at
 	// Addr (see Topology). Default: nil, one server.
 	Topology *Topology
+	// BreakerFailures is the number of consecutive connection or timeout
+	// failures after which calls fail at once for BreakerCooldown (see
+	// core/breaker). Failures are counted per command, including a new
+	// connection's AUTH/SELECT. Default: 5. Negative: no circuit breaker.
+	BreakerFailures int
+	// BreakerCooldown is how long an open circuit breaker fails calls
+	// before letting them try the server again. Default: 1s.
+	BreakerCooldown time.Duration
 
 	// ScanCount is the COUNT hint for SCAN and the batch size of UNLINK in
 	// Clear. Default: 1000.

@@ -68,6 +68,7 @@ _load_lock = threading.Lock()
 _H, _O, _B, _N, _I64 = c_size_t, c_void_p, c_char_p, c_size_t, c_int64
 _SIGNATURES: dict[str, list[Any]] = {
     "rcg_version": [_O],
+    "rcg_stats": [_O],
     "rcg_open": [_B, _N, _O],
     "rcg_close": [_H, _O],
     "rcg_ping": [_H, _O],
@@ -147,6 +148,17 @@ def version() -> str:
     if status != OK:
         raise _ERRORS.get(status, exc.InternalError)(data)
     return data
+
+
+def stats() -> dict[str, int]:
+    """The Go runtime's counters (diagnostics): goroutines, heap_alloc, heap_objects."""
+    lib = library()
+    s = _scratch
+    status = lib.rcg_stats(s.ptr)
+    data = _take(lib, s).decode()
+    if status != OK:
+        raise _ERRORS.get(status, exc.InternalError)(data)
+    return {k: int(v) for k, v in (item.split("=") for item in data.split())}
 
 
 def decode(data: bytes) -> tuple[int, bytes | str | None]:

@@ -53,17 +53,20 @@ _IGNORED_POOL_KWARGS = {
 _NOT_YET = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
     "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER",
-    "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK", "CLUSTER", "READ_FROM_REPLICAS",
+    "CLUSTER", "READ_FROM_REPLICAS",
     "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
 }
 _SUPPORTED = {
     "DB", "PASSWORD", "PARSER_CLASS", "PICKLE_VERSION", "SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT",
     "CONNECTION_POOL_CLASS", "CONNECTION_POOL_CLASS_KWARGS",
-    "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS",
+    "SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE", "SSL_CERT_REQS", "SSL_SERVER_NAME",
     # Django's BaseCache reads these two for culling backends; Redis evicts by itself.
     "MAX_ENTRIES", "CULL_FREQUENCY",
     # several servers (see _layout.py)
     "MASTER_CACHE", "HASH_RING", "WEIGHTS",
+    # fail-open (issue 7, see _failopen.py) and the circuit breaker (see core/breaker)
+    "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_COOLDOWN",
+    "FORK_FALLBACK",  # see _fallback.py
 }
 # Serializers and compressors (issue 4): read by _codec_settings.
 _NOT_YET -= _codec_settings.KEYS
@@ -148,7 +151,22 @@ class Settings:
             "pool_timeout": self.pool_timeout or 0,
             "codec": self.codec.compression.native_config(),
             **({"topology": self.topology} if self.topology else {}),
+            **_breaker(self.options),
         }
+
+
+def _breaker(options: dict[str, Any]) -> dict[str, Any]:
+    """CIRCUIT_BREAKER_FAILURES (default 5; 0 disables) and CIRCUIT_BREAKER_COOLDOWN (seconds,
+    default 1) as the document's breaker_failures / breaker_cooldown (see core/breaker)."""
+    doc: dict[str, Any] = {}
+    failures = options.get("CIRCUIT_BREAKER_FAILURES")
+    if failures is not None:
+        n = _int("OPTIONS['CIRCUIT_BREAKER_FAILURES']", failures, minimum=0)
+        doc["breaker_failures"] = n if n > 0 else -1
+    cooldown = options.get("CIRCUIT_BREAKER_COOLDOWN")
+    if cooldown is not None:
+        doc["breaker_cooldown"] = _seconds("OPTIONS['CIRCUIT_BREAKER_COOLDOWN']", cooldown) or 0
+    return doc
 
 
 def _query_seconds(server: Server, name: str, default: float | None) -> float | None:
@@ -327,13 +345,13 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     max_connections, pool_timeout = _pool_kwargs(options.get("CONNECTION_POOL_CLASS_KWARGS") or {}, pool_class)
 
     ssl = {}
-    for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs")):
+    for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs"), ("SSL_SERVER_NAME", "server_name")):
         if opt in options and options[opt] is not None:
             value = options[opt]
             if opt == "SSL_CERT_REQS":
                 value = _cert_reqs(value)
             elif not isinstance(value, str):
-                raise _bad(f"OPTIONS[{opt!r}]", value, "must be a file path")
+                raise _bad(f"OPTIONS[{opt!r}]", value, "must be a string (a file path; for SSL_SERVER_NAME a host name)")
             ssl[key] = value
 
     return Settings(
@@ -352,6 +370,9 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
 
 def _check_option_names(options: dict[str, Any]) -> None:
     known = _SUPPORTED | _NOT_YET
+    for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK"):
+        if key in options and not isinstance(options[key], bool):
+            raise _bad(f"OPTIONS[{key!r}]", options[key], "must be True or False")
     for key in options:
         if key in _NOT_YET:
             raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _layout, _native, _native_ext, _settings
+from redis_cache_go import _failopen, _fallback, _layout, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -47,7 +47,15 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
-        self._client = _native_ext.Client(self._native_document(), self._describe)
+        document = self._native_document()
+        self._client = _native_ext.Client(document, self._describe)
+        options = self._settings.options
+        if options.get("FORK_FALLBACK", False):
+            self._client = _fallback.ForkAware(self._client, document, self._describe)
+        self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
+        if self._ignore_exceptions:
+            names = [server.describe() for server in self._settings.servers]
+            _failopen.install(self, names, bool(options.get("LOG_IGNORED_EXCEPTIONS", True)))
 
     def _native_document(self) -> dict[str, Any]:
         """The layout's configuration document; sets ``_describe``."""
@@ -183,7 +191,12 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         result = {}
         for k, data in zip(made, self._client.get_many(made)):
             if data is not None:
-                result[key_map[k]] = self._decode(data, k)
+                try:
+                    result[key_map[k]] = self._decode(data, k)
+                except DecodeError as e:
+                    if not self._ignore_exceptions:
+                        raise
+                    self._ignored_log("get_many", e)  # fail-open: this key is a miss
         return result
 
     def has_key(self, key: Any, version: int | None = None) -> bool:

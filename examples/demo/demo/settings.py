@@ -4,6 +4,8 @@ Environment:
   REDIS_LOCATION      host:port of the Redis server (default 127.0.0.1:6379)
   DJANGO_SECRET_KEY   optional; a fixed throw-away key is used otherwise (demo only)
   DJANGO_DEBUG        "1" to turn DEBUG on (off by default)
+  REDIS_FORK_FALLBACK "1" for OPTIONS FORK_FALLBACK (serve through redis-py in a process forked after
+                      the cache was used, e.g. gunicorn --preload; see the README)
 """
 import os
 
@@ -30,7 +32,7 @@ CACHES = {
         "LOCATION": os.environ.get("REDIS_LOCATION", "127.0.0.1:6379"),
         "KEY_PREFIX": "demo",
         "TIMEOUT": 300,
-        "OPTIONS": {"DB": 0},
+        "OPTIONS": {"DB": 0, "FORK_FALLBACK": os.environ.get("REDIS_FORK_FALLBACK") == "1"},
     }
 }
 

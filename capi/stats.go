@@ -1,0 +1,26 @@
+package main
+
+/*
+#include "redis_cache_go.h"
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+)
+
+// rcgx_stats writes the Go runtime's resource counters as
+// "goroutines=N heap_alloc=B heap_objects=O" (diagnostics and the soak
+// test: a leak shows up as a count that keeps growing).
+//
+//export rcgx_stats
+func rcgx_stats(out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	putBytes(out, fmt.Appendf(nil, "goroutines=%d heap_alloc=%d heap_objects=%d",
+		runtime.NumGoroutine(), m.HeapAlloc, m.HeapObjects))
+	return C.RCG_OK
+}

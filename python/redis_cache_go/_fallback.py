@@ -1,0 +1,234 @@
+"""FORK_FALLBACK: keep serving in a forked child through redis-py.
+
+A Go runtime does not survive ``fork()`` (see /work/shared/design.md, "fork()"), so a process forked
+after the cache's first use (gunicorn ``--preload`` with the cache touched in the master, uWSGI
+without lazy-apps) cannot call the native library: by default every call raises
+:class:`~redis_cache_go.exceptions.ForkedProcessError`, whose message names the fixes. With
+``OPTIONS: {"FORK_FALLBACK": True}`` the first such call switches the cache, in that process only,
+to :class:`FallbackClient`, a pure-Python client on redis-py that reads and writes the same keys
+and bytes (the backend does the key making and encoding either way) on the same server, and logs one
+WARNING per process. It is slower than the native path; the fix named in the message is the real cure.
+
+Limits: the fallback serves one server, or the primary of a primary/replica LOCATION (reads go to the
+primary too). A sharded or copy layout of several servers needs the Go ring, so it keeps raising
+ForkedProcessError. Values stored with a Go compressor (COMPRESSOR) are not decompressed.
+"""
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import threading
+from typing import Any, Callable, Sequence
+
+from redis_cache_go import exceptions as exc
+
+logger = logging.getLogger("redis_cache_go")
+_warned_pid: int | None = None
+_warn_lock = threading.Lock()
+
+
+def _warn_once(describe: str) -> None:
+    global _warned_pid
+    with _warn_lock:
+        if _warned_pid == os.getpid():
+            return
+        _warned_pid = os.getpid()
+    logger.warning(
+        "redis_cache_go: process %d was forked after the cache was used; serving %s through the "
+        "pure-Python fallback (FORK_FALLBACK). Make the first cache call after the fork to use the "
+        "native client: gunicorn without --preload, uWSGI lazy-apps = true, Celery "
+        "worker_process_init, multiprocessing 'spawn'", os.getpid(), describe)
+
+
+def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """redis-py's errors as this package's classes (so IGNORE_EXCEPTIONS applies to them too).
+    redis-py is imported on first use only: the package does not need it otherwise."""
+
+    def call(self: "FallbackClient", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(self, *args, **kwargs)
+        except Exception as e:
+            import redis
+
+            for theirs, ours in ((redis.AuthenticationError, exc.AuthenticationError), (redis.TimeoutError, exc.TimeoutError),
+                                 (redis.ConnectionError, exc.ConnectionError), (redis.ResponseError, exc.ServerError)):
+                if isinstance(e, theirs):
+                    raise ours(f"{self.describe}: {e}") from None
+            raise
+
+    return call
+
+
+class FallbackClient:
+    """The subset of the native client's methods the cache API uses, on redis-py."""
+
+    def __init__(self, config: dict[str, Any], describe: str) -> None:
+        import redis
+
+        self.describe = describe
+        kwargs: dict[str, Any] = {
+            "db": config.get("db", 0),
+            "username": config.get("username") or None,
+            "password": config.get("password") or None,
+            "socket_timeout": config.get("socket_timeout") or 5.0,
+            "socket_connect_timeout": config.get("connect_timeout") or 5.0,
+        }
+        if config.get("network") == "unix":
+            kwargs["unix_socket_path"] = config["addr"]
+        else:
+            host, _, port = config["addr"].rpartition(":")
+            kwargs["host"], kwargs["port"] = host.strip("[]"), int(port)
+        tls = config.get("tls")
+        if tls is not None:
+            kwargs.update(ssl=True, ssl_ca_certs=tls.get("ca_file"), ssl_certfile=tls.get("cert_file"),
+                          ssl_keyfile=tls.get("key_file"), ssl_cert_reqs=tls.get("cert_reqs") or "required")
+        if config.get("max_connections"):
+            kwargs["max_connections"] = config["max_connections"]
+        self._r = redis.Redis(**kwargs)
+        self._tickets = itertools.count(1)
+        self._pending: dict[int, bytes] = {}
+
+    @classmethod
+    def for_document(cls, doc: dict[str, Any], describe: str) -> "FallbackClient":
+        """The fallback for a layout document, or ForkedProcessError when it cannot route it."""
+        servers = doc.get("servers")
+        if not servers:
+            return cls(doc, describe)
+        if doc.get("mode") != "primary":
+            raise exc.ForkedProcessError(
+                f"{describe}: FORK_FALLBACK serves one server or a primary/replica LOCATION, not a "
+                f"{doc.get('mode')} layout; make the first cache call after the fork instead")
+        return cls({**doc, **servers[doc.get("primary", 0)]}, describe)
+
+    def close(self) -> None:
+        self._r.close()
+
+    @_translate
+    def get(self, key: bytes) -> bytes | None:
+        return self._r.get(key)
+
+    @_translate
+    def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
+        return bool(self._r.set(key, value, px=ttl_ms or None, nx=nx))
+
+    @_translate
+    def delete(self, key: bytes) -> bool:
+        return bool(self._r.delete(key))
+
+    @_translate
+    def exists(self, key: bytes) -> bool:
+        return bool(self._r.exists(key))
+
+    @_translate
+    def expire(self, key: bytes, ttl_ms: int) -> bool:
+        return bool(self._r.pexpire(key, ttl_ms))
+
+    @_translate
+    def persist(self, key: bytes) -> bool:
+        return bool(self._r.persist(key)) or bool(self._r.exists(key))
+
+    @_translate
+    def ttl(self, key: bytes) -> tuple[bool, int]:
+        ms = self._r.pttl(key)
+        return (ms != -2, ms if ms >= 0 else -1)
+
+    @_translate
+    def incr(self, key: bytes, delta: int) -> tuple[bool, int]:
+        script = "if redis.call('EXISTS', KEYS[1]) == 1 then return {1, redis.call('INCRBY', KEYS[1], ARGV[1])} end return {0, 0}"
+        found, value = self._r.eval(script, 1, key, delta)
+        return bool(found), int(value)
+
+    @_translate
+    def rename(self, src: bytes, dst: bytes) -> bool:
+        import redis
+
+        try:
+            self._r.rename(src, dst)
+            return True
+        except redis.ResponseError as e:
+            if "no such key" in str(e):
+                return False
+            raise
+
+    @_translate
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        return list(self._r.mget(keys))
+
+    @_translate
+    def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
+        with self._r.pipeline(transaction=False) as p:
+            for key, value in zip(pairs[0::2], pairs[1::2]):
+                p.set(key, value, px=ttl_ms or None)
+            p.execute()
+
+    @_translate
+    def delete_many(self, keys: Sequence[bytes]) -> int:
+        return int(self._r.delete(*keys))
+
+    @_translate
+    def clear(self, pattern: bytes) -> int:
+        if not pattern:
+            self._r.flushdb()
+            return -1
+        n = 0
+        for key in self._r.scan_iter(match=pattern, count=1000):
+            n += self._r.unlink(key)
+        return n
+
+    def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
+        data = self.get(key)
+        if data is not None:
+            return data, 0
+        ticket = next(self._tickets)
+        self._pending[ticket] = key
+        return None, ticket
+
+    @_translate
+    def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
+        key = self._pending.pop(ticket)
+        self._r.set(key, value, px=value_ms or None)
+        if fresh_ms > 0:
+            self._r.set(b"__fresh__" + key, b"1", px=fresh_ms)
+
+    def herd_abandon(self, ticket: int) -> None:
+        self._pending.pop(ticket, None)
+
+
+class ForkAware:
+    """The native client until a call reports a fork, then (FORK_FALLBACK) the fallback."""
+
+    def __init__(self, native: Any, doc: dict[str, Any], describe: str) -> None:
+        self._native = native
+        self._doc = doc
+        self._describe = describe
+        self._fallback: FallbackClient | None = None
+        self._pid = os.getpid()
+        self._lock = threading.Lock()
+
+    def _switch(self) -> FallbackClient:
+        with self._lock:
+            if self._fallback is None:
+                self._fallback = FallbackClient.for_document(self._doc, self._describe)
+                _warn_once(self._describe)
+            return self._fallback
+
+    def __getattr__(self, name: str) -> Any:
+        if self._fallback is not None:
+            return getattr(self._fallback, name)
+        method = getattr(self._native, name)
+        if not callable(method):
+            return method
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(*args, **kwargs)
+            except exc.ForkedProcessError:
+                fallback = getattr(self._switch(), name, None)
+                if fallback is None:
+                    raise exc.ForkedProcessError(
+                        f"{self._describe}: {name} is not available through FORK_FALLBACK; make the "
+                        "first cache call after the fork (gunicorn without --preload, uWSGI lazy-apps)") from None
+                return fallback(*args, **kwargs)
+
+        return call
