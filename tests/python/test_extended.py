@@ -163,6 +163,7 @@ def test_delete_pattern_over_200k_keys_on_three_shards_in_batches(three):
         for start in range(0, 200_000, 20_000):  # one set_many = one pipeline per shard
             cache.set_many({f"{'del' if i % 2 else 'keep'}:{i}": i for i in range(start, start + 20_000)}, timeout=600)
         filled = time.monotonic() - began
+        before = [s.command("DBSIZE") for s in three]
         for s in three:
             s.command("CONFIG", "RESETSTAT")
             s.command("CONFIG", "SET", "slowlog-log-slower-than", "0")  # log every command, with its arguments
@@ -174,12 +175,15 @@ def test_delete_pattern_over_200k_keys_on_three_shards_in_batches(three):
         per_call = [n for s in three for n in _unlink_sizes(s)]
         assert sum(per_call) == 100_000 and max(per_call) <= 1000, (len(per_call), max(per_call))
         sizes = [s.command("DBSIZE") for s in three]
-        assert sum(sizes) == 100_000 and all(n > 20_000 for n in sizes)  # every shard held keys
+        assert sum(sizes) == 100_000 and all(n > 10_000 for n in sizes)  # every shard held keys
         assert cache.keys("del:*") == []
         assert len(cache.keys("keep:*")) == 100_000
         unlinks = [_calls(s, "unlink") for s in three]
-        # batches of at most 1000 keys: at least 100 UNLINK calls in total, one per batch
-        assert sum(unlinks) >= 100 and all(n >= 100_000 // 3 // 1000 for n in unlinks), unlinks
+        # batches of at most 1000 keys: each shard needs at least ceil(its deleted keys / 1000)
+        # UNLINK calls (the ring's share per shard depends on the servers' random ports)
+        deleted_per_shard = [b - a for b, a in zip(before, sizes)]
+        assert sum(unlinks) >= 100 and all(n >= -(-d // 1000) for n, d in zip(unlinks, deleted_per_shard)), (
+            unlinks, deleted_per_shard)
         assert all(_calls(s, "keys") == 0 for s in three)  # never KEYS
         print(f"\nfill 200k: {filled:.2f}s, delete_pattern 100k: {deleted:.2f}s, UNLINK calls per shard {unlinks}, "
               f"keys per UNLINK max {max(per_call)} median {sorted(per_call)[len(per_call) // 2]}")
