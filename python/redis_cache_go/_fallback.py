@@ -11,7 +11,7 @@ WARNING per process. It is slower than the native path; the fix named in the mes
 
 Limits: the fallback serves one server, or the primary of a primary/replica LOCATION (reads go to the
 primary too). A sharded or copy layout of several servers needs the Go ring, so it keeps raising
-ForkedProcessError. Values stored with a Go compressor (COMPRESSOR) are not decompressed.
+ForkedProcessError, and so does a cache with a Go COMPRESSOR (compression runs in the native library).
 """
 from __future__ import annotations
 
@@ -92,6 +92,13 @@ class FallbackClient:
     @classmethod
     def for_document(cls, doc: dict[str, Any], describe: str) -> "FallbackClient":
         """The fallback for a layout document, or ForkedProcessError when it cannot route it."""
+        compressor = (doc.get("codec") or {}).get("compressor", "none")
+        if compressor != "none":
+            # Compression lives in Go; serving uncompressed values here would break readers that
+            # expect the configured format, so refuse clearly instead.
+            raise exc.ForkedProcessError(
+                f"{describe}: FORK_FALLBACK does not serve a cache with COMPRESSOR {compressor!r} "
+                "(compression runs in the native library); make the first cache call after the fork instead")
         servers = doc.get("servers")
         if not servers:
             return cls(doc, describe)
