@@ -51,7 +51,6 @@ func appendBytes(b []byte, s string) []byte {
 //export rcgx_command
 func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -93,7 +92,6 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 //export rcgx_locate
 func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st

@@ -51,7 +51,6 @@ func found(ok bool) C.int {
 
 // boolOp runs a single-key operation whose outcome is found / not found.
 func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*shard.Cache) (bool, error)) C.int {
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -118,7 +117,6 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 //export rcgx_ping
 func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -132,7 +130,6 @@ func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 //export rcgx_get
 func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -151,7 +148,6 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 //export rcgx_set
 func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val *C.uint8_t, vlen C.size_t, ttlMS C.int64_t, flags C.int) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -201,7 +197,6 @@ func rcgx_persist(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (s
 //export rcgx_ttl
 func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -223,7 +218,6 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 //export rcgx_incr
 func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, delta C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -239,7 +233,6 @@ func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, del
 //export rcgx_rename
 func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, dst *C.uint8_t, dlen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -270,7 +263,6 @@ func keysOf(buf *C.uint8_t, n C.size_t) ([]string, error) {
 //export rcgx_get_many
 func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -295,7 +287,6 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 //export rcgx_set_many
 func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, ttlMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -329,7 +320,6 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 //export rcgx_delete_many
 func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -349,7 +339,6 @@ func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t)
 //export rcgx_clear
 func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -365,7 +354,6 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 //export rcgx_debug_panic
 func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	if e, st := use(h, out); e == nil {
 		return st
 	}

@@ -17,7 +17,6 @@ import (
 //export rcgx_lock_acquire
 func rcgx_lock_acquire(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, ttlMS, sleepMS, waitMS C.int64_t, flags C.int) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -60,7 +59,6 @@ func rcgx_lock_held(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) 
 //export rcgx_scan
 func rcgx_scan(h C.uintptr_t, out *C.rcg_out, server C.int64_t, cursor C.int64_t, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -85,7 +83,6 @@ func rcgx_scan(h C.uintptr_t, out *C.rcg_out, server C.int64_t, cursor C.int64_t
 //export rcgx_delete_pattern
 func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -104,7 +101,6 @@ func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen
 //export rcgx_reinsert
 func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st

@@ -38,8 +38,10 @@ func lookup(h C.uintptr_t) (e *entry) {
 	return e
 }
 
-// use resolves h for a call, or writes the reason it cannot be used.
+// use starts a call on handle h: it clears the outputs (reset) and resolves
+// h, or writes the reason it cannot be used.
 func use(h C.uintptr_t, out *C.rcg_out) (*entry, C.int) {
+	reset(out)
 	e := lookup(h)
 	if e == nil {
 		putMessage(out, "redis-cache-go: the cache handle is closed or invalid")

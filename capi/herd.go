@@ -29,7 +29,6 @@ func herdOf(e *entry) *herd.Group {
 //export rcgx_herd_ask
 func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, lockMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	if e == nil {
 		return st
@@ -67,7 +66,6 @@ func ticketOf(t C.int64_t) *herd.Ticket {
 //export rcgx_herd_publish
 func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.uint8_t, vlen C.size_t, valueMS, freshMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	tk := ticketOf(ticket)
 	if tk == nil {
@@ -91,7 +89,6 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 //export rcgx_herd_abandon
 func rcgx_herd_abandon(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	reset(out)
 	e, st := use(h, out)
 	tk := ticketOf(ticket)
 	if tk == nil {

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from forked import call_in_forked_child
 from redis_cache_go import RedisCache, _native
 from redis_cache_go import exceptions as exc
 
@@ -91,33 +92,9 @@ def test_gil_released_while_a_call_waits(make_cache, silent_location):
 def test_fork_after_use_fails_fast_in_child_and_parent_keeps_working(make_cache, raw):
     cache = make_cache()
     cache.set("before-fork", 1)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: report (class name, elapsed) through the pipe, never run pytest code
-        os.close(read)
-        try:
-            started = time.monotonic()
-            try:
-                cache.get("before-fork")
-                outcome = "no error"
-            except Exception as e:  # noqa: BLE001
-                outcome = f"{type(e).__name__}|{e}"
-            os.write(write, f"{time.monotonic() - started:.3f}|{outcome}".encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung in a cache call")
-    with os.fdopen(read) as f:
-        elapsed, name, message = f.read().split("|", 2)
+    child = call_in_forked_child(lambda: cache.get("before-fork"))
+    assert not child.hung, "the forked child hung in a cache call"
+    name, message, elapsed = child.error, child.message, child.elapsed
     assert name == "ForkedProcessError", message
     assert float(elapsed) < 1.0
     assert "--preload" in message and "spawn" in message, "the message names the fixes"

@@ -16,6 +16,7 @@ import urllib.request
 
 import pytest
 
+from forked import call_in_forked_child
 from redisproc import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -205,32 +206,9 @@ def test_fork_fallback_refuses_a_compressed_cache_clearly(make_cache):
     COMPRESSOR gets ForkedProcessError naming the reason, not undecodable values."""
     cache = make_cache(options={"DB": 0, "FORK_FALLBACK": True, "COMPRESSOR": "zlib"})
     cache.set("before-fork", "x" * 100)
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(read)
-        try:
-            try:
-                cache.get("before-fork")
-                outcome = "no error"
-            except Exception as e:  # noqa: BLE001
-                outcome = f"{type(e).__name__}|{e}"
-            os.write(write, outcome.encode())
-        finally:
-            os._exit(0)
-    os.close(write)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.01)
-    else:
-        os.kill(pid, 9)
-        os.waitpid(pid, 0)
-        pytest.fail("the forked child hung")
-    with os.fdopen(read) as f:
-        name, _, message = f.read().partition("|")
+    child = call_in_forked_child(lambda: cache.get("before-fork"))
+    assert not child.hung, "the forked child hung"
+    name, message = child.error, child.message
     assert name == "ForkedProcessError", message
     assert "COMPRESSOR" in message and "after the fork" in message
     assert cache.get("before-fork") == "x" * 100
