@@ -12,13 +12,15 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python demo bench soak clean
+.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python demo bench bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
 	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
-	@echo "make bench  - ours vs Django's RedisCache vs django-redis, one interleaved run"
+	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; issue-9 bars"
+	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
+	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 
 setup: apt venv build
@@ -92,6 +94,12 @@ demo: setup
 
 bench: setup
 	$(PY) bench/bench.py
+
+bench-plot: venv
+	$(PY) bench/plot.py
+
+profile: setup
+	$(PY) bench/profile.py
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
