@@ -243,6 +243,19 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK, "reinsert status %d", st);
     printf("ok locks, scan, delete_pattern, reinsert\n");
 
+    /* test-only repeat loop (bench/profile.py): 3 GETs of abi:k inside Go */
+    reset_out();
+    uint32_t rhdr[2] = {1, 5};
+    uint8_t rframe[8 + 5];
+    memcpy(rframe, rhdr, sizeof rhdr);
+    memcpy(rframe + 8, "abi:k", 5);
+    st = rcg_debug_repeat(h, &out, RCG_REPEAT_GET, rframe, sizeof rframe, 0, 3, NULL, 0);
+    CHECK(st == RCG_OK && out.num > 0, "repeat get status %d ns %lld", st, (long long)out.num);
+    reset_out();
+    st = rcg_debug_repeat(h, &out, 99, rframe, sizeof rframe, 0, 3, NULL, 0);
+    CHECK(st == RCG_ERR_ARGUMENT, "repeat with an unknown op status %d", st);
+    printf("ok debug repeat\n");
+
     st = rcg_debug_panic(h, &out);
     CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
     st = rcg_get(h, &out, S("abi:k"), 5);
