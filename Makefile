@@ -99,7 +99,7 @@ bench-plot: venv
 	$(PY) bench/plot.py
 
 profile: setup
-	$(PY) bench/profile.py
+	$(PY) bench/stages.py
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
