@@ -34,11 +34,12 @@ def evaluate(results: dict[str, dict[str, Any]], sharded: dict[str, Any] | None,
     def add(bid: str, what: str, wl: str, ours: str, against: str, target: float,
             summ: dict[str, Any] | None, peer_value: tuple[float | None, str | None] | None = None) -> None:
         mine = _med(summ, ours)
+        who: str | None = against
         if peer_value is None:
-            theirs, who = _med(summ, against), against
+            theirs = _med(summ, against)
         else:
             theirs, who = peer_value
-        why = None
+        why: str | None = None
         if summ is None:
             why = f"workload {wl} not run"
         elif mine is None:

@@ -535,7 +535,7 @@ def configure_django(names: list[str], srv: RedisServer) -> None:
     import django
     from django.conf import settings
 
-    caches = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    caches: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     for n in names:
         b = BACKENDS[n]
         caches[n] = {"BACKEND": b["BACKEND"], "LOCATION": b["location"](srv),
@@ -564,7 +564,9 @@ def parser_in_use(name: str, cache: Any) -> str | None:
 
 def explain(exc: BaseException, name: str) -> str:
     """The exception chain, one line each, innermost frame last; plus a hint for ours."""
-    lines, seen, e = [], set(), exc
+    lines: list[str] = []
+    seen: set[int] = set()
+    e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         lines.append("    " + short_error(e))
@@ -997,13 +999,13 @@ def main(argv: list[str] | None = None) -> int:
                     lat: list[int] = []
                     try:
                         if n == "rb":  # an external process: its own ops/s and percentiles
-                            want = int(rb_rate * a.round_ms / 1000)  # about round_ms of work
-                            got = floor.redis_benchmark(srv.port, a.cpu if pinned else None, ops[n], want, rb_keys)
+                            n_ops = int(rb_rate * a.round_ms / 1000)  # about round_ms of work
+                            got = floor.redis_benchmark(srv.port, a.cpu if pinned else None, ops[n], n_ops, rb_keys)
                             rb_rate = got["rps"]
                             res[n].rounds.append(got["rps"])
                             res[n].ext_p50.append(got["p50_us"])
                             res[n].ext_p99.append(got["p99_us"])
-                            res[n].ops += want
+                            res[n].ops += n_ops
                             continue
                         count, elapsed = measure(wl, ops[n], budget, lat)
                     except Exception as e:
@@ -1061,7 +1063,7 @@ def main(argv: list[str] | None = None) -> int:
     errors = {w: {n: s["error"] for n, s in d.items() if not n.startswith("_") and s.get("error")}
               for w, d in summary.items()}
     errors = {w: e for w, e in errors.items() if e}
-    out = {"meta": {**meta, "elapsed_s": round(time.monotonic() - t_begin, 1)},
+    out: dict[str, Any] = {"meta": {**meta, "elapsed_s": round(time.monotonic() - t_begin, 1)},
            "backends": {n: {"label": BACKENDS[n]["label"], "BACKEND": BACKENDS[n]["BACKEND"],
                             "OPTIONS": BACKENDS[n]["OPTIONS"]} for n in a.names},
            "workloads": {w.name: w.what for w in a.workloads},
@@ -1080,8 +1082,8 @@ def main(argv: list[str] | None = None) -> int:
         print("\nFAILED:", file=sys.stderr)
         for n, why in failures.items():
             print(f"  {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}", file=sys.stderr)
-        for w, e in errors.items():
-            for n, why in e.items():
+        for w, errs in errors.items():
+            for n, why in errs.items():
                 print(f"  {w} / {label(n)}: {why}", file=sys.stderr)
         return 1
     return 0

@@ -153,11 +153,11 @@ class Native:
         fn.restype = ctypes.c_int
         self.repeat_fn = fn
         # a C no-op with each export's argtypes: libc labs() ignores the extra registers
-        libc = ctypes.CDLL(None)
+        labs = ctypes.cast(ctypes.CDLL(None).labs, ctypes.c_void_p).value
+        assert labs is not None
         self.noop: dict[str, Any] = {}
         for name in ("rcg_get", "rcg_set", "rcg_get_many", "rcg_set_many"):
-            f = ctypes.CFUNCTYPE(ctypes.c_int, *_native._SIGNATURES[name])(ctypes.cast(libc.labs, ctypes.c_void_p).value)
-            self.noop[name] = f
+            self.noop[name] = ctypes.CFUNCTYPE(ctypes.c_int, *_native._SIGNATURES[name])(labs)
 
     def repeat(self, op: int, items: list[bytes], count: int, profile: str = "") -> float:
         """µs per call of the export body inside Go."""
