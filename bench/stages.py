@@ -8,7 +8,11 @@ rcg_debug_repeat), context switches per call (the Go scheduler hand-off), and a
 GODEBUG=schedtrace=1000 sample from a child process. Client and redis-server are pinned to one
 CPU, as in the bench's single-thread rows.
 
-Each stage is timed on its own, in a loop, as the median of several repeats:
+Each stage is timed on its own, in a loop of about 10 ms; every stage runs once per round, the
+starting stage rotates, and the table shows the fastest round of each stage (the medians go to the
+JSON file). On a shared machine a slower loop was interrupted by other work; the fastest is the
+estimate of the cost itself, as timeit reports it, and stages measured alike add up to the whole.
+The stages:
 - end to end: the Django API call (cache.get / set / get_many / set_many)
 - key making: cache._key() = Django's make_and_validate_key + UTF-8 encode (x100 for the batches)
 - encode / decode: cache._encode() (pickle; raw ints) and cache._decode() (unpickle)
@@ -22,7 +26,8 @@ Each stage is timed on its own, in a loop, as the median of several repeats:
 - the rest: end to end - everything above (Python glue in _native: scratch buffer, string_at copy,
   result list/dict building, BaseCache defaults)
 
-Options: --json PATH (default bench/profile.json), --quick, --no-pprof, --no-schedtrace, --cpu N.
+Options: --json PATH (default bench/profile.json), --quick, --rounds N, --no-pprof, --no-schedtrace,
+--cpu N.
 """
 from __future__ import annotations
 
@@ -62,25 +67,37 @@ HEAD = {"get": "get hit", "set": "set", "get_many": "get_many 100", "set_many": 
 
 
 # ------------------------------------------------------------------------------------------
-# timing
+# timing: every stage is a loop of about `ms`; all stages run once per round, rounds rotate
 
-def per_call_us(fn: Callable[[], Any], target_ms: float, repeats: int) -> float:
-    """The fastest of `repeats` loops of about target_ms each, in mean µs per call.
+Loop = Callable[[], float]  # runs one loop, returns mean µs per call
 
-    The minimum, as timeit reports it: on a shared machine a slower loop was interrupted by other
-    work, and every stage is timed the same way, so the stages add up (roughly) to the whole."""
-    n, t0 = 1, pc()
+
+def py_loop(fn: Callable[[], Any], ms: float) -> Loop:
+    """A loop of fn() sized to about ms (calibrated once, here)."""
     fn()
-    one = max(pc() - t0, 200)
-    n = max(3, int(target_ms * 1e6 / one))
+    t0 = pc()
+    for _ in range(3):
+        fn()
+    one = max((pc() - t0) / 3, 100)
+    n = max(3, int(ms * 1e6 / one))
     rep = itertools.repeat
-    out = []
-    for _ in range(repeats):
+
+    def loop() -> float:
         t = pc()
         for _ in rep(None, n):
             fn()
-        out.append((pc() - t) / n / 1000)
-    return min(out)
+        return (pc() - t) / n / 1000
+    return loop
+
+
+def run_rounds(plan: list[tuple[str, str, Loop]], rounds: int) -> dict[tuple[str, str], list[float]]:
+    """Every loop once per round; the starting stage rotates each round (drift hits all alike)."""
+    got: dict[tuple[str, str], list[float]] = {(op, st): [] for op, st, _ in plan}
+    for r in range(rounds):
+        k = (r * 7) % len(plan)
+        for op, st, loop in plan[k:] + plan[:k]:
+            got[(op, st)].append(loop())
+    return got
 
 
 def affinity(pid: int | str, cpus: set[int]) -> None:
@@ -172,34 +189,37 @@ class Native:
 # ------------------------------------------------------------------------------------------
 # the wire, without any client library
 
-def wire_python_us(srv: RedisServer, cmd: bytes, reply_len: int, target_ms: float, repeats: int) -> float:
-    with socket.create_connection((srv.host, srv.port)) as s:
-        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sendall, recv = s.sendall, s.recv
-
-        def op() -> None:
-            sendall(cmd)
-            n = 0
-            while n < reply_len:
-                n += len(recv(1 << 20))
-        op()
-        return per_call_us(op, target_ms, repeats)
-
-
-def wire_c_us(srv: RedisServer, cpu: int | None, args: list[str], n: int, keys: int = 1) -> float | None:
-    """µs per command from redis-benchmark -c 1 -P 1 (the fastest of 5 runs), or None without it."""
-    if floor.redis_benchmark_available():
-        return None
-    got = [floor.redis_benchmark(srv.port, cpu, args, n, keys)["rps"] for _ in range(5)]
-    return 1e6 / max(got)
-
-
 # ------------------------------------------------------------------------------------------
 
-def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: float, reps: int) -> dict[str, dict[str, Any]]:
+def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: float,
+            rounds: int) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
+    """(fastest round per stage, median round per stage), µs per call, per operation."""
     from django.core.cache.backends.base import DEFAULT_TIMEOUT
     n = nat.n
-    t: dict[str, dict[str, Any]] = {op: {} for op in OPS}
+    s = nat.s
+    plan: list[tuple[str, str, Loop]] = []
+    socks: list[socket.socket] = []
+
+    def add(op: str, stage: str, fn: Callable[[], Any]) -> None:
+        plan.append((op, stage, py_loop(fn, ms)))
+
+    def add_go(op: str, stage: str, code: int, items: list[bytes]) -> None:
+        one = nat.repeat(code, items, 20)
+        count = max(20, int(ms * 1000 / max(one, 1.0)))
+        plan.append((op, stage, lambda: nat.repeat(code, items, count)))
+
+    def add_wire(op: str, cmd: bytes, reply_len: int) -> None:
+        sock = socket.create_connection((srv.host, srv.port))
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        socks.append(sock)
+        sendall, recv = sock.sendall, sock.recv
+
+        def one() -> None:
+            sendall(cmd)
+            got = 0
+            while got < reply_len:
+                got += len(recv(1 << 20))
+        add(op, "wire, bare Python socket", one)
 
     # -- get hit
     key = "hit:7"
@@ -207,39 +227,26 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
     kb = cache._key(key, None)
     data = nat.client.get(kb)
     assert data is not None
-    g = t["get"]
-    g["end to end"] = per_call_us(lambda: cache.get(key), ms, reps)
-    g["key making (make_and_validate_key + encode)"] = per_call_us(lambda: cache._key(key, None), ms, reps)
-    g["decode (unpickle)"] = per_call_us(lambda: cache._decode(data, kb), ms, reps)
-    s = nat.s
-    noop = nat.noop["rcg_get"]
-    g["ctypes argument conversion + C call (no-op)"] = per_call_us(lambda: noop(0, s.ptr, kb, len(kb)), ms, reps)
-    rg = nat.lib.rcg_get
-    g["_cross"] = per_call_us(lambda: rg(0, s.ptr, kb, len(kb)), ms, reps)
-    g["Go export body (rcgx_get, inside Go)"] = min(
-        nat.repeat(REPEAT_GET, [kb], max(200, int(ms * 40))) for _ in range(reps))
-    get_cmd = floor.resp(b"GET", kb)
-    g["wire, bare Python socket"] = wire_python_us(srv, get_cmd, len(b"$%d\r\n" % len(data)) + len(data) + 2, ms, reps)
-    g["wire, C (redis-benchmark -c1 -P1)"] = wire_c_us(srv, cpu, ["GET", kb.decode()], int(ms * 60))
+    add("get", "end to end", lambda: cache.get(key))
+    add("get", "key making (make_and_validate_key + encode)", lambda: cache._key(key, None))
+    add("get", "decode (unpickle)", lambda: cache._decode(data, kb))
+    noop_g, rg = nat.noop["rcg_get"], nat.lib.rcg_get
+    add("get", "ctypes argument conversion + C call (no-op)", lambda: noop_g(0, s.ptr, kb, len(kb)))
+    add("get", "_cross", lambda: rg(0, s.ptr, kb, len(kb)))
+    add_go("get", "Go export body (rcgx_get, inside Go)", REPEAT_GET, [kb])
+    add_wire("get", floor.resp(b"GET", kb), len(b"$%d\r\n" % len(data)) + len(data) + 2)
 
     # -- set
     enc = cache._encode(SMALL)
-    st = t["set"]
-    st["end to end"] = per_call_us(lambda: cache.set(key, SMALL), ms, reps)
-    st["key making (make_and_validate_key + encode)"] = g["key making (make_and_validate_key + encode)"]
-    st["encode (pickle)"] = per_call_us(lambda: cache._encode(SMALL), ms, reps)
-    st["timeout arithmetic (_ttl_ms)"] = per_call_us(lambda: cache._ttl_ms(DEFAULT_TIMEOUT), ms, reps)
-    noop_s = nat.noop["rcg_set"]
-    st["ctypes argument conversion + C call (no-op)"] = per_call_us(
-        lambda: noop_s(0, s.ptr, kb, len(kb), enc, len(enc), TTL_MS, 0), ms, reps)
-    rs = nat.lib.rcg_set
-    st["_cross"] = per_call_us(lambda: rs(0, s.ptr, kb, len(kb), enc, len(enc), TTL_MS, 0), ms, reps)
-    st["Go export body (rcgx_set, inside Go)"] = min(
-        nat.repeat(REPEAT_SET, [kb, enc], max(200, int(ms * 40))) for _ in range(reps))
-    set_cmd = floor.resp(b"SET", kb, enc, b"EX", b"300")
-    st["wire, bare Python socket"] = wire_python_us(srv, set_cmd, 5, ms, reps)
-    st["wire, C (redis-benchmark -c1 -P1)"] = wire_c_us(  # another key: the get rows read kb
-        srv, cpu, ["SET", kb.decode() + "w", "v" * len(enc), "EX", "300"], int(ms * 60))
+    add("set", "end to end", lambda: cache.set(key, SMALL))
+    add("set", "key making (make_and_validate_key + encode)", lambda: cache._key(key, None))
+    add("set", "encode (pickle)", lambda: cache._encode(SMALL))
+    add("set", "timeout arithmetic (_ttl_ms)", lambda: cache._ttl_ms(DEFAULT_TIMEOUT))
+    noop_s, rs = nat.noop["rcg_set"], nat.lib.rcg_set
+    add("set", "ctypes argument conversion + C call (no-op)", lambda: noop_s(0, s.ptr, kb, len(kb), enc, len(enc), TTL_MS, 0))
+    add("set", "_cross", lambda: rs(0, s.ptr, kb, len(kb), enc, len(enc), TTL_MS, 0))
+    add_go("set", "Go export body (rcgx_set, inside Go)", REPEAT_SET, [kb, enc])
+    add_wire("set", floor.resp(b"SET", kb, enc, b"EX", b"300"), 5)
 
     # -- get_many 100
     keys = [f"gm:{i}" for i in range(100)]
@@ -247,29 +254,24 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
     made = [cache._key(k, None) for k in keys]
     fr = n.encode_frame(made)
     res = nat.client.get_many(made)
-    st_, big = nat.lib.rcg_get_many(nat.h, s.ptr, fr, len(fr)), None
+    assert all(d is not None for d in res)
+    nat.lib.rcg_get_many(nat.h, s.ptr, fr, len(fr))
     raw = n._take(nat.lib, s)
-    gm = t["get_many"]
-    gm["end to end"] = per_call_us(lambda: cache.get_many(keys), ms, reps)
-    gm["key making (make_and_validate_key + encode)"] = per_call_us(
-        lambda: {cache._key(k, None): k for k in keys}, ms, reps)
-    gm["frame encode + decode (Python)"] = (per_call_us(lambda: n.encode_frame(made), ms, reps)
-                                            + per_call_us(lambda: n.decode_frame(raw), ms, reps))
+    add("get_many", "end to end", lambda: cache.get_many(keys))
+    add("get_many", "key making (make_and_validate_key + encode)", lambda: {cache._key(k, None): k for k in keys})
+    add("get_many", "_frame_enc", lambda: n.encode_frame(made))
+    add("get_many", "_frame_dec", lambda: n.decode_frame(raw))
 
     def dec_all() -> None:
         for k, d in zip(made, res):
             cache._decode(d, k)
-    gm["decode (unpickle)"] = per_call_us(dec_all, ms, reps)
-    noop_gm = nat.noop["rcg_get_many"]
-    gm["ctypes argument conversion + C call (no-op)"] = per_call_us(lambda: noop_gm(0, s.ptr, fr, len(fr)), ms, reps)
-    rgm = nat.lib.rcg_get_many
-    gm["_cross"] = per_call_us(lambda: rgm(0, s.ptr, fr, len(fr)), ms, reps)
-    gm["Go export body (rcgx_get_many, inside Go)"] = min(
-        nat.repeat(REPEAT_GET_MANY, made, max(50, int(ms * 4))) for _ in range(reps))
-    mget = floor.resp(b"MGET", *made)
-    reply = len(b"*100\r\n") + sum(len(b"$%d\r\n" % len(d)) + len(d) + 2 for d in res if d is not None)
-    gm["wire, bare Python socket"] = wire_python_us(srv, mget, reply, ms, reps)
-    gm["wire, C (redis-benchmark -c1 -P1)"] = wire_c_us(srv, cpu, ["MGET", *[m.decode() for m in made]], int(ms * 10))
+    add("get_many", "decode (unpickle)", dec_all)
+    noop_gm, rgm = nat.noop["rcg_get_many"], nat.lib.rcg_get_many
+    add("get_many", "ctypes argument conversion + C call (no-op)", lambda: noop_gm(0, s.ptr, fr, len(fr)))
+    add("get_many", "_cross", lambda: rgm(0, s.ptr, fr, len(fr)))
+    add_go("get_many", "Go export body (rcgx_get_many, inside Go)", REPEAT_GET_MANY, made)
+    add_wire("get_many", floor.resp(b"MGET", *made),
+             len(b"*100\r\n") + sum(len(b"$%d\r\n" % len(d)) + len(d) + 2 for d in res if d is not None))
 
     # -- set_many 100
     data_many = {k: SMALL for k in keys}
@@ -277,31 +279,55 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
     for k in keys:
         pairs += [cache._key(k, None), cache._encode(SMALL)]
     frs = n.encode_frame(pairs)
-    sm = t["set_many"]
-    sm["end to end"] = per_call_us(lambda: cache.set_many(data_many), ms, reps)
-    sm["key making (make_and_validate_key + encode)"] = per_call_us(lambda: [cache._key(k, None) for k in keys], ms, reps)
-    sm["encode (pickle)"] = per_call_us(lambda: [cache._encode(v) for v in data_many.values()], ms, reps)
-    sm["frame encode + decode (Python)"] = per_call_us(lambda: n.encode_frame(pairs), ms, reps)
-    noop_sm = nat.noop["rcg_set_many"]
-    sm["ctypes argument conversion + C call (no-op)"] = per_call_us(lambda: noop_sm(0, s.ptr, frs, len(frs), TTL_MS), ms, reps)
-    rsm = nat.lib.rcg_set_many
-    sm["_cross"] = per_call_us(lambda: rsm(0, s.ptr, frs, len(frs), TTL_MS), ms, reps)
-    sm["Go export body (rcgx_set_many, inside Go)"] = min(
-        nat.repeat(REPEAT_SET_MANY, pairs, max(50, int(ms * 4))) for _ in range(reps))
-    pipe = b"".join(floor.resp(b"SET", pairs[i], pairs[i + 1], b"EX", b"300") for i in range(0, 200, 2))
-    sm["wire, bare Python socket"] = wire_python_us(srv, pipe, 500, ms, reps)
-    sm["wire, C (redis-benchmark -c1 -P1)"] = None  # redis-benchmark cannot send a 100-command pipeline of distinct keys
+    add("set_many", "end to end", lambda: cache.set_many(data_many))
+    add("set_many", "key making (make_and_validate_key + encode)", lambda: [cache._key(k, None) for k in keys])
+    add("set_many", "encode (pickle)", lambda: [cache._encode(v) for v in data_many.values()])
+    add("set_many", "frame encode + decode (Python)", lambda: n.encode_frame(pairs))
+    noop_sm, rsm = nat.noop["rcg_set_many"], nat.lib.rcg_set_many
+    add("set_many", "ctypes argument conversion + C call (no-op)", lambda: noop_sm(0, s.ptr, frs, len(frs), TTL_MS))
+    add("set_many", "_cross", lambda: rsm(0, s.ptr, frs, len(frs), TTL_MS))
+    add_go("set_many", "Go export body (rcgx_set_many, inside Go)", REPEAT_SET_MANY, pairs)
+    add_wire("set_many", b"".join(floor.resp(b"SET", pairs[i], pairs[i + 1], b"EX", b"300") for i in range(0, 200, 2)), 500)
 
-    # derived rows
-    for op, d in t.items():
-        d["cgo crossing into Go and back (handle refused at once)"] = max(0.0, d.pop("_cross") - d["ctypes argument conversion + C call (no-op)"])
-        body = next(v for k, v in d.items() if k.startswith("Go export body"))
-        wire = d["wire, C (redis-benchmark -c1 -P1)"] or d["wire, bare Python socket"]
-        d["Go besides the wire (body - C wire)"] = body - wire
-        parts = [v for k, v in d.items() if v is not None and k not in ("end to end",) and not k.startswith("wire")
-                 and not k.startswith("Go besides")]
-        d["the rest (Python glue: _native wrapper, result copy, dict/list building)"] = d["end to end"] - sum(parts)
-    return t
+    # redis-benchmark in the same rounds: one process per round, ~4x the loop length of requests
+    if not floor.redis_benchmark_available():
+        for op, args, per_ms in (("get", ["GET", kb.decode()], 80), ("set", ["SET", kb.decode() + "w", "v" * len(enc), "EX", "300"], 80),
+                                 ("get_many", ["MGET", *[m.decode() for m in made]], 15)):
+            def rb(args: list[str] = args, count: int = max(3000 if op != "get_many" else 600, int(ms * per_ms))) -> float:
+                return 1e6 / floor.redis_benchmark(srv.port, cpu, args, count, 1)["rps"]
+            plan.append((op, "_wire_c", rb))
+    try:
+        got = run_rounds(plan, rounds)
+    finally:
+        for sock in socks:
+            sock.close()
+
+    wire_c: dict[str, float | None] = {op: None for op in OPS}  # set_many: redis-benchmark cannot
+    #                                        pipeline 100 distinct SETs as one request
+    for op, st in got:
+        if st == "_wire_c":
+            wire_c[op] = min(got[(op, st)])
+    got = {k: v for k, v in got.items() if k[1] != "_wire_c"}
+
+    def table_of(pick: Callable[[list[float]], float]) -> dict[str, dict[str, Any]]:
+        t: dict[str, dict[str, Any]] = {op: {} for op in OPS}
+        for (op, st), vals in got.items():
+            t[op][st] = pick(vals)
+        for op, d in t.items():
+            if "_frame_enc" in d:
+                d["frame encode + decode (Python)"] = d.pop("_frame_enc") + d.pop("_frame_dec")
+            d["wire, C (redis-benchmark -c1 -P1)"] = wire_c[op]
+            noop = d["ctypes argument conversion + C call (no-op)"]
+            d["cgo crossing into Go and back (handle refused at once)"] = d.pop("_cross") - noop
+            body = next(v for k, v in d.items() if k.startswith("Go export body"))
+            wire = wire_c[op] if wire_c[op] is not None else d["wire, bare Python socket"]
+            d["Go besides the wire (body - C wire)"] = body - wire
+            parts = [v for k, v in d.items() if v is not None and k != "end to end" and not k.startswith("wire")
+                     and not k.startswith("Go besides")]
+            d["the rest (Python glue: _native wrapper, result copy, dict/list building)"] = d["end to end"] - sum(parts)
+        return t
+
+    return table_of(min), table_of(statistics.median)
 
 
 ROWS = [
@@ -432,13 +458,15 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="µs per stage of our hot path (see the module docstring)")
     p.add_argument("--json", default=os.path.join(HERE, "profile.json"))
     p.add_argument("--quick", action="store_true", help="short loops: checks that it runs")
+    p.add_argument("--rounds", type=int, help="rounds (default 25, --quick 3)")
     p.add_argument("--no-pprof", action="store_true")
     p.add_argument("--no-schedtrace", action="store_true")
     p.add_argument("--cpu", type=int, help="CPU to pin client and server to (default 1, or the last allowed)")
     a = p.parse_args(argv)
     allowed = os.sched_getaffinity(0)
     cpu = a.cpu if a.cpu is not None else (1 if 1 in allowed else max(allowed))
-    ms, reps = (10.0, 3) if a.quick else (25.0, 15)
+    ms, reps = (5.0, 3) if a.quick else (10.0, 25)
+    reps = a.rounds or reps
 
     tmp = private_library()
     srv = RedisServer(cpu=cpu).start()
@@ -452,9 +480,11 @@ def main(argv: list[str] | None = None) -> int:
             affinity(srv.proc.pid, {cpu})
         git = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
         print(f"where the time goes — git {git}, library {version}; client and redis-server pinned to CPU {cpu}; "
-              f"each stage: the fastest of {reps} loops of ~{ms:g} ms; shared machine: compare columns of one run\n")
-        t = measure(cache, nat, srv, cpu, ms, reps)
+              f"each stage: a loop of ~{ms:g} ms, every stage once per round, {reps} rounds; shared machine\n")
+        t, t_med = measure(cache, nat, srv, cpu, ms, reps)
         print(table(t))
+        print(f"\n(fastest of {reps} interleaved rounds per stage; the medians are in the JSON file. "
+              f"\"the rest\" = end to end - every stage above it; wire rows are for reference)")
         sw = switches_per_call(cache, srv, 3000 if a.quick else 20000)
         print(f"\ncontext switches per get (all threads, /proc): client {sw['client']:.2f}, "
               f"redis-server {sw['redis-server']:.2f}; client threads: {sw['client threads']}")
@@ -467,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         if sched:
             print("\n--- GODEBUG=schedtrace=1000, a child doing gets (pinned to the same CPU)\n" + sched)
         out = {"git": git, "library": version, "cpu": cpu, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "us_per_call": t, "context_switches_per_get": sw, "schedtrace": sched, "pprof": pp}
+               "us_per_call": t, "us_per_call_median": t_med, "context_switches_per_get": sw, "schedtrace": sched, "pprof": pp}
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2)
             f.write("\n")
