@@ -42,6 +42,7 @@ import itertools
 import json
 import os
 import pstats
+import re
 import shutil
 import socket
 import statistics
@@ -423,6 +424,34 @@ def pprof_top(nat: Native, cache: Any, lines: int = 14) -> str:
     return "\n".join(out)
 
 
+def perf_profile(cache: Any, seconds: float = 3.0) -> str:
+    """`perf record` of this process while it does gets: CPU share per library and top symbols."""
+    perf = shutil.which("perf")
+    if perf is None:
+        return "(perf not installed: apt-get install linux-perf / linux-tools; skipped)"
+    with tempfile.TemporaryDirectory(prefix="rcg-perf-") as d:
+        data = os.path.join(d, "perf.data")
+        proc = subprocess.Popen([perf, "record", "-F", "1999", "-g", "-p", str(os.getpid()), "-o", data,
+                                 "--", "sleep", str(seconds)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        calls = 0
+        end = time.monotonic() + seconds + 0.5
+        while proc.poll() is None and time.monotonic() < end + 5:
+            for _ in range(200):
+                cache.get("hit:7")
+            calls += 200
+        err = proc.communicate()[1]
+        if proc.returncode != 0 or not os.path.exists(data):
+            return f"(perf record failed, rc {proc.returncode}: {err.strip()[-300:]})"
+        out = []
+        for sort, n in (("dso", 8), ("dso,symbol", 18)):
+            r = subprocess.run([perf, "report", "-i", data, "--stdio", "--no-children", "--sort", sort, "-g", "none",
+                                "--percent-limit", "0.5"], capture_output=True, text=True, timeout=120)
+            rows = [re.sub(r"(\s+-)*\s*$", "", ln) for ln in r.stdout.splitlines()
+                    if ln.strip() and not ln.startswith("#")]
+            out.append("\n".join(rows[:n]) if rows else f"(perf report: {r.stderr.strip()[-200:]})")
+        return f"{calls} gets; CPU samples of this process by library, then by symbol:\n" + "\n\n".join(out)
+
+
 def switches_per_call(cache: Any, srv: RedisServer, calls: int = 20000) -> dict[str, float]:
     me = os.getpid()
     a, b = ctx_switches(me), ctx_switches(srv.proc.pid) if srv.proc else 0
@@ -474,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, help="rounds (default 40, --quick 3)")
     p.add_argument("--no-pprof", action="store_true")
     p.add_argument("--no-schedtrace", action="store_true")
+    p.add_argument("--no-perf", action="store_true", help="skip `perf record` (used when perf is installed)")
     p.add_argument("--cpu", type=int, help="CPU to pin client and server to (default 1, or the last allowed)")
     a = p.parse_args(argv)
     allowed = os.sched_getaffinity(0)
@@ -506,11 +536,14 @@ def main(argv: list[str] | None = None) -> int:
         pp = "" if a.no_pprof else pprof_top(nat, cache)
         if pp:
             print("\n" + pp)
+        pf = "" if a.no_perf else perf_profile(cache, 1.0 if a.quick else 3.0)
+        if pf:
+            print("\n--- perf record -g of the client process doing gets (pinned)\n" + pf)
         sched = "" if a.no_schedtrace else schedtrace(srv, cpu)
         if sched:
             print("\n--- GODEBUG=schedtrace=1000, a child doing gets (pinned to the same CPU)\n" + sched)
         out = {"git": git, "library": version, "cpu": cpu, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-               "us_per_call": t, "us_per_call_median": t_med, "context_switches_per_get": sw, "schedtrace": sched, "pprof": pp}
+               "us_per_call": t, "us_per_call_median": t_med, "context_switches_per_get": sw, "schedtrace": sched, "pprof": pp, "perf": pf}
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2)
             f.write("\n")
