@@ -98,7 +98,10 @@ bench: setup
 bench-plot: venv
 	$(PY) bench/plot.py
 
+# perf is optional (bench/stages.py says so and goes on without it): try to install it once.
 profile: setup
+	@command -v perf >/dev/null || { echo ">> trying to install linux-perf (optional)"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq linux-perf >/dev/null 2>&1 || true; }
 	$(PY) bench/stages.py
 
 clean:
