@@ -1073,7 +1073,7 @@ def main(argv: list[str] | None = None) -> int:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2, default=str)
             f.write("\n")
-        print(f"\nresults: {os.path.relpath(a.json)}  ({out['meta']['elapsed_s']} s)")
+        print(f"\nresults: {os.path.relpath(a.json)}  ({out['meta']['elapsed_s']} s); chart: make bench-plot")
     except OSError as e:
         print(f"cannot write {a.json}: {e}", file=sys.stderr)
         return 1
