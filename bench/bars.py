@@ -89,4 +89,4 @@ def print_bars(bars: list[dict[str, Any]], command: str) -> None:
             ratio = f"{b['ratio']:5.2f}x"
             note = f"  (vs {LABELS.get(b['against'], b['against'])})"
         print(f"  {b['bar']:<3} {b['what']:<{w}}  {ratio}  {verdict}{note}")
-    print("  6   where the time goes per operation: bench/README.md (python bench/stages.py prints it)")
+    print("  6   where the time goes per operation: bench/README.md (`make profile` prints it)")
