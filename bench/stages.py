@@ -41,6 +41,7 @@ import io
 import itertools
 import json
 import os
+import pickle
 import pstats
 import re
 import shutil
@@ -453,13 +454,26 @@ def perf_profile(cache: Any, seconds: float = 3.0) -> str:
 
 
 def switches_per_call(cache: Any, srv: RedisServer, calls: int = 20000) -> dict[str, float]:
+    """Context switches per get (every thread, /proc) for ours and, for reference, the bare socket."""
     me = os.getpid()
-    a, b = ctx_switches(me), ctx_switches(srv.proc.pid) if srv.proc else 0
-    for _ in range(calls):
-        cache.get("hit:7")
-    return {"client": (ctx_switches(me) - a) / calls,
-            "redis-server": ((ctx_switches(srv.proc.pid) if srv.proc else 0) - b) / calls,
-            "client threads": len(os.listdir(f"/proc/{me}/task"))}
+    server = srv.proc.pid if srv.proc else None
+
+    def count(op: Callable[[], Any]) -> tuple[float, float]:
+        a, b = ctx_switches(me), ctx_switches(server) if server else 0
+        for _ in range(calls):
+            op()
+        return (ctx_switches(me) - a) / calls, ((ctx_switches(server) if server else 0) - b) / calls
+
+    ours = count(lambda: cache.get("hit:7"))
+    kb = cache._key("hit:7", None)
+    sock = floor.Socket(srv.host, srv.port)
+    try:
+        get = sock.prepare_get([kb], pickle.dumps(SMALL, pickle.HIGHEST_PROTOCOL))
+        bare = count(lambda: get(0))
+    finally:
+        sock.close()
+    return {"client": ours[0], "redis-server": ours[1], "bare socket client": bare[0],
+            "bare socket redis-server": bare[1], "client threads": len(os.listdir(f"/proc/{me}/task"))}
 
 
 def schedtrace(srv: RedisServer, cpu: int | None) -> str:
@@ -529,8 +543,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n(fastest of {reps} interleaved rounds per stage; the medians are in the JSON file. "
               f"\"the rest\" = end to end - every stage above it; wire rows are for reference)")
         sw = switches_per_call(cache, srv, 3000 if a.quick else 20000)
-        print(f"\ncontext switches per get (all threads, /proc): client {sw['client']:.2f}, "
-              f"redis-server {sw['redis-server']:.2f}; client threads: {sw['client threads']}")
+        print(f"\ncontext switches per get (all threads, /proc): ours: client {sw['client']:.2f}, "
+              f"redis-server {sw['redis-server']:.2f} (client threads: {sw['client threads']:.0f}); "
+              f"bare socket: client {sw['bare socket client']:.2f}, redis-server {sw['bare socket redis-server']:.2f}")
         print("\n--- cProfile (Python side; 20,000 get + 300 get_many 100), by own time")
         print(cprofile_top(cache))
         pp = "" if a.no_pprof else pprof_top(nat, cache)
