@@ -89,6 +89,7 @@ BACKENDS["ours_local"] = {
     "KEY_PREFIX": "bl",
     "optional": True,
 }
+BACKENDS = {k: BACKENDS[k] for k in ("ours", "ours_local", "django", "django_redis")}  # table order
 BACKEND_ALIASES = {"django-redis": "django_redis", "djangoredis": "django_redis",
                    "redis_cache_go": "ours", "builtin": "django", "local": "ours_local"}
 PEERS = ("django", "django_redis")
