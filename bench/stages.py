@@ -24,8 +24,12 @@ The stages:
 - cgo crossing: rcg_get / rcg_set / rcg_get_many on handle 0 (refused at once inside Go) minus ctypes
 - Go export body: rcg_debug_repeat runs the real export (rcgx_get, ...) N times inside Go, no
   crossing per call; includes the network round trip
-- wire: the same command over loopback from C (redis-benchmark -c 1 -P 1, µs = 1e6/rps) and from a
-  bare Python socket loop; "Go besides the wire" = Go export body - the C round trip
+- wire from Go: the same command's bare round trip timed inside Go (rcg_debug_repeat, a connection
+  of its own): through net.Conn (Go's netpoller, as go-redis does) and through blocking
+  read/write syscalls on the calling thread. Their difference is the netpoller/scheduler
+  hand-off; Go export body - the net.Conn wire is go-redis' and our own Go work
+- wire, for reference: from C (redis-benchmark -c 1 -P 1, µs = 1e6/rps) and from a bare Python
+  socket loop (the bench's floor)
 - the rest: end to end - everything above (Python glue in _native: scratch buffer, string_at copy,
   result list/dict building, BaseCache defaults)
 
@@ -66,7 +70,7 @@ import floor  # noqa: E402
 pc = time.perf_counter_ns
 SMALL = bytes(range(100))
 TTL_MS = 300_000  # the default timeout, as the backend passes it
-REPEAT_NOOP, REPEAT_GET, REPEAT_SET, REPEAT_GET_MANY, REPEAT_SET_MANY = range(5)
+REPEAT_NOOP, REPEAT_GET, REPEAT_SET, REPEAT_GET_MANY, REPEAT_SET_MANY, REPEAT_NETCONN, REPEAT_SYSCALL = range(7)
 OPS = ("get", "set", "get_many", "set_many")
 HEAD = {"get": "get hit", "set": "set", "get_many": "get_many 100", "set_many": "set_many 100"}
 
@@ -234,6 +238,9 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
             while got < reply_len:
                 got += len(recv(1 << 20))
         add(op, "wire, bare Python socket", one)
+        frame = [srv.location.encode(), cmd, b"%d" % reply_len]
+        add_go(op, "_wire_netconn", REPEAT_NETCONN, frame)
+        add_go(op, "_wire_syscall", REPEAT_SYSCALL, frame)
 
     # -- get hit
     key = "hit:7"
@@ -334,10 +341,12 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
             noop = d["ctypes argument conversion + C call (no-op)"]
             d["cgo crossing into Go and back (handle refused at once)"] = d.pop("_cross") - noop
             body = next(v for k, v in d.items() if k.startswith("Go export body"))
-            wire = wire_c[op] if wire_c[op] is not None else d["wire, bare Python socket"]
-            d["Go besides the wire (body - C wire)"] = body - wire
+            netconn, sysc = d.pop("_wire_netconn"), d.pop("_wire_syscall")
+            d["wire from Go, blocking syscalls"] = sysc
+            d["netpoller hand-off (net.Conn wire - syscall wire)"] = netconn - sysc
+            d["go-redis + our Go code (body - net.Conn wire)"] = body - netconn
             parts = [v for k, v in d.items() if v is not None and k != "end to end" and not k.startswith("wire")
-                     and not k.startswith("Go besides")]
+                     and not k.startswith(("netpoller", "go-redis"))]
             d["the rest (Python glue: _native wrapper, result copy, dict/list building)"] = d["end to end"] - sum(parts)
         return t
 
@@ -353,11 +362,13 @@ ROWS = [
     "ctypes argument conversion + C call (no-op)",
     "cgo crossing into Go and back (handle refused at once)",
     "Go export body",
-    "  of which wire, C (redis-benchmark -c1 -P1)",
-    "  of which Go besides the wire (body - C wire)",
+    "  of which wire from Go, blocking syscalls",
+    "  of which netpoller hand-off (net.Conn wire - syscall wire)",
+    "  of which go-redis + our Go code (body - net.Conn wire)",
     "decode (unpickle)",
     "the rest (Python glue: _native wrapper, result copy, dict/list building)",
-    "wire, bare Python socket (for reference: the floor)",
+    "wire, C (redis-benchmark -c1 -P1), for reference",
+    "wire, bare Python socket (the bench's floor), for reference",
 ]
 
 
@@ -368,6 +379,8 @@ def _cell(d: dict[str, Any], row: str) -> float | None:
         row = row.removeprefix("  of which ")
     if row.startswith("wire, bare Python socket"):
         row = "wire, bare Python socket"
+    if row.startswith("wire, C ("):
+        row = "wire, C (redis-benchmark -c1 -P1)"
     return d.get(row)
 
 
