@@ -8,7 +8,7 @@ rcg_debug_repeat), context switches per call (the Go scheduler hand-off), and a
 GODEBUG=schedtrace=1000 sample from a child process. Client and redis-server are pinned to one
 CPU, as in the bench's single-thread rows.
 
-Each stage is timed on its own, in a loop of about 3 ms; every stage runs once per round (40
+Each stage is timed on its own, in a loop of about 3 ms; every stage runs once per round (60
 rounds), the starting stage rotates, and the table shows the fastest round of each stage (the
 medians go to the JSON file). On a shared machine a slower loop was interrupted by other work; the
 fastest is the estimate of the cost itself, as timeit reports it. Stages that never wait (key
@@ -24,6 +24,9 @@ The stages:
 - cgo crossing: rcg_get / rcg_set / rcg_get_many on handle 0 (refused at once inside Go) minus ctypes
 - Go export body: rcg_debug_repeat runs the real export (rcgx_get, ...) N times inside Go, no
   crossing per call; includes the network round trip
+- cgo re-entry: rcg_debug_repeat with a count of 1, called once per operation from Python, minus
+  the in-Go loop's time per call, the ctypes and the crossing rows: what entering Go again after
+  a blocking call costs (the runtime may have handed the P to another thread meanwhile)
 - wire from Go: the same command's bare round trip timed inside Go (rcg_debug_repeat, a connection
   of its own): through net.Conn (Go's netpoller, as go-redis does) and through blocking
   read/write syscalls on the calling thread. Their difference is the netpoller/scheduler
@@ -216,7 +219,7 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
     plan: list[tuple[str, str, Loop]] = []
     socks: list[socket.socket] = []
 
-    wall = ("end to end", "wire, bare Python socket")
+    wall = ("end to end", "wire, bare Python socket", "_body_percall")
 
     def add(op: str, stage: str, fn: Callable[[], Any]) -> None:
         plan.append((op, stage, py_loop(fn, ms, cpu=stage not in wall)))
@@ -225,6 +228,12 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
         one = nat.repeat(code, items, 20)
         count = max(20, int(ms * 1000 / max(one, 1.0)))
         plan.append((op, stage, lambda: nat.repeat(code, items, count)))
+        if stage.startswith("Go export body"):
+            # the same export, one ctypes/cgo call per operation (count 1): what the loop inside
+            # Go does not pay is re-entering Go after each blocking call
+            fr = n.encode_frame(items)
+            fn, h, ptr = nat.repeat_fn, nat.h, s.ptr
+            add(op, "_body_percall", lambda: fn(h, ptr, code, fr, len(fr), TTL_MS, 1, None, 0))
 
     def add_wire(op: str, cmd: bytes, reply_len: int) -> None:
         sock = socket.create_connection((srv.host, srv.port))
@@ -341,6 +350,8 @@ def measure(cache: Any, nat: Native, srv: RedisServer, cpu: int | None, ms: floa
             noop = d["ctypes argument conversion + C call (no-op)"]
             d["cgo crossing into Go and back (handle refused at once)"] = d.pop("_cross") - noop
             body = next(v for k, v in d.items() if k.startswith("Go export body"))
+            d["cgo re-entry after a blocking call (export per call - in-Go loop - ctypes - crossing)"] = (
+                d.pop("_body_percall") - body - noop - d["cgo crossing into Go and back (handle refused at once)"])
             netconn, sysc = d.pop("_wire_netconn"), d.pop("_wire_syscall")
             d["wire from Go, blocking syscalls"] = sysc
             d["netpoller hand-off (net.Conn wire - syscall wire)"] = netconn - sysc
@@ -361,6 +372,7 @@ ROWS = [
     "frame encode + decode (Python)",
     "ctypes argument conversion + C call (no-op)",
     "cgo crossing into Go and back (handle refused at once)",
+    "cgo re-entry after a blocking call (export per call - in-Go loop - ctypes - crossing)",
     "Go export body",
     "  of which wire from Go, blocking syscalls",
     "  of which netpoller hand-off (net.Conn wire - syscall wire)",
@@ -527,7 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="µs per stage of our hot path (see the module docstring)")
     p.add_argument("--json", default=os.path.join(HERE, "profile.json"))
     p.add_argument("--quick", action="store_true", help="short loops: checks that it runs")
-    p.add_argument("--rounds", type=int, help="rounds (default 40, --quick 3)")
+    p.add_argument("--rounds", type=int, help="rounds (default 60, --quick 3)")
     p.add_argument("--no-pprof", action="store_true")
     p.add_argument("--no-schedtrace", action="store_true")
     p.add_argument("--no-perf", action="store_true", help="skip `perf record` (used when perf is installed)")
@@ -535,7 +547,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     allowed = os.sched_getaffinity(0)
     cpu = a.cpu if a.cpu is not None else (1 if 1 in allowed else max(allowed))
-    ms, reps = (3.0, 3) if a.quick else (3.0, 40)
+    ms, reps = (3.0, 3) if a.quick else (3.0, 60)
     reps = a.rounds or reps
 
     tmp = private_library()
