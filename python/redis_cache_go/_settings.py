@@ -413,7 +413,7 @@ def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
 def _cert_reqs(value: Any) -> str:
     import ssl
 
-    names = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
+    names: dict[int, str] = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
     if isinstance(value, int) and value in names:
         return names[value]
     if isinstance(value, str) and value.lower() in ("none", "optional", "required"):
