@@ -238,3 +238,32 @@ def test_no_other_table_claims_a_literal_default_the_test_cannot_check():
         if row.kind != "OPTIONS key":
             assert not row.literal_default()[0], (
                 f"docs/settings.md:{row.line}: {row.key}: a literal default here is not checked against the code")
+
+
+# --------------------------------------------------------------------------- links between the pages
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to '-'."""
+    text = re.sub(r"[`*]", "", heading.strip().lower())
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def test_links_between_readme_and_docs_point_at_existing_files_and_headings():
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    broken = []
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if re.match(r"[a-z]+://", target):
+                continue
+            path, _, anchor = target.partition("#")
+            dest = (page.parent / path).resolve() if path else page
+            if not dest.exists():
+                broken.append(f"{page.name}: {target} (no such file)")
+                continue
+            if anchor and dest.suffix == ".md":
+                headings = {_slug(h) for h in re.findall(r"^#+ (.+)$", dest.read_text(encoding="utf-8"), re.M)}
+                if anchor not in headings:
+                    broken.append(f"{page.name}: {target} (no such heading)")
+    assert not broken, "broken links:\n" + "\n".join(broken)
