@@ -87,7 +87,8 @@ def rows_of(kind: str) -> dict[str, Row]:
 def test_reference_lists_exactly_the_names_the_code_accepts(kind):
     documented = [r.key for r in ROWS if r.kind == kind]
     accepted = _settings.documented_keys()[kind]
-    assert documented, f"docs/settings.md has no table whose header starts with | {kind} |"
+    # (a kind the code has emptied, e.g. no reserved keys left, may drop its table)
+    assert documented or not accepted, f"docs/settings.md has no table whose header starts with | {kind} |"
     dupes = sorted({k for k in documented if documented.count(k) > 1})
     assert not dupes, f"listed twice in docs/settings.md ({kind}): {dupes}"
     undocumented = sorted(accepted - set(documented))
