@@ -290,7 +290,7 @@ class AsyncClient:
 
     async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
         r = await self._run("get_many", (keys,), GET_MANY, _native.encode_frame(keys))
-        return r.value if isinstance(r, _Sync) else _native.decode_frame(r[2])  # type: ignore[no-any-return]
+        return r.value if isinstance(r, _Sync) else _native.decode_frame(r[2])
 
     async def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
         await self._run("set_many", (pairs, ttl_ms), SET_MANY, _native.encode_frame(pairs), b"", ttl_ms)
