@@ -26,7 +26,7 @@ import weakref
 from ctypes import c_int, c_int64
 from typing import Any, Sequence
 
-from redis_cache_go import _native
+from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
 from redis_cache_go._native import _B, _ERRORS, _H, _I64, _N, _O, OK, STATUS_INTERNAL, _scratch, _take
 
@@ -41,6 +41,7 @@ _native._SIGNATURES.update({
     "rcg_async_stats": [_O],
 })
 
+STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
 Result = tuple[int, int, bytes]  # status, num, payload
 
@@ -87,7 +88,10 @@ class _LoopQueue:
         s = _scratch
         status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2)
         if status != OK:
-            raise _Refused(status, _take(lib, s))
+            message = _take(lib, s)
+            if status == STATUS_FORKED:
+                raise exc.ForkedProcessError(message.decode("utf-8", "replace"))
+            raise _Refused(status, message)
         future: asyncio.Future[Result] = loop.create_future()
         self.futures[ticket] = future
         return future
@@ -185,6 +189,10 @@ def pending() -> int:
     return len(q.futures) if q is not None else 0
 
 
+class _UseSync(Exception):
+    """Serve this call through the sync client in a worker thread."""
+
+
 class _Sync:
     """The result of a call served by the sync client (FORK_FALLBACK in a forked child)."""
 
@@ -202,9 +210,12 @@ class AsyncClient:
 
     def __init__(self, client: Any) -> None:
         self._client = client
-        native = getattr(client, "_native", client)  # ForkAware keeps the native client there
+        self._fork_aware = isinstance(client, _fallback.ForkAware)
+        native = client._native if self._fork_aware else client
         self._native: _native.Client = native
-        self._fork_aware = native is not client
+        # Anything else (a wrapper this module does not know) keeps working through its sync
+        # methods in the loop's default executor, as the fork fallback does.
+        self._threaded = not isinstance(native, _native.Client)
 
     async def _run(self, name: str, sync_args: tuple[Any, ...], op: int, a: bytes = b"", b: bytes = b"",
                    n1: int = 0, n2: int = 0) -> Result | _Sync:
@@ -212,14 +223,14 @@ class AsyncClient:
         loop = asyncio.get_running_loop()
         native = self._native
         try:
-            if self._fork_aware and self._client._fallback is not None:
-                raise exc.ForkedProcessError("switched to FORK_FALLBACK")
+            if self._threaded or (self._fork_aware and self._client._fallback is not None):
+                raise _UseSync
             q = _queue_for(loop)
             future = q.submit(loop, native._handle or native._open(), op, a, b, n1, n2)
         except _Refused as refused:
             self._raise(refused.status, refused.message)
-        except exc.ForkedProcessError:
-            if not self._fork_aware:
+        except (exc.ForkedProcessError, _UseSync):
+            if not (self._fork_aware or self._threaded):
                 raise
             # The sync client switches to (or already uses) the pure-Python fallback.
             call = functools.partial(getattr(self._client, name), *sync_args)
