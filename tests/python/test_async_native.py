@@ -311,3 +311,28 @@ def test_copy_async_writes_every_server(three):
         assert [s.command("EXISTS", ":1:k") for s in three] == [0, 0, 0]
     finally:
         cache.disconnect()
+
+
+def test_async_through_an_unknown_client_wrapper_uses_its_sync_methods(make_cache):
+    """A client wrapper this package does not know (say, a future near-cache layer around the
+    native client) is not bypassed: the a* calls go through its sync methods in a worker thread."""
+    cache = make_cache()
+    calls: list[str] = []
+
+    class Wrapper:
+        def __init__(self, inner):
+            self.inner = inner
+
+        def __getattr__(self, name):
+            calls.append(name)
+            return getattr(self.inner, name)
+
+    cache._client = Wrapper(cache._client)
+    cache.__dict__.pop("_aclient", None)
+
+    async def scenario():
+        await cache.aset("k", {"v": 1})
+        return await cache.aget("k"), await cache.aget_many(["k", "missing"]), await cache.aincr_version("k")
+
+    assert asyncio.run(scenario()) == ({"v": 1}, {"k": {"v": 1}}, 2)
+    assert calls[:4] == ["set", "get", "get_many", "rename"]
