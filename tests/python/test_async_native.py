@@ -336,3 +336,20 @@ def test_async_through_an_unknown_client_wrapper_uses_its_sync_methods(make_cach
 
     assert asyncio.run(scenario()) == ({"v": 1}, {"k": {"v": 1}}, 2)
     assert calls[:4] == ["set", "get", "get_many", "rename"]
+
+
+def test_one_loop_after_another_does_not_pile_up_queues_or_descriptors(make_cache):
+    """asyncio.run per call (a new loop each time): the queue of a closed loop is released when
+    the next loop makes its own, so descriptors and Go queues stay bounded."""
+    import os
+
+    _, nasync = _native_async()
+    cache = make_cache()
+    cache.set("k", 1)
+    asyncio.run(cache.aget("k"))
+    fds_before = len(os.listdir("/proc/self/fd"))
+    queues_before = nasync.stats()["queues"]
+    for _ in range(50):
+        assert asyncio.run(cache.aget("k")) == 1
+    assert nasync.stats()["queues"] <= queues_before + 1
+    assert len(os.listdir("/proc/self/fd")) <= fds_before + 2
