@@ -338,10 +338,13 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                     self._ignored_log("get_many", e)
         return result
 
-    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
-        # Stays on a worker thread: the herd path blocks in Go while another caller computes
-        # (rcg_herd_ask waits up to lock_timeout), and a callable default is sync code.
-        return await _async(self.get_or_set)(key, default, timeout, version)
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                          **herd: Any) -> Any:
+        """get_or_set in a worker thread (``herd``: its lock_timeout / stale_cache_timeout).
+
+        Not native: the herd path blocks in Go while another caller computes (rcg_herd_ask waits
+        up to lock_timeout), and a callable default is sync code."""
+        return await _async(functools.partial(self.get_or_set, **herd))(key, default, timeout, version)
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
         return await self._aclient.exists(self._key(key, version))

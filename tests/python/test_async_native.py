@@ -353,3 +353,23 @@ def test_one_loop_after_another_does_not_pile_up_queues_or_descriptors(make_cach
         assert asyncio.run(cache.aget("k")) == 1
     assert nasync.stats()["queues"] <= queues_before + 1
     assert len(os.listdir("/proc/self/fd")) <= fds_before + 2
+
+
+def test_pipe_wakeup_where_there_is_no_eventfd(make_cache, monkeypatch):
+    import os
+
+    monkeypatch.delattr(os, "eventfd")
+    cache = make_cache()
+
+    async def scenario():
+        await asyncio.gather(*(cache.aset(f"p{i}", i) for i in range(50)))
+        return await asyncio.gather(*(cache.aget(f"p{i}") for i in range(50)))
+
+    assert asyncio.run(scenario()) == list(range(50))
+
+
+def test_aget_or_set_passes_the_herd_options(make_cache, raw):
+    cache = make_cache()
+    got = asyncio.run(cache.aget_or_set("k", lambda: "v", timeout=10, stale_cache_timeout=5))
+    assert got == "v"
+    assert 10_000 < raw.command("PTTL", ":1:k") <= 15_000  # value lives timeout + stale window
