@@ -112,12 +112,13 @@ func queueOf(h C.uintptr_t) (q *asyncq) {
 func rcgx_async_open(fd C.int, out *C.rcg_out) (status C.int) {
 	defer guard(0, out, &status)
 	reset(out)
-	own, err := syscall.Dup(int(fd))
-	if err != nil {
-		putMessage(out, "redis-cache-go: rcg_async_open: cannot duplicate the wake-up descriptor: "+err.Error())
+	// F_DUPFD_CLOEXEC: the copy never leaks into a child started by fork+exec meanwhile.
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		putMessage(out, "redis-cache-go: rcg_async_open: cannot duplicate the wake-up descriptor: "+errno.Error())
 		return C.RCG_ERR_ARGUMENT
 	}
-	syscall.CloseOnExec(own)
+	own := int(r)
 	asyncQueues.Add(1)
 	out.num = C.int64_t(cgo.NewHandle(&asyncq{fd: own}))
 	return C.RCG_OK

@@ -249,6 +249,9 @@ int main(int argc, char **argv) {
 
     /* async: submit two operations, wait for the eventfd, drain both completions */
     reset_out();
+    st = rcg_async_open(-1, &out);
+    CHECK(st == RCG_ERR_ARGUMENT && out.len > 0, "async open of a bad descriptor status %d", st);
+    reset_out();
     int efd = eventfd(0, EFD_CLOEXEC);
     CHECK(efd >= 0, "eventfd");
     st = rcg_async_open(efd, &out);
