@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench soak clean
+.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench bench-async soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
@@ -97,6 +97,10 @@ demo: setup
 
 bench: setup
 	$(PY) bench/bench.py
+
+# The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
+bench-async: setup
+	$(PY) bench/async_bench.py
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
