@@ -136,6 +136,13 @@ class Translation:
     password: str | None = field(default=None, repr=False)
     layout: str | None = None  # "primary" or "ring" when CLIENT_CLASS chose it
 
+    def db_for(self, entry: str, db: int, explicit: bool) -> int:
+        """The default database of one LOCATION entry: the dialect's for URLs (the only form
+        django-redis and Django parse) unless DB or the top-level db was given; else ``db``."""
+        if explicit or self.default_db is None or "://" not in entry:
+            return db
+        return self.default_db
+
 
 def dialect(options: dict[str, Any]) -> str:
     """Which package's settings these are: DJANGO_REDIS, DJANGO or SEED (see the module doc)."""

@@ -310,7 +310,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     options, location = compat.options, compat.location
     _check_option_names(options)
 
-    db = DEFAULT_DB if compat.default_db is None else compat.default_db
+    db = DEFAULT_DB
     if "DB" in options:
         db = _int("OPTIONS['DB']", options["DB"])
     if "db" in params:  # django-redis-cache's top-level lowercase db wins
@@ -319,7 +319,8 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     if password is not None and not isinstance(password, str):
         raise _bad("OPTIONS['PASSWORD']", "***", "must be a string")
     entries, scheme_cluster = _topology.strip_cluster_scheme(split_location(location))
-    servers = [parse_server(e, db, password or None) for e in entries]
+    explicit_db = "DB" in options or "db" in params
+    servers = [parse_server(e, compat.db_for(e, db, explicit_db), password or None) for e in entries]
     _compat.apply_credentials(compat, servers)
     topology = _topology.parse(options, servers, scheme_cluster)
     if topology and topology["kind"] == "cluster":

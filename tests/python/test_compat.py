@@ -329,3 +329,9 @@ def test_no_import_or_network_at_parse():
             "_settings.parse('redis://h', {'OPTIONS': {'CLIENT_CLASS': 'django_redis.client.ShardClient'}})\n"
             "assert 'django_redis' not in sys.modules and 'redis' not in sys.modules, sorted(sys.modules)\n")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)
+
+
+def test_host_port_entries_keep_django_redis_caches_default_db():
+    # django-redis and Django parse only URLs; a host:port entry is django-redis-cache's form
+    options = {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}}
+    assert [s.db for s in _settings.parse(["127.0.0.1:6379", "redis://127.0.0.1:6380"], options).servers] == [1, 0]
