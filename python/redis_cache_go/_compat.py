@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -217,7 +218,17 @@ def _django(t: Translation) -> None:
             pass  # the default: pickle at the highest protocol, ints as text — ours writes the same
         elif type(value).__module__ + "." + type(value).__qualname__ == _DJANGO_SERIALIZER:
             opts["PICKLE_VERSION"] = value.protocol
-        else:
+        else:  # Django builds a class (or dotted path) with no arguments
+            if isinstance(value, str):
+                try:
+                    value = import_string(value)
+                except ImportError as e:
+                    raise _bad("OPTIONS['serializer']", value, f"cannot be imported ({e})") from None
+            if isinstance(value, type):
+                try:
+                    value = value()
+                except Exception as e:
+                    raise _bad("OPTIONS['serializer']", _name(value), f"cannot be built: {type(e).__name__}: {e}") from None
             opts["SERIALIZER"] = value
     _take_pool_args(t, "OPTIONS", lower)
 
@@ -251,11 +262,12 @@ def _django_redis(t: Translation) -> None:
         t.password = password
     if "CONNECTION_POOL_KWARGS" in opts:
         _take_pool_args(t, "OPTIONS['CONNECTION_POOL_KWARGS']", opts.pop("CONNECTION_POOL_KWARGS") or {})
-    opts.setdefault("SERIALIZER", "django_redis.serializers.pickle.PickleSerializer")
+    if "SERIALIZER_CLASS" not in opts:  # django-redis' default serializer, byte for byte
+        opts.setdefault("SERIALIZER", "django_redis.serializers.pickle.PickleSerializer")
     for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS"):
         value = _global(f"DJANGO_REDIS_{key}")
         if value is not None and key not in opts:
-            opts[key] = value
+            opts[key] = bool(value)
     for key, why in GLOBAL_SETTINGS.items():
         if why.startswith("ignored:") and _global(key) is not None:
             warn_once(f"settings.{key}", why)

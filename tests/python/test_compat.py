@@ -140,6 +140,7 @@ def _their_server(client: Any, key: str) -> str:
     return name
 
 
+@pytest.mark.filterwarnings("ignore:get on sharded client should not specify client")  # django-redis' own
 def test_shard_client_settings_place_every_key_where_django_redis_does(built, redis_server, db_client):
     base = f"redis://{redis_server.host}:{redis_server.port}"
     location = [f"{base}/1", f"{base}/2", f"{base}/3"]  # three nodes: three databases of one server
@@ -310,6 +311,32 @@ def test_django_builtin_settings_share_the_cache(built, redis_server, db_client)
     assert db_client(2).exists(":1:ours-big")
 
 
+class PlainJSON:
+    """A Django-style serializer class (built with no arguments)."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return json.dumps(obj).encode()
+
+    def loads(self, data: bytes) -> Any:
+        return json.loads(data)
+
+
+def test_django_builtin_serializer_option(built, redis_server, raw):
+    from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
+    from django.core.cache.backends.redis import RedisSerializer
+
+    assert _settings.parse("redis://h", {"OPTIONS": {"serializer": RedisSerializer(protocol=3)}}).pickle_version == 3
+    location = f"redis://{redis_server.host}:{redis_server.port}"
+    for value in (PlainJSON, f"{__name__}.PlainJSON"):
+        params = {"OPTIONS": {"serializer": value}}
+        ours = built(RedisCache, location, params)
+        theirs = built(DjangoRedisCache, location, params)
+        ours.set("j", {"a": [1, "x"]})
+        assert raw.command("GET", ":1:j") == b'{"a": [1, "x"]}' and theirs.get("j") == {"a": [1, "x"]}
+    with pytest.raises(ImproperlyConfigured, match="'serializer'.*cannot be imported"):
+        _settings.parse("redis://h", {"OPTIONS": {"serializer": "no.such.Serializer"}})
+
+
 def test_django_builtin_credentials_in_options(built, auth_server):
     from conftest import TEST_PASSWORD
     from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
@@ -335,3 +362,36 @@ def test_host_port_entries_keep_django_redis_caches_default_db():
     # django-redis and Django parse only URLs; a host:port entry is django-redis-cache's form
     options = {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"}}
     assert [s.db for s in _settings.parse(["127.0.0.1:6379", "redis://127.0.0.1:6380"], options).servers] == [1, 0]
+
+
+@pytest.fixture(scope="module")
+def sentinel_deployment():
+    from topology import SentinelDeployment
+
+    d = SentinelDeployment("mymaster").start()
+    try:
+        yield d
+    finally:
+        d.stop()
+
+
+@pytest.mark.timeout(120)
+def test_sentinel_client_settings_share_the_cache_with_django_redis(built, sentinel_deployment, wait_until):
+    d = sentinel_deployment
+    d.primary.command("FLUSHALL")
+    params = {"OPTIONS": {  # django-redis' README Sentinel example, pointed at the test deployment
+        "CLIENT_CLASS": "django_redis.client.SentinelClient",
+        "CONNECTION_FACTORY": "django_redis.pool.SentinelConnectionFactory",
+        "SENTINELS": [(s.host, s.port) for s in d.sentinels],
+        "SENTINEL_KWARGS": {},
+        "CONNECTION_POOL_CLASS": "redis.sentinel.SentinelConnectionPool",
+    }}
+    ours = built(RedisCache, "redis://mymaster/0", params)
+    theirs = _django_redis(built, "redis://mymaster/0", params)
+    assert ours._settings.topology is not None and ours._settings.topology["service"] == "mymaster"
+    ours.set("ours", {"v": 1})
+    theirs.set("theirs", [2])
+    assert d.primary.command("EXISTS", ":1:ours") == 1 and d.primary.command("EXISTS", ":1:theirs") == 1
+    # both read from replicas, which replicate asynchronously: poll
+    wait_until(lambda: theirs.get("ours") == {"v": 1}, 10, "django-redis reads our value")
+    wait_until(lambda: ours.get("theirs") == [2], 10, "we read django-redis' value")
