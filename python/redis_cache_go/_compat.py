@@ -272,6 +272,7 @@ def _django_redis(t: Translation) -> None:
         if why.startswith("ignored:") and _global(key) is not None:
             warn_once(f"settings.{key}", why)
 
+    explicit_client = "CLIENT_CLASS" in opts  # without it, the backend class keeps its layout
     client = _name(opts.pop("CLIENT_CLASS", f"{_CLIENTS}DefaultClient"))
     if client in _HERD:
         raise _bad("OPTIONS['CLIENT_CLASS']", client,
@@ -287,7 +288,7 @@ def _django_redis(t: Translation) -> None:
     else:
         if opts.get("CONNECTION_POOL_CLASS") is not None and _name(opts["CONNECTION_POOL_CLASS"]) == _SENTINEL_POOL:
             raise _bad("OPTIONS['CONNECTION_POOL_CLASS']", _SENTINEL_POOL, "needs CLIENT_CLASS django_redis.client.SentinelClient")
-        t.layout = layout
+        t.layout = layout if explicit_client else None
     if layout == "ring":
         ring = opts.setdefault("HASH_RING", "django-redis")
         if ring != "django-redis":

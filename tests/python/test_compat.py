@@ -190,6 +190,12 @@ def test_shard_client_placement_matches_the_installed_package_and_the_fixture():
         assert cache.server_index(key) == servers.index(ring.get_node(m.groups()[0] if m else key)), repr(key)
 
 
+def test_django_redis_names_without_client_class_keep_the_backend_layout():
+    loc = ["redis://a:6379/0", "redis://b:6379/0"]
+    cache = ShardedRedisCache(loc, {"OPTIONS": {"COMPRESSOR": "django_redis.compressors.zlib.ZlibCompressor"}})
+    assert cache._mode == "ring" and cache._settings.options["SERIALIZER"] == "django_redis.serializers.pickle.PickleSerializer"
+
+
 def test_shard_client_refuses_what_would_move_keys():
     loc = ["redis://a:6379/0", "redis://b:6379/0"]
     with pytest.raises(ImproperlyConfigured, match="WEIGHTS"):
