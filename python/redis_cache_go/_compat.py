@@ -151,7 +151,7 @@ def dialect(options: dict[str, Any]) -> str:
     redis_keys += sorted(k for k, v in options.items() if _name(v).startswith("django_redis.") and isinstance(v, (str, type)))
     lower = sorted(k for k in options if isinstance(k, str) and k != k.upper())
     if redis_keys and lower:
-        raise _bad("OPTIONS", sorted(options),
+        raise _bad("OPTIONS", sorted(map(str, options)),
                    f"mixes django-redis keys ({', '.join(redis_keys)}) with Django RedisCache keys "
                    f"({', '.join(lower)}); write the settings of one of them")
     if redis_keys:
@@ -189,10 +189,7 @@ def _take_pool_args(t: Translation, what: str, args: Any) -> None:
                 raise _bad(where, "***" if key == "password" else value, "must be a string")
             setattr(t, key, value or None)
         elif key in _POOL_ARG_KEYS:
-            ours = _POOL_ARG_KEYS[key]
-            if ours in opts and opts[ours] != value:
-                raise _bad(where, value, f"conflicts with OPTIONS[{ours!r}] = {opts[ours]!r}")
-            opts[ours] = value
+            opts[_POOL_ARG_KEYS[key]] = value  # wins, as django-redis' pool kwargs win over its OPTIONS
         else:  # max_connections, timeout and the ignored redis-py arguments: _settings checks them
             pool[key] = value
     if pool:

@@ -401,3 +401,11 @@ def test_sentinel_client_settings_share_the_cache_with_django_redis(built, senti
     # both read from replicas, which replicate asynchronously: poll
     wait_until(lambda: theirs.get("ours") == {"v": 1}, 10, "django-redis reads our value")
     wait_until(lambda: ours.get("theirs") == [2], 10, "we read django-redis' value")
+
+
+def test_pool_arguments_win_over_options_as_in_django_redis():
+    s = _settings.parse("redis://h", {"OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "SOCKET_TIMEOUT": 5,
+                                                  "CONNECTION_POOL_KWARGS": {"socket_timeout": 0.25, "db": 6, "password": "pw"}}})
+    assert (s.socket_timeout, s.servers[0].db, s.servers[0].password) == (0.25, 6, "pw")
+    s = _settings.parse("redis://:own@h/2", {"OPTIONS": {"CONNECTION_POOL_KWARGS": {"db": 6, "password": "pw"}}})
+    assert (s.servers[0].db, s.servers[0].password) == (2, "own")  # the URL's own wins, as in redis-py
