@@ -273,7 +273,7 @@ def _django_redis(t: Translation) -> None:
     client = _name(opts.pop("CLIENT_CLASS", f"{_CLIENTS}DefaultClient"))
     if client in _HERD:
         raise _bad("OPTIONS['CLIENT_CLASS']", client,
-                   "HerdClient stores every value wrapped in a (marker, value, deadline) tuple that this "
+                   "HerdClient stores values set with a timeout wrapped in a (marker, value, deadline) tuple that this "
                    "package does not write or unwrap; use django_redis.client.DefaultClient (get_or_set "
                    "protects against the thundering herd) and expect a cold cache, or clear it")
     layout = CLIENT_LAYOUTS.get(client)

@@ -231,8 +231,8 @@ def test_sentinel_client_settings_become_our_sentinel_topology():
 
 
 @pytest.mark.parametrize("client, match", [
-    ("django_redis.client.HerdClient", "HerdClient stores every value wrapped"),
-    ("django_redis.client.herd.HerdClient", "HerdClient stores every value wrapped"),
+    ("django_redis.client.HerdClient", "HerdClient stores values set with a timeout wrapped"),
+    ("django_redis.client.herd.HerdClient", "HerdClient stores values set with a timeout wrapped"),
     ("myproject.cache.MyClient", "a custom client cannot be reproduced"),
 ])
 def test_clients_that_would_change_stored_data_are_refused(client, match):
