@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterable
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _failopen, _fallback, _layout, _native, _native_async, _native_ext, _settings
+from redis_cache_go import _compat, _failopen, _fallback, _layout, _native, _native_async, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -48,6 +48,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
+        self._mode = _compat.layout(self._mode, self._settings.layout, type(self).__name__)  # CLIENT_CLASS
         document = self._native_document()
         self._client = _native_ext.Client(document, self._describe)
         options = self._settings.options
