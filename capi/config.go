@@ -43,7 +43,7 @@ type config struct {
 	// timeouts and pool settings apply to every server. See layout.go.
 	Servers  []serverConfig `json:"servers"`
 	Mode     string         `json:"mode"`      // "ring" (default), "copy" or "primary"
-	HashRing string         `json:"hash_ring"` // "seed" (default) or "kidoredis"
+	HashRing string         `json:"hash_ring"` // "seed" (default), "kidoredis" or "django-redis"
 	Primary  int            `json:"primary"`   // index of the primary in mode "primary"
 	// Topology, when set, names a Redis Cluster or a Sentinel-watched
 	// primary; addr is then ignored (see topology.go).
