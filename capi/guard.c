@@ -192,6 +192,17 @@ int rcg_reinsert(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t patte
     return rcgx_reinsert(h, out, U8(pattern), pattern_len, count);
 }
 
+int rcg_walk_step(uintptr_t h, rcg_out *out, int op, int64_t server, int64_t cursor,
+                  const uint8_t *pattern, size_t pattern_len, int64_t count) {
+    GUARD(out);
+    return rcgx_walk_step(h, out, op, server, cursor, U8(pattern), pattern_len, count);
+}
+
+int rcg_cache_stats(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_cache_stats(h, out);
+}
+
 int rcg_stats(rcg_out *out) {
     GUARD(out);
     return rcgx_stats(out);

@@ -215,6 +215,36 @@ int rcg_delete_pattern(uintptr_t handle, rcg_out *out, const uint8_t *pattern, s
  * out->num = how many values changed. */
 int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
 
+/* rcg_walk_step operations */
+#define RCG_WALK_COUNT 0    /* count the matching keys */
+#define RCG_WALK_DELETE 1   /* UNLINK them */
+#define RCG_WALK_REINSERT 2 /* re-encode their values as rcg_reinsert does */
+
+/* One step of a key walk, for callers that report progress: one SCAN step
+ * (count <= 0: the configured scan count) on scan target number server
+ * (every server in ring and copy mode, the primary in primary mode; the
+ * targets of rcg_delete_pattern and rcg_reinsert), then op on the keys it
+ * found. RCG_OK with out->num = the next cursor (0: this server is done; a
+ * uint64 in the int64) and 8 bytes in out: a little-endian int64 count of
+ * the keys found (COUNT), deleted (DELETE) or rewritten (REINSERT).
+ * RCG_MISS when server is past the last target. */
+int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_t cursor,
+                  const uint8_t *pattern, size_t pattern_len, int64_t count);
+
+/* Per-server counters kept in Go (core/stats) since the handle was opened:
+ * a JSON array in LOCATION order, one object per server:
+ *   {"server": "redis 127.0.0.1:6379 db 1", "commands": N,
+ *    "calls": {"get": N, "set": N, "delete": N, "get_many": N, "pipeline": N,
+ *              "scan": N, "script": N, "other": N},
+ *    "hits": N, "misses": N, "errors": N,
+ *    "errors_by_kind": {"connection": N, "timeout": N, "auth": N, "server": N, "other": N},
+ *    "latency_us": {"count": N, "mean": F, "p50": F, "p90": F, "p99": F, "p999": F, "max": F},
+ *    "pool": {"hits": N, "misses": N, "timeouts": N, "waits": N,
+ *             "total_conns": N, "idle_conns": N, "stale_conns": N}}
+ * Touches no server (a Cluster client that has not loaded its slot map
+ * loads it). */
+int rcg_cache_stats(uintptr_t handle, rcg_out *out);
+
 /* Diagnostics: writes the Go runtime's counters into out as text,
  * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
 int rcg_stats(rcg_out *out);

@@ -6,8 +6,11 @@ package main
 import "C"
 
 import (
+	"encoding/json"
 	"fmt"
 	"runtime"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // rcgx_stats writes the Go runtime's resource counters as
@@ -22,5 +25,27 @@ func rcgx_stats(out *C.rcg_out) (status C.int) {
 	runtime.ReadMemStats(&m)
 	putBytes(out, fmt.Appendf(nil, "goroutines=%d heap_alloc=%d heap_objects=%d",
 		runtime.NumGoroutine(), m.HeapAlloc, m.HeapObjects))
+	return C.RCG_OK
+}
+
+// rcgx_cache_stats writes the handle's per-server counters (core/stats) as a
+// JSON array in LOCATION order; see rcg_cache_stats in the header.
+//
+//export rcgx_cache_stats
+func rcgx_cache_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	snaps := make([]stats.Snapshot, e.cache.Len())
+	for i := range snaps {
+		snaps[i] = e.cache.Server(i).Stats()
+	}
+	doc, err := json.Marshal(snaps)
+	if err != nil {
+		panic(err) // counters and strings always marshal
+	}
+	putBytes(out, doc)
 	return C.RCG_OK
 }

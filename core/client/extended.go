@@ -76,8 +76,10 @@ func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, 
 	}
 	_, fresh = vals[0].(string)
 	if s, ok := vals[1].(string); ok {
+		c.stats.Lookup(true)
 		return []byte(s), true, fresh, nil
 	}
+	c.stats.Lookup(false)
 	return nil, false, fresh, nil
 }
 
@@ -159,6 +161,16 @@ func (c *Client) DeletePattern(ctx context.Context, pattern string, count int) (
 		}
 		cursor = next
 	}
+}
+
+// Unlink removes keys with UNLINK (the server frees their memory in the
+// background; one command, or one per key in a Cluster) and returns how
+// many existed.
+func (c *Client) Unlink(ctx context.Context, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	return c.unlink(ctx, keys)
 }
 
 // Entry is one key's stored value and remaining TTL, as Dump reads them.

@@ -7,6 +7,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // Topology describes a deployment of several Redis nodes that go-redis
@@ -46,7 +48,8 @@ func (t *Topology) String(db int) string {
 // newTopology builds the Client of o.Topology (o has its defaults).
 func newTopology(o Options) *Client {
 	t := o.Topology
-	c := &Client{name: o.String(), scanCount: o.ScanCount}
+	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: new(stats.Server)}
+	defer func() { c.rdb.AddHook(statsHook{c.stats}) }()
 	if t.Cluster {
 		c.rdb = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           t.Addrs,

@@ -1,0 +1,76 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
+)
+
+// statsHook reports every command and pipeline a Client sends through
+// go-redis to the Client's stats.Server: latency end to end (including a
+// pool wait and a dial) and outcome. It is the outermost hook, so calls
+// refused by the circuit breaker count as connection errors. Hits and
+// misses are counted by the read methods themselves (see Client.Get).
+type statsHook struct{ s *stats.Server }
+
+func (h statsHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h statsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmd)
+		h.s.Observe(stats.OpOf(cmd.Name()), time.Since(start), Outcome(err))
+		return err
+	}
+}
+
+func (h statsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		start := time.Now()
+		err := next(ctx, cmds)
+		h.s.Observe(stats.OpPipeline, time.Since(start), Outcome(err))
+		return err
+	}
+}
+
+// Outcome classifies a command's error for stats.Server.Observe: nil and a
+// nil reply (a miss) are stats.OK. Any transport may use it.
+func Outcome(err error) stats.Outcome {
+	if err == nil || err == redis.Nil {
+		return stats.OK
+	}
+	switch classify(err) {
+	case KindConnection:
+		return stats.ErrConnection
+	case KindTimeout:
+		return stats.ErrTimeout
+	case KindAuth:
+		return stats.ErrAuth
+	case KindServer:
+		return stats.ErrServer
+	}
+	return stats.ErrOther
+}
+
+// Recorder returns the stats.Server this Client's commands are counted
+// in; a transport that bypasses go-redis reports its commands there.
+func (c *Client) Recorder() *stats.Server { return c.stats }
+
+// Stats returns the Client's counters (see core/stats) with its connection
+// pool's figures. It does not touch the network, except that a Redis
+// Cluster client that has not loaded its slot map yet loads it.
+func (c *Client) Stats() stats.Snapshot {
+	snap := c.stats.Snapshot()
+	snap.Server = c.name
+	if ps := c.rdb.PoolStats(); ps != nil {
+		snap.Pool = &stats.Pool{
+			Hits: uint64(ps.Hits), Misses: uint64(ps.Misses), Timeouts: uint64(ps.Timeouts),
+			WaitCount: uint64(ps.WaitCount), TotalConns: uint64(ps.TotalConns),
+			IdleConns: uint64(ps.IdleConns), StaleConns: uint64(ps.StaleConns),
+		}
+	}
+	return snap
+}
