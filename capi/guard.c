@@ -132,6 +132,11 @@ int rcg_command(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_le
     return rcgx_command(h, out, U8(frame), frame_len);
 }
 
+int rcg_server_command(uintptr_t h, rcg_out *out, int64_t server, const uint8_t *frame, size_t frame_len) {
+    GUARD(out);
+    return rcgx_server_command(h, out, server, U8(frame), frame_len);
+}
+
 int rcg_locate(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
     GUARD(out);
     return rcgx_locate(h, out, U8(key), key_len);

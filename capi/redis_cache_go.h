@@ -144,6 +144,13 @@ int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pat
  * LOCATION order (out->num = 0 otherwise). An error reply is RCG_ERR_SERVER. */
 int rcg_command(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
+/* Runs one Redis command on server number server (LOCATION order; for a
+ * Cluster or Sentinel entry, where go-redis routes it), bypassing the
+ * layout's routing: a frame of the command name then its arguments. The
+ * reply is encoded as for rcg_command. RCG_MISS when server is past the last
+ * one. For admin tools (INFO, DBSIZE, PING per server). */
+int rcg_server_command(uintptr_t handle, rcg_out *out, int64_t server, const uint8_t *frame, size_t frame_len);
+
 /* Where key's writes go, without touching the network: out->num = the index
  * (LOCATION order) of the key's ring server in ring mode, of the primary in
  * primary mode, 0 in copy mode and with one server. */

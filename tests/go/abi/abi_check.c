@@ -285,7 +285,17 @@ int main(int argc, char **argv) {
         rcg_free(out.big);
         out.big = NULL;
     }
-    printf("ok walk steps, cache stats\n");
+    {
+        /* DBSIZE on server 0: frame = u32 count 1, u32 len 6, "DBSIZE" */
+        uint8_t fr[4 + 4 + 6] = {1, 0, 0, 0, 6, 0, 0, 0, 'D', 'B', 'S', 'I', 'Z', 'E'};
+        reset_out();
+        st = rcg_server_command(h, &out, 0, fr, sizeof fr);
+        CHECK(st == RCG_OK && out.len == 9 && ((uint8_t *)out.buf)[0] == 'i', "server command status %d len %zu", st, out.len);
+        reset_out();
+        st = rcg_server_command(h, &out, 1, fr, sizeof fr);
+        CHECK(st == RCG_MISS, "server command past the last server status %d", st);
+    }
+    printf("ok walk steps, cache stats, server command\n");
 
     st = rcg_debug_panic(h, &out);
     CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
