@@ -232,8 +232,9 @@ int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t 
  * (every server in ring and copy mode, the primary in primary mode; the
  * targets of rcg_delete_pattern and rcg_reinsert), then op on the keys it
  * found. RCG_OK with out->num = the next cursor (0: this server is done; a
- * uint64 in the int64) and 8 bytes in out: a little-endian int64 count of
- * the keys found (COUNT), deleted (DELETE) or rewritten (REINSERT).
+ * uint64 in the int64) and 16 bytes in out: two little-endian int64, the
+ * number of keys this step found, then how many of them were counted
+ * (COUNT: all), deleted (DELETE) or rewritten (REINSERT).
  * RCG_MISS when server is past the last target. */
 int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_t cursor,
                   const uint8_t *pattern, size_t pattern_len, int64_t count);

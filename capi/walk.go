@@ -45,7 +45,9 @@ func rcgx_walk_step(h C.uintptr_t, out *C.rcg_out, op C.int, server C.int64_t, c
 	if err != nil {
 		return fail(out, err)
 	}
-	binary.LittleEndian.PutUint64(reserve(out, 8), uint64(n))
+	res := reserve(out, 16)
+	binary.LittleEndian.PutUint64(res, uint64(len(keys)))
+	binary.LittleEndian.PutUint64(res[8:], uint64(n))
 	out.num = C.int64_t(next)
 	return C.RCG_OK
 }

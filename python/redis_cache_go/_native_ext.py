@@ -110,15 +110,16 @@ class Client(_native.Client):
         _, s = self._frame_op("rcg_reinsert", pattern, count)
         return int(s.out.num)
 
-    def walk_step(self, op: int, server: int, cursor: int, pattern: bytes, count: int) -> tuple[int, int] | None:
-        """One step of a key walk on scan target ``server`` (rcg_walk_step): (keys counted, deleted or
-        rewritten, next cursor), or None past the last target."""
+    def walk_step(self, op: int, server: int, cursor: int, pattern: bytes, count: int) -> tuple[int, int, int] | None:
+        """One step of a key walk on scan target ``server`` (rcg_walk_step): (keys found, of which
+        counted, deleted or rewritten, next cursor), or None past the last target."""
         lib, fn, h = self._call("rcg_walk_step")
         s = _scratch
         status = fn(h, s.ptr, op, server, _to_i64(cursor), pattern, len(pattern), count)
         if status == OK:
             next_cursor = int(s.out.num) & 0xFFFFFFFFFFFFFFFF
-            return int.from_bytes(_take(lib, s), "little", signed=True), next_cursor
+            data = _take(lib, s)
+            return int.from_bytes(data[:8], "little"), int.from_bytes(data[8:16], "little"), next_cursor
         if status == MISS:
             return None
         self._raise(lib, status, s)

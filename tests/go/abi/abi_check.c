@@ -254,9 +254,9 @@ int main(int argc, char **argv) {
         do {
             reset_out();
             st = rcg_walk_step(h, &out, op, 0, cursor, S("abi:wal*"), 8, 1);
-            CHECK(st == RCG_OK && out.len == 8 && out.big == NULL, "walk op %d status %d len %zu", op, st, out.len);
+            CHECK(st == RCG_OK && out.len == 16 && out.big == NULL, "walk op %d status %d len %zu", op, st, out.len);
             uint64_t n = 0;
-            for (int i = 7; i >= 0; i--) n = n << 8 | ((uint8_t *)out.buf)[i];
+            for (int i = 15; i >= 8; i--) n = n << 8 | ((uint8_t *)out.buf)[i];
             total += (long long)n;
             cursor = out.num;
         } while (cursor != 0);
