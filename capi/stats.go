@@ -9,8 +9,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
-
-	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // rcgx_stats writes the Go runtime's resource counters as
@@ -38,11 +36,7 @@ func rcgx_cache_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
-	snaps := make([]stats.Snapshot, e.cache.Len())
-	for i := range snaps {
-		snaps[i] = e.cache.Server(i).Stats()
-	}
-	doc, err := json.Marshal(snaps)
+	doc, err := json.Marshal(e.stats.snapshots(e.cache))
 	if err != nil {
 		panic(err) // counters and strings always marshal
 	}

@@ -73,10 +73,9 @@ func New(opts Options) *Client {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
-	st := new(stats.Server)
-	rdb.AddHook(statsHook{st}) // first: outermost, sees the breaker's refusals
+	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
-	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: st}
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats}
 }
 
 // String describes the server without credentials.

@@ -59,18 +59,28 @@ func Outcome(err error) stats.Outcome {
 // in; a transport that bypasses go-redis reports its commands there.
 func (c *Client) Recorder() *stats.Server { return c.stats }
 
-// Stats returns the Client's counters (see core/stats) with its connection
-// pool's figures. It does not touch the network, except that a Redis
-// Cluster client that has not loaded its slot map yet loads it.
+// Stats returns the Client's counters (see core/stats; shared with the
+// other Clients of the same Options.Stats) with this Client's connection
+// pool figures. It does not touch the network, except that a Redis Cluster
+// client that has not loaded its slot map yet loads it.
 func (c *Client) Stats() stats.Snapshot {
 	snap := c.stats.Snapshot()
 	snap.Server = c.name
-	if ps := c.rdb.PoolStats(); ps != nil {
-		snap.Pool = &stats.Pool{
-			Hits: uint64(ps.Hits), Misses: uint64(ps.Misses), Timeouts: uint64(ps.Timeouts),
-			WaitCount: uint64(ps.WaitCount), TotalConns: uint64(ps.TotalConns),
-			IdleConns: uint64(ps.IdleConns), StaleConns: uint64(ps.StaleConns),
-		}
-	}
+	pool := c.PoolStats()
+	snap.Pool = &pool
 	return snap
+}
+
+// PoolStats returns the figures of the Client's connection pool (go-redis
+// PoolStats; summed over the nodes of a Cluster).
+func (c *Client) PoolStats() stats.Pool {
+	ps := c.rdb.PoolStats()
+	if ps == nil {
+		return stats.Pool{}
+	}
+	return stats.Pool{
+		Hits: uint64(ps.Hits), Misses: uint64(ps.Misses), Timeouts: uint64(ps.Timeouts),
+		WaitCount: uint64(ps.WaitCount), TotalConns: uint64(ps.TotalConns),
+		IdleConns: uint64(ps.IdleConns), StaleConns: uint64(ps.StaleConns),
+	}
 }

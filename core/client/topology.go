@@ -7,8 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
-
-	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // Topology describes a deployment of several Redis nodes that go-redis
@@ -48,7 +46,7 @@ func (t *Topology) String(db int) string {
 // newTopology builds the Client of o.Topology (o has its defaults).
 func newTopology(o Options) *Client {
 	t := o.Topology
-	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: new(stats.Server)}
+	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: o.Stats}
 	defer func() { c.rdb.AddHook(statsHook{c.stats}) }()
 	if t.Cluster {
 		c.rdb = redis.NewClusterClient(&redis.ClusterOptions{

@@ -145,6 +145,12 @@ func (s *Server) Lookup(found bool) {
 	}
 }
 
+// Add returns the sum of two pools' figures (several pools of one server).
+func (p Pool) Add(q Pool) Pool {
+	return Pool{p.Hits + q.Hits, p.Misses + q.Misses, p.Timeouts + q.Timeouts, p.WaitCount + q.WaitCount,
+		p.TotalConns + q.TotalConns, p.IdleConns + q.IdleConns, p.StaleConns + q.StaleConns}
+}
+
 // Pool is a connection pool's figures at one moment (go-redis PoolStats).
 type Pool struct {
 	Hits       uint64 `json:"hits"`        // a free connection was found in the pool
