@@ -14,21 +14,40 @@ import (
 // pool wait and a dial) and outcome. It is the outermost hook, so calls
 // refused by the circuit breaker count as connection errors. Hits and
 // misses are counted by the read methods themselves (see Client.Get).
+// A new connection's handshake (AUTH, SELECT, HELLO, CLIENT, READONLY)
+// runs inside the command that dialled, so it is not counted on its own:
+// the command's latency includes it, and a failed handshake fails (and
+// counts) that command once.
 type statsHook struct{ s *stats.Server }
+
+func isHandshake(name string) bool {
+	switch name {
+	case "auth", "select", "hello", "client", "readonly":
+		return true
+	}
+	return false
+}
 
 func (h statsHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h statsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		name := cmd.Name()
+		if isHandshake(name) {
+			return next(ctx, cmd)
+		}
 		start := time.Now()
 		err := next(ctx, cmd)
-		h.s.Observe(stats.OpOf(cmd.Name()), time.Since(start), Outcome(err))
+		h.s.Observe(stats.OpOf(name), time.Since(start), Outcome(err))
 		return err
 	}
 }
 
 func (h statsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		if len(cmds) > 0 && isHandshake(cmds[0].Name()) {
+			return next(ctx, cmds)
+		}
 		start := time.Now()
 		err := next(ctx, cmds)
 		h.s.Observe(stats.OpPipeline, time.Since(start), Outcome(err))
