@@ -92,13 +92,11 @@ func (c *Client) peekSplit(ctx context.Context, key, freshKey string) ([]byte, b
 	}
 	v, e := get.Bytes()
 	if e == redis.Nil {
-		c.stats.Lookup(false)
 		return nil, false, fresh.Val() > 0, nil
 	}
 	if e != nil {
 		return nil, false, false, c.wrap("GET", e)
 	}
-	c.stats.Lookup(true)
 	return v, true, fresh.Val() > 0, nil
 }
 

@@ -65,7 +65,9 @@ func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Dur
 }
 
 // Peek returns the value at key and whether freshKey exists, in one round
-// trip (MGET freshKey key): found is false for a missing value.
+// trip (MGET freshKey key): found is false for a missing value. It counts
+// no hit or miss: a get-or-set may peek several times for one answer, so
+// its caller counts (see Recorder).
 func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, found, fresh bool, err error) {
 	if c.split {
 		return c.peekSplit(ctx, key, freshKey)
@@ -76,10 +78,8 @@ func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, 
 	}
 	_, fresh = vals[0].(string)
 	if s, ok := vals[1].(string); ok {
-		c.stats.Lookup(true)
 		return []byte(s), true, fresh, nil
 	}
-	c.stats.Lookup(false)
 	return nil, false, fresh, nil
 }
 

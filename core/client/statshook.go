@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -38,6 +40,9 @@ func (h statsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		}
 		start := time.Now()
 		err := next(ctx, cmd)
+		if err != nil && name == "evalsha" && isNoScript(err) {
+			return err // go-redis sends EVAL next, which is counted: a step, not a failure
+		}
 		h.s.Observe(stats.OpOf(name), time.Since(start), Outcome(err))
 		return err
 	}
@@ -53,6 +58,11 @@ func (h statsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		h.s.Observe(stats.OpPipeline, time.Since(start), Outcome(err))
 		return err
 	}
+}
+
+func isNoScript(err error) bool {
+	var re redis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "NOSCRIPT")
 }
 
 // Outcome classifies a command's error for stats.Server.Observe: nil and a
