@@ -172,3 +172,52 @@ def test_percentiles_are_ordered_and_see_slow_commands(make_cache: Any) -> None:
     assert lat["max"] <= slowest * 1e6  # Go measures inside the Python call
     assert lat["max"] >= 0.5 * slowest * 1e6  # ... and sees the slow script
     assert lat["p50"] * 4 < lat["max"], lat  # a GET is much faster than the busy script (same run)
+
+
+def test_prometheus_collector(redis_server: Any) -> None:
+    from django.test import override_settings
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from redis_cache_go import prometheus
+
+    conf = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "pc": {"BACKEND": "redis_cache_go.RedisCache", "LOCATION": redis_server.location,
+               "OPTIONS": {"DB": 0, "SOCKET_TIMEOUT": 2.125}},
+    }
+    registry = CollectorRegistry()
+    with override_settings(CACHES=conf):
+        from django.core.cache import caches
+
+        collector = prometheus.register(registry)
+        labels = {"alias": "pc", "server": f"redis {redis_server.location} db 0"}
+        before_hits = registry.get_sample_value("redis_cache_go_hits_total", labels) or 0.0
+        cache = caches["pc"]  # this thread's instance: the collector's own one shares its counters
+        cache.set("k", 1)
+        cache.get("k")
+        cache.get("nope")
+        assert registry.get_sample_value("redis_cache_go_hits_total", labels) == before_hits + 1
+        assert registry.get_sample_value("redis_cache_go_misses_total", labels) >= 1
+        assert registry.get_sample_value("redis_cache_go_commands_total", {**labels, "op": "get"}) >= 2
+        assert registry.get_sample_value("redis_cache_go_errors_total", {**labels, "kind": "timeout"}) == 0
+        count = registry.get_sample_value("redis_cache_go_command_latency_seconds_count", labels)
+        p50 = registry.get_sample_value("redis_cache_go_command_latency_seconds", {**labels, "quantile": "0.5"})
+        p99 = registry.get_sample_value("redis_cache_go_command_latency_seconds", {**labels, "quantile": "0.99"})
+        assert count >= 3 and 0 < p50 <= p99 < 5
+        assert registry.get_sample_value("redis_cache_go_pool_connections", {**labels, "state": "total"}) >= 1
+        text = generate_latest(registry).decode()
+        assert 'redis_cache_go_command_latency_seconds{alias="pc",quantile="0.99"' in text or "quantile=\"0.99\"" in text
+        assert "alias=\"default\"" not in text  # a locmem alias is skipped
+        cache.disconnect()
+        collector._caches["pc"].disconnect()
+
+
+def test_prometheus_module_imports_nothing() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, redis_cache_go.prometheus as p; p.Collector(); "
+            "assert 'prometheus_client' not in sys.modules; import redis_cache_go._native as n; "
+            "assert n._lib is None; print('ok')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
