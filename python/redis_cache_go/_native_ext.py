@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from redis_cache_go import _native
 import json
+from ctypes import c_int
 from typing import Any, Sequence
 
 from redis_cache_go._native import (
-    MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, c_int, decode_frame, decode_reply, encode_frame,
+    MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, decode_frame, decode_reply, encode_frame,
 )
 
 HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
