@@ -239,8 +239,11 @@ int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t 
 int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_t cursor,
                   const uint8_t *pattern, size_t pattern_len, int64_t count);
 
-/* Per-server counters kept in Go (core/stats) since the handle was opened:
- * a JSON array in LOCATION order, one object per server:
+/* Per-server counters kept in Go (core/stats). Every handle opened with the
+ * same configuration document in this process counts into the same
+ * counters (from the first open; they only grow), so any handle answers for
+ * all; "pool" sums the pool figures of the open ones. A JSON array in
+ * LOCATION order, one object per server:
  *   {"server": "redis 127.0.0.1:6379 db 1", "commands": N,
  *    "calls": {"get": N, "set": N, "delete": N, "get_many": N, "pipeline": N,
  *              "scan": N, "script": N, "other": N},

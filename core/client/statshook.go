@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -38,12 +37,12 @@ func (h statsHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 		if isHandshake(name) {
 			return next(ctx, cmd)
 		}
-		start := time.Now()
+		start := stats.Now()
 		err := next(ctx, cmd)
 		if err != nil && name == "evalsha" && isNoScript(err) {
 			return err // go-redis sends EVAL next, which is counted: a step, not a failure
 		}
-		h.s.Observe(stats.OpOf(name), time.Since(start), Outcome(err))
+		h.s.ObserveSince(stats.OpOf(name), start, Outcome(err))
 		return err
 	}
 }
@@ -53,9 +52,9 @@ func (h statsHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 		if len(cmds) > 0 && isHandshake(cmds[0].Name()) {
 			return next(ctx, cmds)
 		}
-		start := time.Now()
+		start := stats.Now()
 		err := next(ctx, cmds)
-		h.s.Observe(stats.OpPipeline, time.Since(start), Outcome(err))
+		h.s.ObserveSince(stats.OpPipeline, start, Outcome(err))
 		return err
 	}
 }

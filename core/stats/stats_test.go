@@ -125,8 +125,21 @@ func TestServerCounts(t *testing.T) {
 	}
 }
 
+func TestObserveSince(t *testing.T) {
+	var s Server
+	start := Now()
+	for Now()-start < 50*time.Microsecond { // poll the clock, no sleep
+	}
+	s.ObserveSince(OpSet, start, OK)
+	l := s.Snapshot().Latency
+	if l.Count != 1 || l.Max < 50 || l.Max > 1e6 {
+		t.Errorf("latency after a 50 µs wait: %+v", l)
+	}
+}
+
 func TestNilServerIgnoresCalls(t *testing.T) {
 	var s *Server
+	s.ObserveSince(OpGet, Now(), OK)
 	s.Observe(OpGet, time.Second, OK)
 	s.Lookups(1, 1)
 	s.Lookup(true)
@@ -199,6 +212,15 @@ func BenchmarkObserveWithClock(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		s.Observe(OpGet, time.Since(start), OK)
+	}
+}
+
+// BenchmarkObserveSince is what a transport pays per command with Now.
+func BenchmarkObserveSince(b *testing.B) {
+	var s Server
+	for i := 0; i < b.N; i++ {
+		start := Now()
+		s.ObserveSince(OpGet, start, OK)
 	}
 }
 
