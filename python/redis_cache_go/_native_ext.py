@@ -5,11 +5,11 @@ only adds the signatures to ``_native``'s table: the library is still loaded on 
 """
 from __future__ import annotations
 
-from redis_cache_go import _native
 import json
 from ctypes import c_int
 from typing import Any, Sequence
 
+from redis_cache_go import _native
 from redis_cache_go._native import (
     MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, decode_frame, decode_reply, encode_frame,
 )
