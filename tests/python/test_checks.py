@@ -61,6 +61,20 @@ def test_importing_the_app_config_and_checks_loads_no_library() -> None:
     assert done.stdout.strip() == "ok", done.stderr
 
 
+def test_running_the_checks_loads_no_library_and_connects_nowhere() -> None:
+    code = ("import django; from django.conf import settings; "
+            "settings.configure(INSTALLED_APPS=['redis_cache_go'], CACHES={"
+            "'default': {'BACKEND': 'redis_cache_go.RedisCache', 'LOCATION': '127.0.0.1:9', 'OPTIONS': {'FORK_FALLBACK': True}},"
+            "'s': {'BACKEND': 'redis_cache_go.ShardedRedisCache', 'LOCATION': ['10.255.255.1:6379', '127.0.0.1:9'],"
+            " 'KEY_PREFIX': 's', 'OPTIONS': {'COMPRESSOR': 'zstd', 'IGNORE_EXCEPTIONS': True}}}); django.setup(); "
+            "from django.core import checks; found = checks.run_checks(); "
+            "import redis_cache_go._native as n; assert n._lib is None, 'library loaded'; "
+            "print([m.id for m in found])")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
 def run(caches: dict[str, Any], deploy: bool = False) -> list[django_checks.CheckMessage]:
     with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, **caches}):
         found = checks.check_caches()
