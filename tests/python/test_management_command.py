@@ -154,7 +154,7 @@ def test_copy_layout_deletes_on_every_server(setup_caches: dict[str, Any], raw: 
     cache = caches["copy"]
     cache.set_many({f"k{i}": i for i in range(20)})
     out, _ = run("delete-pattern", "k*", cache="copy", interactive=False)
-    assert "Deleted 40 keys matching 'cp:1:k*' on 2 servers." in out  # 20 keys, 2 copies
+    assert "Deleted 40 keys matching 'cp:1:k*' on 2 servers (each copy counted)." in out  # 20 keys, 2 copies
     assert cache.get_many([f"k{i}" for i in range(20)]) == {}
 
 

@@ -269,6 +269,8 @@ class Command(BaseCommand):
         total = self._count(cache, pattern, itersize)
         servers = len(self._servers(cache))
         where = f" on {servers} servers" if servers > 1 else ""
+        if servers > 1 and cache._mode == "copy":
+            where += " (each copy counted)"
         if options["dry_run"]:
             self.stdout.write(f"{total} keys match {what}{where} (dry run: nothing deleted).")
             return
