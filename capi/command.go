@@ -99,3 +99,39 @@ func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (
 	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
 	return C.RCG_OK
 }
+
+// rcgx_server_command runs one command on server number server (LOCATION
+// order), whatever the layout would route: the admin path (INFO, DBSIZE,
+// PING per server). See rcg_server_command in the header.
+//
+//export rcgx_server_command
+func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C.uint8_t, n C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	if server < 0 || int(server) >= e.cache.Len() {
+		return C.RCG_MISS
+	}
+	items, err := frame.Decode(borrowed(buf, n))
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	if len(items) < 1 {
+		return argError(out, "a server command frame needs the command name")
+	}
+	args := make([]any, len(items))
+	for i, it := range items {
+		if it == nil {
+			return argError(out, "a command frame item is marked missing")
+		}
+		args[i] = string(it)
+	}
+	reply, err := e.cache.Server(int(server)).Do(bg, args...)
+	if err != nil {
+		return fail(out, err)
+	}
+	putBytes(out, appendReply(nil, reply))
+	return C.RCG_OK
+}

@@ -86,8 +86,11 @@ func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
 		var vc *valueCodec
 		if vc, err = parseCodecOf(borrowed(doc, n)); err == nil {
 			var c *shard.Cache
+			group := joinStatsGroup(borrowed(doc, n), &opts)
 			if c, err = shard.New(opts); err == nil {
-				h := cgo.NewHandle(&entry{cache: c, codec: vc})
+				e := &entry{cache: c, codec: vc, stats: group}
+				group.add(e)
+				h := cgo.NewHandle(e)
 				out.num = C.int64_t(h)
 				return C.RCG_OK
 			}
@@ -108,6 +111,7 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	}
 	cgo.Handle(h).Delete()
 	groups.Delete(e) // its herd group (herd.go)
+	e.stats.remove(e)
 	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}

@@ -130,30 +130,40 @@ func reinsert(ctx context.Context, vc *valueCodec, s *client.Client, pattern str
 		if err != nil {
 			return done, err
 		}
-		if len(keys) > 0 {
-			entries, err := s.Dump(ctx, keys)
-			if err != nil {
-				return done, err
-			}
-			changed := entries[:0]
-			for _, en := range entries {
-				v, err := vc.encode(vc.decodeValue(en.Value))
-				if err != nil {
-					return done, err
-				}
-				if !bytes.Equal(v, en.Value) {
-					en.Value = v
-					changed = append(changed, en)
-				}
-			}
-			if err := s.Restore(ctx, changed); err != nil {
-				return done, err
-			}
-			done += int64(len(changed))
+		n, err := reinsertKeys(ctx, vc, s, keys)
+		done += n
+		if err != nil {
+			return done, err
 		}
 		if next == 0 {
 			return done, nil
 		}
 		cursor = next
 	}
+}
+
+// reinsertKeys re-encodes the string values of keys on s (see reinsert).
+func reinsertKeys(ctx context.Context, vc *valueCodec, s *client.Client, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	entries, err := s.Dump(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	changed := entries[:0]
+	for _, en := range entries {
+		v, err := vc.encode(vc.decodeValue(en.Value))
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(v, en.Value) {
+			en.Value = v
+			changed = append(changed, en)
+		}
+	}
+	if err := s.Restore(ctx, changed); err != nil {
+		return 0, err
+	}
+	return int64(len(changed)), nil
 }

@@ -22,6 +22,9 @@ type entry struct {
 	disabled atomic.Pointer[string]
 	// codec is applied to the values of get/set/get_many/set_many (codec.go).
 	codec *valueCodec
+	// stats are the counters shared by every handle of the same
+	// configuration (statsgroup.go).
+	stats *statsGroup
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.
