@@ -166,7 +166,7 @@ func (c *Cache) Begin(key string) Ticket {
 // Fill stores a copy of value, fetched for key with ticket t, unless the key
 // was invalidated, the cache flushed or tracking changed since t was taken.
 // redisTTL is the key's remaining time to live in Redis when it was fetched
-// (<= 0: none); the entry expires at min(Options.TTL, redisTTL) after t was
+// (< 0: none; 0: expired, nothing is stored); the entry expires at min(Options.TTL, redisTTL) after t was
 // taken. It reports whether the value was stored.
 func (c *Cache) Fill(t Ticket, key string, value []byte, redisTTL time.Duration) bool {
 	return c.s.fill(t, key, value, redisTTL)

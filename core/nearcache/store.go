@@ -149,10 +149,10 @@ func (s *store) begin(key string) Ticket {
 }
 
 // fill stores a copy of value for key if t is still valid; redisTTL is the
-// key's remaining time in Redis when t was taken (<= 0: no expiry).
+// key's remaining time in Redis (< 0: no expiry; 0: already expired).
 func (s *store) fill(t Ticket, key string, value []byte, redisTTL time.Duration) bool {
 	size := int64(len(key)+len(value)) + EntryOverhead
-	if !t.ok || size > s.maxBytes {
+	if !t.ok || size > s.maxBytes || redisTTL == 0 {
 		return false
 	}
 	life := s.ttl

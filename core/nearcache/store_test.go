@@ -29,9 +29,10 @@ func TestFillAndGet(t *testing.T) {
 		advance  time.Duration
 		wantHit  bool
 	}{
-		{"fresh", Options{TTL: time.Minute}, 0, 0, true},
-		{"local TTL passed", Options{TTL: time.Second}, 0, time.Second, false},
-		{"just before local TTL", Options{TTL: time.Second}, 0, time.Second - 1, true},
+		{"fresh", Options{TTL: time.Minute}, -1, 0, true},
+		{"local TTL passed", Options{TTL: time.Second}, -1, time.Second, false},
+		{"expired in redis", Options{TTL: time.Minute}, 0, 0, false},
+		{"just before local TTL", Options{TTL: time.Second}, -1, time.Second - 1, true},
 		{"redis TTL shorter than local", Options{TTL: time.Minute}, 100 * time.Millisecond, 100 * time.Millisecond, false},
 		{"redis TTL longer than local", Options{TTL: time.Second}, time.Hour, time.Second, false},
 		{"no redis expiry", Options{TTL: time.Minute}, -1, 59 * time.Second, true},
@@ -39,7 +40,7 @@ func TestFillAndGet(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, now := testStore(c.opts)
-			if !put(s, "k", "v", c.redisTTL) {
+			if stored := put(s, "k", "v", c.redisTTL); !stored && c.wantHit {
 				t.Fatalf("fill refused")
 			}
 			*now += c.advance
@@ -72,7 +73,7 @@ func TestFillRefused(t *testing.T) {
 			s, _ := testStore(Options{Prefix: c.prefix})
 			tk := s.begin(c.key)
 			c.between(s)
-			if s.fill(tk, c.key, []byte("stale"), 0) {
+			if s.fill(tk, c.key, []byte("stale"), -1) {
 				t.Fatalf("fill stored; want it refused")
 			}
 			if v, ok := s.get(c.key); ok {
@@ -84,7 +85,7 @@ func TestFillRefused(t *testing.T) {
 
 func TestNotServedWhileTrackingDown(t *testing.T) {
 	s, _ := testStore(Options{})
-	put(s, "k", "v", 0)
+	put(s, "k", "v", -1)
 	s.reset(false)
 	if _, ok := s.get("k"); ok {
 		t.Fatalf("hit after tracking dropped; want a miss")
@@ -103,7 +104,7 @@ func TestOtherKeyInvalidatedKeepsFill(t *testing.T) {
 		other = "b" + strconv.Itoa(i)
 	}
 	s.invalidate([]string{other})
-	if !s.fill(tk, "a", []byte("v"), 0) {
+	if !s.fill(tk, "a", []byte("v"), -1) {
 		t.Fatalf("fill refused after another key's invalidation")
 	}
 }
@@ -124,7 +125,7 @@ func TestBounds(t *testing.T) {
 			s, _ := testStore(c.opts)
 			val := string(make([]byte, c.valLen))
 			for i := 0; i < c.n; i++ {
-				put(s, fmt.Sprintf("k%d", i%100), val, 0)
+				put(s, fmt.Sprintf("k%d", i%100), val, -1)
 				if st := s.stats(); st.Bytes > s.maxBytes || int(st.Entries) > s.maxEntries {
 					t.Fatalf("after %d fills: %d entries, %d bytes; bounds %d, %d", i+1, st.Entries, st.Bytes, s.maxEntries, s.maxBytes)
 				}
@@ -147,10 +148,10 @@ func TestBounds(t *testing.T) {
 func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 	s, _ := testStore(Options{MaxEntries: 3})
 	for _, k := range []string{"a", "b", "c"} {
-		put(s, k, k, 0)
+		put(s, k, k, -1)
 	}
 	s.get("a") // a is now the most recent; b the least
-	put(s, "d", "d", 0)
+	put(s, "d", "d", -1)
 	for k, want := range map[string]bool{"a": true, "b": false, "c": true, "d": true} {
 		if _, ok := s.get(k); ok != want {
 			t.Errorf("%s cached = %v; want %v", k, ok, want)
@@ -163,8 +164,8 @@ func TestLRUEvictsLeastRecentlyUsed(t *testing.T) {
 
 func TestReplaceKeepsAccounting(t *testing.T) {
 	s, _ := testStore(Options{})
-	put(s, "k", "short", 0)
-	put(s, "k", "a much longer value", 0)
+	put(s, "k", "short", -1)
+	put(s, "k", "a much longer value", -1)
 	st := s.stats()
 	if want := int64(len("k")+len("a much longer value")) + EntryOverhead; st.Bytes != want || st.Entries != 1 {
 		t.Fatalf("bytes, entries = %d, %d; want %d, 1", st.Bytes, st.Entries, want)
@@ -174,7 +175,7 @@ func TestReplaceKeepsAccounting(t *testing.T) {
 func TestStoredValueIsACopy(t *testing.T) {
 	s, _ := testStore(Options{})
 	buf := []byte("value")
-	s.fill(s.begin("k"), "k", buf, 0)
+	s.fill(s.begin("k"), "k", buf, -1)
 	buf[0] = 'X'
 	if v, _ := s.get("k"); string(v) != "value" {
 		t.Fatalf("got %q; want %q (the caller's buffer was kept)", v, "value")
@@ -194,7 +195,7 @@ func TestConcurrentUse(t *testing.T) {
 				case 0:
 					s.invalidate([]string{k})
 				case 1:
-					put(s, k, "value-"+k, 0)
+					put(s, k, "value-"+k, -1)
 				default:
 					if v, ok := s.get(k); ok && string(v) != "value-"+k {
 						t.Errorf("got %q for %s", v, k)
@@ -213,7 +214,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func BenchmarkGetHit(b *testing.B) {
 	s, _ := testStore(Options{})
-	put(s, "prefix:1:hot", string(make([]byte, 100)), 0)
+	put(s, "prefix:1:hot", string(make([]byte, 100)), -1)
 	b.ReportAllocs()
 	for b.Loop() {
 		s.get("prefix:1:hot")
@@ -222,7 +223,7 @@ func BenchmarkGetHit(b *testing.B) {
 
 func BenchmarkGetHitParallel(b *testing.B) {
 	s, _ := testStore(Options{})
-	put(s, "prefix:1:hot", string(make([]byte, 100)), 0)
+	put(s, "prefix:1:hot", string(make([]byte, 100)), -1)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			s.get("prefix:1:hot")
@@ -248,7 +249,7 @@ func BenchmarkBeginFill(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		k := keys[i%len(keys)]
-		s.fill(s.begin(k), k, val, 0)
+		s.fill(s.begin(k), k, val, -1)
 		i++
 	}
 }
