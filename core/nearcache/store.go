@@ -156,8 +156,10 @@ func (s *store) fill(t Ticket, key string, value []byte, redisTTL time.Duration)
 		return false
 	}
 	life := s.ttl
-	if redisTTL > 0 && redisTTL < life {
-		life = redisTTL
+	if redisTTL > 0 {
+		// PTTL counts whole milliseconds of the server's clock, which can
+		// lag the real one by up to 1ms: never count on the last one.
+		life = min(life, redisTTL-time.Millisecond)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -33,7 +33,9 @@ func TestFillAndGet(t *testing.T) {
 		{"local TTL passed", Options{TTL: time.Second}, -1, time.Second, false},
 		{"expired in redis", Options{TTL: time.Minute}, 0, 0, false},
 		{"just before local TTL", Options{TTL: time.Second}, -1, time.Second - 1, true},
-		{"redis TTL shorter than local", Options{TTL: time.Minute}, 100 * time.Millisecond, 100 * time.Millisecond, false},
+		{"redis TTL shorter than local", Options{TTL: time.Minute}, 100 * time.Millisecond, 99 * time.Millisecond, false},
+		{"redis TTL, 1ms margin", Options{TTL: time.Minute}, 100 * time.Millisecond, 99*time.Millisecond - 1, true},
+		{"redis TTL of 1ms is not kept", Options{TTL: time.Minute}, time.Millisecond, 0, false},
 		{"redis TTL longer than local", Options{TTL: time.Second}, time.Hour, time.Second, false},
 		{"no redis expiry", Options{TTL: time.Minute}, -1, 59 * time.Second, true},
 	}
