@@ -11,7 +11,13 @@ import re
 from typing import Any, Callable, Iterable
 
 from asgiref.sync import sync_to_async
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, MEMCACHE_MAX_KEY_LENGTH, BaseCache, InvalidCacheKey
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    InvalidCacheKey,
+    default_key_func,
+)
 
 from redis_cache_go import _failopen, _fallback, _layout, _local_cache, _native, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
@@ -26,6 +32,7 @@ _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
 # Django's memcache_key_warnings() characters, compiled here: Django's lazily compiled pattern
 # goes through a LazyObject proxy on every call (measured: about 1 µs of a 4 µs near-cache hit).
+_KEY_MEMO_MAX = 4096  # made keys remembered per cache (the memo starts over when full)
 _MEMCACHE_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -51,6 +58,14 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
+        # _key()'s memo: (key_prefix, version, key_func, {key: made key}); see _key.
+        self._key_memo: tuple[str, int, Any, dict[str, bytes]] = (self.key_prefix, self.version, self.key_func, {})
+        self._key_memo_allowed = (
+            self.key_func is default_key_func
+            and type(self).make_key is BaseCache.make_key
+            and type(self).make_and_validate_key is BaseCache.make_and_validate_key
+            and type(self).validate_key is RedisCache.validate_key
+        )
         document = self._native_document()
         self._client = _native_ext.Client(document, self._describe)
         options = self._settings.options
@@ -99,11 +114,28 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             super().validate_key(key)
 
     def _key(self, key: Any, version: int | None) -> bytes:
+        # Memo of made keys for str keys at the default version, used only with Django's own
+        # (pure) default_key_func and make_key, and only while KEY_PREFIX, VERSION and KEY_FUNCTION
+        # are what they were when it was filled (measured: ~1 us of a ~3 us near-cache hit).
+        if version is None and type(key) is str:
+            prefix, ver, func, memo = self._key_memo
+            if prefix is self.key_prefix and ver == self.version and func is self.key_func:
+                made_b = memo.get(key)
+                if made_b is not None:
+                    return made_b
         made = self.make_and_validate_key(key, version=version)
         try:
-            return made.encode()
+            made_b = made.encode()
         except UnicodeEncodeError as e:
             raise InvalidCacheKey(f"Cache key {made!r} cannot be encoded as UTF-8: {e}") from None
+        if (version is None and type(key) is str and self._key_memo_allowed
+                and len(made) <= MEMCACHE_MAX_KEY_LENGTH and not _MEMCACHE_BAD_CHARS.search(made)):
+            prefix, ver, func, memo = self._key_memo
+            if not (prefix is self.key_prefix and ver == self.version and func is self.key_func) or len(memo) >= _KEY_MEMO_MAX:
+                memo = {}
+                self._key_memo = (self.key_prefix, self.version, self.key_func, memo)
+            memo[key] = made_b
+        return made_b
 
     def _encode(self, value: Any) -> bytes:
         # Plain ints are stored as decimal text so INCR works on them server-side;
