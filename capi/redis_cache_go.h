@@ -222,7 +222,7 @@ int rcg_stats(rcg_out *out);
 /* Near-cache counters of a handle opened with a "local_cache" member
  * (OPTIONS LOCAL_CACHE; core/nearcache): RCG_OK with text in out,
  * "hits=N misses=N fills=N dropped=N evictions=N expired=N invalidations=N
- * flushes=N connects=N entries=N bytes=N tracking=0|1 tracking_id=N"
+ * flushes=N connects=N failures=N entries=N bytes=N tracking=0|1 tracking_id=N"
  * (tracking_id is the CLIENT ID of the invalidation connection, 0 while it
  * is down); RCG_MISS when the handle has no near-cache.
  * With a near-cache, rcg_get and rcg_get_many answer from process memory

@@ -126,6 +126,7 @@ type Stats struct {
 	Invalidations int64 // keys invalidated (pushed by Redis or by the caller)
 	Flushes       int64 // whole-cache flushes (FLUSHDB push, Flush, tracking changes)
 	Connects      int64 // tracking connections confirmed
+	Failures      int64 // tracking connections that failed or were lost
 	Entries       int64 // entries now
 	Bytes         int64 // bytes now (see Options.MaxBytes)
 	Tracking      bool  // tracking is confirmed now (entries may be served)
@@ -182,6 +183,7 @@ func (c *Cache) Flush() { c.s.flush() }
 func (c *Cache) Stats() Stats {
 	st := c.s.stats()
 	st.Connects = c.t.connects.Load()
+	st.Failures = c.t.failures.Load()
 	st.TrackingID = c.t.id.Load()
 	if p := c.t.lastErr.Load(); p != nil {
 		st.LastError = *p
@@ -195,8 +197,8 @@ func (s Stats) String() string {
 	if s.Tracking {
 		tracking = 1
 	}
-	return fmt.Sprintf("hits=%d misses=%d fills=%d dropped=%d evictions=%d expired=%d invalidations=%d flushes=%d connects=%d entries=%d bytes=%d tracking=%d tracking_id=%d",
-		s.Hits, s.Misses, s.Fills, s.Dropped, s.Evictions, s.Expired, s.Invalidations, s.Flushes, s.Connects, s.Entries, s.Bytes, tracking, s.TrackingID)
+	return fmt.Sprintf("hits=%d misses=%d fills=%d dropped=%d evictions=%d expired=%d invalidations=%d flushes=%d connects=%d failures=%d entries=%d bytes=%d tracking=%d tracking_id=%d",
+		s.Hits, s.Misses, s.Fills, s.Dropped, s.Evictions, s.Expired, s.Invalidations, s.Flushes, s.Connects, s.Failures, s.Entries, s.Bytes, tracking, s.TrackingID)
 }
 
 // Close stops the tracking connection and empties the cache for good.

@@ -23,6 +23,7 @@ type tracker struct {
 	conn     net.Conn // the live connection, for close to interrupt
 	started  bool
 	connects atomic.Int64
+	failures atomic.Int64
 	id       atomic.Int64
 	lastErr  atomic.Pointer[string]
 }
@@ -87,6 +88,7 @@ func (t *tracker) run() {
 		if err != nil {
 			msg := err.Error()
 			t.lastErr.Store(&msg)
+			t.failures.Add(1)
 		}
 		if confirmed {
 			backoff = minBackoff

@@ -99,7 +99,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
 
     def local_cache_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (hits, misses, fills, dropped, evictions, expired,
-        invalidations, flushes, connects, entries, bytes, tracking, tracking_id), or None when
+        invalidations, flushes, connects, failures, entries, bytes, tracking, tracking_id), or None when
         OPTIONS['LOCAL_CACHE'] is not set."""
         return self._client.near_stats()
 

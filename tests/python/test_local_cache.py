@@ -386,3 +386,23 @@ def test_threads_share_one_near_cache(local, redis_server):
         for t in threads:
             t.join()
     assert not errors
+
+
+def test_serves_nothing_without_tracking(make_cache, redis_server):
+    """A user whose ACL forbids CLIENT can read and write, but tracking never confirms: every get
+    goes to Redis (nothing is served from memory), so redis-cli's writes show at once."""
+    user, password = "nocli", "nocli-pw"
+    cli(redis_server, "ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-client", "-hello")
+    try:
+        cache = make_cache(f"redis://{user}:{password}@{redis_server.host}:{redis_server.port}/0",
+                           {"LOCAL_CACHE": {}}, KEY_PREFIX="app")
+        key = cache.make_key("k")
+        cache.set("k", 0)
+        wait_for("two failed tracking attempts", lambda: cache.get("k") is not None and cache.local_cache_stats()["failures"] >= 2)
+        for n in range(1, 30):
+            cli(redis_server, "SET", key, str(n))
+            assert cache.get("k") == n  # no polling: nothing can be cached
+        st = cache.local_cache_stats()
+        assert st["tracking"] == 0 and st["hits"] == 0 and st["entries"] == 0 and st["connects"] == 0
+    finally:
+        cli(redis_server, "ACL", "DELUSER", user)
