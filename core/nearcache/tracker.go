@@ -109,7 +109,13 @@ func (t *tracker) dial() (net.Conn, error) {
 		return nil, err
 	}
 	if t.o.TLS != nil {
-		tc := tls.Client(conn, t.o.TLS)
+		cfg := t.o.TLS
+		if cfg.ServerName == "" && !cfg.InsecureSkipVerify && t.o.Network == "tcp" {
+			// verify the certificate against the host we dialled, as go-redis does
+			cfg = cfg.Clone()
+			cfg.ServerName, _, _ = net.SplitHostPort(t.o.Addr)
+		}
+		tc := tls.Client(conn, cfg)
 		_ = tc.SetDeadline(time.Now().Add(t.o.DialTimeout))
 		if err := tc.Handshake(); err != nil {
 			_ = conn.Close()
