@@ -406,3 +406,25 @@ def test_serves_nothing_without_tracking(make_cache, redis_server):
         assert st["tracking"] == 0 and st["hits"] == 0 and st["entries"] == 0 and st["connects"] == 0
     finally:
         cli(redis_server, "ACL", "DELUSER", user)
+
+
+def test_closing_stops_the_tracking_connections(make_cache, redis_server):
+    """disconnect() ends each near-cache's tracking connection and goroutines: none pile up."""
+    from redis_cache_go import _native
+
+    def tracking_clients() -> int:
+        """Connections with client tracking on (CLIENT LIST flags contain "t")."""
+        flags = [field.split("=", 1)[1] for line in cli(redis_server, "CLIENT", "LIST").splitlines()
+                 for field in line.split() if field.startswith("flags=")]
+        return sum("t" in f for f in flags)
+
+    make_cache().get("x")  # load the library
+    baseline = _native.stats()["goroutines"]
+    caches = [make_cache(options={"DB": 0, "LOCAL_CACHE": {}}, KEY_PREFIX=f"c{i}") for i in range(10)]
+    for c in caches:
+        tracking(c)
+    assert tracking_clients() >= 10
+    for c in caches:
+        c.disconnect()
+    wait_for("tracking connections closed", lambda: tracking_clients() == 0)
+    wait_for("goroutines back to the baseline", lambda: _native.stats()["goroutines"] <= baseline + 2)
