@@ -76,37 +76,42 @@ func (e *entry) forgetAll() {
 	}
 }
 
-// nearGet serves rcg_get through the near-cache: a hit is a copy; a miss
-// fetches GET + PTTL in one round trip and fills the cache with the decoded
-// value unless the key changed meanwhile.
+// nearGet serves rcg_get through the near-cache.
 func nearGet(e *entry, out *C.rcg_out, key string) C.int {
-	if v, ok := e.near.Get(key); ok {
-		putBytes(out, v)
-		return C.RCG_OK
-	}
-	t := e.near.Begin(key)
-	if !t.OK() { // tracking not confirmed: a plain GET, nothing is kept
-		v, ok, err := e.cache.Get(bg, key)
-		if err != nil {
-			return fail(out, err)
-		}
-		if !ok {
-			return C.RCG_MISS
-		}
-		putBytes(out, e.codec.decodeValue(v))
-		return C.RCG_OK
-	}
-	v, ttl, ok, err := e.cache.Server(0).GetTTL(bg, key)
+	v, ok, err := nearRead(e, key)
 	if err != nil {
 		return fail(out, err)
 	}
 	if !ok {
 		return C.RCG_MISS
 	}
-	v = e.codec.decodeValue(v)
-	e.near.Fill(t, key, v, ttl)
 	putBytes(out, v)
 	return C.RCG_OK
+}
+
+// nearRead is a GET through the near-cache: a hit is the cached value (the
+// caller copies it and never modifies it); a miss fetches GET + PTTL in one
+// round trip and fills the cache with the decoded value unless the key
+// changed meanwhile.
+func nearRead(e *entry, key string) ([]byte, bool, error) {
+	if v, ok := e.near.Get(key); ok {
+		return v, true, nil
+	}
+	t := e.near.Begin(key)
+	if !t.OK() { // tracking not confirmed: a plain GET, nothing is kept
+		v, ok, err := e.cache.Get(bg, key)
+		if err != nil || !ok {
+			return nil, false, err
+		}
+		return e.codec.decodeValue(v), true, nil
+	}
+	v, ttl, ok, err := e.cache.Server(0).GetTTL(bg, key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	v = e.codec.decodeValue(v)
+	e.near.Fill(t, key, v, ttl)
+	return v, true, nil
 }
 
 // nearGetMany is GetMany through the near-cache; values come back decoded.

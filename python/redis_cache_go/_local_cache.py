@@ -14,7 +14,7 @@ from typing import Any, Callable
 from django.core.exceptions import ImproperlyConfigured
 
 KEY = "LOCAL_CACHE"
-DEFAULTS = {"MAX_ENTRIES": 10_000, "MAX_BYTES": 64 * 1024 * 1024, "TTL": 60}
+SUBKEYS = ("MAX_BYTES", "MAX_ENTRIES", "TTL")  # defaults: core/nearcache.Options (applied in Go)
 MAX_TTL = 10 * 365 * 24 * 3600  # seconds; longer would overflow nothing but serves no purpose
 MAX_INT = 2**62
 
@@ -43,8 +43,8 @@ def parse(options: dict[str, Any]) -> dict[str, Any] | None:
                 raise _bad(sub, v, f"must be a positive number of seconds (at most {MAX_TTL})")
             doc["ttl"] = float(v)
         else:
-            hint = difflib.get_close_matches(str(key), sorted(DEFAULTS), n=1)
-            why = f"unknown sub-key (did you mean {hint[0]!r}?)" if hint else f"unknown sub-key (known: {', '.join(sorted(DEFAULTS))})"
+            hint = difflib.get_close_matches(str(key), SUBKEYS, n=1)
+            why = f"unknown sub-key (did you mean {hint[0]!r}?)" if hint else f"unknown sub-key (known: {', '.join(SUBKEYS)})"
             raise _bad(sub, v, why)
     return doc
 
