@@ -428,3 +428,30 @@ def test_closing_stops_the_tracking_connections(make_cache, redis_server):
         c.disconnect()
     wait_for("tracking connections closed", lambda: tracking_clients() == 0)
     wait_for("goroutines back to the baseline", lambda: _native.stats()["goroutines"] <= baseline + 2)
+
+
+def test_async_calls_use_the_near_cache(local, redis_server):
+    import asyncio
+
+    cache = local(KEY_PREFIX="app")
+    tracking(cache)
+    cache.set("k", 1)
+    cached(cache, "k")
+
+    async def run() -> None:
+        before = cache.local_cache_stats()["hits"]
+        assert await cache.aget("k") == 1
+        assert cache.local_cache_stats()["hits"] == before + 1
+        await cache.aset("k", 2)
+        assert await cache.aget("k") == 2  # the async write forgot the key at once
+        assert cache.get("k") == 2
+        await cache.aset_many({"k": 3})
+        assert await cache.aget_many(["k"]) == {"k": 3}
+        await cache.adelete("k")
+        assert await cache.aget("k") is None
+        cli(redis_server, "SET", cache.make_key("k"), "4")
+        end = time.monotonic() + DEADLINE
+        while await cache.aget("k") != 4:
+            assert time.monotonic() < end, "redis-cli's write never reached aget"
+
+    asyncio.run(run())
