@@ -130,11 +130,11 @@ func nearGetMany(e *entry, keys []string) ([][]byte, error) {
 	}
 	miss := make([]string, len(missing))
 	tickets := make([]nearcache.Ticket, len(missing))
-	tracked := true
+	tracked := false // any key can be kept: fetch the TTLs too (Fill skips the others)
 	for j, i := range missing {
 		miss[j] = keys[i]
 		tickets[j] = e.near.Begin(keys[i])
-		tracked = tracked && tickets[j].OK()
+		tracked = tracked || tickets[j].OK()
 	}
 	var got [][]byte
 	var ttls []time.Duration
