@@ -2,6 +2,7 @@ package nearcache
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -103,8 +104,18 @@ func (t *tracker) run() {
 }
 
 func (t *tracker) dial() (net.Conn, error) {
+	// close() must not wait out a dial to a silent server: stop cancels it.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-t.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	d := net.Dialer{Timeout: t.o.DialTimeout, KeepAlive: 15 * time.Second}
-	conn, err := d.Dial(t.o.Network, t.o.Addr)
+	conn, err := d.DialContext(ctx, t.o.Network, t.o.Addr)
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +128,7 @@ func (t *tracker) dial() (net.Conn, error) {
 		}
 		tc := tls.Client(conn, cfg)
 		_ = tc.SetDeadline(time.Now().Add(t.o.DialTimeout))
-		if err := tc.Handshake(); err != nil {
+		if err := tc.HandshakeContext(ctx); err != nil {
 			_ = conn.Close()
 			return nil, err
 		}

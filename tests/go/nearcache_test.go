@@ -185,3 +185,15 @@ func BenchmarkNearCacheGetHit(b *testing.B) {
 		}
 	}
 }
+
+func TestNearCacheCloseInterruptsTheHandshake(t *testing.T) {
+	// A silent server: the TCP handshake completes, HELLO is never answered;
+	// Close must not wait out the one-minute dial timeout.
+	c := nearcache.New(nearcache.Options{Addr: silentServer(t), DialTimeout: time.Minute})
+	c.Get("k") // starts the tracking connection
+	start := time.Now()
+	c.Close()
+	if d := time.Since(start); d > 10*time.Second {
+		t.Fatalf("Close took %v with a one-minute dial timeout", d)
+	}
+}
