@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -72,6 +73,14 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 		}
 	}
 	replies, perServer, err := e.cache.Do(bg, string(items[0]), args...)
+	if e.near != nil && !shard.IsRead(fmt.Sprint(args[0])) {
+		// A raw write: forget the routing key and every argument that may
+		// name a key (MSET, DEL k1 k2 …); Redis' push covers the rest.
+		e.near.Invalidate(string(items[0]))
+		for _, a := range args[1:] {
+			e.near.Invalidate(a.(string))
+		}
+	}
 	if err != nil {
 		return fail(out, err)
 	}

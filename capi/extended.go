@@ -91,6 +91,7 @@ func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen
 		return argError(out, "delete_pattern needs a pattern")
 	}
 	n, err := e.cache.DeletePattern(bg, borrowedString(pattern, plen), int(count))
+	e.forgetAll()
 	if err != nil {
 		return fail(out, err)
 	}
@@ -112,6 +113,7 @@ func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.siz
 	n, err := e.cache.Each(bg, "REINSERT", func(s *client.Client) (int64, error) {
 		return reinsert(bg, e.codec, s, pat, int(count))
 	})
+	e.forgetAll()
 	if err != nil {
 		return fail(out, err)
 	}

@@ -213,6 +213,11 @@ int rcg_stats(rcg_out *out) {
     return rcgx_stats(out);
 }
 
+int rcg_near_stats(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_near_stats(h, out);
+}
+
 int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     GUARD(out);
     return rcgx_debug_panic(h, out);

@@ -83,7 +83,9 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 		_ = tk.Abandon(bg)
 		return fail(out, err)
 	}
-	if err := tk.Publish(bg, stored, ttl(valueMS), ttl(freshMS)); err != nil {
+	err = tk.Publish(bg, stored, ttl(valueMS), ttl(freshMS))
+	e.forget(tk.Key)
+	if err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK

@@ -260,6 +260,17 @@ int rcg_cache_stats(uintptr_t handle, rcg_out *out);
  * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
 int rcg_stats(rcg_out *out);
 
+/* Near-cache counters of a handle opened with a "local_cache" member
+ * (OPTIONS LOCAL_CACHE; core/nearcache): RCG_OK with text in out,
+ * "hits=N misses=N fills=N dropped=N evictions=N expired=N invalidations=N
+ * flushes=N connects=N failures=N entries=N bytes=N tracking=0|1 tracking_id=N"
+ * (tracking_id is the CLIENT ID of the invalidation connection, 0 while it
+ * is down); RCG_MISS when the handle has no near-cache.
+ * With a near-cache, rcg_get and rcg_get_many answer from process memory
+ * when they can (a copy of the decoded value), and every write call of this
+ * handle drops the keys it wrote from it at once. */
+int rcg_near_stats(uintptr_t handle, rcg_out *out);
+
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */
 int rcg_debug_panic(uintptr_t handle, rcg_out *out);

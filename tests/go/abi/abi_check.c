@@ -355,6 +355,34 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK && out.len > 0 && memcmp(out.buf, "inflight=0 queues=0", 19) == 0, "async stats %.*s", (int)out.len, (char *)out.buf);
     printf("ok async submit, eventfd wake-up, drain, close\n");
 
+    reset_out();
+    st = rcg_near_stats(h, &out);
+    CHECK(st == RCG_MISS, "near_stats without a near-cache status %d", st);
+    {
+        char ncfg[256];
+        snprintf(ncfg, sizeof ncfg, "{\"addr\": \"%s\", \"db\": 2, \"local_cache\": {\"max_entries\": 10, \"prefix\": \"abi:\"}}", argv[1]);
+        reset_out();
+        st = rcg_open(S(ncfg), strlen(ncfg), &out);
+        CHECK(st == RCG_OK && out.num != 0, "open near status %d", st);
+        uintptr_t nh = (uintptr_t)out.num;
+        st = rcg_set(nh, &out, S("abi:near"), 8, S("v1"), 2, 0, 0);
+        CHECK(st == RCG_OK, "near set status %d", st);
+        reset_out();
+        st = rcg_get(nh, &out, S("abi:near"), 8);
+        CHECK(st == RCG_OK && out.len == 2 && memcmp(out.buf, "v1", 2) == 0, "near get status %d", st);
+        reset_out();
+        st = rcg_near_stats(nh, &out);
+        CHECK(st == RCG_OK && out.len > 5 && memcmp(out.buf, "hits=", 5) == 0, "near_stats status %d", st);
+        st = rcg_close(nh, &out);
+        CHECK(st == RCG_OK, "near close status %d", st);
+        const char *multi_near = "{\"servers\": [{\"addr\": \"127.0.0.1:1\"}, {\"addr\": \"127.0.0.1:2\"}], \"local_cache\": {}}";
+        reset_out();
+        st = rcg_open(S(multi_near), strlen(multi_near), &out);
+        CHECK(st == RCG_ERR_CONFIG, "near with several servers status %d", st);
+    }
+    printf("ok near-cache stats, open and refusal\n");
+
+    reset_out();
     st = rcg_debug_panic(h, &out);
     CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
     st = rcg_get(h, &out, S("abi:k"), 5);
