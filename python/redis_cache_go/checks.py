@@ -25,8 +25,9 @@ from django.utils.module_loading import import_string
 # id -> (what it means, hint). The README's "System checks" table lists the same.
 IDS: dict[str, tuple[str, str]] = {
     "redis_cache_go.E001": ("unknown OPTIONS key", "Check the spelling; the README's settings reference lists every key."),
-    "redis_cache_go.E002": ("OPTIONS key not supported by this version",
-                            "Remove the key; the README lists the options this release implements."),
+    "redis_cache_go.E002": ("bad LOCAL_CACHE (near-cache)",
+                            "LOCAL_CACHE is None or a dict of MAX_ENTRIES, MAX_BYTES and TTL (positive numbers), "
+                            "and needs exactly one Redis server (docs/near-cache.md)."),
     "redis_cache_go.E003": ("LOCATION cannot be parsed",
                             "Write each entry as host:port, redis://[user:password@]host:port/db, rediss://..., "
                             "unix:///path/to.sock or a socket path; several servers as a list or comma-separated."),
@@ -49,6 +50,9 @@ IDS: dict[str, tuple[str, str]] = {
                             "and make the first cache call after the fork, or use no COMPRESSOR."),
     "redis_cache_go.E011": ("other invalid setting", "The message names the setting and the accepted values."),
     "redis_cache_go.E012": ("FORK_FALLBACK without redis-py", "pip install redis (the fallback client uses redis-py)."),
+    "redis_cache_go.E013": ("django-redis client settings that cannot be carried over",
+                            "Use one of django-redis' own clients (DefaultClient, ShardClient, SentinelClient) or a "
+                            "BACKEND of this package; docs/migration.md says what each maps to."),
     "redis_cache_go.W001": ("TIMEOUT <= 0: nothing is cached",
                             "Use a positive TIMEOUT, or None to cache without expiry (0 means expire at once)."),
     "redis_cache_go.W002": ("two caches share a server, database and KEY_PREFIX",
@@ -126,14 +130,16 @@ def classify(message: str) -> str:
     """The check id for an ``ImproperlyConfigured`` message of the backend's settings parsing."""
     if "unknown option" in message:
         return "redis_cache_go.E001"
-    if "is not supported by this version" in message:
-        return "redis_cache_go.E002"
     if "socket_timeout" in message or "socket_connect_timeout" in message or "['timeout']" in message:
         return "redis_cache_go.E007"
     match = _OPTION_KEY.search(message)
     key = match.group(1) if match else ""
     if not key:
         return "redis_cache_go.E003" if "LOCATION" in message else "redis_cache_go.E011"
+    if key == "LOCAL_CACHE":
+        return "redis_cache_go.E002"
+    if key in ("CLIENT_CLASS", "CONNECTION_FACTORY", "REDIS_CLIENT_CLASS", "CLIENT_KWARGS"):
+        return "redis_cache_go.E013"
     if key in ("MASTER_CACHE", "WEIGHTS", "HASH_RING"):
         return "redis_cache_go.E004"
     if key.startswith("SERIALIZER") or key == "PICKLE_VERSION":

@@ -24,6 +24,8 @@ CACHES = {
     "E009": {"BACKEND": _B, "LOCATION": "redis://primary/0", "OPTIONS": {"SENTINELS": ["127.0.0.1:26379"]}},
     "E010": {"BACKEND": _B, "LOCATION": "127.0.0.1:6410", "OPTIONS": {"FORK_FALLBACK": True, "COMPRESSOR": "zlib"}},
     "E011": {"BACKEND": _B, "LOCATION": "127.0.0.1:6411", "OPTIONS": {"CONNECTION_POOL_CLASS": "foo.Pool"}},
+    "E013": {"BACKEND": _B, "LOCATION": "redis://127.0.0.1:6412/0",
+             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.HerdClient"}},
     "W001": {"BACKEND": _B, "LOCATION": "127.0.0.1:6371", "TIMEOUT": 0},
     "W002a": {"BACKEND": _B, "LOCATION": "127.0.0.1:6372", "KEY_PREFIX": "same"},
     "W002b": {"BACKEND": _B, "LOCATION": "redis://127.0.0.1:6372/1", "KEY_PREFIX": "same"},
