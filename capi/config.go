@@ -48,6 +48,9 @@ type config struct {
 	// Topology, when set, names a Redis Cluster or a Sentinel-watched
 	// primary; addr is then ignored (see topology.go).
 	Topology *topologyConfig `json:"topology"`
+	// LocalCache, when set, turns on the near-cache (capi/near.go); one
+	// server only.
+	LocalCache *localCacheConfig `json:"local_cache"`
 }
 
 type tlsConfig struct {

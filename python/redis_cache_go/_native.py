@@ -58,6 +58,7 @@ class _Scratch(threading.local):
         self.addr = ctypes.addressof(self.buf)
         self.out = _Out(self.addr, SCRATCH_SIZE, 0, None, 0)
         self.ptr = ctypes.addressof(self.out)
+        self.view = memoryview(self.buf).cast("B")  # slicing + tobytes beats ctypes.string_at (~5x)
 
 
 _scratch = _Scratch()
@@ -88,6 +89,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "rcg_command": [_H, _O, _B, _N],
     "rcg_locate": [_H, _O, _B, _N],
     "rcg_debug_panic": [_H, _O],
+    "rcg_near_stats": [_H, _O],
     "rcg_decode": [_O, _B, _N],
 }
 
@@ -136,7 +138,7 @@ def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
         finally:
             out.big = None
             lib.rcg_free(big)
-    return ctypes.string_at(s.addr, out.len)
+    return s.view[:out.len].tobytes()
 
 
 def version() -> str:
@@ -321,7 +323,10 @@ class Client:
         s = _scratch
         status = lib.rcg_get(self._handle or self._open(), s.ptr, key, len(key))
         if status == OK:
-            return _take(lib, s)
+            out = s.out
+            if out.big:
+                return _take(lib, s)
+            return s.view[:out.len].tobytes()  # _take inlined: this is the near-cache hit path
         if status == MISS:
             return None
         self._raise(lib, status, s)
@@ -419,6 +424,17 @@ class Client:
         lib, s = self._frame_op("rcg_command", encode_frame([key, *args]))
         per_server = bool(s.out.num)
         return decode_reply(_take(lib, s)), per_server
+
+    def near_stats(self) -> dict[str, int] | None:
+        """The near-cache's counters (capi rcg_near_stats), or None without a near-cache."""
+        lib, fn, h = self._call("rcg_near_stats")
+        s = _scratch
+        status = fn(h, s.ptr)
+        if status == MISS:
+            return None
+        if status != OK:
+            self._raise(lib, status, s)
+        return {k: int(v) for k, v in (item.split("=") for item in _take(lib, s).decode().split())}
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""

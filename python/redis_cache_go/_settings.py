@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _codec_settings, _compat, _topology
+from redis_cache_go import _codec_settings, _compat, _local_cache, _topology
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -74,6 +74,9 @@ _SUPPORTED |= _codec_settings.KEYS
 # Cluster and Sentinel (issue 8): read by _topology.
 _NOT_YET -= _topology.KEYS
 _SUPPORTED |= _topology.KEYS
+# The near-cache (issue 9): read by _local_cache.
+_NOT_YET.discard(_local_cache.KEY)
+_SUPPORTED.add(_local_cache.KEY)
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -124,6 +127,7 @@ class Settings:
     options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as given (the layout reads its keys)
     topology: dict[str, Any] | None = None  # Cluster or Sentinel (see _topology.py), None for plain servers
     layout: str | None = None  # the layout django-redis' CLIENT_CLASS chose (see _compat.py)
+    local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -152,6 +156,7 @@ class Settings:
             "pool_timeout": self.pool_timeout or 0,
             "codec": self.codec.compression.native_config(),
             **({"topology": self.topology} if self.topology else {}),
+            **({"local_cache": self.local_cache} if self.local_cache is not None else {}),
             **_breaker(self.options),
         }
 
@@ -371,6 +376,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         options=options,
         topology=topology,
         layout=compat.layout,
+        local_cache=_local_cache.parse(options),
     )
 
 
