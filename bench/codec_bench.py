@@ -102,15 +102,16 @@ def op_for(c: Any) -> Callable[[], None]:
     return op
 
 
-def run(op: Callable[[], None], budget_ns: int) -> float:
-    n, t0 = 0, pc()
+def run(op: Callable[[], None], budget_ns: int) -> tuple[float, float]:
+    """(ops per second of wall time, this process's CPU µs per op) over budget_ns."""
+    n, t0, c0 = 0, pc(), time.process_time_ns()
     end = t0 + budget_ns
     while True:
         op()
         n += 1
         t = pc()
         if t >= end:
-            return n * 1e9 / (t - t0)
+            return n * 1e9 / (t - t0), (time.process_time_ns() - c0) / n / 1000
 
 
 def stages(caches: Any, reps: int) -> None:
@@ -183,18 +184,22 @@ def main() -> int:
             for n in names:
                 run(ops[n], int(a.warmup_ms * 1e6))
             res: dict[str, list[float]] = {n: [] for n in names}
+            cpu: dict[str, list[float]] = {n: [] for n in names}
             for r in range(a.rounds):
                 order = names[r % len(names):] + names[:r % len(names)]
                 for n in order:
-                    res[n].append(run(ops[n], int(a.round_ms * 1e6)))
+                    ops_s, cpu_us = run(ops[n], int(a.round_ms * 1e6))
+                    res[n].append(ops_s)
+                    cpu[n].append(cpu_us)
             print(f"256 KiB compressible value, one op = set then get; {a.rounds} rounds x {a.round_ms:g} ms, "
-                  "interleaved")
-            peer = statistics.median(res[PEER])
+                  "interleaved. Wall: ops/s (median of rounds); CPU: this process's CPU time per op "
+                  "(redis-server not included; steadier than wall time on a shared machine)")
+            peer, peer_cpu = statistics.median(res[PEER]), statistics.median(cpu[PEER])
             for n in names:
-                m = statistics.median(res[n])
+                m, mc = statistics.median(res[n]), statistics.median(cpu[n])
                 lo, hi = min(res[n]), max(res[n])
-                print(f"  {n:<10} {m:8.1f} ops/s  ({1e6 / m:8.1f} µs/op; rounds {lo:.0f}-{hi:.0f})  "
-                      f"× {PEER}: {m / peer:5.2f}")
+                print(f"  {n:<10} {m:8.1f} ops/s ({1e6 / m:8.1f} µs/op; rounds {lo:.0f}-{hi:.0f})  "
+                      f"× {PEER}: {m / peer:5.2f}   CPU {mc:8.1f} µs/op  × {PEER}: {peer_cpu / mc:5.2f}")
             if a.stages:
                 print("stages (µs, median):")
                 stages(caches, 200)

@@ -1,6 +1,7 @@
 package codec
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -58,6 +59,56 @@ func BenchmarkDecode256K(b *testing.B) {
 				if _, _, err := c.Decode(stored); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkEncodeTo256K is the capi set path: zlib and zstd at the fastest
+// level and the default one, compressing into a reused buffer.
+func BenchmarkEncodeTo256K(b *testing.B) {
+	v := wordText(256 << 10)
+	for _, tc := range []struct {
+		f     Format
+		level int
+	}{{Zlib, 1}, {Zlib, 6}, {Zstd, 1}, {Zstd, 3}, {LZ4, 0}, {S2, 1}} {
+		c, err := New(Options{Format: tc.f, Level: tc.level})
+		if err != nil {
+			b.Fatal(err)
+		}
+		var buf []byte
+		b.Run(fmt.Sprintf("%v-%d", tc.f, tc.level), func(b *testing.B) {
+			b.SetBytes(int64(len(v)))
+			for b.Loop() {
+				buf, _, err = c.EncodeTo(buf, v)
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(v))/float64(len(buf)), "ratio")
+		})
+	}
+}
+
+// BenchmarkDecodeTo256K is the capi get path: decompressing into a reused
+// buffer (zstd: sized by ContentSize).
+func BenchmarkDecodeTo256K(b *testing.B) {
+	v := wordText(256 << 10)
+	for _, tc := range []struct {
+		f     Format
+		level int
+	}{{Zlib, 1}, {Zlib, 6}, {Zstd, 1}, {Zstd, 3}, {LZ4, 0}, {S2, 1}} {
+		c, _ := New(Options{Format: tc.f, Level: tc.level})
+		stored, _ := c.Encode(v)
+		var buf []byte
+		b.Run(fmt.Sprintf("%v-%d", tc.f, tc.level), func(b *testing.B) {
+			b.SetBytes(int64(len(v)))
+			for b.Loop() {
+				got, _, err := c.DecodeTo(buf, stored)
+				if err != nil || len(got) != len(v) {
+					b.Fatal(err)
+				}
+				buf = got
 			}
 		})
 	}

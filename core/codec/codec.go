@@ -224,9 +224,8 @@ func (c *Codec) Decode(stored []byte) ([]byte, Format, error) {
 // DecodeTo is Decode writing a decompressed result into dst's storage
 // (appended to dst[:0]) when it fits there, so a caller can reuse one
 // buffer, or decode straight into memory of its own sized by ContentSize.
-// A result that does not fit is in a new slice, as is the whole result of
-// the formats that cannot decode in place (bzip2, xz). Uncompressed input
-// comes back as stored itself; on error the contents of dst are undefined.
+// A result that does not fit is in a new slice. Uncompressed input comes
+// back as stored itself; on error the contents of dst are undefined.
 func (c *Codec) DecodeTo(dst, stored []byte) ([]byte, Format, error) {
 	return decode(dst[:0], stored, c.maxDecoded())
 }

@@ -162,7 +162,11 @@ func newEncoder(f Format, level int) (encoder, error) {
 	case LZMA:
 		return xzEncoder{dictCap: xzPresetDict[level]}, nil
 	case Zstd:
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithEncoderConcurrency(1))
+		// No checksum, like the zstd CLI's library default and pyzstd/zstandard
+		// (redis already keeps values intact); the frame records the content
+		// size, so a reader can size its destination (ContentSize).
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 		if err != nil {
 			return nil, err
 		}
