@@ -81,3 +81,18 @@ def test_zstd_frame_stating_a_wrong_size_is_a_decode_error_not_a_wrong_value(mak
     assert raw.command("GET", ":1:k") == bad  # never overwritten
     cache.set("k2", words(1000))  # the handle still works
     assert cache.get("k2") == words(1000)
+
+
+def test_the_scratch_buffer_grows_to_big_results_up_to_its_limit(make_cache):
+    from redis_cache_go import _native
+
+    cache = make_cache(options={"DB": 0, "COMPRESSOR": "zstd"})
+    s = _native._scratch
+    over = _native.SCRATCH_MAX + 1
+    for size in (300 * 1024, over, 100, 2 * over, 300 * 1024):
+        value = words(size, seed=size)
+        cache.set("k", value)
+        assert cache.get("k") == value, size  # results beyond the limit still come back (overflow)
+        assert s.out.cap == len(s.buf) <= _native.SCRATCH_MAX
+        assert s.out.big is None  # every overflow was freed
+    assert s.out.cap >= 300 * 1024  # grown: a 300 KiB result now needs no allocation
