@@ -61,6 +61,8 @@ ALIASES: dict[str, dict[str, Any]] = {
     # other levels, for comparison (--aliases)
     "ours@zlib1": {"BACKEND": "redis_cache_go.RedisCache", "OPTIONS": {"COMPRESSOR": "zlib", "COMPRESSOR_LEVEL": 1}},
     "ours@zstd1": {"BACKEND": "redis_cache_go.RedisCache", "OPTIONS": {"COMPRESSOR": "zstd", "COMPRESSOR_LEVEL": 1}},
+    "ours@lz4": {"BACKEND": "redis_cache_go.RedisCache", "OPTIONS": {"COMPRESSOR": "lz4"}},
+    "ours@s2": {"BACKEND": "redis_cache_go.RedisCache", "OPTIONS": {"COMPRESSOR": "s2"}},
     "dr@zlib": {"BACKEND": "django_redis.cache.RedisCache",
                 "OPTIONS": {**DR_OPTS, "COMPRESSOR": "django_redis.compressors.zlib.ZlibCompressor"}},
     "dr@zstd": {"BACKEND": "django_redis.cache.RedisCache",
@@ -115,19 +117,21 @@ def run(op: Callable[[], None], budget_ns: int) -> tuple[float, float]:
 
 
 def stages(caches: Any, reps: int) -> None:
-    """µs per stage of our path for VALUE (medians of reps)."""
-    def med(fn: Callable[[], Any]) -> float:
+    """µs per stage of our path for VALUE: median wall time and this process's median CPU time
+    (the CPU column is the steadier one on a shared machine; redis-server is not included)."""
+    def med(fn: Callable[[], Any]) -> tuple[float, float]:
         for _ in range(5):
             fn()
-        ts = []
+        ts, cs = [], []
         for _ in range(reps):
-            t = pc()
+            t, c = pc(), time.process_time_ns()
             fn()
+            cs.append(time.process_time_ns() - c)
             ts.append(pc() - t)
-        return statistics.median(ts) / 1000
+        return statistics.median(ts) / 1000, statistics.median(cs) / 1000
 
     data = pickle.dumps(VALUE, pickle.HIGHEST_PROTOCOL)
-    rows = [("pickle.dumps", med(lambda: pickle.dumps(VALUE, pickle.HIGHEST_PROTOCOL))),
+    rows: list[tuple[str, tuple[float, float]]] = [("pickle.dumps", med(lambda: pickle.dumps(VALUE, pickle.HIGHEST_PROTOCOL))),
             ("pickle.loads", med(lambda: pickle.loads(data)))]
     for name in ("ours@none", "ours@zlib", "ours@zstd"):
         cl = caches[name]._client
@@ -137,12 +141,18 @@ def stages(caches: Any, reps: int) -> None:
         c = caches[name]
         rows.append((f"{name} cache.set", med(lambda: c.set("stage", VALUE))))
         rows.append((f"{name} cache.get", med(lambda: c.get("stage"))))
+    for name in ("dr@zlib",):
+        if name in caches.settings:
+            c = caches[name]
+            rows.append((f"{name} cache.set", med(lambda: c.set("stage", VALUE))))
+            rows.append((f"{name} cache.get", med(lambda: c.get("stage"))))
     import zlib
     rows.append(("python zlib.compress level 6 (peer)", med(lambda: zlib.compress(data, 6))))
     z = zlib.compress(data, 6)
     rows.append(("python zlib.decompress (peer)", med(lambda: zlib.decompress(z))))
-    for label, us in rows:
-        print(f"  {label:<44} {us:9.1f} µs")
+    print(f"  {'stage':<44} {'wall µs':>9} {'CPU µs':>9}")
+    for label, (wall, cpu) in rows:
+        print(f"  {label:<44} {wall:9.1f} {cpu:9.1f}")
 
 
 def main() -> int:
