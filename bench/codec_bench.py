@@ -85,8 +85,8 @@ def pin(pids: list[int], cpu: int) -> None:
 
 
 def configure(srv: RedisServer, names: list[str]) -> None:
-    import django
-    from django.conf import settings
+    import django  # type: ignore[import-untyped]
+    from django.conf import settings  # type: ignore[import-untyped]
 
     caches: dict[str, Any] = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     for i, n in enumerate(names):
@@ -181,13 +181,13 @@ def main() -> int:
     try:
         with RedisServer() as srv:
             configure(srv, all_names)
-            from django.core.cache import caches
+            from django.core.cache import caches  # type: ignore[import-untyped]
             for n in all_names:  # open, check the round trip (loads our .so before pinning)
                 c = caches[n]
                 c.set("big", VALUE)
                 if c.get("big") != VALUE:
                     raise SystemExit(f"{n}: 256 KiB value did not round-trip")
-            if not a.no_pin:
+            if not a.no_pin and srv.proc is not None:
                 pin([os.getpid(), srv.proc.pid], a.cpu)
                 print(f"this process (every thread) and redis-server pinned to CPU {a.cpu}")
             ops = {n: op_for(caches[n]) for n in names}
