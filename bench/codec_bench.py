@@ -11,7 +11,8 @@ round), this process and the server pinned to one CPU like bench.py does. One op
     dr@zstd    django-redis, COMPRESSOR django_redis.compressors.zstd.ZStdCompressor (for reference)
 
 The bar compares both of ours with dr@zlib. --stages also prints where our time goes (µs per
-stage, medians): pickle, the native set/get of the pickled bytes without and with compression.
+stage, medians): pickle, the native set/get of the pickled bytes without and with compression;
+--switches the context switches per get (wall time beyond CPU time).
 
     PYTHONPATH=python:tests/harness .venv/bin/python bench/codec_bench.py [--rounds 9 --round-ms 400]
 """
@@ -155,6 +156,40 @@ def stages(caches: Any, reps: int) -> None:
         print(f"  {label:<44} {wall:9.1f} {cpu:9.1f}")
 
 
+def _switches() -> tuple[int, int]:
+    """Voluntary and involuntary context switches of every thread of this process so far."""
+    vol = invol = 0
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{tid}/status") as f:
+                for line in f:
+                    if line.startswith("voluntary_ctxt_switches"):
+                        vol += int(line.split()[1])
+                    elif line.startswith("nonvoluntary_ctxt_switches"):
+                        invol += int(line.split()[1])
+        except OSError:
+            pass
+    return vol, invol
+
+
+def switches(caches: Any, names: list[str], reps: int) -> None:
+    """Per get of VALUE: wall µs, CPU µs, context switches of the whole process."""
+    print(f"  {'get of the value':<12} {'wall µs':>9} {'CPU µs':>9} {'voluntary':>10} {'involuntary':>12}  (per get)")
+    for n in names:
+        c = caches[n]
+        c.set("big", VALUE)
+        for _ in range(10):
+            c.get("big")
+        v0, i0 = _switches()
+        t0, c0 = pc(), time.process_time_ns()
+        for _ in range(reps):
+            c.get("big")
+        t1, c1 = pc(), time.process_time_ns()
+        v1, i1 = _switches()
+        print(f"  {n:<12} {(t1 - t0) / reps / 1000:9.0f} {(c1 - c0) / reps / 1000:9.0f} "
+              f"{(v1 - v0) / reps:10.1f} {(i1 - i0) / reps:12.1f}")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rounds", type=int, default=9)
@@ -163,12 +198,14 @@ def main() -> int:
     ap.add_argument("--cpu", type=int, default=1)
     ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--stages", action="store_true", help="also print µs per stage of our path")
+    ap.add_argument("--switches", action="store_true",
+                    help="also print context switches per get (ours@zlib, ours@none, dr@zlib)")
     ap.add_argument("--aliases", default="ours@zlib,ours@zstd,dr@zlib,dr@zstd")
     a = ap.parse_args()
     names = a.aliases.split(",")
     if PEER not in names:
         names.append(PEER)
-    all_names = names + (["ours@none", "ours@zlib", "ours@zstd"] if a.stages else [])
+    all_names = names + (["ours@none", "ours@zlib", "ours@zstd"] if a.stages or a.switches else [])
     all_names = list(dict.fromkeys(all_names))
 
     # a private copy of the .so, so a rebuild in another shell cannot SIGBUS this run
@@ -213,6 +250,9 @@ def main() -> int:
             if a.stages:
                 print("stages (µs, median):")
                 stages(caches, 200)
+            if a.switches:
+                print("context switches (200 gets each):")
+                switches(caches, ["ours@zlib", "ours@none", PEER], 200)
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
