@@ -81,7 +81,7 @@ func putBuf(b *[]byte, used []byte) {
 }
 
 // encodePooled returns the form of value to store, compressed into a
-// pooled buffer; release(buf) hands that buffer back once the value has
+// pooled buffer; buf.release() hands that buffer back once the value has
 // been written (nothing may keep stored after that).
 func (v *valueCodec) encodePooled(value []byte) (stored []byte, buf *pooledBuf, err error) {
 	b := getBuf()
@@ -106,6 +106,13 @@ func (p *pooledBuf) release() {
 	}
 }
 
+// plausibleRatio and scratchFloor bound the decoded size putValue allocates
+// on a zstd header's word alone: 256x the stored size plus 64 KiB.
+const (
+	plausibleRatio = 256
+	scratchFloor   = 64 << 10
+)
+
 // putValue writes what a read hands back for stored (see decodeValue) to
 // out. A stream that states its decompressed size (zstd) is decoded straight
 // into the result memory (the scratch buffer or the C allocation handed to
@@ -115,7 +122,10 @@ func (v *valueCodec) putValue(out *C.rcg_out, stored []byte) {
 		putBytes(out, stored)
 		return
 	}
-	if n, ok := codec.ContentSize(stored); ok && n > 0 && n <= v.codec.Options().MaxDecodedLen {
+	// The header is trusted for the allocation only within a ratio real data
+	// reaches (a crafted frame could claim up to the decode limit); beyond
+	// it, the general path below, which grows as it decodes.
+	if n, ok := codec.ContentSize(stored); ok && n > 0 && n <= v.codec.Options().MaxDecodedLen && n <= plausibleRatio*len(stored)+scratchFloor {
 		dst := reserve(out, n)
 		got, _, err := v.codec.DecodeTo(dst, stored)
 		if err == nil && len(got) == n && &got[0] == &dst[0] {

@@ -67,7 +67,7 @@ def _with_content_size(frame: bytes, fcs: int) -> bytes:
     return frame[:5] + struct.pack("<I", fcs) + frame[9:]
 
 
-@pytest.mark.parametrize("delta", [-1, +1, +10_000_000], ids=["one short", "one over", "far over"])
+@pytest.mark.parametrize("delta", [-1, +1, +10_000_000, +300_000_000], ids=["one short", "one over", "far over", "implausible"])
 def test_zstd_frame_stating_a_wrong_size_is_a_decode_error_not_a_wrong_value(make_cache, raw, errors, delta):
     data = pickle.dumps(words(200 * 1024))
     frame = pyzstd.compress(data, {pyzstd.CParameter.contentSizeFlag: 1})
