@@ -172,7 +172,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if !ok {
 		return C.RCG_MISS
 	}
-	putBytes(out, e.codec.decodeValue(v))
+	e.codec.putValue(out, v)
 	return C.RCG_OK
 }
 
@@ -186,12 +186,13 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
-	stored, err := e.codec.encode(borrowed(val, vlen))
+	stored, buf, err := e.codec.encodePooled(borrowed(val, vlen))
 	if err != nil {
 		return fail(out, err)
 	}
 	k := borrowedString(key, klen)
 	ok, err := e.cache.Set(bg, k, stored, ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	buf.release() // Set has written stored (or failed); nothing keeps it
 	e.forget(k)
 	if err != nil {
 		return fail(out, err)

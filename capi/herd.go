@@ -48,7 +48,7 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 		}
 		return C.RCG_HERD_COMPUTE
 	}
-	putBytes(out, e.codec.decodeValue(v))
+	e.codec.putValue(out, v)
 	return C.RCG_OK
 }
 
