@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python demo bench soak clean
+.PHONY: help setup apt venv build wheel sdist test test-go test-capi test-fuzz test-python test-matrix demo bench soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
@@ -20,6 +20,8 @@ help:
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis, one interleaved run"
 	@echo "make build  - build $(LIB)"
+	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag"
+	@echo "make test-matrix - the Python suite under Django 4.2 LTS and 5.2 LTS, each in its own virtualenv"
 
 setup: apt venv build
 
@@ -48,6 +50,27 @@ $(LIB): $(GOSRC)
 	$(GO) build -trimpath -buildvcs=false -buildmode=c-shared -o build/$(LIBNAME) ./capi
 	@# replace atomically: a process that has the old file mapped keeps it intact
 	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
+
+# Distributions. `make wheel` builds the sdist, then the wheel FROM that sdist (so every wheel
+# proves the sdist builds with Go), then auditwheel checks the wheel against the manylinux policy
+# and retags it: the Go library links only glibc, and the tag's glibc version is the highest
+# symbol version the built .so needs (manylinux_2_34 when built on glibc >= 2.34), never a guess.
+# The .so is not modified (nothing is grafted). Prints the wheel's tag, read from its WHEEL file.
+DIST ?= dist
+wheel: venv
+	@rm -rf build/wheel && mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*
+	$(PY) -m build --outdir build/wheel .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir $(DIST) build/wheel/redis_cache_go-*.whl
+	cp build/wheel/redis_cache_go-*.tar.gz $(DIST)/
+	@$(PY) -c 'import glob, sys, zipfile; \
+		(w,) = glob.glob(sys.argv[1] + "/redis_cache_go-*.whl"); z = zipfile.ZipFile(w); \
+		meta = next(n for n in z.namelist() if n.endswith(".dist-info/WHEEL")); \
+		tags = [l.split(":", 1)[1].strip() for l in z.read(meta).decode().splitlines() if l.startswith("Tag:")]; \
+		print("wheel:", w); print("wheel tag:", " ".join(tags))' $(DIST)
+
+sdist: venv
+	@mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*.tar.gz
+	$(PY) -m build --sdist --outdir $(DIST) .
 
 test: setup test-go test-capi test-fuzz test-python
 
@@ -94,4 +117,4 @@ bench: setup
 	$(PY) bench/bench.py
 
 clean:
-	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
+	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info
