@@ -105,6 +105,31 @@ test-python: build venv
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
+# The Django LTS matrix: the Python suite once per Django LTS, each in its own virtualenv
+# (.venv-django42, .venv-django52) holding requirements-dev.txt with only the pins below swapped
+# (django-redis 7 needs Django >= 5.2, so the 4.2 run compares with django-redis 6.0.0, which
+# writes the same bytes). The packaging tests are left out: they build their own virtualenvs.
+PINS_42 := Django==4.2.30 django-redis==6.0.0
+PINS_52 := Django==5.2.19
+MATRIX_PYTEST := -m "not packaging" tests/python
+
+test-matrix: test-django42 test-django52
+
+.venv-django%/.installed: requirements-dev.txt Makefile
+	@[ -x .venv-django$*/bin/python ] || python3 -m venv .venv-django$*
+	@cp requirements-dev.txt .venv-django$*/requirements.txt
+	@for pin in $(PINS_$*); do \
+		grep -q "^$${pin%%==*}==" .venv-django$*/requirements.txt || { echo "requirements-dev.txt does not pin $${pin%%==*}"; exit 1; }; \
+		sed -i "s/^$${pin%%==*}==.*/$$pin/" .venv-django$*/requirements.txt; \
+	done
+	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check -r .venv-django$*/requirements.txt
+	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check --no-deps django-redis-cache==3.0.1
+	@touch $@
+
+test-django%: build .venv-django%/.installed
+	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
+	.venv-django$*/bin/python -m pytest -q $(MATRIX_PYTEST)
+
 # Leak soak (a few minutes; not part of `make test`): 1,000,000 mixed operations from 8 threads;
 # RSS, goroutines, open fds and server connections must stay within 10% of the 100,000 mark.
 soak: build venv
