@@ -167,7 +167,9 @@ if _bdist_wheel is not None:
         The Go library is loaded through ctypes and never links against libpython or uses the
         CPython C API, so one wheel serves every CPython 3 (and PyPy) on the same platform: the
         interpreter/ABI tags are generic ("py3", "none") and only the platform tag is specific,
-        because the .so is machine code for this OS and CPU.
+        because the .so is machine code for this OS and CPU. That tag is the build machine's
+        (linux_x86_64); `make wheel` has auditwheel check the library against the manylinux
+        policy and retag the wheel manylinux_X_Y from the glibc symbol versions it needs.
         """
 
         def finalize_options(self) -> None:
