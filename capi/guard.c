@@ -213,3 +213,30 @@ int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len) {
 }
 
 void rcg_free(void *p) { free(p); }
+
+int rcg_async_open(int fd, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_open(fd, out);
+}
+
+int rcg_async_close(uintptr_t queue, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_close(queue, out);
+}
+
+int rcg_async_submit(uintptr_t queue, uintptr_t h, rcg_out *out, int op, int64_t ticket,
+                     const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+                     int64_t n1, int64_t n2) {
+    GUARD(out);
+    return rcgx_async_submit(queue, h, out, op, ticket, U8(a), a_len, U8(b), b_len, n1, n2);
+}
+
+int rcg_async_drain(uintptr_t queue, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_drain(queue, out);
+}
+
+int rcg_async_stats(rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_stats(out);
+}

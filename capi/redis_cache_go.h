@@ -231,6 +231,54 @@ int rcg_stats(rcg_out *out);
  * disables the handle. Proves a panic never crashes the host process. */
 int rcg_debug_panic(uintptr_t handle, rcg_out *out);
 
+/* Asynchronous calls, for event loops (one completion queue per loop).
+ * rcg_async_open takes a descriptor the caller polls for reading (an eventfd,
+ * or the write end of a pipe whose read end it polls); the library keeps its
+ * own dup() of it and closes that dup itself once the queue is closed and no
+ * operation is in flight, so the caller may close its descriptor at any time
+ * after rcg_async_close. The queue handle comes back in out->num.
+ * rcg_async_submit validates the handle, copies the inputs and starts op on
+ * its own goroutine; it returns RCG_OK at once, or an error status with a
+ * message (nothing was started). The operation later queues a completion
+ * (ticket, status, num, payload) whose status and num follow the sync export
+ * of the same name; when the queue goes from empty to non-empty the library
+ * writes the 8-byte little-endian integer 1 to the descriptor. The caller
+ * reads the descriptor (to reset it) and then calls rcg_async_drain, which
+ * writes every queued completion: per record int64 ticket, int32 status,
+ * int64 num, uint32 length, then that many bytes (the value, frame or error
+ * message), all little-endian; out->num = the number of records. Completions
+ * of a closed queue are dropped. A completion is queued for every submitted
+ * operation, within the configured timeouts; a caller that no longer wants
+ * it simply ignores its ticket (connections go back to the pool as usual).
+ * Arguments per op (a, b: bytes; n1, n2: integers):
+ *   GET a=key | SET a=key b=value n1=ttl_ms n2=flags (RCG_SET_NX) |
+ *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
+ *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
+ *   of keys | SET_MANY a=frame of key, value pairs n1=ttl_ms |
+ *   CLEAR a=pattern.
+ * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
+ * open queues), for leak checks. */
+#define RCG_ASYNC_GET 1
+#define RCG_ASYNC_SET 2
+#define RCG_ASYNC_DELETE 3
+#define RCG_ASYNC_EXISTS 4
+#define RCG_ASYNC_EXPIRE 5
+#define RCG_ASYNC_PERSIST 6
+#define RCG_ASYNC_INCR 7
+#define RCG_ASYNC_RENAME 8
+#define RCG_ASYNC_GET_MANY 9
+#define RCG_ASYNC_SET_MANY 10
+#define RCG_ASYNC_DELETE_MANY 11
+#define RCG_ASYNC_CLEAR 12
+#define RCG_ASYNC_TTL 13
+int rcg_async_open(int fd, rcg_out *out);
+int rcg_async_close(uintptr_t queue, rcg_out *out);
+int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,
+                     const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+                     int64_t n1, int64_t n2);
+int rcg_async_drain(uintptr_t queue, rcg_out *out);
+int rcg_async_stats(rcg_out *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -98,7 +98,7 @@ def hash_ring(value: Any) -> str:
         return "seed"
     if value not in HASH_RINGS:
         raise ImproperlyConfigured(f"redis_cache_go: OPTIONS['HASH_RING'] = {value!r}: must be 'seed' (default) or 'kidoredis'")
-    return value
+    return str(value)
 
 
 def node_name(server: Server) -> str:

@@ -273,7 +273,7 @@ class Client:
         self.describe = describe
         self._handle = 0
         self._lock = threading.Lock()
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., Any] | None = None
 
     # -- handle management -------------------------------------------------
     def _open(self) -> int:

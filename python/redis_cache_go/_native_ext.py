@@ -5,8 +5,10 @@ only adds the signatures to ``_native``'s table: the library is still loaded on 
 """
 from __future__ import annotations
 
+from ctypes import c_int
+
 from redis_cache_go import _native
-from redis_cache_go._native import MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, c_int, decode_frame
+from redis_cache_go._native import MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, decode_frame
 
 HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
 LOCK_BLOCKING = 1  # rcg_lock_acquire flag

@@ -413,9 +413,31 @@ def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
 def _cert_reqs(value: Any) -> str:
     import ssl
 
-    names = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
+    names: dict[int, str] = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
     if isinstance(value, int) and value in names:
         return names[value]
     if isinstance(value, str) and value.lower() in ("none", "optional", "required"):
         return value.lower()
     raise _bad("OPTIONS['SSL_CERT_REQS']", value, "must be 'none', 'optional' or 'required' (or an ssl.CERT_* constant)")
+
+
+# The names docs/settings.md documents, by the first header cell of its reference tables;
+# tests/python/test_settings_reference.py fails when the two differ.
+_POOL_KWARGS = {"max_connections", "timeout"}  # read by _pool_kwargs
+_CACHES_KEYS = {"db"}  # the top-level lowercase db that parse() reads besides Django's own keys
+
+
+def documented_keys() -> dict[str, frozenset[str]]:
+    """Every settings name the code accepts, grouped as the settings reference lists them."""
+    return {
+        "OPTIONS key": frozenset(_SUPPORTED),
+        "reserved OPTIONS key": frozenset(_NOT_YET),
+        "CONNECTION_POOL_CLASS_KWARGS key": frozenset(_POOL_KWARGS | set(_IGNORED_POOL_KWARGS)),
+        "LOCATION query parameter": frozenset(_URL_QUERY),
+        "CACHES entry key": frozenset(_CACHES_KEYS),
+    }
+
+
+def ignored_pool_kwargs() -> dict[str, str]:
+    """redis-py pool arguments accepted and ignored, each with the reason the warning gives."""
+    return dict(_IGNORED_POOL_KWARGS)

@@ -6,13 +6,14 @@ Go core through :mod:`redis_cache_go._native`.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Callable, Iterable
 
 from asgiref.sync import sync_to_async
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, InvalidCacheKey
 
-from redis_cache_go import _failopen, _fallback, _layout, _native, _native_ext, _settings
+from redis_cache_go import _failopen, _fallback, _layout, _native, _native_async, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -188,16 +189,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not key_map:
             return {}
         made = list(key_map)
-        result = {}
-        for k, data in zip(made, self._client.get_many(made)):
-            if data is not None:
-                try:
-                    result[key_map[k]] = self._decode(data, k)
-                except DecodeError as e:
-                    if not self._ignore_exceptions:
-                        raise
-                    self._ignored_log("get_many", e)  # fail-open: this key is a miss
-        return result
+        return self._decode_many(key_map, made, self._client.get_many(made))
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         return self._client.exists(self._key(key, version))
@@ -282,51 +274,133 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         """Close the native client and its connections; the next call reconnects."""
         self._client.close()
 
-    # -- async: the same operations, run in a worker thread (the GIL is released in Go) --
+    # -- async: native (capi "Asynchronous calls", _native_async.py) --------------------
+    # Each a* method runs its sync twin's Python steps (the same _key / _encode / _ttl_ms /
+    # _decode helpers, in the same order, so errors and edge cases match) and awaits the storage
+    # call, which Go runs on its own goroutine; concurrent awaits on one loop overlap.
+    @functools.cached_property
+    def _aclient(self) -> _native_async.AsyncClient:
+        return _native_async.AsyncClient(self._client)
+
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return await _async(self.add)(key, value, timeout, version)
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:
+            return not await self._aclient.exists(k)
+        return await self._aclient.set(k, data, ttl, nx=True)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return await _async(self.get)(key, default, version)
+        k = self._key(key, version)
+        data = await self._aclient.get(k)
+        if data is None:
+            return default
+        return self._decode(data, k)
 
     async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
-        return await _async(self.set)(key, value, timeout, version)
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:
+            await self._aclient.delete(k)
+        else:
+            await self._aclient.set(k, data, ttl)
 
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return await _async(self.touch)(key, timeout, version)
+        k = self._key(key, version)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _FOREVER:
+            return await self._aclient.persist(k)
+        if ttl == _DELETE:
+            return await self._aclient.delete(k)
+        return await self._aclient.expire(k, ttl)
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
-        return await _async(self.delete)(key, version)
+        return await self._aclient.delete(self._key(key, version))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        return await _async(self.get_many)(keys, version)
+        key_map = {self._key(key, version): key for key in keys}
+        if not key_map:
+            return {}
+        made = list(key_map)
+        return self._decode_many(key_map, made, await self._aclient.get_many(made))
 
-    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
-        return await _async(self.get_or_set)(key, default, timeout, version)
+    def _decode_many(self, key_map: dict[bytes, Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
+        """get_many's result from the stored values of ``made`` (fail-open: undecodable = miss)."""
+        result = {}
+        for k, data in zip(made, values):
+            if data is not None:
+                try:
+                    result[key_map[k]] = self._decode(data, k)
+                except DecodeError as e:
+                    if not self._ignore_exceptions:
+                        raise
+                    self._ignored_log("get_many", e)
+        return result
+
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                          **herd: Any) -> Any:
+        """get_or_set in a worker thread (``herd``: its lock_timeout / stale_cache_timeout).
+
+        Not native: the herd path blocks in Go while another caller computes (rcg_herd_ask waits
+        up to lock_timeout), and a callable default is sync code."""
+        return await _async(functools.partial(self.get_or_set, **herd))(key, default, timeout, version)
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
-        return await _async(self.has_key)(key, version)
+        return await self._aclient.exists(self._key(key, version))
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.incr)(key, delta, version)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        if not INT64_MIN <= delta <= INT64_MAX:
+            raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+        k = self._key(key, version)
+        found, value = await self._aclient.incr(k, delta)
+        if not found:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
     async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.decr)(key, delta, version)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        return await self.aincr(key, -delta, version=version)
 
     async def aset_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        return await _async(self.set_many)(data, timeout, version)
+        if not data:
+            return []
+        ttl = self._ttl_ms(timeout)
+        pairs: list[bytes] = []
+        for key, value in data.items():
+            pairs.append(self._key(key, version))
+            pairs.append(self._encode(value))
+        if ttl == _DELETE:
+            await self._aclient.delete_many(pairs[0::2])
+        else:
+            await self._aclient.set_many(pairs, ttl)
+        return []
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        return await _async(self.delete_many)(keys, version)
+        made = [self._key(key, version) for key in keys]
+        if made:
+            await self._aclient.delete_many(made)
 
     async def aclear(self) -> bool:
-        return await _async(self.clear)()
+        pattern = self._clear_pattern()
+        await self._aclient.clear(pattern)
+        if pattern:  # get_or_set's fresh flags, as clear()
+            await self._aclient.clear(b"__fresh__" + pattern)
+        return True
 
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.incr_version)(key, delta, version)
+        if version is None:
+            version = self.version
+        new_version = version + delta
+        if not await self._aclient.rename(self._key(key, version), self._key(key, new_version)):
+            raise ValueError(f"Key '{key}' not found")
+        return new_version
 
     async def adecr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.decr_version)(key, delta, version)
+        return await self.aincr_version(key, -delta, version)
 
     async def aclose(self, **kwargs: Any) -> None:
         return None
