@@ -6,6 +6,7 @@ package main
 import "C"
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -266,8 +267,24 @@ func runOp(e *entry, op int, x opArgs) (c completion) {
 	}
 	c0 := e.cache
 	key := string(x.a)
+	switch op { // the near-cache forgets what this handle writes (near.go)
+	case opSet, opDelete, opExpire, opPersist, opIncr:
+		defer e.forget(key)
+	case opRename:
+		defer e.forget(key, string(x.b))
+	}
 	switch op {
 	case opGet:
+		if e.near != nil {
+			v, ok, err := nearRead(e, key)
+			if err != nil {
+				return failed(err)
+			}
+			if !ok {
+				return completion{status: C.RCG_MISS}
+			}
+			return completion{status: C.RCG_OK, data: bytes.Clone(v)} // v may be the cache's own
+		}
 		v, ok, err := c0.Get(bg, key)
 		if err != nil {
 			return failed(err)

@@ -54,14 +54,19 @@ func manyOp(e *entry, op int, x opArgs) completion {
 		if bad != "" {
 			return argFailed(bad)
 		}
-		vals, err := c.GetMany(bg, keys)
+		var vals [][]byte
+		var err error
+		if e.near != nil {
+			vals, err = nearGetMany(e, keys) // copied into data below
+		} else if vals, err = c.GetMany(bg, keys); err == nil {
+			for i, v := range vals {
+				if v != nil {
+					vals[i] = e.codec.decodeValue(v)
+				}
+			}
+		}
 		if err != nil {
 			return failed(err)
-		}
-		for i, v := range vals {
-			if v != nil {
-				vals[i] = e.codec.decodeValue(v)
-			}
 		}
 		data := make([]byte, frame.Size(vals))
 		frame.Put(data, vals)
@@ -87,7 +92,9 @@ func manyOp(e *entry, op int, x opArgs) completion {
 			}
 			keys[i], vals[i] = string(k), stored
 		}
-		if err := c.SetMany(bg, keys, vals, ttl(C.int64_t(x.n1))); err != nil {
+		err = c.SetMany(bg, keys, vals, ttl(C.int64_t(x.n1)))
+		e.forget(keys...)
+		if err != nil {
 			return failed(err)
 		}
 		return completion{status: C.RCG_OK}
@@ -97,12 +104,14 @@ func manyOp(e *entry, op int, x opArgs) completion {
 			return argFailed(bad)
 		}
 		n, err := c.DeleteMany(bg, keys)
+		e.forget(keys...)
 		if err != nil {
 			return failed(err)
 		}
 		return completion{status: C.RCG_OK, num: n}
 	case opClear:
 		n, err := c.Clear(bg, string(x.a))
+		e.forgetAll()
 		if err != nil {
 			return failed(err)
 		}

@@ -152,6 +152,13 @@ int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pat
  * LOCATION order (out->num = 0 otherwise). An error reply is RCG_ERR_SERVER. */
 int rcg_command(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
+/* Runs one Redis command on server number server (LOCATION order; for a
+ * Cluster or Sentinel entry, where go-redis routes it), bypassing the
+ * layout's routing: a frame of the command name then its arguments. The
+ * reply is encoded as for rcg_command. RCG_MISS when server is past the last
+ * one. For admin tools (INFO, DBSIZE, PING per server). */
+int rcg_server_command(uintptr_t handle, rcg_out *out, int64_t server, const uint8_t *frame, size_t frame_len);
+
 /* Where key's writes go, without touching the network: out->num = the index
  * (LOCATION order) of the key's ring server in ring mode, of the primary in
  * primary mode, 0 in copy mode and with one server. */
@@ -223,9 +230,54 @@ int rcg_delete_pattern(uintptr_t handle, rcg_out *out, const uint8_t *pattern, s
  * out->num = how many values changed. */
 int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
 
+/* rcg_walk_step operations */
+#define RCG_WALK_COUNT 0    /* count the matching keys */
+#define RCG_WALK_DELETE 1   /* UNLINK them */
+#define RCG_WALK_REINSERT 2 /* re-encode their values as rcg_reinsert does */
+
+/* One step of a key walk, for callers that report progress: one SCAN step
+ * (count <= 0: the configured scan count) on scan target number server
+ * (every server in ring and copy mode, the primary in primary mode; the
+ * targets of rcg_delete_pattern and rcg_reinsert), then op on the keys it
+ * found. RCG_OK with out->num = the next cursor (0: this server is done; a
+ * uint64 in the int64) and 16 bytes in out: two little-endian int64, the
+ * number of keys this step found, then how many of them were counted
+ * (COUNT: all), deleted (DELETE) or rewritten (REINSERT).
+ * RCG_MISS when server is past the last target. */
+int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_t cursor,
+                  const uint8_t *pattern, size_t pattern_len, int64_t count);
+
+/* Per-server counters kept in Go (core/stats). Every handle opened with the
+ * same configuration document in this process counts into the same
+ * counters (from the first open; they only grow), so any handle answers for
+ * all; "pool" sums the pool figures of the open ones. A JSON array in
+ * LOCATION order, one object per server:
+ *   {"server": "redis 127.0.0.1:6379 db 1", "commands": N,
+ *    "calls": {"get": N, "set": N, "delete": N, "get_many": N, "pipeline": N,
+ *              "scan": N, "script": N, "other": N},
+ *    "hits": N, "misses": N, "errors": N,
+ *    "errors_by_kind": {"connection": N, "timeout": N, "auth": N, "server": N, "other": N},
+ *    "latency_us": {"count": N, "mean": F, "p50": F, "p90": F, "p99": F, "p999": F, "max": F},
+ *    "pool": {"hits": N, "misses": N, "timeouts": N, "waits": N,
+ *             "total_conns": N, "idle_conns": N, "stale_conns": N}}
+ * Touches no server (a Cluster client that has not loaded its slot map
+ * loads it). */
+int rcg_cache_stats(uintptr_t handle, rcg_out *out);
+
 /* Diagnostics: writes the Go runtime's counters into out as text,
  * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
 int rcg_stats(rcg_out *out);
+
+/* Near-cache counters of a handle opened with a "local_cache" member
+ * (OPTIONS LOCAL_CACHE; core/nearcache): RCG_OK with text in out,
+ * "hits=N misses=N fills=N dropped=N evictions=N expired=N invalidations=N
+ * flushes=N connects=N failures=N entries=N bytes=N tracking=0|1 tracking_id=N"
+ * (tracking_id is the CLIENT ID of the invalidation connection, 0 while it
+ * is down); RCG_MISS when the handle has no near-cache.
+ * With a near-cache, rcg_get and rcg_get_many answer from process memory
+ * when they can (a copy of the decoded value), and every write call of this
+ * handle drops the keys it wrote from it at once. */
+int rcg_near_stats(uintptr_t handle, rcg_out *out);
 
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */

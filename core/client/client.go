@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/redis-cache-go/redis-cache-go/core/breaker"
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // NoExpiry is the TTL reported for a key that exists without an expiry.
@@ -38,6 +39,7 @@ type Client struct {
 	name      string // Options.String(), used in error messages
 	user      string // Options.Username, named in authentication errors
 	scanCount int
+	stats     *stats.Server // every command's latency and outcome, hits and misses (statshook.go)
 }
 
 // New returns a Client for the server described by opts. It does not
@@ -71,8 +73,9 @@ func New(opts Options) *Client {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
-	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount}
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats}
 }
 
 // String describes the server without credentials.
@@ -91,11 +94,13 @@ func (c *Client) Ping(ctx context.Context) error {
 func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
 	v, err := c.rdb.Get(ctx, key).Bytes()
 	if err == redis.Nil {
+		c.stats.Lookup(false)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, c.wrap("GET", err)
 	}
+	c.stats.Lookup(true)
 	return v, true, nil
 }
 
@@ -223,11 +228,14 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if err != nil {
 		return nil, c.wrap("MGET", err)
 	}
+	hits := 0
 	for i, v := range vals {
 		if s, ok := v.(string); ok {
 			out[i] = append(make([]byte, 0, len(s)), s...)
+			hits++
 		}
 	}
+	c.stats.Lookups(hits, len(keys)-hits)
 	return out, nil
 }
 

@@ -238,6 +238,35 @@ class ExtendedMixin:
             server += 1
         return done
 
+    # -- stats and step-by-step key walks (manage.py redis_cache) ---------------------
+    def stats(self) -> list[dict[str, Any]]:
+        """Per-server counters kept in the Go core for this process, in LOCATION order (one entry for
+        a Cluster or Sentinel deployment): ``server``, ``commands``, ``calls`` per operation,
+        ``hits``, ``misses``, ``errors``, ``errors_by_kind``, ``latency_us`` (count, mean, p50, p90,
+        p99, p999, max; microseconds) and ``pool`` (go-redis pool figures, summed over the open
+        clients). Every instance of one configuration in this process (Django builds one per thread)
+        counts into the same counters, from the first use on; they only grow. Touches no server."""
+        result: list[dict[str, Any]] = self._client.cache_stats()
+        return result
+
+    def _walk(self, op: int, pattern: bytes, itersize: int | None = None) -> Iterator[tuple[int, int, int]]:
+        """Walk the keys matching the raw glob ``pattern`` one SCAN step at a time on every scan
+        target (see rcg_walk_step), acting on each step's keys (count, delete or re-encode); yields
+        (target index, keys found in this step, of which counted/deleted/rewritten)."""
+        count = itersize or DEFAULT_ITERSIZE
+        server = 0
+        while True:
+            cursor = 0
+            while True:
+                step = self._client.walk_step(op, server, cursor, pattern, count)
+                if step is None:
+                    return
+                found, done, cursor = step
+                yield server, found, done
+                if cursor == 0:
+                    break
+            server += 1
+
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
 

@@ -202,6 +202,9 @@ class FallbackClient:
     def herd_abandon(self, ticket: int) -> None:
         self._pending.pop(ticket, None)
 
+    def near_stats(self) -> dict[str, int] | None:
+        return None  # no near-cache in the fallback: every call goes to Redis
+
 
 class ForkAware:
     """The native client until a call reports a fork, then (FORK_FALLBACK) the fallback."""
