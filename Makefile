@@ -12,17 +12,19 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-matrix typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
-	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict)"
+	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict; Django-API tests under Django 4.2 too)"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; issue-9 bars"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
+	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag"
+	@echo "make test-matrix - the Python suite under Django 4.2 LTS and 5.2 LTS, each in its own virtualenv"
 
 setup: apt venv build
 
@@ -52,7 +54,28 @@ $(LIB): $(GOSRC)
 	@# replace atomically: a process that has the old file mapped keeps it intact
 	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
 
-test: setup typecheck test-go test-capi test-fuzz test-python
+# Distributions. `make wheel` builds the sdist, then the wheel FROM that sdist (so every wheel
+# proves the sdist builds with Go), then auditwheel checks the wheel against the manylinux policy
+# and retags it: the Go library links only glibc, and the tag's glibc version is the highest
+# symbol version the built .so needs (manylinux_2_34 when built on glibc >= 2.34), never a guess.
+# The .so is not modified (nothing is grafted). Prints the wheel's tag, read from its WHEEL file.
+DIST ?= dist
+wheel: venv
+	@rm -rf build/wheel && mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*
+	$(PY) -m build --outdir build/wheel .
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir $(DIST) build/wheel/redis_cache_go-*.whl
+	cp build/wheel/redis_cache_go-*.tar.gz $(DIST)/
+	@$(PY) -c 'import glob, sys, zipfile; \
+		(w,) = glob.glob(sys.argv[1] + "/redis_cache_go-*.whl"); z = zipfile.ZipFile(w); \
+		meta = next(n for n in z.namelist() if n.endswith(".dist-info/WHEEL")); \
+		tags = [l.split(":", 1)[1].strip() for l in z.read(meta).decode().splitlines() if l.startswith("Tag:")]; \
+		print("wheel:", w); print("wheel tag:", " ".join(tags))' $(DIST)
+
+sdist: venv
+	@mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*.tar.gz
+	$(PY) -m build --sdist --outdir $(DIST) .
+
+test: setup typecheck test-go test-capi test-fuzz test-python test-django42-api
 
 # mypy --strict over the package, with Django's stubs (mypy.ini holds the settings).
 typecheck: venv
@@ -89,6 +112,50 @@ test-python: build venv
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
+# The Django LTS matrix: the Python suite once per Django LTS, each in its own virtualenv
+# (.venv-django42, .venv-django52) holding requirements-dev.txt with only the pins below swapped
+# (django-redis 7 needs Django >= 5.2, so the 4.2 run compares with django-redis 6.0.0, which
+# writes the same bytes). The packaging tests are left out: they build their own virtualenvs.
+PINS_42 := Django==4.2.30 django-redis==6.0.0
+PINS_52 := Django==5.2.19
+MATRIX_PYTEST := -m "not packaging" tests/python
+
+test-matrix: test-django42 test-django52
+
+.venv-django%/.installed: requirements-dev.txt Makefile
+	@[ -x .venv-django$*/bin/python ] || python3 -m venv .venv-django$*
+	@cp requirements-dev.txt .venv-django$*/requirements.txt
+	@for pin in $(PINS_$*); do \
+		grep -q "^$${pin%%==*}==" .venv-django$*/requirements.txt || { echo "requirements-dev.txt does not pin $${pin%%==*}"; exit 1; }; \
+		sed -i "s/^$${pin%%==*}==.*/$$pin/" .venv-django$*/requirements.txt; \
+	done
+	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check -r .venv-django$*/requirements.txt
+	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check --no-deps django-redis-cache==3.0.1
+	@touch $@
+
+# Part of `make test`: the Django-facing tests (Django's cache API and async API, settings, the
+# example project's `manage.py test`) once more under Django 4.2 LTS, cheaply: Django 4.2 alone
+# is installed into .venv/django42, which goes first on PYTHONPATH and shadows .venv's Django
+# (the asgiref and sqlparse pins suit both). Measured: ~10 s; a full .venv-django42 takes
+# ~1-2 min to create on a fresh clone, and the whole matrix adds ~7 min (two more runs of the
+# suite, ~3.5 min each on 2 cores), which would break the 10-minute budget of `make test`.
+DJANGO42_DIR := $(VENV)/django42
+DJANGO42_API_TESTS := tests/python/test_django_api.py tests/python/test_async_api.py \
+	tests/python/test_settings.py tests/python/test_demo.py
+
+$(DJANGO42_DIR)/.installed: Makefile $(VENV)/.installed
+	rm -rf $(DJANGO42_DIR)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(DJANGO42_DIR) $(filter Django==%,$(PINS_42))
+	@touch $@
+
+test-django42-api: build venv $(DJANGO42_DIR)/.installed
+	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -c 'import django, sys; v = django.get_version(); print("Django", v, "from", django.__path__[0]); sys.exit(f"Django=={v}" not in "$(PINS_42)")'
+	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -m pytest -q $(DJANGO42_API_TESTS)
+
+test-django%: build .venv-django%/.installed
+	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
+	.venv-django$*/bin/python -m pytest -q $(MATRIX_PYTEST)
+
 # Leak soak (a few minutes; not part of `make test`): 1,000,000 mixed operations from 8 threads;
 # RSS, goroutines, open fds and server connections must stay within 10% of the 100,000 mark.
 soak: build venv
@@ -114,4 +181,4 @@ bench-async: setup
 	$(PY) bench/async_bench.py
 
 clean:
-	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info
+	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info

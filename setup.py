@@ -35,16 +35,29 @@ ROOT = os.path.dirname(os.path.abspath(__file__))
 PACKAGE = "redis_cache_go"
 PACKAGE_SRC = os.path.join("python", PACKAGE)
 LIBNAME = "libredis_cache_go.so"
+VERSION_FILE = os.path.join("core", "version", "VERSION")  # the version's single source
 
 
 def read_version() -> str:
-    """__version__ from python/redis_cache_go/__init__.py, parsed (importing it could load Django)."""
+    """The release version from its single source, core/version/VERSION (which Go embeds).
+
+    The Python package repeats it as ``__version__`` (parsed here: importing the package could
+    load Django); a build where the two disagree is refused, so no wheel or sdist can carry a
+    Python package and a Go core that name different versions.
+    """
+    with open(os.path.join(ROOT, VERSION_FILE), encoding="utf-8") as f:
+        version = f.read().strip()
     path = os.path.join(ROOT, PACKAGE_SRC, "__init__.py")
     with open(path, encoding="utf-8") as f:
         match = re.search(r"""^__version__\s*(?::\s*str\s*)?=\s*["']([^"']+)["']""", f.read(), re.M)
     if not match:
         raise SetupError(f"no __version__ = '...' line in {path}")
-    return match.group(1)
+    if match.group(1) != version:
+        raise SetupError(
+            f"{VERSION_FILE} says {version!r} but {PACKAGE_SRC}/__init__.py has __version__ = "
+            f"{match.group(1)!r}: set both to the release version"
+        )
+    return version
 
 
 def read_long_description() -> tuple[str, str]:
@@ -154,7 +167,9 @@ if _bdist_wheel is not None:
         The Go library is loaded through ctypes and never links against libpython or uses the
         CPython C API, so one wheel serves every CPython 3 (and PyPy) on the same platform: the
         interpreter/ABI tags are generic ("py3", "none") and only the platform tag is specific,
-        because the .so is machine code for this OS and CPU.
+        because the .so is machine code for this OS and CPU. That tag is the build machine's
+        (linux_x86_64); `make wheel` has auditwheel check the library against the manylinux
+        policy and retag the wheel manylinux_X_Y from the glibc symbol versions it needs.
         """
 
         def finalize_options(self) -> None:

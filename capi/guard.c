@@ -45,6 +45,11 @@ int rcg_version(rcg_out *out) {
     return rcgx_version(out);
 }
 
+int rcg_build_info(rcg_out *out) {
+    GUARD(out);
+    return rcgx_build_info(out);
+}
+
 int rcg_open(const uint8_t *config, size_t config_len, rcg_out *out) {
     GUARD(out);
     return rcgx_open(U8(config), config_len, out);

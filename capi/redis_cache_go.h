@@ -63,6 +63,14 @@ typedef struct rcg_out {
 /* Writes "<version> <go version>" into out. */
 int rcg_version(rcg_out *out);
 
+/* Writes how the library was built into out as a JSON object (UTF-8):
+ * "version" (as rcg_version), "go_version", "path" (main package), "main"
+ * and "deps" (modules: "path", "version", optional "sum" and "replace"),
+ * "settings" (the Go toolchain's build settings, string to string, e.g.
+ * "-buildmode", "-trimpath", "CGO_ENABLED", "GOOS", "GOARCH"). Usually
+ * longer than a small scratch buffer: expect the result in out->big. */
+int rcg_build_info(rcg_out *out);
+
 /* Opens a client from a JSON configuration document (see capi/config.go and
  * capi/layout.go): one server, or a "servers" list with a "mode" (ring,
  * copy, primary); never touches the network. The handle is returned in

@@ -84,6 +84,7 @@ _load_lock = threading.Lock()
 _H, _O, _B, _N, _I64 = c_size_t, c_void_p, c_char_p, c_size_t, c_int64
 _SIGNATURES: dict[str, list[Any]] = {
     "rcg_version": [_O],
+    "rcg_build_info": [_O],
     "rcg_stats": [_O],
     "rcg_open": [_B, _N, _O],
     "rcg_close": [_H, _O],
@@ -168,6 +169,18 @@ def version() -> str:
     if status != OK:
         raise _ERRORS.get(status, exc.InternalError)(data)
     return data
+
+
+def build_info() -> dict[str, Any]:
+    """How the loaded library was built (rcg_build_info): Go version, module, build settings, deps."""
+    lib = library()
+    s = _scratch
+    status = lib.rcg_build_info(s.ptr)
+    data = _take(lib, s).decode()
+    if status != OK:
+        raise _ERRORS.get(status, exc.InternalError)(data)
+    info: dict[str, Any] = json.loads(data)
+    return info
 
 
 def stats() -> dict[str, int]:

@@ -39,8 +39,23 @@ def built():
 
     yield build
     for cache in caches:
-        close = getattr(cache, "disconnect", None) or cache.close
-        close()
+        if hasattr(cache, "disconnect"):  # ours
+            cache.disconnect()
+            continue
+        # django-redis' close() keeps its pools open unless DJANGO_REDIS_CLOSE_CONNECTION is set,
+        # and its connections would outlive the test on the session's server (later tests count
+        # that server's clients): disconnect every redis-py client it made, ShardClient's too.
+        client = getattr(cache, "_client", None)  # django-redis' lazily built client, or None
+        redis_clients = list(getattr(client, "_clients", None) or []) + list(
+            (getattr(client, "_serverdict", None) or {}).values()
+        )
+        for redis_client in redis_clients:
+            if redis_client is not None:
+                redis_client.connection_pool.disconnect()
+        # Django's own RedisCache never closes its pools either.
+        for pool in (getattr(getattr(cache, "_cache", None), "_pools", None) or {}).values():
+            pool.disconnect()
+        cache.close()
 
 
 def _django_redis(built: Any, location: Any, params: dict[str, Any]) -> Any:

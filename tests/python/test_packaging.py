@@ -1,7 +1,9 @@
 """`pip install .` into a fresh virtualenv builds the Go library into the installed package, and a
-Django project outside the source tree uses the backend from there.
+Django project outside the source tree uses the backend from there; `make wheel` builds a
+manylinux wheel that installs into a fresh virtualenv with no Go on PATH, where the example
+project's own test suite (examples/demo, `manage.py test`) passes.
 
-Slow (a virtualenv, a pip install with an isolated build environment, `go build`, an sdist):
+Slow (virtualenvs, pip installs with isolated build environments, `go build`, an sdist):
 marked ``packaging``. Needs Go on PATH, redis-server, and the package index for setuptools,
 wheel, build and Django (pip's cache is used when there is one). Nothing is mocked.
 """
@@ -9,11 +11,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tarfile
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -169,15 +173,20 @@ print(json.dumps({"package": pkg_dir, "library": sorted(mapped), "visits": visit
 '''
 
 
-def run_outside_tree(python: Path, workdir: Path, redis: RedisServer, name: str) -> dict:
+def copy_demo(workdir: Path, name: str) -> Path:
+    """A copy of the example project outside the source tree."""
     project = workdir / name
     shutil.copytree(REPO / "examples" / "demo", project, ignore=shutil.ignore_patterns("__pycache__"))
+    return project
+
+
+def run_outside_tree(
+    python: Path, workdir: Path, redis: RedisServer, name: str, env: dict[str, str] | None = None
+) -> dict:
+    project = copy_demo(workdir, name)
     (project / "check_install.py").write_text(CHECK_SCRIPT)
-    env = clean_env(
-        REDIS_LOCATION=redis.location,
-        DJANGO_SETTINGS_MODULE="demo.settings",
-        RCG_TEST_SOURCE_TREE=str(REPO),
-    )
+    env = dict(env or clean_env())
+    env.update(REDIS_LOCATION=redis.location, DJANGO_SETTINGS_MODULE="demo.settings", RCG_TEST_SOURCE_TREE=str(REPO))
     proc = subprocess.run(
         [str(python), "check_install.py"], cwd=project, env=env, capture_output=True, text=True, timeout=120
     )
@@ -228,3 +237,156 @@ def test_sdist_carries_the_go_sources_and_installs(installed: Path, workdir: Pat
     with RedisServer() as redis:
         report = run_outside_tree(installed, workdir, redis, "site-from-sdist")
     assert report["library"] == [str(site / "redis_cache_go" / LIBNAME)]
+
+
+# --- `make wheel`, installed where there is no Go (issue 10, bar 1) ---------------------------
+
+WHEEL_TAG = re.compile(r"^py3-none-manylinux_(\d+)_(\d+)_x86_64$")
+GLIBC_SYMBOL_VERSION = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")
+
+
+def without_go(env: dict[str, str]) -> dict[str, str]:
+    """env with every PATH directory that holds a `go` binary removed, and no Go variables."""
+    env = {k: v for k, v in env.items() if not k.startswith(("GO", "CGO_"))}
+    dirs = env.get("PATH", os.defpath).split(os.pathsep)
+    env["PATH"] = os.pathsep.join(d for d in dirs if d and not os.path.exists(os.path.join(d, "go")))
+    assert shutil.which("go", path=env["PATH"]) is None, env["PATH"]
+    return env
+
+
+@pytest.fixture(scope="module")
+def made_wheel(workdir: Path) -> tuple[Path, str]:
+    """`make wheel DIST=<workdir>/dist`: the wheel, and the tag it printed."""
+    dist = workdir / "dist"
+    log = workdir / "make-wheel.log"
+    run(["make", "--no-print-directory", "wheel", f"DIST={dist}"], log, cwd=REPO, env=dict(os.environ))
+    printed = [line for line in log.read_text().splitlines() if line.startswith("wheel tag: ")]
+    assert len(printed) == 1, f"`make wheel` must print the wheel's tag once; see {log}"
+    (wheel,) = dist.glob("redis_cache_go-*.whl")
+    return wheel, printed[0].removeprefix("wheel tag: ")
+
+
+def library_needs(so: Path) -> tuple[set[str], tuple[int, int]]:
+    """The .so's DT_NEEDED libraries and the highest GLIBC_x.y symbol version it requires."""
+    from elftools.elf.dynamic import DynamicSection
+    from elftools.elf.elffile import ELFFile
+    from elftools.elf.gnuversions import GNUVerNeedSection
+
+    needed: set[str] = set()
+    highest = (0, 0)
+    with open(so, "rb") as f:
+        for section in ELFFile(f).iter_sections():
+            if isinstance(section, DynamicSection):
+                needed |= {t.needed for t in section.iter_tags() if t.entry.d_tag == "DT_NEEDED"}
+            elif isinstance(section, GNUVerNeedSection):
+                for _need, auxes in section.iter_versions():
+                    for aux in auxes:
+                        m = GLIBC_SYMBOL_VERSION.match(aux.name)
+                        if m:
+                            highest = max(highest, (int(m.group(1)), int(m.group(2))))
+    return needed, highest
+
+
+def test_make_wheel_builds_a_manylinux_wheel_and_prints_its_tag(made_wheel: tuple[Path, str], workdir: Path) -> None:
+    wheel, printed = made_wheel
+    name, version, python_tag, abi_tag, platform_tag = wheel.name.removesuffix(".whl").split("-")
+    assert (name, version) == ("redis_cache_go", redis_cache_go_version())
+    with zipfile.ZipFile(wheel) as z:
+        names = set(z.namelist())
+        wheel_meta = z.read(f"redis_cache_go-{version}.dist-info/WHEEL").decode()
+        (workdir / "wheel-lib.so").write_bytes(z.read(f"redis_cache_go/{LIBNAME}"))
+    tags = [line.split(":", 1)[1].strip() for line in wheel_meta.splitlines() if line.startswith("Tag:")]
+    assert tags == [printed] == [f"{python_tag}-{abi_tag}-{platform_tag}"], (tags, printed, wheel.name)
+    assert "Root-Is-Purelib: false" in wheel_meta
+    assert {"redis_cache_go/__init__.py", "redis_cache_go/__main__.py"} <= names
+    assert not [n for n in names if n.endswith(".h") or "/tests/" in n or n.startswith(("capi/", "core/"))], names
+
+    # The tag is manylinux_X_Y, and honestly so: the manylinux policy lets a wheel link glibc
+    # dynamically (a Go c-shared library always does, through cgo) and the Go library needs no
+    # other library and no glibc symbol version newer than X.Y, so it loads on any x86_64 Linux
+    # with glibc >= X.Y. The tag is derived from the built file (auditwheel in `make wheel`),
+    # checked here independently with pyelftools.
+    match = WHEEL_TAG.match(printed)
+    assert match, f"{printed} is not py3-none-manylinux_X_Y_x86_64"
+    needed, highest = library_needs(workdir / "wheel-lib.so")
+    so = (workdir / "wheel-lib.so").read_bytes()
+    assert str(REPO).encode() not in so and b"build-via-sdist" not in so, "build paths in the library (-trimpath)"
+    assert needed == {"libc.so.6"}, needed
+    assert (int(match.group(1)), int(match.group(2))) == highest, (printed, highest)
+
+    # The sdist the wheel was built from sits beside it.
+    assert (wheel.parent / f"redis_cache_go-{version}.tar.gz").is_file()
+
+
+def redis_cache_go_version() -> str:
+    return (REPO / "core" / "version" / "VERSION").read_text().strip()
+
+
+@pytest.fixture(scope="module")
+def wheel_installed(made_wheel: tuple[Path, str], workdir: Path) -> tuple[Path, dict[str, str]]:
+    """A fresh virtualenv, PATH without Go, and `pip install dist/*.whl`: its python and env."""
+    env = without_go(clean_env())
+    venv = workdir / "venv-wheel"
+    run([sys.executable, "-m", "venv", str(venv)], workdir / "venv-wheel.log", cwd=workdir, env=env)
+    python = venv_python(venv)
+    # Go is not reachable from the virtualenv's Python either.
+    probe = subprocess.run(
+        [str(python), "-c", "import shutil, subprocess\n"
+         "assert shutil.which('go') is None, shutil.which('go')\n"
+         "try:\n    subprocess.run(['go', 'version'])\nexcept FileNotFoundError:\n    print('no go')\n"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert (proc_out := probe.stdout.strip()) == "no go", (proc_out, probe.stderr)
+    wheel, _tag = made_wheel
+    dist = wheel.parent
+    log = workdir / "pip-install-wheel.log"
+    # Exactly `pip install dist/*.whl`, from the directory holding dist/; binaries only, so
+    # nothing can be built from source (there is no Go to build with anyway).
+    (whl,) = [p.relative_to(workdir) for p in dist.glob("*.whl")]
+    run([str(python), "-m", "pip", "install", "-v", "--disable-pip-version-check", "--only-binary=:all:",
+         str(whl)], log, cwd=workdir, env=env)
+    text = log.read_text(errors="replace")
+    assert "-buildmode=c-shared" not in text and "Building wheel" not in text, "pip built something"
+    return python, env
+
+
+def test_wheel_without_go_runs_the_example_projects_tests(
+    wheel_installed: tuple[Path, dict[str, str]], workdir: Path
+) -> None:
+    python, env = wheel_installed
+    site = site_packages(python)
+    assert REPO not in site.parents and site.is_relative_to(workdir / "venv-wheel"), site
+    project = copy_demo(workdir, "site-wheel-tests")
+    with RedisServer() as redis:
+        proc = subprocess.run(
+            [str(python), "manage.py", "test", "-v", "2", "shop"],
+            cwd=project, env=dict(env, REDIS_LOCATION=redis.location),
+            capture_output=True, text=True, timeout=300,
+        )
+        output = proc.stdout + proc.stderr
+        assert proc.returncode == 0, output
+        assert "Ran 11 tests" in output and "\nOK" in output, output
+        assert redis.command("KEYS", "__fresh__demo:1:*"), "the suite did not use this server"
+
+        # The same virtualenv and project: the backend and its library came from the wheel.
+        report = run_outside_tree(python, workdir, redis, "site-wheel-check", env=env)
+    assert report["package"] == str(site / "redis_cache_go")
+    assert report["library"] == [str(site / "redis_cache_go" / LIBNAME)]
+
+
+def test_wheel_without_go_reports_its_versions(wheel_installed: tuple[Path, dict[str, str]], workdir: Path) -> None:
+    python, env = wheel_installed
+    site = site_packages(python)
+    version = redis_cache_go_version()
+    proc = subprocess.run([str(python), "-m", "redis_cache_go", "--version"], cwd=workdir, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert out.startswith(f"redis-cache-go {version} (Python package: {site / 'redis_cache_go'})\n"), out
+    assert f"\nGo core {version} (library: {site / 'redis_cache_go' / LIBNAME})\n" in out, out
+    for setting in ("-buildmode=c-shared", "-trimpath=true", "CGO_ENABLED=1"):
+        assert f"\n  {setting}\n" in out, (setting, out)
+    assert str(REPO) not in out, "a path of the build tree leaked into the installed library or report"
+    meta = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('redis-cache-go'))"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert meta.stdout.strip() == version, meta.stderr

@@ -52,6 +52,21 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK && out.len > 0, "version status %d", st);
     printf("ok version %.*s\n", (int)out.len, (char *)out.buf);
 
+    /* build info: a JSON object longer than this 256-byte scratch buffer, so malloc'd */
+    st = rcg_build_info(&out);
+    CHECK(st == RCG_OK && out.big != NULL && out.len > sizeof scratch, "build info status %d", st);
+    {
+        char *doc = calloc(out.len + 1, 1);
+        memcpy(doc, out.big, out.len);
+        rcg_free(out.big);
+        out.big = NULL;
+        CHECK(doc[0] == '{' && doc[strlen(doc) - 1] == '}', "build info is no JSON object: %s", doc);
+        CHECK(strstr(doc, "\"go_version\":\"go") != NULL, "no go_version in %s", doc);
+        CHECK(strstr(doc, "\"-buildmode\":\"c-shared\"") != NULL, "no -buildmode c-shared in %s", doc);
+        free(doc);
+    }
+    printf("ok build info\n");
+
     const char *bad = "{\"addr\": 5}";
     st = rcg_open(S(bad), strlen(bad), &out);
     CHECK(st == RCG_ERR_CONFIG, "bad config status %d", st);
