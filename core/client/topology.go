@@ -100,9 +100,12 @@ func newTopology(o Options) *Client {
 	if t.ReadFromReplicas {
 		// One primary and its replicas seen as a one-shard cluster: reads
 		// spread over the nodes, walks use ForEachMaster (the primary).
-		fo.RouteRandomly = true
-		c.rdb = redis.NewFailoverClusterClient(fo)
+		shard := newSentinelShard(o, t)
+		c.rdb = shard
 		c.masters = true
+		// a failover shows as failures on the old primary: reload the slot
+		// map from the Sentinels (lazily, in the background).
+		c.reload = func() { shard.ReloadState(context.Background()) }
 		return c
 	}
 	c.rdb = redis.NewFailoverClient(fo)

@@ -267,5 +267,17 @@ def test_sentinel_primary_failover_under_load(make_cache, wait_until):
         cache.set("after", 1)
         new = next(s for s in dep.replicas if s.port == dep.current_primary_port())
         assert new.command("GET", ":1:after") == b"1"
+
+        # the replica-reading client follows the promotion too: its one-shard slot map is
+        # reloaded from the Sentinels after the old primary fails
+        def reader_writes() -> bool:
+            try:
+                reader.set("after-reader", 2)
+                return True
+            except SWITCH_ERRORS:
+                return False
+        wait_until(reader_writes, 15, "writes through the replica-reading client after promotion")
+        assert new.command("GET", ":1:after-reader") == b"2"
+        wait_until(lambda: reader.get("after-reader") == 2, 15, "the replica-reading client reads its write")
     finally:
         dep.stop()

@@ -1,0 +1,124 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+)
+
+// sentinelShard is a Sentinel-watched primary and its replicas seen as a
+// one-shard ClusterClient, so read-only commands spread over the nodes
+// (READ_FROM_REPLICAS). go-redis' NewFailoverClusterClient does the same
+// but keeps its Sentinel connection and subscription out of reach: its
+// Close leaves three goroutines and a connection behind per client. Here
+// the Sentinel clients are ours and Close closes them too.
+type sentinelShard struct {
+	*redis.ClusterClient
+	sentinels []*redis.SentinelClient
+}
+
+// Close closes the node connections and the Sentinel connections.
+func (s *sentinelShard) Close() error {
+	err := s.ClusterClient.Close()
+	for _, sc := range s.sentinels {
+		if e := sc.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// newSentinelShard builds the one-shard client of t (ReadFromReplicas);
+// the slot map is the primary and the live replicas the first answering
+// Sentinel reports, reloaded after failures (Client.reload).
+func newSentinelShard(o Options, t *Topology) *sentinelShard {
+	s := &sentinelShard{}
+	for _, addr := range t.Addrs {
+		s.sentinels = append(s.sentinels, redis.NewSentinelClient(&redis.Options{
+			Addr:                     addr,
+			Password:                 t.SentinelPassword,
+			TLSConfig:                o.TLS,
+			DialTimeout:              o.DialTimeout,
+			ReadTimeout:              o.ReadTimeout,
+			WriteTimeout:             o.WriteTimeout,
+			PoolSize:                 1,
+			MaxRetries:               -1,
+			DialerRetries:            1,
+			Protocol:                 2,
+			DisableIdentity:          true,
+			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+		}))
+	}
+	db := o.DB
+	s.ClusterClient = redis.NewClusterClient(&redis.ClusterOptions{
+		ClusterSlots: func(ctx context.Context) ([]redis.ClusterSlot, error) {
+			return s.slots(ctx, t.Service)
+		},
+		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
+			if db == 0 {
+				return nil
+			}
+			return cn.Select(ctx, db).Err()
+		},
+		Username:                 o.Username,
+		Password:                 o.Password,
+		TLSConfig:                o.TLS,
+		DialTimeout:              o.DialTimeout,
+		DialerRetries:            1,
+		ReadTimeout:              o.ReadTimeout,
+		WriteTimeout:             o.WriteTimeout,
+		PoolSize:                 o.PoolSize,
+		PoolTimeout:              o.PoolTimeout,
+		ConnMaxIdleTime:          o.ConnMaxIdleTime,
+		MaxRedirects:             -1,
+		RouteRandomly:            true,
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	})
+	return s
+}
+
+// slots asks the Sentinels in order for service's primary and its live
+// replicas; the first that answers decides.
+func (s *sentinelShard) slots(ctx context.Context, service string) ([]redis.ClusterSlot, error) {
+	var errs []error
+	for _, sc := range s.sentinels {
+		primary, err := sc.GetMasterAddrByName(ctx, service).Result()
+		if err == nil && len(primary) != 2 {
+			err = errors.New("unexpected SENTINEL GET-MASTER-ADDR-BY-NAME reply")
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		nodes := []redis.ClusterNode{{Addr: net.JoinHostPort(primary[0], primary[1])}}
+		replicas, err := sc.Replicas(ctx, service).Result()
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		for _, r := range replicas {
+			if r["ip"] != "" && r["port"] != "" && !down(r["flags"]) {
+				nodes = append(nodes, redis.ClusterNode{Addr: net.JoinHostPort(r["ip"], r["port"])})
+			}
+		}
+		return []redis.ClusterSlot{{Start: 0, End: 16383, Nodes: nodes}}, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// down reports whether a Sentinel's flags mark a replica unusable.
+func down(flags string) bool {
+	for _, f := range strings.Split(flags, ",") {
+		switch f {
+		case "s_down", "o_down", "disconnected":
+			return true
+		}
+	}
+	return false
+}
