@@ -188,7 +188,10 @@ func TestClientManyIsOneRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	stats := s.do(t, "INFO", "commandstats")
 	assert.Contains(t, stats, "cmdstat_mget:calls=1,", "get_many of 100 keys is one MGET")
-	assert.Contains(t, stats, "cmdstat_set:calls=100,")
+	assert.Contains(t, stats, "cmdstat_mset:calls=1,", "set_many without expiry is one MSET")
+	require.NoError(t, c.SetMany(ctx, keys, vals, time.Minute))
+	stats = s.do(t, "INFO", "commandstats")
+	assert.Contains(t, stats, "cmdstat_set:calls=100,", "set_many with a TTL is one pipeline of SET PX")
 }
 
 func TestClientClear(t *testing.T) {
