@@ -30,6 +30,10 @@ type conn struct {
 	timeout time.Duration
 	// deadline of the current wait; zero until the first wait of a call.
 	deadline time.Time
+	// rcvTimeo is the socket's SO_RCVTIMEO when it is in blocking mode (the
+	// first wait of a call with that timeout is a blocking read); 0: every
+	// wait is a ppoll.
+	rcvTimeo time.Duration
 }
 
 func (c *conn) close() {
@@ -102,6 +106,19 @@ func (c *conn) readInto(p []byte) (int, error) {
 			return n, nil
 		case e == 0:
 			return 0, io.EOF
+		case e == syscall.EAGAIN && c.deadline.IsZero() && c.rcvTimeo == c.timeout:
+			c.deadline = time.Now().Add(c.timeout) // later waits of this call: ppoll
+			n, e = blockingRead(c.fd, p)
+			switch {
+			case e == 0 && n > 0:
+				return n, nil
+			case e == 0:
+				return 0, io.EOF
+			case e == syscall.EAGAIN: // SO_RCVTIMEO passed
+				return 0, &timeoutError{op: "read " + c.name}
+			case e != syscall.EINTR:
+				return 0, &os.SyscallError{Syscall: "read " + c.name, Err: e}
+			}
 		case e == syscall.EAGAIN:
 			if err := c.waitFor(pollIn, "read"); err != nil {
 				return 0, err

@@ -10,11 +10,13 @@ import (
 	"unsafe"
 )
 
-// The socket is non-blocking and never registered with Go's network
-// poller: reads and writes are first tried with RawSyscall (no scheduler
-// hand-off; on one CPU the reply is often there already), and only when the
-// kernel says EAGAIN does the call wait in ppoll(2), a normal syscall
-// bounded by the remaining time of the call.
+// The socket is never registered with Go's network poller: reads and writes
+// are first tried with RawSyscall and MSG_DONTWAIT (no scheduler hand-off;
+// on one CPU the reply is often there already). When the kernel says
+// EAGAIN, the first wait of a call is one blocking read(2) bounded by the
+// socket's SO_RCVTIMEO (= the read timeout, as the call has just begun);
+// any later wait of the same call (a large reply, a full send buffer) is a
+// ppoll(2) bounded by what is left of the call's deadline.
 
 // dialFD connects like net.Dialer (DNS, timeout) and returns a duplicate of
 // the socket's descriptor, non-blocking and close-on-exec, owned by the
@@ -61,21 +63,44 @@ func dialFD(network, addr string, timeout time.Duration) (int, error) {
 	return fd, nil
 }
 
-// rawRead reads without blocking: n > 0 bytes, n == 0 at end of stream, or
-// errno (EAGAIN when nothing is ready).
+// rawRead reads without blocking (MSG_DONTWAIT, whatever the descriptor's
+// mode): n > 0 bytes, n == 0 at end of stream, or errno (EAGAIN when
+// nothing is ready).
 func rawRead(fd int, p []byte) (int, syscall.Errno) {
 	if len(p) == 0 {
 		return 0, 0
 	}
-	n, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	n, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		syscall.MSG_DONTWAIT, 0, 0)
 	return int(n), e
 }
 
-// rawWrite writes without blocking: how many bytes the kernel took, or
-// errno (EAGAIN when the send buffer is full).
-func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+// blockingRead reads with a normal (scheduler-aware) system call that
+// blocks until data arrives or the socket's SO_RCVTIMEO passes (EAGAIN).
+func blockingRead(fd int, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.Syscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
 	return int(n), e
+}
+
+// rawWrite writes without blocking and without SIGPIPE: how many bytes the
+// kernel took, or errno (EAGAIN when the send buffer is full).
+func rawWrite(fd int, p []byte) (int, syscall.Errno) {
+	n, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)),
+		syscall.MSG_DONTWAIT|syscall.MSG_NOSIGNAL, 0, 0)
+	return int(n), e
+}
+
+// setBlocking puts fd in blocking mode with SO_RCVTIMEO = timeout, so a
+// blocking read never outlives the timeout.
+func setBlocking(fd int, timeout time.Duration) error {
+	tv := syscall.NsecToTimeval(int64(timeout))
+	if err := syscall.SetsockoptTimeval(fd, syscall.SOL_SOCKET, syscall.SO_RCVTIMEO, &tv); err != nil {
+		return os.NewSyscallError("setsockopt", err)
+	}
+	if err := syscall.SetNonblock(fd, false); err != nil {
+		return os.NewSyscallError("fcntl", err)
+	}
+	return nil
 }
 
 // peekDead reports whether an idle connection was closed by the server (or

@@ -160,8 +160,28 @@ func (p *Pool) dial() (*conn, error) {
 		return nil, err
 	}
 	c := &conn{fd: fd, name: p.name, rbuf: make([]byte, readBufSize)}
+	if err := p.handshake(c, start); err != nil {
+		c.close()
+		return nil, err
+	}
+	if blockingFirstRead {
+		if err := setBlocking(c.fd, p.o.ReadTimeout); err != nil {
+			c.close()
+			return nil, err
+		}
+		c.rcvTimeo = p.o.ReadTimeout
+	}
+	return c, nil
+}
+
+// blockingFirstRead selects the blocking first wait (see fd.go); false:
+// every wait is a ppoll (kept for comparison in the benchmarks).
+var blockingFirstRead = true
+
+// handshake sends AUTH and SELECT as needed and reads their replies.
+func (p *Pool) handshake(c *conn, start time.Time) error {
 	if p.o.Password == "" && p.o.DB == 0 {
-		return c, nil
+		return nil
 	}
 	c.begin(p.o.DialTimeout)
 	c.deadline = start.Add(p.o.DialTimeout)
@@ -185,15 +205,13 @@ func (p *Pool) dial() (*conn, error) {
 		replies++
 	}
 	if err := c.flush(); err != nil {
-		c.close()
-		return nil, err
+		return err
 	}
 	var first error
 	for ; replies > 0; replies-- {
 		kind, _, _, err := c.header()
 		if err != nil && !isServerError(err) {
-			c.close()
-			return nil, err
+			return err
 		}
 		if err == nil && kind != kindStatus {
 			err = errProtocol("unexpected reply to AUTH/SELECT")
@@ -202,11 +220,7 @@ func (p *Pool) dial() (*conn, error) {
 			first = err
 		}
 	}
-	if first != nil {
-		c.close()
-		return nil, first
-	}
-	return c, nil
+	return first
 }
 
 // roundTrip writes the command in c.wbuf and prepares the reads of its

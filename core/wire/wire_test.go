@@ -373,16 +373,22 @@ func TestParseInt(t *testing.T) {
 
 func BenchmarkGet(b *testing.B) {
 	s := startServer(b)
-	p := New(Options{Addr: s.addr})
-	defer p.Close()
-	if _, err := p.Set("bench", bytes.Repeat([]byte("x"), 100), 0, false); err != nil {
-		b.Fatal(err)
-	}
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, _, err := p.Get("bench"); err != nil {
-			b.Fatal(err)
-		}
+	for _, blocking := range []bool{true, false} {
+		b.Run(map[bool]string{true: "blocking-first-read", false: "ppoll"}[blocking], func(b *testing.B) {
+			defer func(v bool) { blockingFirstRead = v }(blockingFirstRead)
+			blockingFirstRead = blocking
+			p := New(Options{Addr: s.addr})
+			defer p.Close()
+			if _, err := p.Set("bench", bytes.Repeat([]byte("x"), 100), 0, false); err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, _, err := p.Get("bench"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
