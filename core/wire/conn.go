@@ -100,7 +100,13 @@ func (c *conn) flush() error {
 // readInto reads at least one byte into p.
 func (c *conn) readInto(p []byte) (int, error) {
 	for {
-		n, e := rawRead(c.fd, p)
+		var n int
+		var e syscall.Errno
+		if skipTryRead && c.deadline.IsZero() && c.rcvTimeo == c.timeout {
+			n, e = 0, syscall.EAGAIN // straight to the blocking read (see skipTryRead)
+		} else {
+			n, e = rawRead(c.fd, p)
+		}
 		switch {
 		case e == 0 && n > 0:
 			return n, nil
