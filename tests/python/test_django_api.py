@@ -19,7 +19,7 @@ import uuid
 import warnings
 
 import pytest
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, CacheKeyWarning
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, CacheKeyWarning, InvalidCacheKey
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.safestring import mark_safe
 
@@ -315,6 +315,19 @@ def test_inlined_key_making_is_djangos(make_cache, key, version):
     ours = _made_with_warnings(lambda: cache._key(key, version))
     django = _made_with_warnings(lambda: BaseCache.make_and_validate_key(cache, key, version=version))
     assert ours == (django[0].encode(), django[1])
+
+
+@pytest.mark.parametrize("version", [None, 5])
+def test_batch_key_making_is_one_key_at_a_time(make_cache, version):
+    # get_many/set_many/delete_many make their keys in one pass: the same keys and the same
+    # warnings, in the same order, as making them one by one.
+    keys = ["a", 7, "bad key", ("t",), "x" * 300, mark_safe("m"), "ok", "del\x7f"]
+    cache = make_cache(KEY_PREFIX="p")
+    assert _made_with_warnings(lambda: cache._keys(keys, version)) == _made_with_warnings(
+        lambda: [cache._key(k, version) for k in keys])
+    assert _made_with_warnings(lambda: cache._keys(["fine", "keys"], version))[1] == []
+    with pytest.raises(InvalidCacheKey, match="cannot be encoded"):
+        cache._keys(["ok", "\ud800"], version)
 
 
 def test_a_subclass_make_key_is_still_used(make_cache):
