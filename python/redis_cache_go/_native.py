@@ -54,7 +54,7 @@ class _Scratch(threading.local):
     """Per-thread result buffer and rcg_out struct, allocated once per thread."""
 
     def __init__(self) -> None:
-        self.buf = ctypes.create_string_buffer(SCRATCH_SIZE)
+        self.buf: Any = ctypes.create_string_buffer(SCRATCH_SIZE)  # Any: slicing it gives bytes (typeshed says list)
         self.addr = ctypes.addressof(self.buf)
         self.out = _Out(self.addr, SCRATCH_SIZE, 0, None, 0)
         self.ptr = ctypes.addressof(self.out)
@@ -139,7 +139,8 @@ def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
         finally:
             out.big = None
             lib.rcg_free(big)
-    return s.buf[:out.len]  # slicing the c_char array copies into bytes (~3x cheaper than string_at)
+    data: bytes = s.buf[:out.len]  # slicing the c_char array copies into bytes (~3x cheaper than string_at)
+    return data
 
 
 def version() -> str:
@@ -327,7 +328,8 @@ class Client:
             out = s.out
             if out.big:
                 return _take(lib, s)
-            return s.buf[:out.len]
+            data: bytes = s.buf[:out.len]
+            return data
         if status == MISS:
             return None
         self._raise(lib, status, s)
