@@ -274,6 +274,16 @@ func TestTimeoutOnSilentListener(t *testing.T) {
 	if len(p.idle) != 0 {
 		t.Fatalf("a timed-out connection was kept for reuse")
 	}
+	// A value larger than the socket buffers, to a server that never reads: the write times out.
+	pw := New(Options{Addr: l.Addr().String(), WriteTimeout: 200 * time.Millisecond})
+	defer pw.Close()
+	start = time.Now()
+	if _, err := pw.Set("k", make([]byte, 64<<20), 0, false); !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), "write") {
+		t.Fatalf("Set of 64 MiB to a server that never reads: got %v; want a write timeout", err)
+	}
+	if took := time.Since(start); took < 200*time.Millisecond || took > 5*time.Second {
+		t.Fatalf("write timed out after %v; want about the 200ms write timeout", took)
+	}
 	// AUTH on connect is bounded by DialTimeout.
 	pa := New(Options{Addr: l.Addr().String(), Password: "x", DialTimeout: 100 * time.Millisecond})
 	defer pa.Close()
