@@ -12,11 +12,12 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python demo bench soak clean
+.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench bench-async soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
-	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest)"
+	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict)"
+	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis, one interleaved run"
 	@echo "make build  - build $(LIB)"
@@ -49,7 +50,11 @@ $(LIB): $(GOSRC)
 	@# replace atomically: a process that has the old file mapped keeps it intact
 	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
 
-test: setup test-go test-capi test-fuzz test-python
+test: setup typecheck test-go test-capi test-fuzz test-python
+
+# mypy --strict over the package, with Django's stubs (mypy.ini holds the settings).
+typecheck: venv
+	$(PY) -m mypy --config-file mypy.ini
 
 test-go: build venv
 	RCG_LIBRARY=$(CURDIR)/$(LIB) $(PY) tests/harness/with_redis.py -- $(GO) test -race -count=1 ./...
@@ -92,6 +97,10 @@ demo: setup
 
 bench: setup
 	$(PY) bench/bench.py
+
+# The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
+bench-async: setup
+	$(PY) bench/async_bench.py
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* $(LIB) dist python/*.egg-info

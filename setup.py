@@ -186,7 +186,7 @@ setup(
     python_requires=">=3.10",
     install_requires=["Django>=4.2"],
     # optional serializers: OPTIONS["SERIALIZER"] = "msgpack" / "yaml"
-    extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"]},
+    extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"], "prometheus": ["prometheus_client>=0.12"]},
     distclass=BinaryDistribution,
     cmdclass=cmdclass,
     classifiers=[

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 )
@@ -54,6 +55,94 @@ func parseCodec(raw json.RawMessage) (*valueCodec, error) {
 
 // encode returns the form of value to store.
 func (v *valueCodec) encode(value []byte) ([]byte, error) { return v.codec.Encode(value) }
+
+// bufs pools the buffers large values are compressed into and decompressed
+// through, so a steady stream of big values allocates nothing in Go and
+// starts no garbage collections (which, with the process pinned to one CPU,
+// take the CPU away from the call itself).
+var bufs sync.Pool // of *[]byte
+
+// maxPooled bounds the buffers kept in bufs.
+const maxPooled = 8 << 20
+
+func getBuf() *[]byte {
+	if b, ok := bufs.Get().(*[]byte); ok {
+		return b
+	}
+	return new([]byte)
+}
+
+func putBuf(b *[]byte, used []byte) {
+	if cap(used) > maxPooled {
+		return
+	}
+	*b = used[:0]
+	bufs.Put(b)
+}
+
+// encodePooled returns the form of value to store, compressed into a
+// pooled buffer; buf.release() hands that buffer back once the value has
+// been written (nothing may keep stored after that).
+func (v *valueCodec) encodePooled(value []byte) (stored []byte, buf *pooledBuf, err error) {
+	b := getBuf()
+	stored, compressed, err := v.codec.EncodeTo(*b, value)
+	if err != nil || !compressed {
+		bufs.Put(b)
+		return stored, nil, err
+	}
+	return stored, &pooledBuf{b, stored}, nil
+}
+
+// pooledBuf is a buffer from bufs and the slice of it in use.
+type pooledBuf struct {
+	b    *[]byte
+	used []byte
+}
+
+// release hands p's buffer back to bufs (p may be nil).
+func (p *pooledBuf) release() {
+	if p != nil {
+		putBuf(p.b, p.used)
+	}
+}
+
+// plausibleRatio and scratchFloor bound the decoded size putValue allocates
+// on a zstd header's word alone: 256x the stored size plus 64 KiB.
+const (
+	plausibleRatio = 256
+	scratchFloor   = 64 << 10
+)
+
+// putValue writes what a read hands back for stored (see decodeValue) to
+// out. A stream that states its decompressed size (zstd) is decoded straight
+// into the result memory (the scratch buffer or the C allocation handed to
+// the caller); any other through a pooled buffer, then copied once.
+func (v *valueCodec) putValue(out *C.rcg_out, stored []byte) {
+	if !v.decode || codec.Sniff(stored) == codec.None {
+		putBytes(out, stored)
+		return
+	}
+	// The header is trusted for the allocation only within a ratio real data
+	// reaches (a crafted frame could claim up to the decode limit); beyond
+	// it, the general path below, which grows as it decodes.
+	if n, ok := codec.ContentSize(stored); ok && n > 0 && n <= v.codec.Options().MaxDecodedLen && n <= plausibleRatio*len(stored)+scratchFloor {
+		dst := reserve(out, n)
+		got, _, err := v.codec.DecodeTo(dst, stored)
+		if err == nil && len(got) == n && &got[0] == &dst[0] {
+			return
+		}
+		unreserve(out) // failed, or more than the header said: take the general path
+	}
+	b := getBuf()
+	got, _, err := v.codec.DecodeTo(*b, stored)
+	if err != nil {
+		putBytes(out, stored)
+		bufs.Put(b)
+		return
+	}
+	putBytes(out, got)
+	putBuf(b, got)
+}
 
 // decodeValue returns what a read hands back for stored: the decompressed
 // value when stored is a valid stream of a known format, else stored as is

@@ -10,6 +10,7 @@ import (
 	"fmt"
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -72,6 +73,14 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 		}
 	}
 	replies, perServer, err := e.cache.Do(bg, string(items[0]), args...)
+	if e.near != nil && !shard.IsRead(fmt.Sprint(args[0])) {
+		// A raw write: forget the routing key and every argument that may
+		// name a key (MSET, DEL k1 k2 …); Redis' push covers the rest.
+		e.near.Invalidate(string(items[0]))
+		for _, a := range args[1:] {
+			e.near.Invalidate(a.(string))
+		}
+	}
 	if err != nil {
 		return fail(out, err)
 	}
@@ -97,5 +106,41 @@ func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (
 		return st
 	}
 	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
+	return C.RCG_OK
+}
+
+// rcgx_server_command runs one command on server number server (LOCATION
+// order), whatever the layout would route: the admin path (INFO, DBSIZE,
+// PING per server). See rcg_server_command in the header.
+//
+//export rcgx_server_command
+func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C.uint8_t, n C.size_t) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	if server < 0 || int(server) >= e.cache.Len() {
+		return C.RCG_MISS
+	}
+	items, err := frame.Decode(borrowed(buf, n))
+	if err != nil {
+		return argError(out, err.Error())
+	}
+	if len(items) < 1 {
+		return argError(out, "a server command frame needs the command name")
+	}
+	args := make([]any, len(items))
+	for i, it := range items {
+		if it == nil {
+			return argError(out, "a command frame item is marked missing")
+		}
+		args[i] = string(it)
+	}
+	reply, err := e.cache.Server(int(server)).Do(bg, args...)
+	if err != nil {
+		return fail(out, err)
+	}
+	putBytes(out, appendReply(nil, reply))
 	return C.RCG_OK
 }

@@ -43,11 +43,14 @@ type config struct {
 	// timeouts and pool settings apply to every server. See layout.go.
 	Servers  []serverConfig `json:"servers"`
 	Mode     string         `json:"mode"`      // "ring" (default), "copy" or "primary"
-	HashRing string         `json:"hash_ring"` // "seed" (default) or "kidoredis"
+	HashRing string         `json:"hash_ring"` // "seed" (default), "kidoredis" or "django-redis"
 	Primary  int            `json:"primary"`   // index of the primary in mode "primary"
 	// Topology, when set, names a Redis Cluster or a Sentinel-watched
 	// primary; addr is then ignored (see topology.go).
 	Topology *topologyConfig `json:"topology"`
+	// LocalCache, when set, turns on the near-cache (capi/near.go); one
+	// server only.
+	LocalCache *localCacheConfig `json:"local_cache"`
 }
 
 type tlsConfig struct {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
+	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis-cache-go/redis-cache-go/core/version"
 )
@@ -48,6 +49,20 @@ func found(ok bool) C.int {
 		return C.RCG_OK
 	}
 	return C.RCG_MISS
+}
+
+// writeOp is boolOp for a write of key: the near-cache forgets key after it.
+func writeOp(h C.uintptr_t, out *C.rcg_out, key string, op func(*shard.Cache) (bool, error)) C.int {
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	ok, err := op(e.cache)
+	e.forget(key)
+	if err != nil {
+		return fail(out, err)
+	}
+	return found(ok)
 }
 
 // boolOp runs a single-key operation whose outcome is found / not found.
@@ -86,11 +101,20 @@ func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
 	if err == nil {
 		var vc *valueCodec
 		if vc, err = parseCodecOf(borrowed(doc, n)); err == nil {
-			var c *shard.Cache
-			if c, err = shard.New(opts); err == nil {
-				h := cgo.NewHandle(&entry{cache: c, codec: vc})
-				out.num = C.int64_t(h)
-				return C.RCG_OK
+			var near *nearcache.Cache
+			if near, err = nearOf(borrowed(doc, n), opts); err == nil {
+				var c *shard.Cache
+				group := joinStatsGroup(borrowed(doc, n), &opts)
+				if c, err = shard.New(opts); err == nil {
+					e := &entry{cache: c, codec: vc, stats: group, near: near}
+					group.add(e)
+					h := cgo.NewHandle(e)
+					out.num = C.int64_t(h)
+					return C.RCG_OK
+				}
+				if near != nil {
+					near.Close()
+				}
 			}
 		}
 	}
@@ -109,6 +133,10 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	}
 	cgo.Handle(h).Delete()
 	groups.Delete(e) // its herd group (herd.go)
+	e.stats.remove(e)
+	if e.near != nil {
+		e.near.Close() // stops tracking, drops every entry
+	}
 	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}
@@ -135,6 +163,9 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
+	if e.near != nil {
+		return nearGet(e, out, borrowedString(key, klen))
+	}
 	v, ok, err := e.cache.Get(bg, borrowedString(key, klen))
 	if err != nil {
 		return fail(out, err)
@@ -142,7 +173,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if !ok {
 		return C.RCG_MISS
 	}
-	putBytes(out, e.codec.decodeValue(v))
+	e.codec.putValue(out, v)
 	return C.RCG_OK
 }
 
@@ -156,11 +187,14 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
-	stored, err := e.codec.encode(borrowed(val, vlen))
+	stored, buf, err := e.codec.encodePooled(borrowed(val, vlen))
 	if err != nil {
 		return fail(out, err)
 	}
-	ok, err := e.cache.Set(bg, borrowedString(key, klen), stored, ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	k := borrowedString(key, klen)
+	ok, err := e.cache.Set(bg, k, stored, ttl(ttlMS), flags&C.RCG_SET_NX != 0)
+	buf.release() // Set has written stored (or failed); nothing keeps it
+	e.forget(k)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -171,7 +205,7 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 func rcgx_delete(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Delete(bg, key) })
+	return writeOp(h, out, key, func(c *shard.Cache) (bool, error) { return c.Delete(bg, key) })
 }
 
 //export rcgx_exists
@@ -185,14 +219,14 @@ func rcgx_exists(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (st
 func rcgx_expire(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Expire(bg, key, ttl(ttlMS)) })
+	return writeOp(h, out, key, func(c *shard.Cache) (bool, error) { return c.Expire(bg, key, ttl(ttlMS)) })
 }
 
 //export rcgx_persist
 func rcgx_persist(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
 	key := borrowedString(k, klen)
-	return boolOp(h, out, func(c *shard.Cache) (bool, error) { return c.Persist(bg, key) })
+	return writeOp(h, out, key, func(c *shard.Cache) (bool, error) { return c.Persist(bg, key) })
 }
 
 //export rcgx_ttl
@@ -223,7 +257,9 @@ func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, del
 	if e == nil {
 		return st
 	}
-	v, ok, err := e.cache.Incr(bg, borrowedString(key, klen), int64(delta))
+	k := borrowedString(key, klen)
+	v, ok, err := e.cache.Incr(bg, k, int64(delta))
+	e.forget(k)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -238,7 +274,9 @@ func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, d
 	if e == nil {
 		return st
 	}
-	ok, err := e.cache.Rename(bg, borrowedString(src, slen), borrowedString(dst, dlen))
+	from, to := borrowedString(src, slen), borrowedString(dst, dlen)
+	ok, err := e.cache.Rename(bg, from, to)
+	e.forget(from, to)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -286,6 +324,14 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 	if err != nil {
 		return argError(out, err.Error())
 	}
+	if e.near != nil {
+		vals, err := nearGetMany(e, keys)
+		if err != nil {
+			return fail(out, err)
+		}
+		putFrame(out, vals)
+		return C.RCG_OK
+	}
 	vals, err := e.cache.GetMany(bg, keys)
 	if err != nil {
 		return fail(out, err)
@@ -326,7 +372,9 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 		}
 		keys[i], vals[i] = string(k), stored
 	}
-	if err := e.cache.SetMany(bg, keys, vals, ttl(ttlMS)); err != nil {
+	err = e.cache.SetMany(bg, keys, vals, ttl(ttlMS))
+	e.forget(keys...)
+	if err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -344,6 +392,7 @@ func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t)
 		return argError(out, err.Error())
 	}
 	count, err := e.cache.DeleteMany(bg, keys)
+	e.forget(keys...)
 	if err != nil {
 		return fail(out, err)
 	}
@@ -359,6 +408,7 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 		return st
 	}
 	count, err := e.cache.Clear(bg, borrowedString(pattern, plen))
+	e.forgetAll()
 	if err != nil {
 		return fail(out, err)
 	}

@@ -91,6 +91,7 @@ func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen
 		return argError(out, "delete_pattern needs a pattern")
 	}
 	n, err := e.cache.DeletePattern(bg, borrowedString(pattern, plen), int(count))
+	e.forgetAll()
 	if err != nil {
 		return fail(out, err)
 	}
@@ -112,6 +113,7 @@ func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.siz
 	n, err := e.cache.Each(bg, "REINSERT", func(s *client.Client) (int64, error) {
 		return reinsert(bg, e.codec, s, pat, int(count))
 	})
+	e.forgetAll()
 	if err != nil {
 		return fail(out, err)
 	}
@@ -130,30 +132,40 @@ func reinsert(ctx context.Context, vc *valueCodec, s *client.Client, pattern str
 		if err != nil {
 			return done, err
 		}
-		if len(keys) > 0 {
-			entries, err := s.Dump(ctx, keys)
-			if err != nil {
-				return done, err
-			}
-			changed := entries[:0]
-			for _, en := range entries {
-				v, err := vc.encode(vc.decodeValue(en.Value))
-				if err != nil {
-					return done, err
-				}
-				if !bytes.Equal(v, en.Value) {
-					en.Value = v
-					changed = append(changed, en)
-				}
-			}
-			if err := s.Restore(ctx, changed); err != nil {
-				return done, err
-			}
-			done += int64(len(changed))
+		n, err := reinsertKeys(ctx, vc, s, keys)
+		done += n
+		if err != nil {
+			return done, err
 		}
 		if next == 0 {
 			return done, nil
 		}
 		cursor = next
 	}
+}
+
+// reinsertKeys re-encodes the string values of keys on s (see reinsert).
+func reinsertKeys(ctx context.Context, vc *valueCodec, s *client.Client, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	entries, err := s.Dump(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	changed := entries[:0]
+	for _, en := range entries {
+		v, err := vc.encode(vc.decodeValue(en.Value))
+		if err != nil {
+			return 0, err
+		}
+		if !bytes.Equal(v, en.Value) {
+			en.Value = v
+			changed = append(changed, en)
+		}
+	}
+	if err := s.Restore(ctx, changed); err != nil {
+		return 0, err
+	}
+	return int64(len(changed)), nil
 }

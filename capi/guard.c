@@ -132,6 +132,11 @@ int rcg_command(uintptr_t h, rcg_out *out, const uint8_t *frame, size_t frame_le
     return rcgx_command(h, out, U8(frame), frame_len);
 }
 
+int rcg_server_command(uintptr_t h, rcg_out *out, int64_t server, const uint8_t *frame, size_t frame_len) {
+    GUARD(out);
+    return rcgx_server_command(h, out, server, U8(frame), frame_len);
+}
+
 int rcg_locate(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len) {
     GUARD(out);
     return rcgx_locate(h, out, U8(key), key_len);
@@ -192,9 +197,25 @@ int rcg_reinsert(uintptr_t h, rcg_out *out, const uint8_t *pattern, size_t patte
     return rcgx_reinsert(h, out, U8(pattern), pattern_len, count);
 }
 
+int rcg_walk_step(uintptr_t h, rcg_out *out, int op, int64_t server, int64_t cursor,
+                  const uint8_t *pattern, size_t pattern_len, int64_t count) {
+    GUARD(out);
+    return rcgx_walk_step(h, out, op, server, cursor, U8(pattern), pattern_len, count);
+}
+
+int rcg_cache_stats(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_cache_stats(h, out);
+}
+
 int rcg_stats(rcg_out *out) {
     GUARD(out);
     return rcgx_stats(out);
+}
+
+int rcg_near_stats(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_near_stats(h, out);
 }
 
 int rcg_debug_panic(uintptr_t h, rcg_out *out) {
@@ -208,3 +229,30 @@ int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len) {
 }
 
 void rcg_free(void *p) { free(p); }
+
+int rcg_async_open(int fd, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_open(fd, out);
+}
+
+int rcg_async_close(uintptr_t queue, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_close(queue, out);
+}
+
+int rcg_async_submit(uintptr_t queue, uintptr_t h, rcg_out *out, int op, int64_t ticket,
+                     const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+                     int64_t n1, int64_t n2) {
+    GUARD(out);
+    return rcgx_async_submit(queue, h, out, op, ticket, U8(a), a_len, U8(b), b_len, n1, n2);
+}
+
+int rcg_async_drain(uintptr_t queue, rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_drain(queue, out);
+}
+
+int rcg_async_stats(rcg_out *out) {
+    GUARD(out);
+    return rcgx_async_stats(out);
+}

@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
+	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
@@ -22,6 +23,11 @@ type entry struct {
 	disabled atomic.Pointer[string]
 	// codec is applied to the values of get/set/get_many/set_many (codec.go).
 	codec *valueCodec
+	// stats are the counters shared by every handle of the same
+	// configuration (statsgroup.go).
+	stats *statsGroup
+	// near is the near-cache (OPTIONS LOCAL_CACHE, near.go), or nil.
+	near *nearcache.Cache
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.

@@ -38,6 +38,9 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	if err != nil {
 		return fail(out, err)
 	}
+	// One lookup per get-or-set call, on the key's server: a hit when a
+	// value is served, a miss when the caller must compute.
+	e.cache.Owner(k).Recorder().Lookup(t == nil)
 	if t != nil {
 		out.num = C.int64_t(cgo.NewHandle(t))
 		if t.Locked() {
@@ -45,7 +48,7 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 		}
 		return C.RCG_HERD_COMPUTE
 	}
-	putBytes(out, e.codec.decodeValue(v))
+	e.codec.putValue(out, v)
 	return C.RCG_OK
 }
 
@@ -80,7 +83,9 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 		_ = tk.Abandon(bg)
 		return fail(out, err)
 	}
-	if err := tk.Publish(bg, stored, ttl(valueMS), ttl(freshMS)); err != nil {
+	err = tk.Publish(bg, stored, ttl(valueMS), ttl(freshMS))
+	e.forget(tk.Key)
+	if err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK

@@ -16,8 +16,9 @@ type serverConfig struct {
 	Username string     `json:"username"`
 	Password string     `json:"password"`
 	TLS      *tlsConfig `json:"tls"`
-	// Name is the seed ring's node name: Python's repr of the server's
-	// identifier tuple, computed by the Python package. "" = derived from
+	// Name is the ring's node name: for the seed ring Python's repr of the
+	// server's identifier tuple, for the django-redis ring the LOCATION
+	// entry as written; computed by the Python package. "" = derived from
 	// addr and db (shard.Options.Names).
 	Name string `json:"name"`
 	// Weight is the ring weight (>= 1); 0 means 1.
@@ -54,8 +55,10 @@ func parseDocument(doc []byte) (shard.Options, error) {
 		opts.HashRing = shard.SeedRing
 	case "kidoredis":
 		opts.HashRing = shard.KidoredisRing
+	case "django-redis":
+		opts.HashRing = shard.DjangoRedisRing
 	default:
-		return shard.Options{}, fmt.Errorf("hash_ring must be seed or kidoredis, not %q", c.HashRing)
+		return shard.Options{}, fmt.Errorf("hash_ring must be seed, kidoredis or django-redis, not %q", c.HashRing)
 	}
 	if c.Primary < 0 || c.Primary >= len(c.Servers) {
 		return shard.Options{}, fmt.Errorf("primary %d is not an index into the %d servers", c.Primary, len(c.Servers))

@@ -56,3 +56,14 @@ func TestParseDocumentRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDocumentHashRings(t *testing.T) {
+	for ring, want := range map[string]shard.HashRing{"": shard.SeedRing, "seed": shard.SeedRing,
+		"kidoredis": shard.KidoredisRing, "django-redis": shard.DjangoRedisRing} {
+		opts, err := parseDocument([]byte(`{"mode":"ring","hash_ring":"` + ring + `","servers":[
+			{"addr":"a:1","name":"redis://a:1/0"},{"addr":"b:1","name":"redis://b:1/0"}]}`))
+		if err != nil || opts.HashRing != want {
+			t.Errorf("hash_ring %q: got %q, %v; want %q", ring, opts.HashRing, err, want)
+		}
+	}
+}

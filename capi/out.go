@@ -43,6 +43,15 @@ func reserve(out *C.rcg_out, n int) []byte {
 	return unsafe.Slice((*byte)(p), n)
 }
 
+// unreserve drops a result written by reserve, freeing its C memory.
+func unreserve(out *C.rcg_out) {
+	if out.big != nil {
+		C.free(unsafe.Pointer(out.big))
+		out.big = nil
+	}
+	out.len = 0
+}
+
 // putBytes writes a result.
 func putBytes(out *C.rcg_out, b []byte) { copy(reserve(out, len(b)), b) }
 

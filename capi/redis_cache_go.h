@@ -144,6 +144,13 @@ int rcg_clear(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pat
  * LOCATION order (out->num = 0 otherwise). An error reply is RCG_ERR_SERVER. */
 int rcg_command(uintptr_t handle, rcg_out *out, const uint8_t *frame, size_t frame_len);
 
+/* Runs one Redis command on server number server (LOCATION order; for a
+ * Cluster or Sentinel entry, where go-redis routes it), bypassing the
+ * layout's routing: a frame of the command name then its arguments. The
+ * reply is encoded as for rcg_command. RCG_MISS when server is past the last
+ * one. For admin tools (INFO, DBSIZE, PING per server). */
+int rcg_server_command(uintptr_t handle, rcg_out *out, int64_t server, const uint8_t *frame, size_t frame_len);
+
 /* Where key's writes go, without touching the network: out->num = the index
  * (LOCATION order) of the key's ring server in ring mode, of the primary in
  * primary mode, 0 in copy mode and with one server. */
@@ -215,13 +222,106 @@ int rcg_delete_pattern(uintptr_t handle, rcg_out *out, const uint8_t *pattern, s
  * out->num = how many values changed. */
 int rcg_reinsert(uintptr_t handle, rcg_out *out, const uint8_t *pattern, size_t pattern_len, int64_t count);
 
+/* rcg_walk_step operations */
+#define RCG_WALK_COUNT 0    /* count the matching keys */
+#define RCG_WALK_DELETE 1   /* UNLINK them */
+#define RCG_WALK_REINSERT 2 /* re-encode their values as rcg_reinsert does */
+
+/* One step of a key walk, for callers that report progress: one SCAN step
+ * (count <= 0: the configured scan count) on scan target number server
+ * (every server in ring and copy mode, the primary in primary mode; the
+ * targets of rcg_delete_pattern and rcg_reinsert), then op on the keys it
+ * found. RCG_OK with out->num = the next cursor (0: this server is done; a
+ * uint64 in the int64) and 16 bytes in out: two little-endian int64, the
+ * number of keys this step found, then how many of them were counted
+ * (COUNT: all), deleted (DELETE) or rewritten (REINSERT).
+ * RCG_MISS when server is past the last target. */
+int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_t cursor,
+                  const uint8_t *pattern, size_t pattern_len, int64_t count);
+
+/* Per-server counters kept in Go (core/stats). Every handle opened with the
+ * same configuration document in this process counts into the same
+ * counters (from the first open; they only grow), so any handle answers for
+ * all; "pool" sums the pool figures of the open ones. A JSON array in
+ * LOCATION order, one object per server:
+ *   {"server": "redis 127.0.0.1:6379 db 1", "commands": N,
+ *    "calls": {"get": N, "set": N, "delete": N, "get_many": N, "pipeline": N,
+ *              "scan": N, "script": N, "other": N},
+ *    "hits": N, "misses": N, "errors": N,
+ *    "errors_by_kind": {"connection": N, "timeout": N, "auth": N, "server": N, "other": N},
+ *    "latency_us": {"count": N, "mean": F, "p50": F, "p90": F, "p99": F, "p999": F, "max": F},
+ *    "pool": {"hits": N, "misses": N, "timeouts": N, "waits": N,
+ *             "total_conns": N, "idle_conns": N, "stale_conns": N}}
+ * Touches no server (a Cluster client that has not loaded its slot map
+ * loads it). */
+int rcg_cache_stats(uintptr_t handle, rcg_out *out);
+
 /* Diagnostics: writes the Go runtime's counters into out as text,
  * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
 int rcg_stats(rcg_out *out);
 
+/* Near-cache counters of a handle opened with a "local_cache" member
+ * (OPTIONS LOCAL_CACHE; core/nearcache): RCG_OK with text in out,
+ * "hits=N misses=N fills=N dropped=N evictions=N expired=N invalidations=N
+ * flushes=N connects=N failures=N entries=N bytes=N tracking=0|1 tracking_id=N"
+ * (tracking_id is the CLIENT ID of the invalidation connection, 0 while it
+ * is down); RCG_MISS when the handle has no near-cache.
+ * With a near-cache, rcg_get and rcg_get_many answer from process memory
+ * when they can (a copy of the decoded value), and every write call of this
+ * handle drops the keys it wrote from it at once. */
+int rcg_near_stats(uintptr_t handle, rcg_out *out);
+
 /* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
  * disables the handle. Proves a panic never crashes the host process. */
 int rcg_debug_panic(uintptr_t handle, rcg_out *out);
+
+/* Asynchronous calls, for event loops (one completion queue per loop).
+ * rcg_async_open takes a descriptor the caller polls for reading (an eventfd,
+ * or the write end of a pipe whose read end it polls); the library keeps its
+ * own dup() of it and closes that dup itself once the queue is closed and no
+ * operation is in flight, so the caller may close its descriptor at any time
+ * after rcg_async_close. The queue handle comes back in out->num.
+ * rcg_async_submit validates the handle, copies the inputs and starts op on
+ * its own goroutine; it returns RCG_OK at once, or an error status with a
+ * message (nothing was started). The operation later queues a completion
+ * (ticket, status, num, payload) whose status and num follow the sync export
+ * of the same name; when the queue goes from empty to non-empty the library
+ * writes the 8-byte little-endian integer 1 to the descriptor. The caller
+ * reads the descriptor (to reset it) and then calls rcg_async_drain, which
+ * writes every queued completion: per record int64 ticket, int32 status,
+ * int64 num, uint32 length, then that many bytes (the value, frame or error
+ * message), all little-endian; out->num = the number of records. Completions
+ * of a closed queue are dropped. A completion is queued for every submitted
+ * operation, within the configured timeouts; a caller that no longer wants
+ * it simply ignores its ticket (connections go back to the pool as usual).
+ * Arguments per op (a, b: bytes; n1, n2: integers):
+ *   GET a=key | SET a=key b=value n1=ttl_ms n2=flags (RCG_SET_NX) |
+ *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
+ *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
+ *   of keys | SET_MANY a=frame of key, value pairs n1=ttl_ms |
+ *   CLEAR a=pattern.
+ * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
+ * open queues), for leak checks. */
+#define RCG_ASYNC_GET 1
+#define RCG_ASYNC_SET 2
+#define RCG_ASYNC_DELETE 3
+#define RCG_ASYNC_EXISTS 4
+#define RCG_ASYNC_EXPIRE 5
+#define RCG_ASYNC_PERSIST 6
+#define RCG_ASYNC_INCR 7
+#define RCG_ASYNC_RENAME 8
+#define RCG_ASYNC_GET_MANY 9
+#define RCG_ASYNC_SET_MANY 10
+#define RCG_ASYNC_DELETE_MANY 11
+#define RCG_ASYNC_CLEAR 12
+#define RCG_ASYNC_TTL 13
+int rcg_async_open(int fd, rcg_out *out);
+int rcg_async_close(uintptr_t queue, rcg_out *out);
+int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,
+                     const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
+                     int64_t n1, int64_t n2);
+int rcg_async_drain(uintptr_t queue, rcg_out *out);
+int rcg_async_stats(rcg_out *out);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/redis-cache-go/redis-cache-go/core/breaker"
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
@@ -39,6 +40,7 @@ type Client struct {
 	name      string // Options.String(), used in error messages
 	user      string // Options.Username, named in authentication errors
 	scanCount int
+	stats     *stats.Server    // every command's latency and outcome, hits and misses (statshook.go)
 	wire      *wire.Pool       // raw connections for the hot commands (wire.go); nil: go-redis only
 	brk       *breaker.Breaker // the circuit breaker shared by go-redis and wire
 }
@@ -75,8 +77,10 @@ func New(opts Options) *Client {
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
 	brk := breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})
+	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{brk})
-	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, wire: newWire(o), brk: brk}
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
+		wire: newWire(o), brk: brk}
 }
 
 // String describes the server without credentials.
@@ -103,11 +107,13 @@ func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool,
 	}
 	v, err := c.rdb.Get(ctx, key).Bytes()
 	if err == redis.Nil {
+		c.stats.Lookup(false)
 		return nil, false, nil
 	}
 	if err != nil {
 		return nil, false, c.wrap("GET", err)
 	}
+	c.stats.Lookup(true)
 	return v, true, nil
 }
 
@@ -252,11 +258,14 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if err != nil {
 		return nil, c.wrap("MGET", err)
 	}
+	hits := 0
 	for i, v := range vals {
 		if s, ok := v.(string); ok {
 			out[i] = append(make([]byte, 0, len(s)), s...)
+			hits++
 		}
 	}
+	c.stats.Lookups(hits, len(keys)-hits)
 	return out, nil
 }
 

@@ -26,6 +26,7 @@ func (c *Client) getManySplit(ctx context.Context, keys []string) ([][]byte, err
 		return nil
 	})
 	out := make([][]byte, len(keys))
+	hits := 0
 	for i, cmd := range cmds {
 		v, e := cmd.Bytes()
 		if e == redis.Nil {
@@ -35,10 +36,12 @@ func (c *Client) getManySplit(ctx context.Context, keys []string) ([][]byte, err
 			return nil, c.wrap("GET", e)
 		}
 		out[i] = v
+		hits++
 	}
 	if err != nil && err != redis.Nil {
 		return nil, c.wrap("GET", err)
 	}
+	c.stats.Lookups(hits, len(keys)-hits)
 	return out, nil
 }
 

@@ -65,7 +65,9 @@ func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Dur
 }
 
 // Peek returns the value at key and whether freshKey exists, in one round
-// trip (MGET freshKey key): found is false for a missing value.
+// trip (MGET freshKey key): found is false for a missing value. It counts
+// no hit or miss: a get-or-set may peek several times for one answer, so
+// its caller counts (see Recorder).
 func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, found, fresh bool, err error) {
 	if c.split {
 		return c.peekSplit(ctx, key, freshKey)
@@ -159,6 +161,16 @@ func (c *Client) DeletePattern(ctx context.Context, pattern string, count int) (
 		}
 		cursor = next
 	}
+}
+
+// Unlink removes keys with UNLINK (the server frees their memory in the
+// background; one command, or one per key in a Cluster) and returns how
+// many existed.
+func (c *Client) Unlink(ctx context.Context, keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	return c.unlink(ctx, keys)
 }
 
 // Entry is one key's stored value and remaining TTL, as Dump reads them.

@@ -5,6 +5,8 @@ import (
 	"runtime"
 	"strconv"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // Options configures a Client for one Redis server. The zero value of every
@@ -62,6 +64,11 @@ type Options struct {
 	// ScanCount is the COUNT hint for SCAN and the batch size of UNLINK in
 	// Clear. Default: 1000.
 	ScanCount int
+
+	// Stats receives the Client's counters (see core/stats and
+	// Client.Recorder); several Clients may share one, e.g. every handle of
+	// one configuration in a process. Default: a new stats.Server.
+	Stats *stats.Server
 }
 
 // Default values, applied by withDefaults.
@@ -105,6 +112,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ScanCount <= 0 {
 		o.ScanCount = defaultScanCount
+	}
+	if o.Stats == nil {
+		o.Stats = new(stats.Server)
 	}
 	return o
 }

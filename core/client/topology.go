@@ -46,7 +46,8 @@ func (t *Topology) String(db int) string {
 // newTopology builds the Client of o.Topology (o has its defaults).
 func newTopology(o Options) *Client {
 	t := o.Topology
-	c := &Client{name: o.String(), scanCount: o.ScanCount}
+	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: o.Stats}
+	defer func() { c.rdb.AddHook(statsHook{c.stats}) }()
 	if t.Cluster {
 		c.rdb = redis.NewClusterClient(&redis.ClusterOptions{
 			Addrs:           t.Addrs,

@@ -24,6 +24,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/klauspost/compress/zstd"
 )
 
 // Format names a compression format.
@@ -190,10 +192,20 @@ func (c *Codec) Options() Options { return c.opts }
 // decimal integer (so INCR keeps working); else its compressed form in a
 // new slice.
 func (c *Codec) Encode(value []byte) ([]byte, error) {
+	stored, _, err := c.EncodeTo(nil, value)
+	return stored, err
+}
+
+// EncodeTo is Encode writing a compressed result into dst's storage
+// (appended to dst[:0], grown when too small), so a caller can reuse one
+// buffer across calls. compressed is false when the result is value itself
+// (not copied: no compressor, shorter than MinLen, or a decimal integer).
+func (c *Codec) EncodeTo(dst, value []byte) (stored []byte, compressed bool, err error) {
 	if c.enc == nil || len(value) < c.opts.MinLen || IsDecimalInt(value) {
-		return value, nil
+		return value, false, nil
 	}
-	return c.enc.encode(value)
+	stored, err = c.enc.encode(dst[:0], value)
+	return stored, err == nil, err
 }
 
 // Decode returns the value stored as stored. When stored starts with the
@@ -206,7 +218,31 @@ func (c *Codec) Encode(value []byte) ([]byte, error) {
 // begin like a compressed stream ("x^…" looks like zlib), so the caller
 // decides whether the value is usable as it is.
 func (c *Codec) Decode(stored []byte) ([]byte, Format, error) {
-	return decode(stored, c.maxDecoded())
+	return decode(nil, stored, c.maxDecoded())
+}
+
+// DecodeTo is Decode writing a decompressed result into dst's storage
+// (appended to dst[:0]) when it fits there, so a caller can reuse one
+// buffer, or decode straight into memory of its own sized by ContentSize.
+// A result that does not fit is in a new slice. Uncompressed input comes
+// back as stored itself; on error the contents of dst are undefined.
+func (c *Codec) DecodeTo(dst, stored []byte) ([]byte, Format, error) {
+	return decode(dst[:0], stored, c.maxDecoded())
+}
+
+// ContentSize returns the decompressed size stated in the header of stored
+// (the content size of a zstd frame, which zstd writers record), or false
+// when stored states none. It is a hint for sizing a destination: a stream
+// of several frames decodes to more, and a hostile header can say anything.
+func ContentSize(stored []byte) (n int, ok bool) {
+	if Sniff(stored) != Zstd {
+		return 0, false
+	}
+	var h zstd.Header
+	if h.Decode(stored) != nil || !h.HasFCS || h.FrameContentSize > uint64(DefaultMaxDecodedLen) {
+		return 0, false
+	}
+	return int(h.FrameContentSize), true
 }
 
 func (c *Codec) maxDecoded() int {
@@ -217,14 +253,14 @@ func (c *Codec) maxDecoded() int {
 }
 
 // Decode decodes stored with the default options; see Codec.Decode.
-func Decode(stored []byte) ([]byte, Format, error) { return decode(stored, DefaultMaxDecodedLen) }
+func Decode(stored []byte) ([]byte, Format, error) { return decode(nil, stored, DefaultMaxDecodedLen) }
 
-func decode(stored []byte, limit int) ([]byte, Format, error) {
+func decode(dst, stored []byte, limit int) ([]byte, Format, error) {
 	f := Sniff(stored)
 	if f == None {
 		return stored, None, nil
 	}
-	out, err := decoders[f](stored, limit)
+	out, err := decoders[f](dst, stored, limit)
 	if err != nil {
 		return stored, None, &DecodeError{Format: f, Err: err}
 	}

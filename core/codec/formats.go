@@ -3,8 +3,10 @@ package codec
 import (
 	"bytes"
 	stdbzip2 "compress/bzip2"
+	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	dsbzip2 "github.com/dsnet/compress/bzip2"
@@ -16,9 +18,25 @@ import (
 	"github.com/ulikunitz/xz"
 )
 
-// encoder compresses one whole value into a new slice.
+// encoder compresses one whole value, appending it to dst.
 type encoder interface {
-	encode(value []byte) ([]byte, error)
+	encode(dst, value []byte) ([]byte, error)
+}
+
+// appendWriter is an io.Writer appending to a slice.
+type appendWriter struct{ b []byte }
+
+func (w *appendWriter) Write(p []byte) (int, error) {
+	w.b = append(w.b, p...)
+	return len(p), nil
+}
+
+// appendTo returns dst with room for about what value compresses to.
+func appendTo(dst, value []byte) *appendWriter {
+	if cap(dst) == 0 {
+		dst = make([]byte, 0, len(value)/2+64)
+	}
+	return &appendWriter{b: dst}
 }
 
 // streamWriter is a compressor writing to an io.Writer that can be reset
@@ -50,11 +68,10 @@ func newPooledEncoder(make func() (streamWriter, error)) (*pooledEncoder, error)
 	return e, nil
 }
 
-func (e *pooledEncoder) encode(value []byte) ([]byte, error) {
+func (e *pooledEncoder) encode(dst, value []byte) ([]byte, error) {
 	w := e.pool.Get().(streamWriter)
-	var buf bytes.Buffer
-	buf.Grow(len(value)/2 + 64)
-	w.Reset(&buf)
+	buf := appendTo(dst, value)
+	w.Reset(buf)
 	_, err := w.Write(value)
 	if cerr := w.Close(); err == nil {
 		err = cerr
@@ -64,15 +81,18 @@ func (e *pooledEncoder) encode(value []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.b, nil
 }
 
 // zstdEncoder wraps one zstd encoder; EncodeAll is safe for concurrent use
 // and pools its own state.
 type zstdEncoder struct{ enc *zstd.Encoder }
 
-func (e zstdEncoder) encode(value []byte) ([]byte, error) {
-	return e.enc.EncodeAll(value, make([]byte, 0, len(value)/2+64)), nil
+func (e zstdEncoder) encode(dst, value []byte) ([]byte, error) {
+	if cap(dst) == 0 {
+		dst = make([]byte, 0, len(value)/2+64)
+	}
+	return e.enc.EncodeAll(value, dst), nil
 }
 
 // xzEncoder writes the xz container with a dictionary sized like xz's
@@ -82,14 +102,13 @@ type xzEncoder struct{ dictCap int }
 // xzPresetDict is the dictionary size of xz presets 1–9.
 var xzPresetDict = [...]int{1: 1 << 20, 2: 2 << 20, 3: 4 << 20, 4: 4 << 20, 5: 8 << 20, 6: 8 << 20, 7: 16 << 20, 8: 32 << 20, 9: 64 << 20}
 
-func (e xzEncoder) encode(value []byte) ([]byte, error) {
+func (e xzEncoder) encode(dst, value []byte) ([]byte, error) {
 	dict := 4096 // the smallest dictionary xz allows
 	for dict < len(value) && dict < e.dictCap {
 		dict <<= 1
 	}
-	var buf bytes.Buffer
-	buf.Grow(len(value)/2 + 64)
-	w, err := xz.WriterConfig{DictCap: dict, CheckSum: xz.CRC64}.NewWriter(&buf)
+	buf := appendTo(dst, value)
+	w, err := xz.WriterConfig{DictCap: dict, CheckSum: xz.CRC64}.NewWriter(buf)
 	if err != nil {
 		return nil, err
 	}
@@ -99,7 +118,7 @@ func (e xzEncoder) encode(value []byte) ([]byte, error) {
 	if err := w.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	return buf.b, nil
 }
 
 // lz4Writer adapts *lz4.Writer (whose Reset takes the writer and keeps the
@@ -113,10 +132,10 @@ type s2Writer struct{ *s2.Writer }
 // alone): the s2 writer writes nothing at all for it, which has no magic.
 type s2Encoder struct{ *pooledEncoder }
 
-func (e s2Encoder) encode(value []byte) ([]byte, error) {
-	out, err := e.pooledEncoder.encode(value)
+func (e s2Encoder) encode(dst, value []byte) ([]byte, error) {
+	out, err := e.pooledEncoder.encode(dst, value)
 	if err == nil && len(out) == 0 {
-		out = append([]byte{}, magicS2...)
+		out = append(out, magicS2...)
 	}
 	return out, err
 }
@@ -143,7 +162,11 @@ func newEncoder(f Format, level int) (encoder, error) {
 	case LZMA:
 		return xzEncoder{dictCap: xzPresetDict[level]}, nil
 	case Zstd:
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)), zstd.WithEncoderConcurrency(1))
+		// No checksum, like the zstd CLI's library default and pyzstd/zstandard
+		// (redis already keeps values intact); the frame records the content
+		// size, so a reader can size its destination (ContentSize).
+		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
+			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 		if err != nil {
 			return nil, err
 		}
@@ -171,8 +194,8 @@ func newEncoder(f Format, level int) (encoder, error) {
 }
 
 // decoders decode a whole stored value of one format, inflating it to at
-// most limit bytes.
-var decoders = map[Format]func(stored []byte, limit int) ([]byte, error){
+// most limit bytes, appended to dst when it fits there.
+var decoders = map[Format]func(dst, stored []byte, limit int) ([]byte, error){
 	Zlib:  decodeZlib,
 	Gzip:  decodeGzip,
 	Bzip2: decodeBzip2,
@@ -182,24 +205,40 @@ var decoders = map[Format]func(stored []byte, limit int) ([]byte, error){
 	S2:    decodeS2,
 }
 
-// readAll reads r to its end into a new slice, refusing more than limit bytes.
-func readAll(r io.Reader, sizeHint, limit int) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(min(max(sizeHint, 512), limit))
-	n, err := buf.ReadFrom(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return nil, err
+// readAll reads r to its end, appending to dst (which must be empty; a new
+// slice of about sizeHint bytes when dst has no capacity), refusing more
+// than limit bytes. It reads straight into the destination and doubles it
+// when full, so a well-sized dst is written once and never copied.
+func readAll(dst []byte, r io.Reader, sizeHint, limit int) ([]byte, error) {
+	buf := dst
+	if cap(buf) == 0 {
+		buf = make([]byte, 0, min(max(sizeHint, 512), limit+1))
 	}
-	if n > int64(limit) {
-		return nil, errTooLarge
+	for {
+		if len(buf) == cap(buf) {
+			if len(buf) > limit {
+				return nil, errTooLarge
+			}
+			buf = slices.Grow(buf, min(max(len(buf), 512), limit+1-len(buf)))
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if len(buf) > limit {
+			return nil, errTooLarge
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	return buf.Bytes(), nil
 }
 
 // zlibReaders pools zlib readers; each is Reset onto the next input.
 var zlibReaders sync.Pool
 
-func decodeZlib(stored []byte, limit int) ([]byte, error) {
+func decodeZlib(dst, stored []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(stored)
 	var r io.ReadCloser
 	if pooled, ok := zlibReaders.Get().(io.ReadCloser); ok {
@@ -214,7 +253,7 @@ func decodeZlib(stored []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	out, err := readAll(r, 3*len(stored), limit)
+	out, err := readAll(dst, r, 4*len(stored), limit)
 	if err == nil && src.Len() != 0 { // flate reads a bytes.Reader byte by byte: nothing is over-read
 		err = errTrailing
 	}
@@ -224,7 +263,7 @@ func decodeZlib(stored []byte, limit int) ([]byte, error) {
 
 var gzipReaders sync.Pool // of *gzip.Reader
 
-func decodeGzip(stored []byte, limit int) ([]byte, error) {
+func decodeGzip(dst, stored []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(stored)
 	r, ok := gzipReaders.Get().(*gzip.Reader)
 	if ok {
@@ -238,21 +277,33 @@ func decodeGzip(stored []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	out, err := readAll(r, 3*len(stored), limit)
+	out, err := readAll(dst, r, gzipSizeHint(stored), limit)
 	gzipReaders.Put(r)
 	return out, err
 }
 
-func decodeBzip2(stored []byte, limit int) ([]byte, error) {
-	return readAll(stdbzip2.NewReader(bytes.NewReader(stored)), 4*len(stored), limit)
+// gzipSizeHint is the ISIZE trailer (the length mod 2^32 of the last
+// member) when it is plausible for stored, else a guess from its length.
+func gzipSizeHint(stored []byte) int {
+	if len(stored) >= 18 {
+		n := int(binary.LittleEndian.Uint32(stored[len(stored)-4:]))
+		if n <= 1032*len(stored) { // deflate expands at most 1032:1
+			return n + 1 // +1: room to see EOF without growing
+		}
+	}
+	return 4 * len(stored)
 }
 
-func decodeXZ(stored []byte, limit int) ([]byte, error) {
+func decodeBzip2(dst, stored []byte, limit int) ([]byte, error) {
+	return readAll(dst, stdbzip2.NewReader(bytes.NewReader(stored)), 4*len(stored), limit)
+}
+
+func decodeXZ(dst, stored []byte, limit int) ([]byte, error) {
 	r, err := xz.ReaderConfig{SingleStream: false}.NewReader(bytes.NewReader(stored))
 	if err != nil {
 		return nil, err
 	}
-	return readAll(r, 4*len(stored), limit)
+	return readAll(dst, r, 4*len(stored), limit)
 }
 
 // zstdDecoder is shared: DecodeAll is safe for concurrent use.
@@ -260,12 +311,15 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(DefaultMaxDecodedLen))
 })
 
-func decodeZstd(stored []byte, limit int) ([]byte, error) {
+func decodeZstd(dst, stored []byte, limit int) ([]byte, error) {
 	d, err := zstdDecoder()
 	if err != nil {
 		return nil, err
 	}
-	out, err := d.DecodeAll(stored, nil)
+	if n, ok := ContentSize(stored); ok && n > limit {
+		return nil, errTooLarge
+	}
+	out, err := d.DecodeAll(stored, dst)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +331,7 @@ func decodeZstd(stored []byte, limit int) ([]byte, error) {
 
 var lz4Readers sync.Pool // of *lz4.Reader
 
-func decodeLZ4(stored []byte, limit int) ([]byte, error) {
+func decodeLZ4(dst, stored []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(stored)
 	r, ok := lz4Readers.Get().(*lz4.Reader)
 	if ok {
@@ -288,7 +342,7 @@ func decodeLZ4(stored []byte, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
-	out, err := readAll(r, 3*len(stored), limit)
+	out, err := readAll(dst, r, 4*len(stored), limit)
 	r.Reset(nil)
 	lz4Readers.Put(r)
 	if err == nil && src.Len() != 0 {
@@ -299,7 +353,7 @@ func decodeLZ4(stored []byte, limit int) ([]byte, error) {
 
 var s2Readers sync.Pool // of *s2.Reader
 
-func decodeS2(stored []byte, limit int) ([]byte, error) {
+func decodeS2(dst, stored []byte, limit int) ([]byte, error) {
 	src := bytes.NewReader(stored)
 	r, ok := s2Readers.Get().(*s2.Reader)
 	if ok {
@@ -307,7 +361,7 @@ func decodeS2(stored []byte, limit int) ([]byte, error) {
 	} else {
 		r = s2.NewReader(src, s2.ReaderMaxBlockSize(4<<20))
 	}
-	out, err := readAll(r, 3*len(stored), limit)
+	out, err := readAll(dst, r, 4*len(stored), limit)
 	r.Reset(nil)
 	s2Readers.Put(r)
 	return out, err

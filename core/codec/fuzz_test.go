@@ -35,6 +35,14 @@ func FuzzDecode(f *testing.F) {
 		if Sniff(stored) != format {
 			t.Fatalf("Decode format %v; Sniff says %v", format, Sniff(stored))
 		}
+		// The capi get path: decode into a destination sized by the header
+		// (whatever it claims) and into a reused buffer; both agree with Decode.
+		n, _ := ContentSize(stored)
+		for _, dst := range [][]byte{make([]byte, 0, min(n, 1<<20)), make([]byte, 5, 64)} {
+			if into, f2, err := (*Codec)(nil).DecodeTo(dst, stored); err != nil || f2 != format || !bytes.Equal(into, got) {
+				t.Fatalf("DecodeTo into cap %d = %d bytes, %v, %v; Decode gave %d bytes, %v", cap(dst), len(into), f2, err, len(got), format)
+			}
+		}
 		if want, ok := reference(format, stored); ok && !bytes.Equal(got, want) {
 			t.Fatalf("%v: Decode gave %d bytes; the standard library %d bytes", format, len(got), len(want))
 		}
@@ -81,6 +89,10 @@ func FuzzRoundTrip(f *testing.F) {
 		stored, err := c.Encode(value)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// EncodeTo into a used, too-small buffer writes the same bytes.
+		if into, _, err := c.EncodeTo(make([]byte, 3, 8), value); err != nil || !bytes.Equal(into, stored) {
+			t.Fatalf("%v: EncodeTo gave %d bytes (error %v); Encode %d bytes", format, len(into), err, len(stored))
 		}
 		got, decodedAs, err := c.Decode(stored)
 		if bytes.Equal(stored, value) {

@@ -92,7 +92,8 @@ type Options struct {
 	// ShardedRedisCache, shard.Copy is RedisCopyCache, shard.Primary is
 	// RedisCache with several LOCATIONs. Default: shard.Ring.
 	Mode shard.Mode
-	// HashRing is OPTIONS["HASH_RING"]. Default: shard.SeedRing.
+	// HashRing is OPTIONS["HASH_RING"] (shard.DjangoRedisRing for a site
+	// on django-redis' ShardClient). Default: shard.SeedRing.
 	HashRing shard.HashRing
 	// Weights are OPTIONS["WEIGHTS"] as a list aligned with Location.
 	// Default: equal.
@@ -176,7 +177,8 @@ type Cache struct {
 }
 
 // ShardOptions returns the core/shard configuration that opts describe:
-// one client.Options and one seed-ring node name per Location entry,
+// one client.Options and one ring node name per Location entry (the seed
+// ring's identifier repr, or the entry itself for shard.DjangoRedisRing),
 // derived as the Python package derives them from the same settings.
 func ShardOptions(opts Options) (shard.Options, error) {
 	o := opts.withDefaults()
@@ -197,6 +199,9 @@ func ShardOptions(opts Options) (shard.Options, error) {
 		}
 		s.opts.PoolSize = o.MaxConnections
 		so.Servers = append(so.Servers, s.opts)
+		if o.HashRing == shard.DjangoRedisRing {
+			s.name = entry // django-redis names a node by its LOCATION entry as written
+		}
 		so.Names = append(so.Names, s.name)
 	}
 	return so, nil

@@ -2,7 +2,7 @@
 // rings of the libraries redis-cache-go replaces, bit for bit, so a site
 // that switches keeps every key on the server that already holds it.
 //
-// Two rings are provided:
+// Three rings are provided:
 //
 //   - Seed: django-redis-cache 3.0.1's ring (the default). 16 virtual nodes
 //     per server named "{i}:{name}", where name is Python's repr() of the
@@ -13,8 +13,11 @@
 //     RedisRing: 40 md5 digests per label giving 3 points each; a key goes to
 //     the first point strictly greater than its position, wrapping to the
 //     lowest.
+//   - DjangoRedis: django-redis' ShardClient ring: 128 SHA-256 points per
+//     server named by its LOCATION entry; a key (or its {hash tag}) goes to
+//     the point with the largest digest <= its own, wrapping to the highest.
 //
-// Both take a weight per server. Weights are divided by their greatest
+// Seed and Kidoredis take a weight per server. Weights are divided by their greatest
 // common divisor first, so equal weights (of any value) place keys exactly
 // as unweighted rings do.
 package ring

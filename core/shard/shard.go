@@ -59,6 +59,9 @@ const (
 	// KidoredisRing is hash_ring as django-kidoredis' RedisRing used it
 	// (ring.NewKidoredis over the labels "0", "1", …).
 	KidoredisRing HashRing = "kidoredis"
+	// DjangoRedisRing is django-redis' ShardClient ring (ring.NewDjangoRedis
+	// over Names, which must then be the LOCATION entries as written).
+	DjangoRedisRing HashRing = "django-redis"
 )
 
 // Options configures a Cache. Zero values mean the defaults named on each
@@ -169,8 +172,10 @@ func newRing(o Options) (ring.Ring, error) {
 		return ring.NewSeed(o.Names, o.Weights)
 	case KidoredisRing:
 		return ring.NewKidoredis(ring.KidoredisLabels(len(o.Servers)), o.Weights)
+	case DjangoRedisRing:
+		return ring.NewDjangoRedis(o.Names, o.Weights)
 	}
-	return nil, configError("unknown hash ring %q (seed or kidoredis)", o.HashRing)
+	return nil, configError("unknown hash ring %q (seed, kidoredis or django-redis)", o.HashRing)
 }
 
 // Mode returns the layout.

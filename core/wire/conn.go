@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -30,6 +31,8 @@ type conn struct {
 	timeout time.Duration
 	// deadline of the current wait; zero until the first wait of a call.
 	deadline time.Time
+	// open counts the owning Pool's open connections (nil: not counted).
+	open *atomic.Int64
 	// rcvTimeo is the socket's SO_RCVTIMEO when it is in blocking mode (the
 	// first wait of a call with that timeout is a blocking read); 0: every
 	// wait is a ppoll.
@@ -40,6 +43,9 @@ func (c *conn) close() {
 	if c.fd >= 0 {
 		syscall.Close(c.fd)
 		c.fd = -1
+		if c.open != nil {
+			c.open.Add(-1)
+		}
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,6 +83,27 @@ type Pool struct {
 	mu     sync.Mutex
 	idle   []*conn
 	closed bool
+
+	open                atomic.Int64  // connections open now
+	hits, dials, stales atomic.Uint64 // idle reuses, new connections, idle ones found dead
+}
+
+// Stats are a Pool's connection figures.
+type Stats struct {
+	Hits       uint64 // calls that reused an idle connection
+	Misses     uint64 // connections dialled
+	StaleConns uint64 // idle connections found closed by the server and dropped
+	TotalConns uint64 // connections open now (idle or in use)
+	IdleConns  uint64 // idle connections now
+}
+
+// Stats returns the Pool's connection figures.
+func (p *Pool) Stats() Stats {
+	p.mu.Lock()
+	idle := len(p.idle)
+	p.mu.Unlock()
+	return Stats{Hits: p.hits.Load(), Misses: p.dials.Load(), StaleConns: p.stales.Load(),
+		TotalConns: uint64(max(p.open.Load(), 0)), IdleConns: uint64(idle)}
 }
 
 // New returns a Pool for the server in o. It does not connect.
@@ -120,12 +142,15 @@ func (p *Pool) get() (*conn, error) {
 		p.idle = p.idle[:n-1]
 		if time.Since(c.idle) < staleAfter {
 			p.mu.Unlock()
+			p.hits.Add(1)
 			return c, nil
 		}
 		p.mu.Unlock()
 		if !peekDead(c.fd) {
+			p.hits.Add(1)
 			return c, nil
 		}
+		p.stales.Add(1)
 		c.close()
 		p.mu.Lock()
 	}
@@ -159,7 +184,9 @@ func (p *Pool) dial() (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &conn{fd: fd, name: p.name, rbuf: make([]byte, readBufSize)}
+	p.dials.Add(1)
+	p.open.Add(1)
+	c := &conn{fd: fd, name: p.name, rbuf: make([]byte, readBufSize), open: &p.open}
 	if err := p.handshake(c, start); err != nil {
 		c.close()
 		return nil, err

@@ -356,6 +356,25 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
+func TestStats(t *testing.T) {
+	s := startServer(t)
+	p := New(Options{Addr: s.addr})
+	defer p.Close()
+	for i := 0; i < 3; i++ {
+		if _, _, err := p.Get("x"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := p.Stats()
+	if got != (Stats{Hits: 2, Misses: 1, TotalConns: 1, IdleConns: 1}) {
+		t.Fatalf("Stats after 3 calls: got %+v; want 1 dial, 2 reuses, 1 open and idle", got)
+	}
+	p.Close()
+	if got := p.Stats(); got.TotalConns != 0 || got.IdleConns != 0 {
+		t.Fatalf("Stats after Close: got %+v; want no connection open", got)
+	}
+}
+
 func TestClosed(t *testing.T) {
 	s := startServer(t)
 	p := New(Options{Addr: s.addr})

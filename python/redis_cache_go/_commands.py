@@ -59,7 +59,8 @@ class CommandsMixin:
         Sharded: the ring's choice (for a cache key, pass ``cache.make_key(key)``);
         primary/replica: the primary; copy mode: 0. Never touches the network.
         """
-        return self._client.locate(_arg(key))
+        index: int = self._client.locate(_arg(key))
+        return index
 
     def zadd(self, key: Any, mapping: dict[Any, float], *flags: str) -> Any:
         """ZADD key [flags] score member … from ``{member: score}`` (redis-py's signature)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
@@ -44,6 +44,17 @@ class ExtendedMixin:
     _client: Any
     _py_compressor: Any
     _min_len: int
+
+    if TYPE_CHECKING:  # provided by BaseCache and by the backend class (backend.py)
+        key_prefix: str
+        version: int
+        key_func: Callable[..., str]
+
+        def _key(self, key: Any, version: int | None) -> bytes: ...
+        def _encode(self, value: Any) -> bytes: ...
+        def _decode(self, data: bytes, key: bytes) -> Any: ...
+        def _ttl_ms(self, timeout: Any) -> int: ...
+        def _py_decompress(self, data: bytes) -> bytes: ...
 
     # -- herd-protected get_or_set ----------------------------------------------
     def get_or_set(
@@ -128,25 +139,30 @@ class ExtendedMixin:
 
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` seconds (<= 0 deletes it); False when it is missing."""
-        return self._client.expire(self._key(key, version), _expiry_ms(timeout * 1000))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms(timeout * 1000))
+        return done
 
     def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` milliseconds (<= 0 deletes it); False when it is missing."""
-        return self._client.expire(self._key(key, version), _expiry_ms(timeout))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms(timeout))
+        return done
 
     def expire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in seconds); False when missing."""
         at = when.timestamp() if isinstance(when, datetime) else float(when)
-        return self._client.expire(self._key(key, version), _expiry_ms((at - time.time()) * 1000))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms((at - time.time()) * 1000))
+        return done
 
     def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in milliseconds)."""
         at_ms = when.timestamp() * 1000 if isinstance(when, datetime) else float(when)
-        return self._client.expire(self._key(key, version), _expiry_ms(at_ms - time.time() * 1000))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms(at_ms - time.time() * 1000))
+        return done
 
     def persist(self, key: Any, version: int | None = None) -> bool:
         """Remove the key's expiry; False when it is missing."""
-        return self._client.persist(self._key(key, version))
+        done: bool = self._client.persist(self._key(key, version))
+        return done
 
     # -- patterns ------------------------------------------------------------------
     def make_pattern(self, pattern: str, version: int | None = None) -> bytes:
@@ -163,7 +179,8 @@ class ExtendedMixin:
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         """Delete the keys matching ``pattern`` on every server (SCAN + UNLINK batches of
         ``itersize`` keys, servers concurrently, never KEYS); returns how many were deleted."""
-        return self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
+        deleted: int = self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
+        return deleted
 
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         """Yield the cache keys (without prefix and version) matching ``search``, server by server,
@@ -196,7 +213,8 @@ class ExtendedMixin:
         compressor, keeping each TTL; run it after changing COMPRESSOR. Returns how many changed."""
         if self._py_compressor is not None:
             return self._reinsert_in_python(itersize or DEFAULT_ITERSIZE)
-        return self._client.reinsert(self._prefix_pattern(), itersize or DEFAULT_ITERSIZE)
+        changed: int = self._client.reinsert(self._prefix_pattern(), itersize or DEFAULT_ITERSIZE)
+        return changed
 
     def _reinsert_in_python(self, count: int) -> int:
         """reinsert_keys for a custom Python compressor class: read, recompress, write back with the
@@ -219,6 +237,35 @@ class ExtendedMixin:
                 step = self._client.scan(server, cursor, pattern, count)
             server += 1
         return done
+
+    # -- stats and step-by-step key walks (manage.py redis_cache) ---------------------
+    def stats(self) -> list[dict[str, Any]]:
+        """Per-server counters kept in the Go core for this process, in LOCATION order (one entry for
+        a Cluster or Sentinel deployment): ``server``, ``commands``, ``calls`` per operation,
+        ``hits``, ``misses``, ``errors``, ``errors_by_kind``, ``latency_us`` (count, mean, p50, p90,
+        p99, p999, max; microseconds) and ``pool`` (go-redis pool figures, summed over the open
+        clients). Every instance of one configuration in this process (Django builds one per thread)
+        counts into the same counters, from the first use on; they only grow. Touches no server."""
+        result: list[dict[str, Any]] = self._client.cache_stats()
+        return result
+
+    def _walk(self, op: int, pattern: bytes, itersize: int | None = None) -> Iterator[tuple[int, int, int]]:
+        """Walk the keys matching the raw glob ``pattern`` one SCAN step at a time on every scan
+        target (see rcg_walk_step), acting on each step's keys (count, delete or re-encode); yields
+        (target index, keys found in this step, of which counted/deleted/rewritten)."""
+        count = itersize or DEFAULT_ITERSIZE
+        server = 0
+        while True:
+            cursor = 0
+            while True:
+                step = self._client.walk_step(op, server, cursor, pattern, count)
+                if step is None:
+                    return
+                found, done, cursor = step
+                yield server, found, done
+                if cursor == 0:
+                    break
+            server += 1
 
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()

@@ -16,6 +16,7 @@ an outage nobody hears about is worse than a log line every few seconds).
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import threading
 import time
@@ -127,6 +128,9 @@ def install(cache: Any, servers: list[str], log: bool) -> None:
         method = getattr(cache, name, None)
         if method is not None:
             setattr(cache, name, _wrap(name, method, fallback, record))
+        amethod = getattr(cache, "a" + name, None)  # the native async twin (aget, aset, ...)
+        if amethod is not None and inspect.iscoroutinefunction(amethod):
+            setattr(cache, "a" + name, _awrap(name, amethod, fallback, record))
     cache._ignored_log = record
 
 
@@ -135,6 +139,18 @@ def _wrap(name: str, method: Callable[..., Any], fallback: Callable[..., Any], r
     def call(*args: Any, **kwargs: Any) -> Any:
         try:
             return method(*args, **kwargs)
+        except IGNORED as e:
+            record(name, e)
+            return fallback(args, kwargs)
+
+    return call
+
+
+def _awrap(name: str, method: Callable[..., Any], fallback: Callable[..., Any], record: _RateLimitedLog) -> Callable[..., Any]:
+    @functools.wraps(method)
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
         except IGNORED as e:
             record(name, e)
             return fallback(args, kwargs)

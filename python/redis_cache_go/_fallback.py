@@ -19,7 +19,7 @@ import itertools
 import logging
 import os
 import threading
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Sequence, cast
 
 from redis_cache_go import exceptions as exc
 
@@ -113,7 +113,8 @@ class FallbackClient:
 
     @_translate
     def get(self, key: bytes) -> bytes | None:
-        return self._r.get(key)
+        # decode_responses is off, so redis-py answers bytes (its stubs also allow str)
+        return cast("bytes | None", self._r.get(key))
 
     @_translate
     def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
@@ -160,7 +161,7 @@ class FallbackClient:
 
     @_translate
     def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
-        return list(self._r.mget(keys))
+        return cast("list[bytes | None]", list(self._r.mget(keys)))
 
     @_translate
     def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
@@ -200,6 +201,9 @@ class FallbackClient:
 
     def herd_abandon(self, ticket: int) -> None:
         self._pending.pop(ticket, None)
+
+    def near_stats(self) -> dict[str, int] | None:
+        return None  # no near-cache in the fallback: every call goes to Redis
 
 
 class ForkAware:

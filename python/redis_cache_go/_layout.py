@@ -22,7 +22,7 @@ from redis_cache_go._settings import Server, Settings, _redact, parse_server
 
 logger = logging.getLogger("redis_cache_go")
 
-HASH_RINGS = ("seed", "kidoredis")
+HASH_RINGS = ("seed", "kidoredis", "django-redis")
 # Per-server keys of the document; the rest of native_config() is shared by every server.
 _SERVER_KEYS = ("network", "addr", "db", "username", "password", "tls")
 
@@ -97,8 +97,8 @@ def hash_ring(value: Any) -> str:
     if value is None:
         return "seed"
     if value not in HASH_RINGS:
-        raise ImproperlyConfigured(f"redis_cache_go: OPTIONS['HASH_RING'] = {value!r}: must be 'seed' (default) or 'kidoredis'")
-    return value
+        raise ImproperlyConfigured(f"redis_cache_go: OPTIONS['HASH_RING'] = {value!r}: must be 'seed' (default), 'kidoredis' or 'django-redis'")
+    return str(value)
 
 
 def node_name(server: Server) -> str:
@@ -126,6 +126,11 @@ def document(settings: Settings, mode: str, *, primary: int = 0, ring: str = "se
         entry["name"] = node_name(server)
         entry["weight"] = ring_weights[i] if ring_weights else 1
         servers.append(entry)
+    if ring == "django-redis" and mode == "ring":
+        if ring_weights and len(set(ring_weights)) > 1:
+            raise ImproperlyConfigured(f"redis_cache_go: OPTIONS['WEIGHTS'] = {ring_weights!r}: django-redis' ring has no weights")
+        for entry, server in zip(servers, settings.servers):
+            entry["name"] = server.location  # django-redis names a node by its LOCATION entry as written
     doc.update(servers=servers, mode=mode, hash_ring=ring, primary=primary)
     return doc
 

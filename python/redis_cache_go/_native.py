@@ -20,6 +20,9 @@ from redis_cache_go import exceptions as exc
 
 LIBRARY_NAME = "libredis_cache_go.so"
 SCRATCH_SIZE = 64 * 1024
+# A thread's scratch buffer grows (in powers of two) to hold the largest result it has seen, up to
+# this size, so a steady stream of big values costs no malloc + free (and no fresh pages) per call.
+SCRATCH_MAX = 4 * 1024 * 1024
 
 OK = 0
 MISS = 1
@@ -61,6 +64,19 @@ class _Scratch(threading.local):
         # The same address as a ready c_void_p: ctypes passes it without converting an int
         # on every call (measured ~0.1 µs per call).
         self.vptr = c_void_p(self.ptr)
+        self.view = memoryview(self.buf).cast("B")  # slicing + tobytes beats ctypes.string_at (~5x)
+
+    def grow(self, n: int) -> None:
+        """Make room for results of n bytes (n <= SCRATCH_MAX), between calls."""
+        size = len(self.buf)
+        while size < n:
+            size *= 2
+        if size > len(self.buf):
+            self.buf = ctypes.create_string_buffer(size)
+            self.addr = ctypes.addressof(self.buf)
+            self.out.buf = self.addr
+            self.out.cap = size
+            self.view = memoryview(self.buf).cast("B")
 
 
 _scratch = _Scratch()
@@ -91,6 +107,7 @@ _SIGNATURES: dict[str, list[Any]] = {
     "rcg_command": [_H, _O, _B, _N],
     "rcg_locate": [_H, _O, _B, _N],
     "rcg_debug_panic": [_H, _O],
+    "rcg_near_stats": [_H, _O],
     "rcg_decode": [_O, _B, _N],
 }
 
@@ -134,13 +151,15 @@ def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
     out = s.out
     big = out.big
     if big:
+        n = out.len
         try:
-            return ctypes.string_at(big, out.len)
+            return ctypes.string_at(big, n)
         finally:
             out.big = None
             lib.rcg_free(big)
-    data: bytes = s.buf[:out.len]  # slicing the c_char array copies into bytes (~3x cheaper than string_at)
-    return data
+            if n <= SCRATCH_MAX:
+                s.grow(n)
+    return s.view[:out.len].tobytes()
 
 
 def version() -> str:
@@ -264,7 +283,7 @@ class Client:
         self.describe = describe
         self._handle = 0
         self._lock = threading.Lock()
-        self._finalizer: weakref.finalize | None = None
+        self._finalizer: weakref.finalize[..., Any] | None = None
 
     # -- handle management -------------------------------------------------
     def _open(self) -> int:
@@ -328,8 +347,7 @@ class Client:
             out = s.out
             if out.big:
                 return _take(lib, s)
-            data: bytes = s.buf[:out.len]
-            return data
+            return s.view[:out.len].tobytes()  # _take inlined: this is the near-cache hit path
         if status == MISS:
             return None
         self._raise(lib, status, s)
@@ -427,6 +445,17 @@ class Client:
         lib, s = self._frame_op("rcg_command", encode_frame([key, *args]))
         per_server = bool(s.out.num)
         return decode_reply(_take(lib, s)), per_server
+
+    def near_stats(self) -> dict[str, int] | None:
+        """The near-cache's counters (capi rcg_near_stats), or None without a near-cache."""
+        lib, fn, h = self._call("rcg_near_stats")
+        s = _scratch
+        status = fn(h, s.ptr)
+        if status == MISS:
+            return None
+        if status != OK:
+            self._raise(lib, status, s)
+        return {k: int(v) for k, v in (item.split("=") for item in _take(lib, s).decode().split())}
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""

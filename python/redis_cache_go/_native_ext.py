@@ -5,11 +5,18 @@ only adds the signatures to ``_native``'s table: the library is still loaded on 
 """
 from __future__ import annotations
 
+import json
+from ctypes import c_int
+from typing import Any, Sequence
+
 from redis_cache_go import _native
-from redis_cache_go._native import MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, c_int, decode_frame
+from redis_cache_go._native import (
+    MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, decode_frame, decode_reply, encode_frame,
+)
 
 HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
 LOCK_BLOCKING = 1  # rcg_lock_acquire flag
+WALK_COUNT, WALK_DELETE, WALK_REINSERT = 0, 1, 2  # rcg_walk_step operations
 
 _native._SIGNATURES.update({
     "rcg_herd_ask": [_H, _O, _B, _N, _I64],
@@ -22,6 +29,9 @@ _native._SIGNATURES.update({
     "rcg_scan": [_H, _O, _I64, _I64, _B, _N, _I64],
     "rcg_delete_pattern": [_H, _O, _B, _N, _I64],
     "rcg_reinsert": [_H, _O, _B, _N, _I64],
+    "rcg_walk_step": [_H, _O, c_int, _I64, _I64, _B, _N, _I64],
+    "rcg_cache_stats": [_H, _O],
+    "rcg_server_command": [_H, _O, _I64, _B, _N],
 })
 
 
@@ -100,3 +110,42 @@ class Client(_native.Client):
     def reinsert(self, pattern: bytes, count: int) -> int:
         _, s = self._frame_op("rcg_reinsert", pattern, count)
         return int(s.out.num)
+
+    def walk_step(self, op: int, server: int, cursor: int, pattern: bytes, count: int) -> tuple[int, int, int] | None:
+        """One step of a key walk on scan target ``server`` (rcg_walk_step): (keys found, of which
+        counted, deleted or rewritten, next cursor), or None past the last target."""
+        lib, fn, h = self._call("rcg_walk_step")
+        s = _scratch
+        status = fn(h, s.ptr, op, server, _to_i64(cursor), pattern, len(pattern), count)
+        if status == OK:
+            next_cursor = int(s.out.num) & 0xFFFFFFFFFFFFFFFF
+            data = _take(lib, s)
+            return int.from_bytes(data[:8], "little"), int.from_bytes(data[8:16], "little"), next_cursor
+        if status == MISS:
+            return None
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")
+
+    def cache_stats(self) -> list[dict[str, Any]]:
+        """Per-server counters kept in Go (rcg_cache_stats), in LOCATION order."""
+        lib, fn, h = self._call("rcg_cache_stats")
+        s = _scratch
+        status = fn(h, s.ptr)
+        if status != OK:
+            self._raise(lib, status, s)
+        result: list[dict[str, Any]] = json.loads(_take(lib, s))
+        return result
+
+    def server_command(self, server: int, args: Sequence[bytes]) -> Any:
+        """Run one command on server number ``server`` (LOCATION order), bypassing routing; raises
+        IndexError past the last server."""
+        lib, fn, h = self._call("rcg_server_command")
+        s = _scratch
+        frame = encode_frame(args)
+        status = fn(h, s.ptr, server, frame, len(frame))
+        if status == OK:
+            return decode_reply(_take(lib, s))
+        if status == MISS:
+            raise IndexError(f"{self.describe}: there is no server number {server}")
+        self._raise(lib, status, s)
+        raise AssertionError("unreachable")

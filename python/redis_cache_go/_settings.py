@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _codec_settings, _topology
+from redis_cache_go import _codec_settings, _compat, _local_cache, _topology
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -74,6 +74,9 @@ _SUPPORTED |= _codec_settings.KEYS
 # Cluster and Sentinel (issue 8): read by _topology.
 _NOT_YET -= _topology.KEYS
 _SUPPORTED |= _topology.KEYS
+# The near-cache (issue 9): read by _local_cache.
+_NOT_YET.discard(_local_cache.KEY)
+_SUPPORTED.add(_local_cache.KEY)
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
 
@@ -123,6 +126,8 @@ class Settings:
     ssl: dict[str, str]
     options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as given (the layout reads its keys)
     topology: dict[str, Any] | None = None  # Cluster or Sentinel (see _topology.py), None for plain servers
+    layout: str | None = None  # the layout django-redis' CLIENT_CLASS chose (see _compat.py)
+    local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
 
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
@@ -151,6 +156,7 @@ class Settings:
             "pool_timeout": self.pool_timeout or 0,
             "codec": self.codec.compression.native_config(),
             **({"topology": self.topology} if self.topology else {}),
+            **({"local_cache": self.local_cache} if self.local_cache is not None else {}),
             **_breaker(self.options),
         }
 
@@ -305,6 +311,8 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         options = {}
     if not isinstance(options, dict):
         raise _bad("OPTIONS", options, "must be a dict")
+    compat = _compat.translate(location, params, options)  # django-redis / Django settings (_compat.py)
+    options, location = compat.options, compat.location
     _check_option_names(options)
 
     db = DEFAULT_DB
@@ -316,7 +324,9 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
     if password is not None and not isinstance(password, str):
         raise _bad("OPTIONS['PASSWORD']", "***", "must be a string")
     entries, scheme_cluster = _topology.strip_cluster_scheme(split_location(location))
-    servers = [parse_server(e, db, password or None) for e in entries]
+    explicit_db = "DB" in options or "db" in params
+    servers = [parse_server(e, compat.db_for(e, db, explicit_db), password or None) for e in entries]
+    _compat.apply_credentials(compat, servers)
     topology = _topology.parse(options, servers, scheme_cluster)
     if topology and topology["kind"] == "cluster":
         explicit = [v for v in (options.get("DB"), params.get("db")) if v is not None]
@@ -365,6 +375,8 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         ssl=ssl,
         options=options,
         topology=topology,
+        layout=compat.layout,
+        local_cache=_local_cache.parse(options),
     )
 
 
@@ -413,9 +425,32 @@ def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
 def _cert_reqs(value: Any) -> str:
     import ssl
 
-    names = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
+    names: dict[int, str] = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
     if isinstance(value, int) and value in names:
         return names[value]
     if isinstance(value, str) and value.lower() in ("none", "optional", "required"):
         return value.lower()
     raise _bad("OPTIONS['SSL_CERT_REQS']", value, "must be 'none', 'optional' or 'required' (or an ssl.CERT_* constant)")
+
+
+# The names docs/settings.md documents, by the first header cell of its reference tables;
+# tests/python/test_settings_reference.py fails when the two differ.
+_POOL_KWARGS = {"max_connections", "timeout"}  # read by _pool_kwargs
+_CACHES_KEYS = {"db"}  # the top-level lowercase db that parse() reads besides Django's own keys
+
+
+def documented_keys() -> dict[str, frozenset[str]]:
+    """Every settings name the code accepts, grouped as the settings reference lists them."""
+    return {
+        "OPTIONS key": frozenset(_SUPPORTED),
+        "reserved OPTIONS key": frozenset(_NOT_YET),
+        "CONNECTION_POOL_CLASS_KWARGS key": frozenset(_POOL_KWARGS | set(_IGNORED_POOL_KWARGS)),
+        "LOCATION query parameter": frozenset(_URL_QUERY),
+        "CACHES entry key": frozenset(_CACHES_KEYS),
+        **_compat.documented_keys(),
+    }
+
+
+def ignored_pool_kwargs() -> dict[str, str]:
+    """redis-py pool arguments accepted and ignored, each with the reason the warning gives."""
+    return dict(_IGNORED_POOL_KWARGS)

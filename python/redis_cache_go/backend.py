@@ -6,6 +6,7 @@ Go core through :mod:`redis_cache_go._native`.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from typing import Any, Callable, Iterable
@@ -19,7 +20,7 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _failopen, _fallback, _layout, _native, _native_ext, _settings
+from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import ExtendedMixin
 from redis_cache_go.exceptions import DecodeError
@@ -30,10 +31,10 @@ MAX_TTL_MS = 2**53
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
-
-# The characters Django's validate_key warns about (its memcached_error_chars_re), compiled here:
-# Django's is a lazy object whose every .search goes through a proxy (~1 µs of a ~2 µs key).
-_may_warn = re.compile(r"[\x00-\x20\x7f]").search
+# Django's memcache_key_warnings() characters, compiled here: Django's lazily compiled pattern
+# goes through a LazyObject proxy on every call (measured: about 1 µs of a 4 µs near-cache hit).
+_KEY_MEMO_MAX = 4096  # made keys remembered per cache (the memo starts over when full)
+_MEMCACHE_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 
 
 class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
@@ -58,12 +59,14 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         self._min_len = compression.min_len
         self._protocol = self._settings.pickle_version
         self._describe = ""
-        # Django's own key making and validation, unchanged by a subclass: _key inlines it.
-        cls = type(self)
-        self._plain_keys = (
-            cls.make_key is BaseCache.make_key
-            and cls.validate_key is BaseCache.validate_key
-            and cls.make_and_validate_key is BaseCache.make_and_validate_key
+        self._mode = _compat.layout(self._mode, self._settings.layout, type(self).__name__)  # CLIENT_CLASS
+        # _key()'s memo: (key_prefix, version, key_func, {key: made key}); see _key.
+        self._key_memo: tuple[str, int, Any, dict[str, bytes]] = (self.key_prefix, self.version, self.key_func, {})
+        self._key_memo_allowed = (
+            self.key_func is default_key_func
+            and type(self).make_key is BaseCache.make_key
+            and type(self).make_and_validate_key is BaseCache.make_and_validate_key
+            and type(self).validate_key is RedisCache.validate_key
         )
         document = self._native_document()
         self._client = _native_ext.Client(document, self._describe)
@@ -89,37 +92,66 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             _layout.logger.warning("redis_cache_go: OPTIONS HASH_RING/WEIGHTS ignored: %s does not shard", type(self).__name__)
             weights = None
         self._describe = _layout.describe(self._settings, self._mode, primary)
+        local = self._settings.local_cache
+        if local is not None:
+            if self._settings.topology or len(self._settings.servers) > 1 or self._mode == "copy" or weights:
+                raise _local_cache.refuse_layout(self._describe)
+            local["prefix"] = _local_cache.tracked_prefix(self.key_func, self.key_prefix)
         return _layout.document(self._settings, self._mode, primary=primary, ring=ring, ring_weights=weights)
+
+    def local_cache_stats(self) -> dict[str, int] | None:
+        """The near-cache's counters (hits, misses, fills, dropped, evictions, expired,
+        invalidations, flushes, connects, failures, entries, bytes, tracking, tracking_id), or None when
+        OPTIONS['LOCAL_CACHE'] is not set."""
+        stats: dict[str, int] | None = self._client.near_stats()
+        return stats
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._describe}>"
 
     # -- encoding ------------------------------------------------------------
+    def validate_key(self, key: Any) -> None:
+        """Django's check (warns about keys memcached would refuse), fast when the key is fine;
+        the warnings themselves still come from Django's own validate_key."""
+        if len(key) > MEMCACHE_MAX_KEY_LENGTH or _MEMCACHE_BAD_CHARS.search(key):
+            super().validate_key(key)
+
     def _key(self, key: Any, version: int | None) -> bytes:
-        if self._plain_keys and self.key_func is default_key_func:
-            # Django's make_key + validate_key, inlined: the same string, and validate_key itself
-            # (so the same warnings) whenever the key could warn.
-            made = "%s:%s:%s" % (self.key_prefix, self.version if version is None else version, key)
-            if len(made) > MEMCACHE_MAX_KEY_LENGTH or _may_warn(made):
-                self.validate_key(made)
-        else:
-            made = self.make_and_validate_key(key, version=version)
+        # Memo of made keys for str keys at the default version, used only with Django's own
+        # (pure) default_key_func and make_key, and only while KEY_PREFIX, VERSION and KEY_FUNCTION
+        # are what they were when it was filled (measured: ~1 us of a ~3 us near-cache hit).
+        if version is None and type(key) is str:
+            prefix, ver, func, memo = self._key_memo
+            if prefix is self.key_prefix and ver == self.version and func is self.key_func:
+                made_b = memo.get(key)
+                if made_b is not None:
+                    return made_b
+        made = self.make_and_validate_key(key, version=version)
         try:
-            return made.encode()
+            made_b = made.encode()
         except UnicodeEncodeError as e:
             raise InvalidCacheKey(f"Cache key {made!r} cannot be encoded as UTF-8: {e}") from None
+        if (version is None and type(key) is str and self._key_memo_allowed
+                and len(made) <= MEMCACHE_MAX_KEY_LENGTH and not _MEMCACHE_BAD_CHARS.search(made)):
+            prefix, ver, func, memo = self._key_memo
+            if not (prefix is self.key_prefix and ver == self.version and func is self.key_func) or len(memo) >= _KEY_MEMO_MAX:
+                memo = {}
+                self._key_memo = (self.key_prefix, self.version, self.key_func, memo)
+            memo[key] = made_b
+        return made_b
 
     def _keys(self, keys: list[Any], version: int | None) -> list[bytes]:
         """``[self._key(k, version) for k in keys]``, in one pass for Django's default key function:
         the same keys and the same warnings, in the same order."""
-        if not (self._plain_keys and self.key_func is default_key_func):
+        if not (self._key_memo_allowed and self.key_func is default_key_func):
             return [self._key(k, version) for k in keys]
         head = "%s:%s:" % (self.key_prefix, self.version if version is None else version)
         # "%s" % key is str(key) (a str subclass's __str__ included): what default_key_func does.
         made = [head + k if type(k) is str else head + "%s" % (k,) for k in keys]
-        if _may_warn("".join(made)) or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH:
+        bad = _MEMCACHE_BAD_CHARS.search
+        if bad("".join(made)) or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH:
             for m in made:
-                if len(m) > MEMCACHE_MAX_KEY_LENGTH or _may_warn(m):
+                if len(m) > MEMCACHE_MAX_KEY_LENGTH or bad(m):
                     self.validate_key(m)
         try:
             return [m.encode() for m in made]
@@ -207,11 +239,11 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         data = self._client.get(k)
         if data is None:
             return default
-        if data[:1] == b"\x80" and self._py_compressor is None:  # a pickle: what _decode does, one call less
+        if data[:1] == b"\x80" and self._py_compressor is None:  # a pickle: _decode's common case, inlined
             try:
                 return self._loads(data)
             except Exception:
-                pass  # _decode raises the DecodeError that says why
+                pass  # _decode raises the DecodeError that explains it
         return self._decode(data, k)
 
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
@@ -241,25 +273,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not key_map:
             return {}
         made = list(key_map)
-        result = {}
-        loads, decode = self._loads, self._decode
-        pickles = self._py_compressor is None  # a pickle (0x80...) goes straight to loads, as in _decode
-        for k, data in zip(made, self._client.get_many(made)):
-            if data is None:
-                continue
-            if pickles and data[:1] == b"\x80":
-                try:
-                    result[key_map[k]] = loads(data)
-                    continue
-                except Exception:
-                    pass  # _decode raises the DecodeError that says why
-            try:
-                result[key_map[k]] = decode(data, k)
-            except DecodeError as e:
-                if not self._ignore_exceptions:
-                    raise
-                self._ignored_log("get_many", e)  # fail-open: this key is a miss
-        return result
+        return self._decode_many(key_map, made, self._client.get_many(made))
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
         return self._client.exists(self._key(key, version))
@@ -349,51 +363,143 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         """Close the native client and its connections; the next call reconnects."""
         self._client.close()
 
-    # -- async: the same operations, run in a worker thread (the GIL is released in Go) --
+    # -- async: native (capi "Asynchronous calls", _native_async.py) --------------------
+    # Each a* method runs its sync twin's Python steps (the same _key / _encode / _ttl_ms /
+    # _decode helpers, in the same order, so errors and edge cases match) and awaits the storage
+    # call, which Go runs on its own goroutine; concurrent awaits on one loop overlap.
+    @functools.cached_property
+    def _aclient(self) -> _native_async.AsyncClient:
+        return _native_async.AsyncClient(self._client)
+
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return await _async(self.add)(key, value, timeout, version)
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:
+            return not await self._aclient.exists(k)
+        return await self._aclient.set(k, data, ttl, nx=True)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return await _async(self.get)(key, default, version)
+        k = self._key(key, version)
+        data = await self._aclient.get(k)
+        if data is None:
+            return default
+        return self._decode(data, k)
 
     async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
-        return await _async(self.set)(key, value, timeout, version)
+        k = self._key(key, version)
+        data = self._encode(value)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _DELETE:
+            await self._aclient.delete(k)
+        else:
+            await self._aclient.set(k, data, ttl)
 
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return await _async(self.touch)(key, timeout, version)
+        k = self._key(key, version)
+        ttl = self._ttl_ms(timeout)
+        if ttl == _FOREVER:
+            return await self._aclient.persist(k)
+        if ttl == _DELETE:
+            return await self._aclient.delete(k)
+        return await self._aclient.expire(k, ttl)
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
-        return await _async(self.delete)(key, version)
+        return await self._aclient.delete(self._key(key, version))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        return await _async(self.get_many)(keys, version)
+        originals = list(keys)
+        key_map = dict(zip(self._keys(originals, version), originals))
+        if not key_map:
+            return {}
+        made = list(key_map)
+        return self._decode_many(key_map, made, await self._aclient.get_many(made))
 
-    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> Any:
-        return await _async(self.get_or_set)(key, default, timeout, version)
+    def _decode_many(self, key_map: dict[bytes, Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
+        """get_many's result from the stored values of ``made`` (fail-open: undecodable = miss)."""
+        result = {}
+        loads, decode = self._loads, self._decode
+        pickles = self._py_compressor is None  # a pickle (0x80...) goes straight to loads, as in _decode
+        for k, data in zip(made, values):
+            if data is None:
+                continue
+            if pickles and data[:1] == b"\x80":
+                try:
+                    result[key_map[k]] = loads(data)
+                    continue
+                except Exception:
+                    pass  # _decode raises the DecodeError that says why
+            try:
+                result[key_map[k]] = decode(data, k)
+            except DecodeError as e:
+                if not self._ignore_exceptions:
+                    raise
+                self._ignored_log("get_many", e)
+        return result
+
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
+                          **herd: Any) -> Any:
+        """get_or_set in a worker thread (``herd``: its lock_timeout / stale_cache_timeout).
+
+        Not native: the herd path blocks in Go while another caller computes (rcg_herd_ask waits
+        up to lock_timeout), and a callable default is sync code."""
+        return await _async(functools.partial(self.get_or_set, **herd))(key, default, timeout, version)
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
-        return await _async(self.has_key)(key, version)
+        return await self._aclient.exists(self._key(key, version))
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.incr)(key, delta, version)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        if not INT64_MIN <= delta <= INT64_MAX:
+            raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+        k = self._key(key, version)
+        found, value = await self._aclient.incr(k, delta)
+        if not found:
+            raise ValueError(f"Key '{key}' not found.")
+        return value
 
     async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.decr)(key, delta, version)
+        if isinstance(delta, bool) or not isinstance(delta, int):
+            raise TypeError(f"delta must be an integer, not {delta!r}")
+        return await self.aincr(key, -delta, version=version)
 
     async def aset_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        return await _async(self.set_many)(data, timeout, version)
+        if not data:
+            return []
+        ttl = self._ttl_ms(timeout)
+        pairs: list[bytes] = []
+        for key, value in data.items():
+            pairs.append(self._key(key, version))
+            pairs.append(self._encode(value))
+        if ttl == _DELETE:
+            await self._aclient.delete_many(pairs[0::2])
+        else:
+            await self._aclient.set_many(pairs, ttl)
+        return []
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        return await _async(self.delete_many)(keys, version)
+        made = [self._key(key, version) for key in keys]
+        if made:
+            await self._aclient.delete_many(made)
 
     async def aclear(self) -> bool:
-        return await _async(self.clear)()
+        pattern = self._clear_pattern()
+        await self._aclient.clear(pattern)
+        if pattern:  # get_or_set's fresh flags, as clear()
+            await self._aclient.clear(b"__fresh__" + pattern)
+        return True
 
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.incr_version)(key, delta, version)
+        if version is None:
+            version = self.version
+        new_version = version + delta
+        if not await self._aclient.rename(self._key(key, version), self._key(key, new_version)):
+            raise ValueError(f"Key '{key}' not found")
+        return new_version
 
     async def adecr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await _async(self.decr_version)(key, delta, version)
+        return await self.aincr_version(key, -delta, version)
 
     async def aclose(self, **kwargs: Any) -> None:
         return None

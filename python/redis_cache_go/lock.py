@@ -92,14 +92,16 @@ class Lock:
 
     def locked(self) -> bool:
         """Whether anyone holds the lock."""
-        return self._client.lock_held(self.name)
+        held: bool = self._client.lock_held(self.name)
+        return held
 
     def owned(self) -> bool:
         """Whether this object holds the lock (its token is still stored)."""
         if self.token is None:
             return False
         # extend by 0 ms without replacing: a no-op that answers whether our token is there
-        return self._client.lock_extend(self.name, self.token, 0, False)
+        owned: bool = self._client.lock_extend(self.name, self.token, 0, False)
+        return owned
 
     def __enter__(self) -> Lock:
         if self.acquire():

@@ -269,3 +269,22 @@ def test_aclose_leaves_the_cache_usable(cache):
     run(cache.aclose())
     assert run(cache.aget("k")) == 1
     assert cache.get("k") == 1
+
+
+def test_async_calls_run_natively_on_the_loop(cache):
+    """The a* calls are submitted to Go from the loop (a ticket pending on this loop), not run in
+    a worker thread; in the cluster and sentinel runs too."""
+    from redis_cache_go import _native_async
+
+    cache.set("k", "v")
+
+    async def scenario():
+        tasks = [asyncio.ensure_future(cache.aget("k")) for _ in range(10)]
+        await asyncio.sleep(0)  # one step: each task submits and awaits its completion
+        submitted = _native_async.pending()
+        return submitted, await asyncio.gather(*tasks), _native_async.pending()
+
+    submitted, values, left = run(scenario())
+    assert values == ["v"] * 10
+    assert submitted == 10  # every task submitted to Go in its first step; none waits on a thread
+    assert left == 0

@@ -121,3 +121,20 @@ def test_wrong_password_names_the_user_not_the_password(make_cache, tls_server, 
     assert "cacheuser" in message
     assert wrong not in message and wrong not in repr(cache) and wrong not in repr(info.value)
     assert wrong not in caplog.text
+
+
+def test_near_cache_over_tls_with_an_acl_user(make_cache, tls_server):
+    """LOCAL_CACHE's tracking connection speaks TLS and authenticates like the data connections;
+    another client's write reaches it as an invalidation."""
+    location = tls_server["location"].replace("rediss://", f"rediss://cacheuser:{PASSWORD}@")
+    options = {"SSL_CA_CERTS": f"{tls_server['dir']}/ca.crt"}
+    cache = make_cache(location, {**options, "LOCAL_CACHE": {}}, KEY_PREFIX="tls")
+    other = make_cache(location, options, KEY_PREFIX="tls")
+    cache.set("k", 1)
+    deadline = time.monotonic() + 10
+    while cache.local_cache_stats()["hits"] < 3:  # tracking confirmed, k filled, then served
+        assert cache.get("k") == 1
+        assert time.monotonic() < deadline, f"never served from the near-cache: {cache.local_cache_stats()}"
+    other.set("k", 2)
+    while cache.get("k") != 2:
+        assert time.monotonic() < deadline, "the other client's write never invalidated the near-cache"

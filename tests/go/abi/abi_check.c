@@ -1,9 +1,12 @@
 /* Exercises libredis_cache_go.so through its hand-written header only, as any C
  * caller would. Usage: abi_check HOST:PORT. Prints one line per check and exits
  * non-zero on the first failure. */
+#define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -171,6 +174,8 @@ int main(int argc, char **argv) {
         int cst = rcg_get(h, &out, S("abi:k"), 5);
         double dt = now() - t0;
         if (cst != RCG_ERR_FORKED || dt > 1.0 || out.len == 0) _exit(3);
+        cst = rcg_async_submit(1, h, &out, RCG_ASYNC_GET, 1, S("abi:k"), 5, NULL, 0, 0, 0);
+        if (cst != RCG_ERR_FORKED) _exit(4);
         _exit(0);
     }
     int wst = 0;
@@ -243,6 +248,141 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK, "reinsert status %d", st);
     printf("ok locks, scan, delete_pattern, reinsert\n");
 
+    /* a key walk step by step (count, then delete), and the per-server counters */
+    reset_out();
+    st = rcg_set(h, &out, S("abi:walk"), 8, S("w"), 1, 0, 0);
+    CHECK(st == RCG_OK, "set status %d", st);
+    for (int op = RCG_WALK_COUNT; op <= RCG_WALK_DELETE; op++) {
+        long long total = 0;
+        int64_t cursor = 0;
+        do {
+            reset_out();
+            st = rcg_walk_step(h, &out, op, 0, cursor, S("abi:wal*"), 8, 1);
+            CHECK(st == RCG_OK && out.len == 16 && out.big == NULL, "walk op %d status %d len %zu", op, st, out.len);
+            uint64_t n = 0;
+            for (int i = 15; i >= 8; i--) n = n << 8 | ((uint8_t *)out.buf)[i];
+            total += (long long)n;
+            cursor = out.num;
+        } while (cursor != 0);
+        CHECK(total == 1, "walk op %d found %lld keys; want 1", op, total);
+    }
+    reset_out();
+    st = rcg_exists(h, &out, S("abi:walk"), 8);
+    CHECK(st == RCG_MISS, "key left after a delete walk: status %d", st);
+    reset_out();
+    st = rcg_walk_step(h, &out, RCG_WALK_COUNT, 1, 0, S("*"), 1, 0);
+    CHECK(st == RCG_MISS, "walk past the last server status %d", st);
+    reset_out();
+    st = rcg_walk_step(h, &out, 99, 0, 0, S("*"), 1, 0);
+    CHECK(st == RCG_ERR_ARGUMENT, "unknown walk op status %d", st);
+    reset_out();
+    st = rcg_cache_stats(h, &out);
+    CHECK(st == RCG_OK && out.len > 0, "cache stats status %d", st);
+    {
+        /* larger than the 256-byte scratch buffer: it arrives in out.big */
+        CHECK(out.big != NULL && out.len > sizeof scratch, "stats len %zu big %p", out.len, (void *)out.big);
+        const char *doc = (const char *)out.big;
+        CHECK(doc[0] == '[' && doc[out.len - 1] == ']', "stats is not a JSON array: %.*s", (int)out.len, doc);
+        CHECK(memmem(doc, out.len, "\"hits\":", 7) && memmem(doc, out.len, "\"p99\":", 6) &&
+                  memmem(doc, out.len, "\"idle_conns\":", 13),
+              "stats lacks a field: %.*s", (int)out.len, doc);
+        rcg_free(out.big);
+        out.big = NULL;
+    }
+    {
+        /* DBSIZE on server 0: frame = u32 count 1, u32 len 6, "DBSIZE" */
+        uint8_t fr[4 + 4 + 6] = {1, 0, 0, 0, 6, 0, 0, 0, 'D', 'B', 'S', 'I', 'Z', 'E'};
+        reset_out();
+        st = rcg_server_command(h, &out, 0, fr, sizeof fr);
+        CHECK(st == RCG_OK && out.len == 9 && ((uint8_t *)out.buf)[0] == 'i', "server command status %d len %zu", st, out.len);
+        reset_out();
+        st = rcg_server_command(h, &out, 1, fr, sizeof fr);
+        CHECK(st == RCG_MISS, "server command past the last server status %d", st);
+    }
+    printf("ok walk steps, cache stats, server command\n");
+
+    /* async: submit two operations, wait for the eventfd, drain both completions */
+    reset_out();
+    st = rcg_async_open(-1, &out);
+    CHECK(st == RCG_ERR_ARGUMENT && out.len > 0, "async open of a bad descriptor status %d", st);
+    reset_out();
+    int efd = eventfd(0, EFD_CLOEXEC);
+    CHECK(efd >= 0, "eventfd");
+    st = rcg_async_open(efd, &out);
+    CHECK(st == RCG_OK && out.num != 0, "async open status %d", st);
+    uintptr_t q = (uintptr_t)out.num;
+    st = rcg_async_submit(q, h, &out, RCG_ASYNC_SET, 7, S("abi:a"), 5, S("av"), 2, 60000, 0);
+    CHECK(st == RCG_OK, "async submit set status %d", st);
+    st = rcg_async_submit(q, h, &out, 99, 8, S("abi:a"), 5, NULL, 0, 0, 0);
+    CHECK(st == RCG_ERR_ARGUMENT, "async unknown op status %d", st);
+    int seen = 0, got_set = 0, got_get = 0;
+    double t0 = now();
+    while (seen < 2 && now() - t0 < 5.0) {
+        struct pollfd pfd = {efd, POLLIN, 0};
+        CHECK(poll(&pfd, 1, 5000) == 1, "async wake-up");
+        uint64_t n;
+        CHECK(read(efd, &n, 8) == 8 && n >= 1, "eventfd read");
+        reset_out();
+        st = rcg_async_drain(q, &out);
+        CHECK(st == RCG_OK && out.big == NULL, "async drain status %d", st);
+        const uint8_t *p = out.buf;
+        for (int64_t i = 0; i < out.num; i++, seen++) {
+            int64_t ticket; int32_t status; int64_t num; uint32_t len;
+            memcpy(&ticket, p, 8); memcpy(&status, p + 8, 4); memcpy(&num, p + 12, 8); memcpy(&len, p + 20, 4);
+            if (ticket == 7) {
+                CHECK(status == RCG_OK && len == 0, "async set completion %d", status);
+                got_set = 1;
+                seen++;
+                reset_out();
+                st = rcg_async_submit(q, h, &out, RCG_ASYNC_GET, 9, S("abi:a"), 5, NULL, 0, 0, 0);
+                CHECK(st == RCG_OK, "async submit get status %d", st);
+                break; /* out was reused; the next drain brings the get */
+            }
+            CHECK(ticket == 9 && status == RCG_OK && len == 2 && memcmp(p + 24, "av", 2) == 0, "async get completion");
+            got_get = 1;
+            p += 24 + len;
+        }
+    }
+    CHECK(got_set && got_get, "async completions set %d get %d", got_set, got_get);
+    reset_out();
+    st = rcg_async_close(q, &out);
+    CHECK(st == RCG_OK, "async close status %d", st);
+    st = rcg_async_submit(q, h, &out, RCG_ASYNC_GET, 10, S("abi:a"), 5, NULL, 0, 0, 0);
+    CHECK(st == RCG_ERR_CLOSED, "async submit after close status %d", st);
+    close(efd);
+    reset_out();
+    st = rcg_async_stats(&out);
+    CHECK(st == RCG_OK && out.len > 0 && memcmp(out.buf, "inflight=0 queues=0", 19) == 0, "async stats %.*s", (int)out.len, (char *)out.buf);
+    printf("ok async submit, eventfd wake-up, drain, close\n");
+
+    reset_out();
+    st = rcg_near_stats(h, &out);
+    CHECK(st == RCG_MISS, "near_stats without a near-cache status %d", st);
+    {
+        char ncfg[256];
+        snprintf(ncfg, sizeof ncfg, "{\"addr\": \"%s\", \"db\": 2, \"local_cache\": {\"max_entries\": 10, \"prefix\": \"abi:\"}}", argv[1]);
+        reset_out();
+        st = rcg_open(S(ncfg), strlen(ncfg), &out);
+        CHECK(st == RCG_OK && out.num != 0, "open near status %d", st);
+        uintptr_t nh = (uintptr_t)out.num;
+        st = rcg_set(nh, &out, S("abi:near"), 8, S("v1"), 2, 0, 0);
+        CHECK(st == RCG_OK, "near set status %d", st);
+        reset_out();
+        st = rcg_get(nh, &out, S("abi:near"), 8);
+        CHECK(st == RCG_OK && out.len == 2 && memcmp(out.buf, "v1", 2) == 0, "near get status %d", st);
+        reset_out();
+        st = rcg_near_stats(nh, &out);
+        CHECK(st == RCG_OK && out.len > 5 && memcmp(out.buf, "hits=", 5) == 0, "near_stats status %d", st);
+        st = rcg_close(nh, &out);
+        CHECK(st == RCG_OK, "near close status %d", st);
+        const char *multi_near = "{\"servers\": [{\"addr\": \"127.0.0.1:1\"}, {\"addr\": \"127.0.0.1:2\"}], \"local_cache\": {}}";
+        reset_out();
+        st = rcg_open(S(multi_near), strlen(multi_near), &out);
+        CHECK(st == RCG_ERR_CONFIG, "near with several servers status %d", st);
+    }
+    printf("ok near-cache stats, open and refusal\n");
+
+    reset_out();
     st = rcg_debug_panic(h, &out);
     CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
     st = rcg_get(h, &out, S("abi:k"), 5);

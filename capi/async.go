@@ -1,0 +1,325 @@
+package main
+
+/*
+#include "redis_cache_go.h"
+*/
+import "C"
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime/cgo"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"syscall"
+)
+
+// The asynchronous C ABI: rcg_async_submit starts an operation on its own
+// goroutine and returns at once; the goroutine queues its completion on an
+// asyncq (one per caller event loop) and wakes the caller by writing to the
+// queue's file descriptor (an eventfd or the write end of a pipe) when the
+// queue goes from empty to non-empty; rcg_async_drain hands every queued
+// completion over in one frame. Nothing calls back into the caller.
+
+// Operation codes of rcg_async_submit (RCG_ASYNC_* in the header).
+const (
+	opGet        = 1
+	opSet        = 2
+	opDelete     = 3
+	opExists     = 4
+	opExpire     = 5
+	opPersist    = 6
+	opIncr       = 7
+	opRename     = 8
+	opGetMany    = 9
+	opSetMany    = 10
+	opDeleteMany = 11
+	opClear      = 12
+	opTTL        = 13
+)
+
+// asyncInflight counts submitted operations whose completion is not yet
+// queued, over all queues (rcg_async_stats; a leak shows as a count that
+// does not return to 0).
+var (
+	asyncInflight atomic.Int64
+	asyncQueues   atomic.Int64
+)
+
+// completion is one finished operation, as rcg_async_drain reports it.
+type completion struct {
+	ticket int64
+	status int32
+	num    int64
+	data   []byte // the value, frame or error message
+}
+
+// asyncq is the completion queue of one caller event loop.
+type asyncq struct {
+	mu       sync.Mutex
+	done     []completion
+	fd       int // owned: a dup of the caller's descriptor, closed by the last user
+	closed   bool
+	inflight int
+}
+
+var wake = binary.LittleEndian.AppendUint64(nil, 1)
+
+// push queues c and wakes the caller if the queue was empty. The write
+// happens under the lock so that close never races with it.
+func (q *asyncq) push(c completion) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.inflight--
+	asyncInflight.Add(-1)
+	if q.closed {
+		if q.inflight == 0 {
+			q.release()
+		}
+		return // nobody is listening: the completion is dropped
+	}
+	q.done = append(q.done, c)
+	if len(q.done) == 1 {
+		// EAGAIN (a full pipe) is fine: the caller has a wake-up pending anyway.
+		_, _ = syscall.Write(q.fd, wake)
+	}
+}
+
+func (q *asyncq) release() {
+	if q.fd >= 0 {
+		_ = syscall.Close(q.fd)
+		q.fd = -1
+		asyncQueues.Add(-1)
+	}
+}
+
+func queueOf(h C.uintptr_t) (q *asyncq) {
+	if h == 0 {
+		return nil
+	}
+	defer func() {
+		if recover() != nil {
+			q = nil
+		}
+	}()
+	q, _ = cgo.Handle(h).Value().(*asyncq)
+	return q
+}
+
+//export rcgx_async_open
+func rcgx_async_open(fd C.int, out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	// F_DUPFD_CLOEXEC: the copy never leaks into a child started by fork+exec meanwhile.
+	r, _, errno := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_DUPFD_CLOEXEC, 0)
+	if errno != 0 {
+		putMessage(out, "redis-cache-go: rcg_async_open: cannot duplicate the wake-up descriptor: "+errno.Error())
+		return C.RCG_ERR_ARGUMENT
+	}
+	own := int(r)
+	asyncQueues.Add(1)
+	out.num = C.int64_t(cgo.NewHandle(&asyncq{fd: own}))
+	return C.RCG_OK
+}
+
+//export rcgx_async_close
+func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	q := queueOf(qh)
+	if q == nil {
+		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		return C.RCG_ERR_CLOSED
+	}
+	cgo.Handle(qh).Delete()
+	q.mu.Lock()
+	q.closed = true
+	q.done = nil
+	if q.inflight == 0 {
+		q.release()
+	}
+	q.mu.Unlock()
+	return C.RCG_OK
+}
+
+//export rcgx_async_submit
+func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, ticket C.int64_t,
+	a *C.uint8_t, alen C.size_t, b *C.uint8_t, blen C.size_t, n1, n2 C.int64_t) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	q := queueOf(qh)
+	if q == nil {
+		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		return C.RCG_ERR_CLOSED
+	}
+	if op < opGet || op > opTTL {
+		return argError(out, fmt.Sprintf("unknown async operation %d", int(op)))
+	}
+	// The inputs are borrowed: copy them before returning.
+	buf := make([]byte, int(alen)+int(blen))
+	copy(buf, borrowed(a, alen))
+	copy(buf[alen:], borrowed(b, blen))
+	args := opArgs{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2)}
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		putMessage(out, "redis-cache-go: the completion queue is closed")
+		return C.RCG_ERR_CLOSED
+	}
+	q.inflight++
+	asyncInflight.Add(1)
+	q.mu.Unlock()
+	go func() {
+		c := runOp(e, int(op), args)
+		c.ticket = int64(ticket)
+		q.push(c)
+	}()
+	return C.RCG_OK
+}
+
+// rcgx_async_drain writes every queued completion as one record list:
+// per completion int64 ticket, int32 status, int64 num, uint32 length and
+// that many bytes (little-endian); out->num is the number of records.
+//
+//export rcgx_async_drain
+func rcgx_async_drain(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	q := queueOf(qh)
+	if q == nil {
+		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		return C.RCG_ERR_CLOSED
+	}
+	q.mu.Lock()
+	done := q.done
+	q.done = nil
+	q.mu.Unlock()
+	size := 0
+	for _, c := range done {
+		size += 24 + len(c.data)
+	}
+	dst := reserve(out, size)[:0]
+	for _, c := range done {
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.ticket))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(c.status))
+		dst = binary.LittleEndian.AppendUint64(dst, uint64(c.num))
+		dst = binary.LittleEndian.AppendUint32(dst, uint32(len(c.data)))
+		dst = append(dst, c.data...)
+	}
+	out.num = C.int64_t(len(done))
+	return C.RCG_OK
+}
+
+// rcgx_async_stats writes "inflight=N queues=Q": operations submitted and not
+// yet completed, and open completion queues (tests and diagnostics).
+//
+//export rcgx_async_stats
+func rcgx_async_stats(out *C.rcg_out) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	putBytes(out, fmt.Appendf(nil, "inflight=%d queues=%d", asyncInflight.Load(), asyncQueues.Load()))
+	return C.RCG_OK
+}
+
+// opArgs are an operation's inputs, owned by its goroutine.
+type opArgs struct {
+	a, b   []byte
+	n1, n2 int64
+}
+
+// failed turns err into a completion with the status class of the sync exports.
+func failed(err error) completion {
+	var probe C.rcg_out // no buffer: fail only classifies
+	return completion{status: int32(fail(&probe, err)), data: []byte(err.Error())}
+}
+
+func boolDone(ok bool, err error) completion {
+	if err != nil {
+		return failed(err)
+	}
+	return completion{status: int32(found(ok))}
+}
+
+var errArgument = errors.New("redis-cache-go: invalid argument")
+
+func argFailed(msg string) completion {
+	return completion{status: C.RCG_ERR_ARGUMENT, data: []byte(errArgument.Error() + ": " + msg)}
+}
+
+// runOp performs one operation; a panic becomes RCG_ERR_INTERNAL and
+// disables the handle, as in the sync exports.
+func runOp(e *entry, op int, x opArgs) (c completion) {
+	defer func() {
+		if r := recover(); r != nil {
+			msg := fmt.Sprintf("internal error (please report it): %v", r)
+			e.disabled.CompareAndSwap(nil, &msg)
+			c = completion{status: C.RCG_ERR_INTERNAL, data: []byte("redis-cache-go: " + msg + "\n" + string(debug.Stack()))}
+		}
+	}()
+	if msg := e.disabled.Load(); msg != nil {
+		return completion{status: C.RCG_ERR_INTERNAL, data: []byte("redis-cache-go: this handle was disabled by an earlier internal error: " + *msg)}
+	}
+	c0 := e.cache
+	key := string(x.a)
+	switch op { // the near-cache forgets what this handle writes (near.go)
+	case opSet, opDelete, opExpire, opPersist, opIncr:
+		defer e.forget(key)
+	case opRename:
+		defer e.forget(key, string(x.b))
+	}
+	switch op {
+	case opGet:
+		if e.near != nil {
+			v, ok, err := nearRead(e, key)
+			if err != nil {
+				return failed(err)
+			}
+			if !ok {
+				return completion{status: C.RCG_MISS}
+			}
+			return completion{status: C.RCG_OK, data: bytes.Clone(v)} // v may be the cache's own
+		}
+		v, ok, err := c0.Get(bg, key)
+		if err != nil {
+			return failed(err)
+		}
+		if !ok {
+			return completion{status: C.RCG_MISS}
+		}
+		return completion{status: C.RCG_OK, data: e.codec.decodeValue(v)}
+	case opSet:
+		if x.n2&^C.RCG_SET_NX != 0 {
+			return argFailed("unknown rcg_set flags")
+		}
+		stored, err := e.codec.encode(x.b)
+		if err != nil {
+			return failed(err)
+		}
+		return boolDone(c0.Set(bg, key, stored, ttl(C.int64_t(x.n1)), x.n2&C.RCG_SET_NX != 0))
+	case opDelete:
+		return boolDone(c0.Delete(bg, key))
+	case opExists:
+		return boolDone(c0.Exists(bg, key))
+	case opExpire:
+		return boolDone(c0.Expire(bg, key, ttl(C.int64_t(x.n1))))
+	case opPersist:
+		return boolDone(c0.Persist(bg, key))
+	case opIncr:
+		v, ok, err := c0.Incr(bg, key, x.n1)
+		if err != nil {
+			return failed(err)
+		}
+		return completion{status: int32(found(ok)), num: v}
+	case opRename:
+		return boolDone(c0.Rename(bg, key, string(x.b)))
+	case opTTL:
+		return ttlOp(c0, key)
+	}
+	return manyOp(e, op, x)
+}

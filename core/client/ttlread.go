@@ -1,0 +1,78 @@
+package client
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// GetTTL returns the value stored at key and its remaining time to live
+// (NoExpiry when it has none; 0 when it expired right after the GET) in one
+// round trip (GET and PTTL pipelined),
+// for callers that cache the value and must not keep it past its expiry.
+// found is false when the key is missing.
+func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time.Duration, found bool, err error) {
+	var get *redis.StringCmd
+	var pttl *redis.DurationCmd
+	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		get = p.Get(ctx, key)
+		pttl = p.PTTL(ctx, key)
+		return nil
+	})
+	if err == redis.Nil {
+		err = nil
+	}
+	if err != nil {
+		return nil, 0, false, c.wrap("GET", err)
+	}
+	v, gerr := get.Bytes()
+	if gerr == redis.Nil {
+		return nil, 0, false, nil
+	}
+	if gerr != nil {
+		return nil, 0, false, c.wrap("GET", gerr)
+	}
+	return v, ttlOf(pttl.Val()), true, nil
+}
+
+// GetManyTTL is GetMany plus each key's remaining time to live (as GetTTL;
+// 0 for a missing key), in one round trip (MGET and one PTTL per key).
+func (c *Client) GetManyTTL(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
+	out := make([][]byte, len(keys))
+	ttls := make([]time.Duration, len(keys))
+	if len(keys) == 0 {
+		return out, ttls, nil
+	}
+	var mget *redis.SliceCmd
+	pttls := make([]*redis.DurationCmd, len(keys))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		mget = p.MGet(ctx, keys...)
+		for i, k := range keys {
+			pttls[i] = p.PTTL(ctx, k)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, c.wrap("MGET", err)
+	}
+	for i, v := range mget.Val() {
+		if s, ok := v.(string); ok {
+			out[i] = append(make([]byte, 0, len(s)), s...)
+			ttls[i] = ttlOf(pttls[i].Val())
+		}
+	}
+	return out, ttls, nil
+}
+
+// ttlOf maps go-redis' PTTL result to ours: -1 (no expiry) is NoExpiry;
+// -2 (the key expired between the two commands) is 0.
+func ttlOf(d time.Duration) time.Duration {
+	switch {
+	case d == -1:
+		return NoExpiry
+	case d < 0:
+		return 0
+	}
+	return d
+}

@@ -1,0 +1,318 @@
+"""Native async calls: the Go core runs each operation on its own goroutine and wakes the loop.
+
+Contract: capi/redis_cache_go.h, "Asynchronous calls". Each event loop gets one completion queue
+(:class:`_LoopQueue`): an eventfd (a pipe where there is none) registered with
+``loop.add_reader``. ``rcg_async_submit`` copies the inputs, starts the operation and returns at
+once; when a result is queued in Go the descriptor becomes readable and one ``rcg_async_drain``
+call hands over every finished operation, whose futures are then resolved on the loop thread.
+Nothing calls from Go into Python, and nothing here loads the library at import.
+
+A task cancelled while its operation is in flight only drops its ticket: the operation completes
+in Go within the configured timeouts, its connection goes back to the pool, and the completion is
+discarded when it arrives.
+
+With ``FORK_FALLBACK``, a call that finds itself in a forked child runs the sync client's method
+(which switches to the pure-Python fallback) in the loop's default executor instead.
+"""
+from __future__ import annotations
+
+import asyncio
+import functools
+import itertools
+import os
+import struct
+import threading
+import weakref
+from ctypes import c_int, c_int64
+from typing import Any, Sequence
+
+from redis_cache_go import _fallback, _native
+from redis_cache_go import exceptions as exc
+from redis_cache_go._native import _B, _ERRORS, _H, _I64, _N, _O, OK, STATUS_INTERNAL, _scratch, _take
+
+# Operation codes (RCG_ASYNC_* in the header).
+GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
+
+_native._SIGNATURES.update({
+    "rcg_async_open": [c_int, _O],
+    "rcg_async_close": [_H, _O],
+    "rcg_async_submit": [_H, _H, _O, c_int, c_int64, _B, _N, _B, _N, _I64, _I64],
+    "rcg_async_drain": [_H, _O],
+    "rcg_async_stats": [_O],
+})
+
+STATUS_FORKED = -8
+_RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
+Result = tuple[int, int, bytes]  # status, num, payload
+
+
+def _check(lib: Any, status: int) -> None:
+    if status != OK:
+        raise _ERRORS.get(status, exc.InternalError)(_take(lib, _scratch).decode("utf-8", "replace"))
+
+
+def _wakeup_fds() -> tuple[int, int]:
+    """(read fd, fd the library writes to): one eventfd, or a pipe where there is none."""
+    eventfd = getattr(os, "eventfd", None)
+    if eventfd is not None:
+        fd: int = eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+        return fd, fd
+    r, w = os.pipe()
+    os.set_blocking(r, False)
+    os.set_blocking(w, False)
+    return r, w
+
+
+class _LoopQueue:
+    """One event loop's completion queue; used only on that loop's thread."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        lib = _native.library()
+        self.lib = lib
+        self.rfd, self.wfd = _wakeup_fds()
+        try:
+            _check(lib, lib.rcg_async_open(self.wfd, _scratch.ptr))
+        except BaseException:
+            _close_fds(self.rfd, self.wfd)
+            raise
+        self.handle = int(_scratch.out.num)
+        self.futures: dict[int, asyncio.Future[Result]] = {}
+        self.tickets = itertools.count(1)
+        self.loop_ref = weakref.ref(loop)
+        loop.add_reader(self.rfd, self._drain)
+        self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
+
+    def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes, n1: int, n2: int) -> asyncio.Future[Result]:
+        ticket = next(self.tickets)
+        lib = self.lib
+        s = _scratch
+        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2)
+        if status != OK:
+            message = _take(lib, s)
+            if status == STATUS_FORKED:
+                raise exc.ForkedProcessError(message.decode("utf-8", "replace"))
+            raise _Refused(status, message)
+        future: asyncio.Future[Result] = loop.create_future()
+        self.futures[ticket] = future
+        return future
+
+    def _drain(self) -> None:
+        try:
+            os.read(self.rfd, 4096)  # reset the eventfd counter / empty the pipe, before draining
+        except BlockingIOError:
+            pass
+        lib = self.lib
+        s = _scratch
+        status = lib.rcg_async_drain(self.handle, s.ptr)
+        if status != OK:  # the queue was closed under us: nothing is coming any more
+            _take(lib, s)
+            return
+        count = int(s.out.num)
+        if not count:
+            return
+        data = _take(lib, s)
+        futures = self.futures
+        unpack = _RECORD.unpack_from
+        off = 0
+        for _ in range(count):
+            ticket, st, num, length = unpack(data, off)
+            off += 24
+            payload = data[off:off + length]
+            off += length
+            future = futures.pop(ticket, None)
+            if future is not None and not future.done():  # a cancelled waiter: dropped
+                future.set_result((st, num, payload))
+
+    def close(self) -> None:
+        loop = self.loop_ref()
+        if loop is not None and not loop.is_closed():
+            loop.remove_reader(self.rfd)
+        self.finalizer()
+
+
+class _Refused(Exception):
+    """rcg_async_submit refused synchronously (status, message)."""
+
+    def __init__(self, status: int, message: bytes) -> None:
+        super().__init__(status, message)
+        self.status = status
+        self.message = message
+
+
+def _close_fds(rfd: int, wfd: int) -> None:
+    os.close(rfd)
+    if wfd != rfd:
+        os.close(wfd)
+
+
+def _close_queue(lib: Any, handle: int, rfd: int, wfd: int) -> None:
+    lib.rcg_async_close(handle, _scratch.ptr)  # in a forked child this is refused: nothing to free
+    _take(lib, _scratch)
+    _close_fds(rfd, wfd)
+
+
+_queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
+_queues_lock = threading.Lock()
+_queues_pid = os.getpid()
+
+
+def _queue_for(loop: asyncio.AbstractEventLoop) -> _LoopQueue:
+    q = _queues.get(loop)
+    if q is not None:
+        return q
+    global _queues_pid
+    with _queues_lock:
+        if _queues_pid != os.getpid():  # a forked child: the parent's queues are not ours
+            _queues.clear()
+            _queues_pid = os.getpid()
+        for old, oq in list(_queues.items()):  # release queues of loops that were closed
+            if old.is_closed():
+                del _queues[old]
+                oq.close()
+        q = _queues.get(loop)
+        if q is None:
+            q = _queues[loop] = _LoopQueue(loop)
+        return q
+
+
+def stats() -> dict[str, int]:
+    """Operations in flight in Go and open completion queues (leak checks); loads the library."""
+    lib = _native.library()
+    _check(lib, lib.rcg_async_stats(_scratch.ptr))
+    text = _take(lib, _scratch).decode()
+    return {k: int(v) for k, v in (item.split("=") for item in text.split())}
+
+
+def pending() -> int:
+    """Tickets awaiting a completion on the running loop (0 when none was ever submitted)."""
+    q = _queues.get(asyncio.get_running_loop())
+    return len(q.futures) if q is not None else 0
+
+
+class _UseSync(Exception):
+    """Serve this call through the sync client in a worker thread."""
+
+
+class _Sync:
+    """The result of a call served by the sync client (FORK_FALLBACK in a forked child)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+class AsyncClient:
+    """The async counterpart of the backend's client (native, or ForkAware around it).
+
+    Method names, arguments and results are those of :class:`redis_cache_go._native.Client`.
+    """
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._fork_aware = isinstance(client, _fallback.ForkAware)
+        native = client._native if self._fork_aware else client
+        self._native: _native.Client = native
+        # Anything else (a wrapper this module does not know) keeps working through its sync
+        # methods in the loop's default executor, as the fork fallback does.
+        self._threaded = not isinstance(native, _native.Client)
+
+    async def _run(self, name: str, sync_args: tuple[Any, ...], op: int, a: bytes = b"", b: bytes = b"",
+                   n1: int = 0, n2: int = 0) -> Result | _Sync:
+        """Submit op: (status OK or MISS, num, payload), a _Sync result of the fallback, or raises."""
+        loop = asyncio.get_running_loop()
+        native = self._native
+        try:
+            if self._threaded or (self._fork_aware and self._client._fallback is not None):
+                raise _UseSync
+            q = _queue_for(loop)
+            future = q.submit(loop, native._handle or native._open(), op, a, b, n1, n2)
+        except _Refused as refused:
+            self._raise(refused.status, refused.message)
+        except (exc.ForkedProcessError, _UseSync):
+            if not (self._fork_aware or self._threaded):
+                raise
+            # The sync client switches to (or already uses) the pure-Python fallback.
+            call = functools.partial(getattr(self._client, name), *sync_args)
+            return _Sync(await loop.run_in_executor(None, call))
+        status, num, payload = await future
+        if status < 0:
+            self._raise(status, payload)
+        return status, num, payload
+
+    def _raise(self, status: int, message: bytes) -> None:
+        """The sync client's error: same class, same message prefix, same handle reset."""
+        msg = message.decode("utf-8", "replace")
+        if status == STATUS_INTERNAL:  # the handle refuses further calls: start from a fresh one
+            native = self._native
+            with native._lock:
+                native._handle = 0
+                fin, native._finalizer = native._finalizer, None
+            if fin is not None:
+                fin()
+        if not msg.startswith("redis ") and not msg.startswith("rediss "):
+            msg = f"{self._native.describe}: {msg}"
+        raise _ERRORS.get(status, exc.InternalError)(msg)
+
+    # -- operations (results as the sync client's) ---------------------------------
+    async def get(self, key: bytes) -> bytes | None:
+        r = await self._run("get", (key,), GET, key)
+        if isinstance(r, _Sync):
+            return r.value  # type: ignore[no-any-return]
+        return r[2] if r[0] == OK else None
+
+    async def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
+        r = await self._run("set", (key, value, ttl_ms, nx), SET, key, value, ttl_ms, _native.SET_NX if nx else 0)
+        return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
+
+    async def _found(self, name: str, op: int, key: bytes, *extra: int) -> bool:
+        r = await self._run(name, (key, *extra), op, key, b"", *extra)
+        return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
+
+    async def delete(self, key: bytes) -> bool:
+        return await self._found("delete", DELETE, key)
+
+    async def exists(self, key: bytes) -> bool:
+        return await self._found("exists", EXISTS, key)
+
+    async def expire(self, key: bytes, ttl_ms: int) -> bool:
+        return await self._found("expire", EXPIRE, key, ttl_ms)
+
+    async def persist(self, key: bytes) -> bool:
+        return await self._found("persist", PERSIST, key)
+
+    async def _counted(self, name: str, op: int, key: bytes, *extra: int) -> tuple[bool, int]:
+        r = await self._run(name, (key, *extra), op, key, b"", *extra)
+        if isinstance(r, _Sync):
+            return r.value  # type: ignore[no-any-return]
+        return (True, r[1]) if r[0] == OK else (False, 0)
+
+    async def ttl(self, key: bytes) -> tuple[bool, int]:
+        """(found, remaining ms or -1 for no expiry)."""
+        return await self._counted("ttl", TTL, key)
+
+    async def incr(self, key: bytes, delta: int) -> tuple[bool, int]:
+        """(found, new value); a missing key is not created."""
+        return await self._counted("incr", INCR, key, delta)
+
+    async def rename(self, src: bytes, dst: bytes) -> bool:
+        r = await self._run("rename", (src, dst), RENAME, src, dst)
+        return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
+
+    async def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        r = await self._run("get_many", (keys,), GET_MANY, _native.encode_frame(keys))
+        return r.value if isinstance(r, _Sync) else _native.decode_frame(r[2])
+
+    async def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
+        await self._run("set_many", (pairs, ttl_ms), SET_MANY, _native.encode_frame(pairs), b"", ttl_ms)
+
+    async def _num(self, name: str, op: int, a: bytes, sync_arg: Any) -> int:
+        r = await self._run(name, (sync_arg,), op, a)
+        return int(r.value) if isinstance(r, _Sync) else r[1]
+
+    async def delete_many(self, keys: Sequence[bytes]) -> int:
+        return await self._num("delete_many", DELETE_MANY, _native.encode_frame(keys), keys)
+
+    async def clear(self, pattern: bytes) -> int:
+        """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
+        return await self._num("clear", CLEAR, pattern, pattern)

@@ -1,0 +1,182 @@
+"""System checks (redis_cache_go.checks): each deliberate misconfiguration is reported with its id.
+
+The bar test runs ``manage.py check`` (``python -m django check``) in a fresh process on
+tests/python/checks_project/bad_settings.py, where every CACHES alias is named after the id it must
+trigger, with ``redis_cache_go`` in INSTALLED_APPS (so the AppConfig registers the checks). The
+in-process tests call the check functions under ``override_settings`` for the cases a settings
+module cannot express (redis-py missing, a deploy-only reachability check against a real server).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+from django.test import override_settings
+
+from redis_cache_go import checks
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+B = "redis_cache_go.RedisCache"
+
+
+def manage_check(settings_module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), HERE]))
+    return subprocess.run([sys.executable, "-m", "django", "check", f"--settings={settings_module}", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+def test_manage_py_check_reports_each_misconfiguration_with_its_id() -> None:
+    from checks_project import bad_settings
+
+    done = manage_check("checks_project.bad_settings")
+    out = done.stdout + done.stderr
+    assert done.returncode == 1, out  # errors make `check` fail
+    assert "Traceback" not in out, out
+    # "CACHES['E001']: (redis_cache_go.E001) ..." - the alias (named after its id) is the object
+    found = set(re.findall(r"CACHES\['(\w+)'\]: \(redis_cache_go\.(\w+)\)", out))
+    expected = {(alias, alias.rstrip("ab")) for alias in bad_settings.CACHES if alias != "default" and alias != "W002a"}
+    assert expected <= found, f"missing: {sorted(expected - found)}\n{out}"
+    assert {alias for alias, _ in found} == {a for a, _ in expected}, f"unexpected reports: {sorted(found - expected)}\n{out}"
+    assert "HINT: Check the spelling" in out
+    assert "did you mean 'SOCKET_TIMEOUT'?" in out
+
+
+def test_manage_py_check_is_clean_for_good_settings_and_loads_nothing() -> None:
+    done = manage_check("checks_project.good_settings")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "redis_cache_go" not in done.stdout + done.stderr
+
+
+def test_importing_the_app_config_and_checks_loads_no_library() -> None:
+    code = ("import sys, redis_cache_go.apps, redis_cache_go.checks, redis_cache_go._native as n; "
+            "assert n._lib is None; print('ok')")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr
+
+
+def test_running_the_checks_loads_no_library_and_connects_nowhere() -> None:
+    code = ("import django; from django.conf import settings; "
+            "settings.configure(INSTALLED_APPS=['redis_cache_go'], CACHES={"
+            "'default': {'BACKEND': 'redis_cache_go.RedisCache', 'LOCATION': '127.0.0.1:9', 'OPTIONS': {'FORK_FALLBACK': True}},"
+            "'s': {'BACKEND': 'redis_cache_go.ShardedRedisCache', 'LOCATION': ['10.255.255.1:6379', '127.0.0.1:9'],"
+            " 'KEY_PREFIX': 's', 'OPTIONS': {'COMPRESSOR': 'zstd', 'IGNORE_EXCEPTIONS': True}}}); django.setup(); "
+            "from django.core import checks; found = checks.run_checks(); "
+            "import redis_cache_go._native as n; assert n._lib is None, 'library loaded'; "
+            "print([m.id for m in found])")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "python"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def run(caches: dict[str, Any], deploy: bool = False) -> list[django_checks.CheckMessage]:
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, **caches}):
+        found = checks.check_caches()
+        if deploy:
+            found += checks.check_servers_reachable()
+        return found
+
+
+def ids(messages: list[django_checks.CheckMessage]) -> list[str]:
+    return [m.id for m in messages]
+
+
+@pytest.mark.parametrize("options, location, want", [
+    ({"PICKLE_VERSION": 99}, "127.0.0.1:6379", "redis_cache_go.E005"),
+    ({"COMPRESSOR": "zlib", "COMPRESSOR_LEVEL": 42}, "127.0.0.1:6379", "redis_cache_go.E006"),
+    ({"SOCKET_CONNECT_TIMEOUT": "soon"}, "127.0.0.1:6379", "redis_cache_go.E007"),
+    ({"CIRCUIT_BREAKER_COOLDOWN": 0}, "127.0.0.1:6379", "redis_cache_go.E007"),
+    ({}, "redis://127.0.0.1:6379/0?socket_timeout=-3", "redis_cache_go.E007"),
+    ({"SSL_CERT_REQS": "maybe"}, "rediss://127.0.0.1:6379", "redis_cache_go.E008"),
+    ({"CLUSTER": "yes"}, "127.0.0.1:6379", "redis_cache_go.E009"),
+    ({"HASH_RING": "md5"}, "127.0.0.1:6379", "redis_cache_go.E004"),
+    ({}, "ftp://127.0.0.1", "redis_cache_go.E003"),
+    ({}, [], "redis_cache_go.E003"),
+    ({"IGNORE_EXCEPTIONS": "yes"}, "127.0.0.1:6379", "redis_cache_go.E011"),
+])
+def test_each_kind_of_setting_error_gets_its_id(options: dict[str, Any], location: Any, want: str) -> None:
+    found = run({"bad": {"BACKEND": B, "LOCATION": location, "OPTIONS": options}})
+    assert ids(found) == [want], [str(m) for m in found]
+    assert found[0].obj == "CACHES['bad']"
+    assert found[0].hint == checks.IDS[want][1]
+    assert found[0].is_serious() and want.split(".")[1].startswith("E")
+
+
+def test_weights_that_do_not_match_location() -> None:
+    found = run({"bad": {"BACKEND": "redis_cache_go.ShardedRedisCache", "LOCATION": ["127.0.0.1:6379", "127.0.0.1:6380"],
+                         "OPTIONS": {"WEIGHTS": [1, 2, 3]}}})
+    assert ids(found) == ["redis_cache_go.E004"]
+    assert "3 weights for 2 LOCATION entries" in found[0].msg
+
+
+def test_fork_fallback_without_redis_py(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "redis", None)  # import redis -> ImportError
+    found = run({"ff": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "OPTIONS": {"FORK_FALLBACK": True}}})
+    assert ids(found) == ["redis_cache_go.E012"]
+
+
+def test_fork_fallback_primary_replica_is_fine() -> None:
+    found = run({"ff": {"BACKEND": B, "LOCATION": ["127.0.0.1:6379", "127.0.0.1:6380"], "OPTIONS": {"FORK_FALLBACK": True}}})
+    assert found == []
+
+
+def test_a_backend_that_is_not_ours_is_left_alone() -> None:
+    found = run({"other": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://x:notaport",
+                           "OPTIONS": {"SOCKET_TIMOUT": 1}}})
+    assert found == []
+
+
+def test_the_same_server_under_different_prefixes_is_fine() -> None:
+    found = run({"a": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "KEY_PREFIX": "a"},
+                 "b": {"BACKEND": B, "LOCATION": "redis://127.0.0.1:6379/1", "KEY_PREFIX": "b"},
+                 "c": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "KEY_PREFIX": "a", "OPTIONS": {"DB": 2}}})
+    assert found == []
+
+
+def test_deploy_check_pings_every_server(redis_server: Any) -> None:
+    dead = f"127.0.0.1:{_closed_port()}"
+    caches = {
+        "up": {"BACKEND": B, "LOCATION": f"127.0.0.1:{redis_server.port}", "KEY_PREFIX": "up"},
+        "down": {"BACKEND": "redis_cache_go.RedisCopyCache", "LOCATION": [f"127.0.0.1:{redis_server.port}", dead],
+                 "KEY_PREFIX": "down", "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1}},
+    }
+    assert run(caches) == []  # the non-deploy checks never connect
+    found = run(caches, deploy=True)
+    assert ids(found) == ["redis_cache_go.W005"], [str(m) for m in found]
+    assert found[0].obj == "CACHES['down']" and dead in found[0].msg
+
+
+def test_django_cache_checks_survive_a_misconfigured_cache_of_ours() -> None:
+    checks.register()
+    checks.register()  # idempotent
+    caches = {"bad": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "OPTIONS": {"SOCKET_TIMOUT": 1}},
+              "files": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": "relative/dir"}}
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, **caches}):
+        found = django_checks.run_checks(tags=[django_checks.Tags.caches])
+        from django.core.cache import caches as handler
+        with pytest.raises(Exception, match="SOCKET_TIMOUT"):
+            handler["bad"]  # the stand-in lived only while Django's checks ran
+    got = ids(found)
+    assert "redis_cache_go.E001" in got and "caches.W003" in got, [str(m) for m in found]
+    shielded = [c for c in django_checks.registry.registry.registered_checks if c.__name__ == "check_file_based_cache_is_absolute"]
+    assert len(shielded) == 1 and shielded[0].__module__ == "redis_cache_go.checks"
+
+
+def test_every_id_is_documented_in_the_readme() -> None:
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    section = readme.split("## System checks", 1)[1].split("\n## ", 1)[0]
+    for code in checks.IDS:
+        assert f"`{code}`" in section, f"{code} is not in the README's System checks table"
+
+
+def _closed_port() -> int:
+    from redisproc import free_port
+
+    return int(free_port())
