@@ -12,14 +12,16 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench bench-async soak clean
+.PHONY: help setup apt venv build test test-go test-capi test-fuzz test-python typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
 	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict)"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
-	@echo "make bench  - ours vs Django's RedisCache vs django-redis, one interleaved run"
+	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; issue-9 bars"
+	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
+	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 
 setup: apt venv build
@@ -97,6 +99,15 @@ demo: setup
 
 bench: setup
 	$(PY) bench/bench.py
+
+bench-plot: venv
+	$(PY) bench/plot.py
+
+# perf is optional (bench/stages.py says so and goes on without it): try to install it once.
+profile: setup
+	@command -v perf >/dev/null || { echo ">> trying to install linux-perf (optional)"; \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq linux-perf >/dev/null 2>&1 || true; }
+	$(PY) bench/stages.py
 
 # The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
 bench-async: setup

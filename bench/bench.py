@@ -17,6 +17,7 @@ import gc
 import json
 import math
 import os
+import pickle
 import platform
 import shutil
 import signal
@@ -39,6 +40,8 @@ for _p in (os.path.join(REPO, "python"), os.path.join(REPO, "tests", "harness"))
 
 from redisproc import RedisServer, RedisServerError  # noqa: E402
 
+import bars  # noqa: E402  (bench/bars.py: issue 9's bars, evaluated from the results)
+import floor  # noqa: E402  (bench/floor.py: the floor rows)
 import sharded  # noqa: E402  (bench/sharded.py: the 3-server section)
 
 pc = time.perf_counter_ns
@@ -74,9 +77,30 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "KEY_PREFIX": "br",
     },
 }
+# The backend variant hook: ours with a near-cache (issue 9's LOCAL_CACHE). Optional: when the
+# backend refuses the option (it did before LOCAL_CACHE existed) it is reported as unavailable and
+# the run still succeeds. Add more variants here the same way ("optional": True).
+MIB = 1024 * 1024
+BACKENDS["ours_local"] = {
+    "label": "redis_cache_go +LOCAL_CACHE",
+    "BACKEND": "redis_cache_go.RedisCache",
+    "location": lambda srv: srv.location,
+    "OPTIONS": {"DB": 0, "LOCAL_CACHE": {"MAX_ENTRIES": 10000, "MAX_BYTES": 64 * MIB, "TTL": 60}},
+    "KEY_PREFIX": "bl",
+    "optional": True,
+}
+BACKENDS = {k: BACKENDS[k] for k in ("ours", "ours_local", "django", "django_redis")}  # table order
 BACKEND_ALIASES = {"django-redis": "django_redis", "djangoredis": "django_redis",
-                   "redis_cache_go": "ours", "builtin": "django"}
+                   "redis_cache_go": "ours", "builtin": "django", "local": "ours_local"}
 PEERS = ("django", "django_redis")
+OURS = ("ours", "ours_local")
+# The floor rows (bench/floor.py): not backends, measured in the same rounds for the single-key
+# workloads that have a `floor` kind.
+FLOORS: dict[str, str] = {"floor": "floor: bare socket", "rb": "floor: redis-benchmark -c1 -P1"}
+
+
+def label(n: str) -> str:
+    return BACKENDS[n]["label"] if n in BACKENDS else FLOORS.get(n, n)
 
 # --------------------------------------------------------------------------------------------
 # Workloads
@@ -112,8 +136,16 @@ COMPRESSED: dict[str, dict[str, dict[str, Any]]] = {
 }
 
 
+def comp_of(name: str, wl: "Workload") -> str | None:
+    """The compressor backend `name` runs workload wl with (peers may use a different one)."""
+    if not wl.compressor:
+        return None
+    return wl.compressor if name == "ours" else (wl.peer_compressor or wl.compressor)
+
+
 def alias(name: str, wl: "Workload") -> str:
-    return f"{name}@{wl.compressor}" if wl.compressor else name
+    comp = comp_of(name, wl)
+    return f"{name}@{comp}" if comp else name
 NKEYS = 1024                          # keys cycled by the single-key workloads (power of two)
 MASK = NKEYS - 1
 NBATCH = 16                           # distinct 100-key batches cycled by get_many / set_many
@@ -132,6 +164,8 @@ class Workload:
     threads: int = 1
     unit: str = "op"
     compressor: str | None = None        # run on the "<backend>@<compressor>" aliases (see COMPRESSED)
+    peer_compressor: str | None = None   # the peers' compressor when it differs from ours
+    floor: str | None = None             # floor kind (bench/floor.py): get_hit, get_miss or set
 
 
 def _keys(tag: str, n: int = NKEYS) -> list[str]:
@@ -257,6 +291,29 @@ def _check_c(c: Any) -> None:
     _expect(c.get(LARGE_GET[0]) == COMPRESSIBLE, "256 KiB compressible value did not round-trip")
 
 
+def _prep_c_setget(c: Any) -> Op:
+    set_, get = c.set, c.get
+
+    def op(i: int) -> None:
+        k = LARGE_SET[i % NLARGE]
+        set_(k, COMPRESSIBLE)
+        get(k)
+    return op
+
+
+HOT = "hot:0"
+
+
+def _prep_hot(c: Any) -> Op:
+    c.set(HOT, SMALL)
+    get = c.get
+    return lambda i: get(HOT)
+
+
+def _check_hot(c: Any) -> None:
+    _expect(c.get(HOT) == SMALL, "get of the hot key did not return the value")
+
+
 def _prep_threads(c: Any) -> Callable[[int], Op]:
     c.set_many({k: SMALL for k in HIT})
 
@@ -268,9 +325,11 @@ def _prep_threads(c: Any) -> Callable[[int], Op]:
 
 
 WORKLOADS = [
-    Workload("get_hit", "get of a stored key, 100-byte value", _prep_hit, _check_hit),
-    Workload("get_miss", "get of a key that does not exist", _prep_miss, _check_miss),
-    Workload("set", "set of a 100-byte value (default timeout)", _prep_set, _check_set),
+    Workload("get_hit", "get of a stored key, 100-byte value", _prep_hit, _check_hit, floor="get_hit"),
+    Workload("get_miss", "get of a key that does not exist", _prep_miss, _check_miss, floor="get_miss"),
+    Workload("set", "set of a 100-byte value (default timeout)", _prep_set, _check_set, floor="set"),
+    Workload("get_hot", "get of one hot key, over and over (the near-cache bar)", _prep_hot, _check_hot,
+             floor="get_hit"),
     Workload("get_many_100", "get_many of 100 stored keys (1 op = 1 call)", _prep_get_many, _check_get_many,
              unit="call"),
     Workload("set_many_100", "set_many of 100 keys, 100-byte values (1 op = 1 call)", _prep_set_many,
@@ -281,6 +340,12 @@ WORKLOADS = [
     *[Workload(f"{op}_256k_{comp}", f"{op} of a 256 KiB compressible value, {comp} compressor",
                _prep_c_set if op == "set" else _prep_c_get, _check_c, compressor=comp)
       for comp in COMPRESSED for op in ("set", "get")],
+    # issue 9 bar 3: set then get of the compressible value as one op; both against django-redis'
+    # ZlibCompressor (ours zstd is compared with that same zlib peer, as the bar says)
+    Workload("setget_256k_zlib", "set then get (1 op) of a 256 KiB compressible value; ours zlib vs "
+             "django-redis ZlibCompressor", _prep_c_setget, _check_c, compressor="zlib"),
+    Workload("setget_256k_zstd", "set then get (1 op) of a 256 KiB compressible value; ours zstd vs "
+             "django-redis ZlibCompressor", _prep_c_setget, _check_c, compressor="zstd", peer_compressor="zlib"),
     Workload("get_hit_8thr", f"{THREADS} threads doing get hits; total ops/s (unpinned)", _prep_threads,
              _check_hit, threads=THREADS),
 ]
@@ -344,6 +409,8 @@ class Result:
     lat: list[int] = field(default_factory=list)        # ns per op, pooled over rounds
     ops: int = 0
     error: str | None = None
+    ext_p50: list[float] = field(default_factory=list)  # µs per round, from redis-benchmark
+    ext_p99: list[float] = field(default_factory=list)
 
 
 def run_single(op: Op, budget_ns: int, lat: list[int]) -> tuple[int, int]:
@@ -469,7 +536,7 @@ def configure_django(names: list[str], srv: RedisServer) -> None:
     import django
     from django.conf import settings
 
-    caches = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    caches: dict[str, dict[str, Any]] = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
     for n in names:
         b = BACKENDS[n]
         caches[n] = {"BACKEND": b["BACKEND"], "LOCATION": b["location"](srv),
@@ -498,7 +565,9 @@ def parser_in_use(name: str, cache: Any) -> str | None:
 
 def explain(exc: BaseException, name: str) -> str:
     """The exception chain, one line each, innermost frame last; plus a hint for ours."""
-    lines, seen, e = [], set(), exc
+    lines: list[str] = []
+    seen: set[int] = set()
+    e: BaseException | None = exc
     while e is not None and id(e) not in seen:
         seen.add(id(e))
         lines.append("    " + short_error(e))
@@ -534,6 +603,30 @@ def snapshot_library() -> tuple[str | None, str | None]:
     return src, tmp
 
 
+FLOOR_VALUE = pickle.dumps(SMALL, pickle.HIGHEST_PROTOCOL)  # what the backends put on the wire
+FLOOR_VALUE_LEN = len(FLOOR_VALUE)
+
+
+def prepare_floor(sock: floor.Socket, wl: Workload) -> Op:
+    """The bare-socket op for a floor workload: same key length, value bytes as the pickle."""
+    value = FLOOR_VALUE
+    if wl.name == "get_hot":
+        return sock.prepare_get([b"bf:1:" + HOT.encode()], value)
+    if wl.floor == "get_hit":
+        return sock.prepare_get([b"bf:1:" + k.encode() for k in HIT], value)
+    if wl.floor == "get_miss":
+        return sock.prepare_get_miss([b"bf:1:" + k.encode() for k in MISS])
+    return sock.prepare_set([b"bf:1:" + k.encode() for k in SETK], value)
+
+
+def prepare_rb(sock: floor.Socket, wl: Workload) -> tuple[list[str], int]:
+    """redis-benchmark's command and keyspace for a floor workload (stores the GET keys first)."""
+    keys = 1 if wl.name == "get_hot" else NKEYS
+    if wl.floor == "get_hit":
+        sock.prepare_get([b"fb:%012d" % i for i in range(keys)], b"v" * FLOOR_VALUE_LEN)
+    return floor.rb_args(wl.floor or "", FLOOR_VALUE_LEN), keys
+
+
 def open_backend(name: str) -> Any:
     """Instantiate the alias and do real round trips (ours loads its .so on first use)."""
     from django.core.cache import caches
@@ -566,37 +659,61 @@ def fmt_us(x: float) -> str:
 def summarize(res: Result) -> dict[str, Any]:
     lat = sorted(res.lat)
     r = res.rounds
+    p50 = percentile(lat, 50) if lat else (statistics.median(res.ext_p50) if res.ext_p50 else None)
+    p99 = percentile(lat, 99) if lat else (statistics.median(res.ext_p99) if res.ext_p99 else None)
     return {
         "ops_per_s_median": statistics.median(r) if r else None,
         "ops_per_s_min": min(r) if r else None,
         "ops_per_s_max": max(r) if r else None,
         "ops_per_s_rounds": [round(x, 1) for x in r],
-        "p50_us": round(percentile(lat, 50), 2) if lat else None,
-        "p99_us": round(percentile(lat, 99), 2) if lat else None,
+        "p50_us": round(p50, 2) if p50 is not None else None,
+        "p99_us": round(p99, 2) if p99 is not None else None,
         "ops": res.ops,
         "error": res.error,
     }
 
 
-def ratio_to_best_peer(summ: dict[str, dict[str, Any]]) -> tuple[float | None, str | None]:
-    ours = summ.get("ours", {}).get("ops_per_s_median")
-    peers = [(summ[p]["ops_per_s_median"], p) for p in PEERS
-             if p in summ and summ[p].get("ops_per_s_median") and not summ[p].get("error")]
-    if not ours or not peers or summ["ours"].get("error"):
+def _ok(summ: dict[str, dict[str, Any]], n: str) -> float | None:
+    s = summ.get(n)
+    if not s or s.get("error") or not s.get("ops_per_s_median"):
+        return None
+    return float(s["ops_per_s_median"])
+
+
+def ratio_to_best_peer(summ: dict[str, dict[str, Any]], ours: str = "ours") -> tuple[float | None, str | None]:
+    mine = _ok(summ, ours)
+    peers = [(v, p) for p in PEERS if (v := _ok(summ, p))]
+    if not mine or not peers:
         return None, None
     best, who = max(peers)
-    return ours / best, who
+    return mine / best, who
+
+
+def ratios(summ: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Ours (and ours_local) over the best peer and over each floor, for results.json."""
+    out: dict[str, Any] = {}
+    for o in OURS:
+        mine = _ok(summ, o)
+        if not mine:
+            continue
+        sfx = "" if o == "ours" else "_" + o.removeprefix("ours_")
+        r, who = ratio_to_best_peer(summ, o)
+        out[f"ours{sfx}_over_best_peer"] = round(r, 3) if r else None
+        out["best_peer"] = who
+        for f in FLOORS:
+            if (v := _ok(summ, f)):
+                out[f"ours{sfx}_over_{f}"] = round(mine / v, 3)
+    return out
 
 
 def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[str, dict[str, Any]]],
                 pin_note: dict[str, str]) -> None:
-    head = ("workload", "backend", "ops/s", "spread (min-max)", "p50 µs", "p99 µs", "ours ÷ best peer")
+    head = ("workload", "backend", "ops/s", "spread (min-max)", "p50 µs", "p99 µs", "ours ÷ best peer; ÷ floors")
     rows: list[tuple[str, ...]] = []
     for wl in wls:
         summ = summary.get(wl.name)
         if not summ:
             continue
-        ratio, who = ratio_to_best_peer(summ)
         first = True
         for n in names:
             s = summ.get(n)
@@ -613,9 +730,14 @@ def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[s
                 if s.get("error"):
                     cells = (cells[0] + "!",) + cells[1:]
             rc = ""
-            if n == "ours":
-                rc = f"{ratio:.2f}x vs {BACKENDS[who]['label']}" if ratio else "n/a"
-            rows.append((wl.name if first else "", BACKENDS[n]["label"]) + cells[:4] + (rc,))
+            if n in OURS:
+                ratio, who = ratio_to_best_peer(summ, n)
+                rc = f"{ratio:.2f}x vs {label(who)}" if ratio and who else "n/a"
+                mine = _ok(summ, n)
+                for f, short in (("floor", "socket"), ("rb", "r-benchmark")):
+                    if mine and (v := _ok(summ, f)):
+                        rc += f"; {mine / v:.2f}x {short}"
+            rows.append((wl.name if first else "", label(n)) + cells[:4] + (rc,))
             first = False
         rows.append(("",) * len(head))
     widths = [max(len(head[i]), *(len(r[i]) for r in rows)) for i in range(len(head))]
@@ -649,7 +771,7 @@ def print_compression(wls: list[Workload], summary: dict[str, dict[str, dict[str
         ours, dr = summ.get("ours", {}), summ.get("django_redis", {})
         ratio = (ours["ops_per_s_median"] / dr["ops_per_s_median"]
                  if ours.get("ops_per_s_median") and dr.get("ops_per_s_median") else None)
-        sizes = ", ".join(f"{BACKENDS[n]['label']} {s['stored_bytes']:,} B" for n, s in summ.items()
+        sizes = ", ".join(f"{label(n)} ({s.get('compressor')}) {s['stored_bytes']:,} B" for n, s in summ.items()
                           if s.get("stored_bytes"))
         print(f"  {w.name:<16} ours/django-redis ops/s = {f'{ratio:.2f}x' if ratio else 'n/a':>6};  stored: {sizes}")
 
@@ -672,6 +794,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--cpu", type=int, help="CPU for the pinned single-thread workloads (default 1, or the last allowed)")
     p.add_argument("--no-pin", action="store_true", help="do not pin anything")
     p.add_argument("--no-shard", action="store_true", help="skip the 3-server section (bench/sharded.py)")
+    p.add_argument("--no-floor", dest="floors", action="store_false",
+                   help="skip the floor rows (bare socket, redis-benchmark)")
     p.add_argument("--shard-only", action="store_true", help="run only the 3-server section")
     p.add_argument("--json", default=os.path.join(HERE, "results.json"), help="results file (default bench/results.json)")
     a = p.parse_args(argv)
@@ -717,6 +841,9 @@ def main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     signal.signal(signal.SIGTERM, _on_sigterm)
     failures: dict[str, str] = {}     # backend -> why it could not run at all
+    unavailable: dict[str, str] = {}  # optional variant (ours_local) -> why it is not available
+    floor_sock: floor.Socket | None = None
+    rb_why: str | None = None if a.floors else "--no-floor"
     summary: dict[str, dict[str, dict[str, Any]]] = {}
     srv: RedisServer | None = None
     lib_src: str | None = None
@@ -726,6 +853,7 @@ def main(argv: list[str] | None = None) -> int:
     me = os.getpid()
     meta: dict[str, Any] = {}
     sharded_out: dict[str, Any] | None = None
+    bars_out: list[dict[str, Any]] = []
     t_begin = time.monotonic()
 
     try:
@@ -741,6 +869,11 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 caches[n] = open_backend(n)
             except Exception as e:
+                if BACKENDS[n].get("optional"):
+                    unavailable[n] = short_error(e)
+                    print(f"UNAVAILABLE (optional variant, not an error): {BACKENDS[n]['label']} ({n}): "
+                          f"{unavailable[n]}", flush=True)
+                    continue
                 failures[n] = short_error(e)
                 print(f"\n*** {BACKENDS[n]['label']} ({n}) cannot run:\n{explain(e, n)}\n", file=sys.stderr,
                       flush=True)
@@ -748,7 +881,8 @@ def main(argv: list[str] | None = None) -> int:
         for wl in a.workloads:  # compressor aliases, opened before pinning too
             for n in names:
                 key = alias(n, wl)
-                if wl.compressor and n in COMPRESSED[wl.compressor] and key not in caches and key not in failures:
+                comp = comp_of(n, wl)
+                if comp and n in COMPRESSED[comp] and key not in caches and key not in failures:
                     try:
                         caches[key] = open_backend(key)
                     except Exception as e:
@@ -758,6 +892,11 @@ def main(argv: list[str] | None = None) -> int:
         if not names:
             print("no backend could run; nothing to measure", file=sys.stderr)
             return 1
+        if a.floors:
+            floor_sock = floor.Socket(srv.host, srv.port)
+            rb_why = floor.redis_benchmark_available()
+            if rb_why:
+                print(f"*** floor: {rb_why}", file=sys.stderr)
 
         meta = {
             "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -821,6 +960,24 @@ def main(argv: list[str] | None = None) -> int:
             srv.command("FLUSHALL")
             ops: dict[str, Any] = {}
             res = {n: Result() for n in names}
+            rb_cmd: list[str] | None = None
+            rb_rate, rb_keys = 30000.0, NKEYS  # ops/s estimate sizes each redis-benchmark round
+            if wl.floor and wl.threads == 1 and floor_sock is not None:
+                res["floor"] = Result()
+                try:
+                    ops["floor"] = prepare_floor(floor_sock, wl)
+                    run_single(ops["floor"], warm, [])
+                except Exception as e:
+                    res["floor"].error = short_error(e)
+                if not rb_why:
+                    res["rb"] = Result()
+                    try:
+                        rb_cmd, rb_keys = prepare_rb(floor_sock, wl)
+                        got = floor.redis_benchmark(srv.port, a.cpu if pinned else None, rb_cmd, 2000, rb_keys)
+                        rb_rate = got["rps"]
+                        ops["rb"] = rb_cmd
+                    except Exception as e:
+                        res["rb"].error = short_error(e)
             for n in names:
                 if n in failures or alias(n, wl) not in caches:
                     if alias(n, wl) in failures:
@@ -833,44 +990,58 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception as e:
                     res[n].error = short_error(e)
                     print(f"\n  ! {BACKENDS[n]['label']}: {res[n].error}", end="")
+            order = names + [f for f in FLOORS if f in res]
             for r in range(a.rounds):
-                k = r % len(names)
-                for n in names[k:] + names[:k]:
+                k = r % len(order)
+                for n in order[k:] + order[:k]:
                     if n not in ops or res[n].error:
                         continue
                     gc.collect()
                     lat: list[int] = []
                     try:
+                        if n == "rb":  # an external process: its own ops/s and percentiles
+                            n_ops = int(rb_rate * a.round_ms / 1000)  # about round_ms of work
+                            got = floor.redis_benchmark(srv.port, a.cpu if pinned else None, ops[n], n_ops, rb_keys)
+                            rb_rate = got["rps"]
+                            res[n].rounds.append(got["rps"])
+                            res[n].ext_p50.append(got["p50_us"])
+                            res[n].ext_p99.append(got["p99_us"])
+                            res[n].ops += n_ops
+                            continue
                         count, elapsed = measure(wl, ops[n], budget, lat)
                     except Exception as e:
                         res[n].error = f"round {r + 1}: {short_error(e)}"
-                        print(f"\n  ! {BACKENDS[n]['label']}: {res[n].error}", end="")
+                        print(f"\n  ! {label(n)}: {res[n].error}", end="")
                         continue
                     res[n].rounds.append(count * 1e9 / elapsed)
                     res[n].lat.extend(lat)
                     res[n].ops += count
-            summary[wl.name] = {n: summarize(res[n]) for n in names if n in ops or res[n].error}
+            summary[wl.name] = {n: summarize(res[n]) for n in order if n in ops or res[n].error}
             if wl.compressor:  # how big the 256 KiB value is in Redis, per backend
                 for n in summary[wl.name]:
-                    prefix = BACKENDS[n]["KEY_PREFIX"] + wl.compressor[0]
-                    stored = srv.command("GET", f"{prefix}:1:{LARGE_GET[0] if 'get' in wl.name else LARGE_SET[0]}")
+                    comp = comp_of(n, wl) or ""
+                    prefix = BACKENDS[n]["KEY_PREFIX"] + comp[:1]
+                    stored = srv.command("GET", f"{prefix}:1:{LARGE_GET[0] if wl.name.startswith('get') else LARGE_SET[0]}")
                     summary[wl.name][n]["stored_bytes"] = len(stored) if isinstance(stored, bytes) else None
-            ratio, who = ratio_to_best_peer(summary[wl.name])
-            summary[wl.name]["_ratio"] = {"ours_over_best_peer": round(ratio, 3) if ratio else None,
-                                          "best_peer": who}
+                    summary[wl.name][n]["compressor"] = comp
+            summary[wl.name]["_ratio"] = ratios(summary[wl.name])
             lead = "\n  ->" if any(r.error for r in res.values()) else ""
-            print(lead + " " + "  ".join(f"{BACKENDS[n]['label']} {fmt_ops(s['ops_per_s_median'] or float('nan'))}/s"
+            print(lead + " " + "  ".join(f"{label(n)} {fmt_ops(s['ops_per_s_median'] or float('nan'))}/s"
                                   + (f" ({s['stored_bytes']:,} B stored)" if s.get("stored_bytes") else "")
-                                  for n, s in summary[wl.name].items() if n in BACKENDS), flush=True)
+                                  for n, s in summary[wl.name].items() if not n.startswith("_")), flush=True)
         print()
-        table_summary = {w: {n: s for n, s in d.items() if n in BACKENDS} for w, d in summary.items()}
+        table_summary = {w: {n: s for n, s in d.items() if not n.startswith("_")} for w, d in summary.items()}
         if a.workloads:
-            print_table(a.workloads, names, table_summary, pin_note)
+            print_table(a.workloads, names + list(FLOORS), table_summary, pin_note)
         if not a.no_shard:
             set_affinity("self", a.all_cpus)  # fan-out over 3 servers runs unpinned
             sharded_out = sharded.run(a.rounds, a.round_ms, a.warmup_ms)
+        bars_out = bars.evaluate(summary, sharded_out, unavailable)
+        bars.print_bars(bars_out, " ".join(["bench/bench.py", *(argv if argv is not None else sys.argv[1:])]))
         for n, why in failures.items():
             print(f"NOT MEASURED: {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}")
+        for n, why in unavailable.items():
+            print(f"UNAVAILABLE (optional): {BACKENDS[n]['label']} ({n}): {why}")
     except KeyboardInterrupt:
         print("\ninterrupted; redis-server stopped, no results written", file=sys.stderr)
         return 130
@@ -879,6 +1050,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if floor_sock is not None:
+            floor_sock.close()
         if srv is not None:
             srv.stop()
         if lib_tmp:
@@ -888,19 +1061,20 @@ def main(argv: list[str] | None = None) -> int:
         except Exception:
             pass
 
-    errors = {w: {n: s["error"] for n, s in d.items() if n in BACKENDS and s.get("error")}
+    errors = {w: {n: s["error"] for n, s in d.items() if not n.startswith("_") and s.get("error")}
               for w, d in summary.items()}
     errors = {w: e for w, e in errors.items() if e}
-    out = {"meta": {**meta, "elapsed_s": round(time.monotonic() - t_begin, 1)},
+    out: dict[str, Any] = {"meta": {**meta, "elapsed_s": round(time.monotonic() - t_begin, 1)},
            "backends": {n: {"label": BACKENDS[n]["label"], "BACKEND": BACKENDS[n]["BACKEND"],
                             "OPTIONS": BACKENDS[n]["OPTIONS"]} for n in a.names},
            "workloads": {w.name: w.what for w in a.workloads},
-           "results": summary, "unavailable": failures, "errors": errors, "sharded": sharded_out}
+           "floors": FLOORS, "results": summary, "unavailable": {**failures, **unavailable},
+           "errors": errors, "sharded": sharded_out, "bars": bars_out}
     try:
         with open(a.json, "w", encoding="utf-8") as f:
             json.dump(out, f, indent=2, default=str)
             f.write("\n")
-        print(f"\nresults: {os.path.relpath(a.json)}  ({out['meta']['elapsed_s']} s)")
+        print(f"\nresults: {os.path.relpath(a.json)}  ({out['meta']['elapsed_s']} s); chart: make bench-plot")
     except OSError as e:
         print(f"cannot write {a.json}: {e}", file=sys.stderr)
         return 1
@@ -909,9 +1083,9 @@ def main(argv: list[str] | None = None) -> int:
         print("\nFAILED:", file=sys.stderr)
         for n, why in failures.items():
             print(f"  {BACKENDS[n.split('@')[0]]['label']} ({n}) could not run: {why}", file=sys.stderr)
-        for w, e in errors.items():
-            for n, why in e.items():
-                print(f"  {w} / {BACKENDS[n]['label']}: {why}", file=sys.stderr)
+        for w, errs in errors.items():
+            for n, why in errs.items():
+                print(f"  {w} / {label(n)}: {why}", file=sys.stderr)
         return 1
     return 0
 

@@ -135,7 +135,7 @@ def run(rounds: int, round_ms: float, warmup_ms: float) -> dict[str, Any]:
                     gc.collect()
                     count, elapsed = _loop(ops[n], int(round_ms * 1e6), lat[n])
                     per[n].append(count * 1e9 / elapsed)
-            res = {}
+            res: dict[str, Any] = {}
             for n in names:
                 ls = sorted(lat[n])
                 res[n] = {"ops_per_s_median": statistics.median(per[n]), "ops_per_s_rounds": [round(x, 1) for x in per[n]],
@@ -145,10 +145,10 @@ def run(rounds: int, round_ms: float, warmup_ms: float) -> dict[str, Any]:
             out["results"][wl] = res
             print(f"{wl:<22} {what}")
             for n in names:
-                s = res[n]
+                row = res[n]
                 ratio = f"   ours = {res['_ratios'][n]:.2f}x this" if n in res["_ratios"] else ""
-                print(f"    {BACKENDS[n]['label']:<44} {s['ops_per_s_median']:>9,.0f} calls/s  "
-                      f"p50 {s['p50_us']:>8,.1f} µs  p99 {s['p99_us']:>8,.1f} µs{ratio}")
+                print(f"    {BACKENDS[n]['label']:<44} {row['ops_per_s_median']:>9,.0f} calls/s  "
+                      f"p50 {row['p50_us']:>8,.1f} µs  p99 {row['p99_us']:>8,.1f} µs{ratio}")
         for c in caches.values():
             for closer in ("disconnect", "close"):
                 if hasattr(c, closer):

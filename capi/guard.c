@@ -223,6 +223,12 @@ int rcg_debug_panic(uintptr_t h, rcg_out *out) {
     return rcgx_debug_panic(h, out);
 }
 
+int rcg_debug_repeat(uintptr_t h, rcg_out *out, int op, const uint8_t *frame, size_t frame_len,
+                     int64_t ttl_ms, int64_t count, const uint8_t *cpu_profile, size_t cpu_profile_len) {
+    GUARD(out);
+    return rcgx_debug_repeat(h, out, op, U8(frame), frame_len, ttl_ms, count, U8(cpu_profile), cpu_profile_len);
+}
+
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len) {
     GUARD(out);
     return rcgx_decode(out, U8(data), data_len);

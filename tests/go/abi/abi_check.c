@@ -355,6 +355,19 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK && out.len > 0 && memcmp(out.buf, "inflight=0 queues=0", 19) == 0, "async stats %.*s", (int)out.len, (char *)out.buf);
     printf("ok async submit, eventfd wake-up, drain, close\n");
 
+    /* test-only repeat loop (bench/stages.py): 3 GETs of abi:k inside Go */
+    reset_out();
+    uint32_t rhdr[2] = {1, 5};
+    uint8_t rframe[8 + 5];
+    memcpy(rframe, rhdr, sizeof rhdr);
+    memcpy(rframe + 8, "abi:k", 5);
+    st = rcg_debug_repeat(h, &out, RCG_REPEAT_GET, rframe, sizeof rframe, 0, 3, NULL, 0);
+    CHECK(st == RCG_OK && out.num > 0, "repeat get status %d ns %lld", st, (long long)out.num);
+    reset_out();
+    st = rcg_debug_repeat(h, &out, 99, rframe, sizeof rframe, 0, 3, NULL, 0);
+    CHECK(st == RCG_ERR_ARGUMENT, "repeat with an unknown op status %d", st);
+    printf("ok debug repeat\n");
+
     reset_out();
     st = rcg_near_stats(h, &out);
     CHECK(st == RCG_MISS, "near_stats without a near-cache status %d", st);

@@ -1,0 +1,103 @@
+"""The bench's own tools (bench/floor.py, bench/bars.py, bench/plot.py) against a real redis-server.
+
+No timing is asserted: these check that the floor loop really does the round trips it claims,
+that a bar is only ever "holds" when its ratio was measured and reaches the target, and that the
+chart is drawn from a results file.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pytest
+
+BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
+sys.path.insert(0, BENCH)
+
+import bars  # noqa: E402
+import floor  # noqa: E402
+
+
+def test_floor_socket_get_set_and_miss_do_real_round_trips(redis_server: Any, raw: Any) -> None:
+    sock = floor.Socket(redis_server.host, redis_server.port)
+    try:
+        keys = [b"bf:%d" % i for i in range(4)]
+        set_op = sock.prepare_set(keys, b"v" * 117)
+        for i in range(8):
+            set_op(i)
+        assert raw.command("GET", "bf:3") == b"v" * 117
+        assert 0 < int(raw.command("TTL", "bf:3")) <= 300  # SET ... EX 300, like the backends' default timeout
+
+        get_op = sock.prepare_get(keys, b"w" * 117)  # stores the value itself first
+        for i in range(8):
+            get_op(i)
+        miss_op = sock.prepare_get_miss([b"nope:%d" % i for i in range(2)])
+        miss_op(0)
+        # every reply was read completely: the socket is still in step with the server
+        sock.sock.sendall(floor.resp(b"GET", b"bf:0"))
+        assert sock._read_exact(len(b"$117\r\n") + 119) == b"$117\r\n" + b"w" * 117 + b"\r\n"
+    finally:
+        sock.close()
+
+
+def test_floor_socket_refuses_an_unexpected_reply(redis_server: Any, raw: Any) -> None:
+    raw.command("SET", "bf:x", "short")
+    sock = floor.Socket(redis_server.host, redis_server.port)
+    try:
+        with pytest.raises(AssertionError, match="unexpected reply"):
+            # claims a 117-byte value but the server holds 5 bytes: the check must notice
+            sock._loop([floor.resp(b"GET", b"bf:x")], 11, b"$117\r\n")
+    finally:
+        sock.close()
+
+
+def test_redis_benchmark_runs_the_command(redis_server: Any, raw: Any) -> None:
+    why = floor.redis_benchmark_available()
+    assert why is None, f"the floor rows need redis-benchmark: {why}"
+    got = floor.redis_benchmark(redis_server.port, None, floor.rb_args("set", 117), 300, 1)
+    assert got["rps"] > 0 and got["p99_us"] >= got["p50_us"] > 0
+    assert raw.command("GET", "fb:000000000000") == b"v" * 117  # -r 1: __rand_int__ is always 0
+
+
+def _summ(**medians: float | None) -> dict[str, Any]:
+    return {n: {"ops_per_s_median": v, "error": None} for n, v in medians.items()}
+
+
+def test_bars_hold_miss_and_not_measured() -> None:
+    results = {
+        "get_hit": _summ(ours=30000, django=10000, django_redis=20000, floor=40000),
+        "get_many_100": _summ(ours=3000, django=900, django_redis=1000),
+        "setget_256k_zlib": _summ(ours=100, django_redis=50),
+        "get_hot": _summ(ours=30000, django=10000, django_redis=20000),
+    }
+    got = {(b["bar"], b["workload"]): b for b in bars.evaluate(results, None, {"ours_local": "not supported yet"})}
+    assert got[("1a", "get_hit")]["ratio"] == 1.5 and got[("1a", "get_hit")]["holds"] is True
+    assert got[("1a", "get_hit")]["against"] == "django_redis"  # the faster peer
+    assert got[("1b", "get_hit")]["ratio"] == 0.75 and got[("1b", "get_hit")]["holds"] is False
+    assert got[("2a", "get_many_100")]["holds"] is True  # 3.0x of the faster peer, exactly the bar
+    assert got[("3a", "setget_256k_zlib")]["holds"] is False
+    # not measured is never "holds": a skipped workload, the 3-server section absent, an unavailable variant
+    assert got[("2a", "set_many_100")]["holds"] is None
+    assert got[("2b", "shard3_get_many_100")]["holds"] is None
+    assert got[("5", "get_hot")]["holds"] is None
+    assert got[("5", "get_hot")]["why_not_measured"] == "not supported yet"
+
+
+def test_bars_ignore_a_backend_that_failed_partway() -> None:
+    results = {"get_hit": {"ours": {"ops_per_s_median": 90000, "error": "round 3: boom"},
+                           "django_redis": {"ops_per_s_median": 20000, "error": None}}}
+    b = next(b for b in bars.evaluate(results, None, {}) if b["bar"] == "1a")
+    assert b["holds"] is None and b["why_not_measured"] == "round 3: boom"
+
+
+def test_plot_writes_a_png(tmp_path: Any) -> None:
+    import plot  # needs matplotlib (requirements-dev.txt)
+
+    data = {"meta": {"git": "abc", "versions": {}}, "results": {
+        "get_hit": {**_summ(ours=30000, django=10000, django_redis=20000, floor=40000),
+                    "_ratio": {"ours_over_best_peer": 1.5, "ours_over_floor": 0.75}}},
+        "sharded": {"results": {"shard3_get_many_100": _summ(ours=900, django_redis_shard=40, seed_sharded=250)}}}
+    out = tmp_path / "r.png"
+    plot.plot(data, str(out))
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
