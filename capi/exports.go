@@ -11,6 +11,7 @@ import (
 	"errors"
 	"runtime"
 	"runtime/cgo"
+	"strings"
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
@@ -288,12 +289,26 @@ func keysOf(buf *C.uint8_t, n C.size_t) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := make([]string, len(items))
-	for i, it := range items {
+	// go-redis may keep args in pipelines: own the keys, in one allocation
+	// for all of them (one string, sliced).
+	total := 0
+	for _, it := range items {
 		if it == nil {
 			return nil, errors.New("frame: a key is marked missing")
 		}
-		keys[i] = string(it) // go-redis may keep args in pipelines; own them
+		total += len(it)
+	}
+	var all strings.Builder
+	all.Grow(total)
+	for _, it := range items {
+		all.Write(it)
+	}
+	joined := all.String()
+	keys := make([]string, len(items))
+	off := 0
+	for i, it := range items {
+		keys[i] = joined[off : off+len(it)]
+		off += len(it)
 	}
 	return keys, nil
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/breaker"
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
+	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
 // NoExpiry is the TTL reported for a key that exists without an expiry.
@@ -39,7 +40,9 @@ type Client struct {
 	name      string // Options.String(), used in error messages
 	user      string // Options.Username, named in authentication errors
 	scanCount int
-	stats     *stats.Server // every command's latency and outcome, hits and misses (statshook.go)
+	stats     *stats.Server    // every command's latency and outcome, hits and misses (statshook.go)
+	wire      *wire.Pool       // raw connections for the hot commands (wire.go); nil: go-redis only
+	brk       *breaker.Breaker // the circuit breaker shared by go-redis and wire
 }
 
 // New returns a Client for the server described by opts. It does not
@@ -73,16 +76,23 @@ func New(opts Options) *Client {
 		DisableIdentity:          true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	})
+	brk := breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})
 	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
-	rdb.AddHook(breakerHook{breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})})
-	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats}
+	rdb.AddHook(breakerHook{brk})
+	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
+		wire: newWire(o), brk: brk}
 }
 
 // String describes the server without credentials.
 func (c *Client) String() string { return c.name }
 
 // Close closes every connection. Later calls fail with KindClosed.
-func (c *Client) Close() error { return c.wrap("CLOSE", c.rdb.Close()) }
+func (c *Client) Close() error {
+	if c.wire != nil {
+		_ = c.wire.Close()
+	}
+	return c.wrap("CLOSE", c.rdb.Close())
+}
 
 // Ping checks that the server answers.
 func (c *Client) Ping(ctx context.Context) error {
@@ -92,6 +102,9 @@ func (c *Client) Ping(ctx context.Context) error {
 // Get returns the value stored at key; found is false when the key is
 // missing.
 func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
+	if c.wire != nil {
+		return c.wireGet(key)
+	}
 	v, err := c.rdb.Get(ctx, key).Bytes()
 	if err == redis.Nil {
 		c.stats.Lookup(false)
@@ -111,6 +124,9 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	if ttl < 0 {
 		ttl = 0
 	}
+	if c.wire != nil {
+		return c.wireSet(key, value, ttl, onlyIfMissing)
+	}
 	if onlyIfMissing {
 		ok, err := c.rdb.SetNX(ctx, key, value, ttl).Result()
 		return ok, c.wrap("SET NX", err)
@@ -120,12 +136,18 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 
 // Delete removes key and reports whether it existed.
 func (c *Client) Delete(ctx context.Context, key string) (deleted bool, err error) {
+	if c.wire != nil {
+		return c.wireBool("DEL", c.wire.Del, key)
+	}
 	n, err := c.rdb.Del(ctx, key).Result()
 	return n > 0, c.wrap("DEL", err)
 }
 
 // Exists reports whether key exists.
 func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
+	if c.wire != nil {
+		return c.wireBool("EXISTS", c.wire.Exists, key)
+	}
 	n, err := c.rdb.Exists(ctx, key).Result()
 	return n > 0, c.wrap("EXISTS", err)
 }
@@ -176,15 +198,20 @@ func (c *Client) TTL(ctx context.Context, key string) (ttl time.Duration, found 
 
 // incrScript adds to an existing key only, atomically, keeping its TTL;
 // it answers nil for a missing key.
-var incrScript = redis.NewScript(`if redis.call('EXISTS', KEYS[1]) == 1 then
+const incrSource = `if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.call('INCRBY', KEYS[1], ARGV[1])
 end
-return false`)
+return false`
+
+var incrScript = redis.NewScript(incrSource)
 
 // Incr adds delta to the integer at key atomically and returns the new
 // value. A missing key is not created: found is false. A value that is not
 // an integer is a KindServer error. The key's TTL is kept.
 func (c *Client) Incr(ctx context.Context, key string, delta int64) (value int64, found bool, err error) {
+	if c.wire != nil {
+		return c.wireIncr(key, delta)
+	}
 	v, err := incrScript.Run(ctx, c.rdb, []string{key}, delta).Int64()
 	if err == redis.Nil {
 		return 0, false, nil
@@ -224,6 +251,9 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	if c.split {
 		return c.getManySplit(ctx, keys)
 	}
+	if c.wire != nil {
+		return c.wireMGet(keys)
+	}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, c.wrap("MGET", err)
@@ -251,6 +281,9 @@ func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, tt
 	if ttl < 0 {
 		ttl = 0
 	}
+	if c.wire != nil {
+		return c.wireSetMany(keys, values, ttl)
+	}
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			p.Set(ctx, k, values[i], ttl)
@@ -270,6 +303,9 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	}
 	if c.split {
 		return c.countSplit(ctx, "DEL", keys)
+	}
+	if c.wire != nil {
+		return c.wireDelMany(keys)
 	}
 	n, err := c.rdb.Del(ctx, keys...).Result()
 	return n, c.wrap("DEL", err)

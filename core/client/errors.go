@@ -11,6 +11,8 @@ import (
 	"syscall"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
 // Kind classifies a failure so that callers (and the C ABI) can react to
@@ -106,7 +108,7 @@ func (c *Client) wrap(op string, err error) error {
 }
 
 func classify(err error) Kind {
-	if errors.Is(err, redis.ErrClosed) {
+	if errors.Is(err, redis.ErrClosed) || errors.Is(err, wire.ErrClosed) {
 		return KindClosed
 	}
 	if errors.Is(err, redis.ErrPoolTimeout) || errors.Is(err, context.DeadlineExceeded) ||

@@ -99,16 +99,21 @@ func (c *Client) Stats() stats.Snapshot {
 	return snap
 }
 
-// PoolStats returns the figures of the Client's connection pool (go-redis
-// PoolStats; summed over the nodes of a Cluster).
+// PoolStats returns the figures of the Client's connection pools: go-redis'
+// (summed over the nodes of a Cluster) plus the raw hot path's (core/wire).
 func (c *Client) PoolStats() stats.Pool {
+	var out stats.Pool
+	if c.wire != nil { // the raw hot path's connections (wire.go)
+		ws := c.wire.Stats()
+		out = stats.Pool{Hits: ws.Hits, Misses: ws.Misses, TotalConns: ws.TotalConns, IdleConns: ws.IdleConns, StaleConns: ws.StaleConns}
+	}
 	ps := c.rdb.PoolStats()
 	if ps == nil {
-		return stats.Pool{}
+		return out
 	}
-	return stats.Pool{
+	return out.Add(stats.Pool{
 		Hits: uint64(ps.Hits), Misses: uint64(ps.Misses), Timeouts: uint64(ps.Timeouts),
 		WaitCount: uint64(ps.WaitCount), TotalConns: uint64(ps.TotalConns),
 		IdleConns: uint64(ps.IdleConns), StaleConns: uint64(ps.StaleConns),
-	}
+	})
 }

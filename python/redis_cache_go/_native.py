@@ -57,10 +57,13 @@ class _Scratch(threading.local):
     """Per-thread result buffer and rcg_out struct, allocated once per thread."""
 
     def __init__(self) -> None:
-        self.buf = ctypes.create_string_buffer(SCRATCH_SIZE)
+        self.buf: Any = ctypes.create_string_buffer(SCRATCH_SIZE)  # Any: slicing it gives bytes (typeshed says list)
         self.addr = ctypes.addressof(self.buf)
         self.out = _Out(self.addr, SCRATCH_SIZE, 0, None, 0)
         self.ptr = ctypes.addressof(self.out)
+        # The same address as a ready c_void_p: ctypes passes it without converting an int
+        # on every call (measured ~0.1 µs per call).
+        self.vptr = c_void_p(self.ptr)
         self.view = memoryview(self.buf).cast("B")  # slicing + tobytes beats ctypes.string_at (~5x)
 
     def grow(self, n: int) -> None:
@@ -352,7 +355,7 @@ class Client:
     def get(self, key: bytes) -> bytes | None:
         lib = _lib or library()
         s = _scratch
-        status = lib.rcg_get(self._handle or self._open(), s.ptr, key, len(key))
+        status = lib.rcg_get(self._handle or self._open(), s.vptr, key, len(key))
         if status == OK:
             out = s.out
             if out.big:
@@ -368,7 +371,7 @@ class Client:
         lib = _lib or library()
         s = _scratch
         status = lib.rcg_set(
-            self._handle or self._open(), s.ptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0
+            self._handle or self._open(), s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0
         )
         if status == OK:
             return True
@@ -380,7 +383,7 @@ class Client:
     def _key_op(self, name: str, key: bytes, *args: Any) -> tuple[bool, int]:
         lib, fn, h = self._call(name)
         s = _scratch
-        status = fn(h, s.ptr, key, len(key), *args)
+        status = fn(h, s.vptr, key, len(key), *args)
         if status == OK:
             return True, int(s.out.num)
         if status == MISS:
@@ -420,7 +423,7 @@ class Client:
     def _frame_op(self, name: str, frame: bytes, *args: int) -> tuple[ctypes.CDLL, _Scratch]:
         lib, fn, h = self._call(name)
         s = _scratch
-        status = fn(h, s.ptr, frame, len(frame), *args)
+        status = fn(h, s.vptr, frame, len(frame), *args)
         if status != OK:
             self._raise(lib, status, s)
         return lib, s

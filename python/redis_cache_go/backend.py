@@ -140,6 +140,29 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             memo[key] = made_b
         return made_b
 
+    def _keys(self, keys: list[Any], version: int | None) -> list[bytes]:
+        """``[self._key(k, version) for k in keys]``, in one pass for Django's default key function:
+        the same keys and the same warnings, in the same order."""
+        if not (self._key_memo_allowed and self.key_func is default_key_func):
+            return [self._key(k, version) for k in keys]
+        head = "%s:%s:" % (self.key_prefix, self.version if version is None else version)
+        # "%s" % key is str(key) (a str subclass's __str__ included): what default_key_func does.
+        made = [head + k if type(k) is str else head + "%s" % (k,) for k in keys]
+        bad = _MEMCACHE_BAD_CHARS.search
+        if bad("".join(made)) or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH:
+            for m in made:
+                if len(m) > MEMCACHE_MAX_KEY_LENGTH or bad(m):
+                    self.validate_key(m)
+        try:
+            return [m.encode() for m in made]
+        except UnicodeEncodeError:
+            for m in made:
+                try:
+                    m.encode()
+                except UnicodeEncodeError as e:
+                    raise InvalidCacheKey(f"Cache key {m!r} cannot be encoded as UTF-8: {e}") from None
+            raise
+
     def _encode(self, value: Any) -> bytes:
         # Plain ints are stored as decimal text so INCR works on them server-side;
         # bools and int subclasses (IntEnum, HTTPStatus) are pickled, as Django does.
@@ -245,7 +268,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         return self._client.delete(self._key(key, version))
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        key_map = {self._key(key, version): key for key in keys}
+        originals = list(keys)
+        key_map = dict(zip(self._keys(originals, version), originals))
         if not key_map:
             return {}
         made = list(key_map)
@@ -274,18 +298,23 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not data:
             return []
         ttl = self._ttl_ms(timeout)
-        pairs: list[bytes] = []
-        for key, value in data.items():
-            pairs.append(self._key(key, version))
-            pairs.append(self._encode(value))
-        if ttl == _DELETE:
-            self._client.delete_many(pairs[0::2])
+        made = self._keys(list(data), version)
+        if self._py_compressor is None:
+            dumps, encode = self._dumps, self._encode
+            values = [dumps(v) if type(v) is not int else encode(v) for v in data.values()]
         else:
+            values = list(map(self._encode, data.values()))
+        if ttl == _DELETE:
+            self._client.delete_many(made)
+        else:
+            pairs: list[bytes] = [b""] * (2 * len(made))
+            pairs[0::2] = made
+            pairs[1::2] = values
             self._client.set_many(pairs, ttl)
         return []
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self._key(key, version) for key in keys]
+        made = self._keys(list(keys), version)
         if made:
             self._client.delete_many(made)
 
@@ -379,7 +408,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         return await self._aclient.delete(self._key(key, version))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        key_map = {self._key(key, version): key for key in keys}
+        originals = list(keys)
+        key_map = dict(zip(self._keys(originals, version), originals))
         if not key_map:
             return {}
         made = list(key_map)
@@ -388,14 +418,23 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
     def _decode_many(self, key_map: dict[bytes, Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
         """get_many's result from the stored values of ``made`` (fail-open: undecodable = miss)."""
         result = {}
+        loads, decode = self._loads, self._decode
+        pickles = self._py_compressor is None  # a pickle (0x80...) goes straight to loads, as in _decode
         for k, data in zip(made, values):
-            if data is not None:
+            if data is None:
+                continue
+            if pickles and data[:1] == b"\x80":
                 try:
-                    result[key_map[k]] = self._decode(data, k)
-                except DecodeError as e:
-                    if not self._ignore_exceptions:
-                        raise
-                    self._ignored_log("get_many", e)
+                    result[key_map[k]] = loads(data)
+                    continue
+                except Exception:
+                    pass  # _decode raises the DecodeError that says why
+            try:
+                result[key_map[k]] = decode(data, k)
+            except DecodeError as e:
+                if not self._ignore_exceptions:
+                    raise
+                self._ignored_log("get_many", e)
         return result
 
     async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,

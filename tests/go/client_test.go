@@ -188,7 +188,10 @@ func TestClientManyIsOneRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	stats := s.do(t, "INFO", "commandstats")
 	assert.Contains(t, stats, "cmdstat_mget:calls=1,", "get_many of 100 keys is one MGET")
-	assert.Contains(t, stats, "cmdstat_set:calls=100,")
+	assert.Contains(t, stats, "cmdstat_mset:calls=1,", "set_many without expiry is one MSET")
+	require.NoError(t, c.SetMany(ctx, keys, vals, time.Minute))
+	stats = s.do(t, "INFO", "commandstats")
+	assert.Contains(t, stats, "cmdstat_set:calls=100,", "set_many with a TTL is one pipeline of SET PX")
 }
 
 func TestClientClear(t *testing.T) {
@@ -248,4 +251,39 @@ func TestClientErrorsAreClassified(t *testing.T) {
 	_, _, err := c.Get(ctx, "k")
 	assert.Equal(t, client.KindClosed, client.KindOf(err))
 	assert.False(t, strings.Contains(c.String(), "s3cret"))
+}
+
+func TestClientRawPathSharesTheBreaker(t *testing.T) {
+	// GET/SET go through core/wire, TTL through go-redis: one breaker counts both.
+	silent := silentServer(t)
+	c := newClient(t, client.Options{Addr: silent, ReadTimeout: 100 * time.Millisecond, BreakerFailures: 2, BreakerCooldown: time.Minute})
+	_, _, err := c.Get(ctx, "k")
+	assert.Equal(t, client.KindTimeout, client.KindOf(err), "first GET: %v", err)
+	_, err = c.Set(ctx, "k", []byte("v"), 0, false)
+	assert.Equal(t, client.KindTimeout, client.KindOf(err), "SET: %v", err)
+	start := time.Now()
+	_, _, err = c.TTL(ctx, "k")
+	assert.Equal(t, client.KindConnection, client.KindOf(err), "TTL after two timeouts: %v", err)
+	assert.Contains(t, err.Error(), "circuit breaker open")
+	_, _, err = c.Get(ctx, "k")
+	assert.Contains(t, err.Error(), "circuit breaker open")
+	assert.Less(t, time.Since(start), 100*time.Millisecond, "an open breaker fails at once")
+}
+
+func TestClientRawPathErrorReplies(t *testing.T) {
+	s := startRedis(t)
+	c := newClient(t, client.Options{Addr: s.Addr})
+	s.do(t, "LPUSH", "list", "x")
+	_, _, err := c.Get(ctx, "list")
+	assert.Equal(t, client.KindServer, client.KindOf(err), "GET of a list: %v", err)
+	assert.Contains(t, err.Error(), "WRONGTYPE")
+	_, _, err = c.Incr(ctx, "list", 1)
+	assert.Equal(t, client.KindServer, client.KindOf(err), "INCR of a list: %v", err)
+	// the connection stays usable after an error reply
+	_, err = c.Set(ctx, "k", []byte("v"), 0, false)
+	require.NoError(t, err)
+	v, ok, err := c.Get(ctx, "k")
+	require.NoError(t, err)
+	assert.True(t, ok)
+	assert.Equal(t, "v", string(v))
 }

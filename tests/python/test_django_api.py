@@ -19,7 +19,7 @@ import uuid
 import warnings
 
 import pytest
-from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, CacheKeyWarning
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, CacheKeyWarning, InvalidCacheKey
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.safestring import mark_safe
 
@@ -296,6 +296,53 @@ def test_memcache_unsafe_key_warns_but_still_works(cache, raw, key):
     assert raw.command("GET", f":1:{key}") == b"11"
     with pytest.warns(CacheKeyWarning):
         assert cache.get(key) == 11
+
+
+def _made_with_warnings(make):
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        made = make()
+    return made, [(w.category, str(w.message)) for w in seen]
+
+
+@pytest.mark.parametrize("key", [*MEMCACHE_UNSAFE_KEYS, "ok", 5, ("t", 1), "x" * 246, "x" * 247, "ünï😀", mark_safe("s")],
+                         ids=lambda k: repr(k)[:20])
+@pytest.mark.parametrize("version", [None, 3])
+def test_inlined_key_making_is_djangos(make_cache, key, version):
+    # The backend inlines Django's default make_key + validate_key (a speed-up): the same key
+    # string and the same warnings as Django's own make_and_validate_key, for every kind of key.
+    cache = make_cache(KEY_PREFIX="pre", VERSION=2)
+    ours = _made_with_warnings(lambda: cache._key(key, version))
+    django = _made_with_warnings(lambda: BaseCache.make_and_validate_key(cache, key, version=version))
+    assert ours == (django[0].encode(), django[1])
+
+
+@pytest.mark.parametrize("version", [None, 5])
+def test_batch_key_making_is_one_key_at_a_time(make_cache, version):
+    # get_many/set_many/delete_many make their keys in one pass: the same keys and the same
+    # warnings, in the same order, as making them one by one.
+    keys = ["a", 7, "bad key", ("t",), "x" * 300, mark_safe("m"), "ok", "del\x7f"]
+    cache = make_cache(KEY_PREFIX="p")
+    assert _made_with_warnings(lambda: cache._keys(keys, version)) == _made_with_warnings(
+        lambda: [cache._key(k, version) for k in keys])
+    assert _made_with_warnings(lambda: cache._keys(["fine", "keys"], version))[1] == []
+    with pytest.raises(InvalidCacheKey, match="cannot be encoded"):
+        cache._keys(["ok", "\ud800"], version)
+
+
+def test_a_subclass_make_key_is_still_used(make_cache):
+    from redis_cache_go import RedisCache
+
+    class Custom(RedisCache):
+        def make_key(self, key, version=None):
+            return "custom-" + str(key)
+
+    cache = Custom("127.0.0.1:1", {})
+    assert cache._key("k", None) == b"custom-k"
+    cache.key_func = lambda key, prefix, version: f"fn-{key}"  # a key_func set later is honoured too
+    plain = make_cache()
+    plain.key_func = lambda key, prefix, version: f"fn-{key}"
+    assert plain._key("k", None) == b"fn-k"
 
 
 KEY_METHODS = {

@@ -1,0 +1,141 @@
+package client
+
+import (
+	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
+
+	"github.com/redis-cache-go/redis-cache-go/core/wire"
+)
+
+// The hot single-key commands and the one-server batches of a plain
+// TCP/unix Client go through core/wire (raw connections, no network
+// poller); TLS, Cluster and Sentinel Clients, and every other command, use
+// go-redis. Both share the Client's circuit breaker and error kinds.
+
+// newWire returns the raw pool for o, or nil when o needs go-redis (TLS).
+func newWire(o Options) *wire.Pool {
+	if o.TLS != nil || o.Topology != nil {
+		return nil
+	}
+	return wire.New(wire.Options{
+		Network:      o.Network,
+		Addr:         o.Addr,
+		DB:           o.DB,
+		Username:     o.Username,
+		Password:     o.Password,
+		DialTimeout:  o.DialTimeout,
+		ReadTimeout:  o.ReadTimeout,
+		WriteTimeout: o.WriteTimeout,
+		MaxIdle:      o.PoolSize,
+	})
+}
+
+// wireDone records a raw call's outcome in the breaker and the stats (as
+// statsHook does for go-redis: latency from start, the outcome) and wraps
+// its error.
+func (c *Client) wireDone(op string, sop stats.Op, start time.Duration, err error) error {
+	c.stats.ObserveSince(sop, start, Outcome(err))
+	if err == nil {
+		c.brk.Record(false)
+		return nil
+	}
+	k := classify(err)
+	c.brk.Record(k == KindConnection || k == KindTimeout)
+	return c.wrap(op, err)
+}
+
+// wireRefused reports a call the open breaker refused (a connection error
+// in the stats, as with go-redis).
+func (c *Client) wireRefused(op string, sop stats.Op, start time.Duration, err error) error {
+	c.stats.ObserveSince(sop, start, stats.ErrConnection)
+	return c.wrap(op, err)
+}
+
+func (c *Client) wireGet(key string) ([]byte, bool, error) {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return nil, false, c.wireRefused("GET", stats.OpGet, start, err)
+	}
+	v, ok, err := c.wire.Get(key)
+	if err == nil {
+		c.stats.Lookup(ok)
+	}
+	return v, ok, c.wireDone("GET", stats.OpGet, start, err)
+}
+
+func (c *Client) wireSet(key string, value []byte, ttl time.Duration, nx bool) (bool, error) {
+	op := "SET"
+	if nx {
+		op = "SET NX"
+	}
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return false, c.wireRefused(op, stats.OpSet, start, err)
+	}
+	ok, err := c.wire.Set(key, value, ttl, nx)
+	return ok, c.wireDone(op, stats.OpSet, start, err)
+}
+
+// wireBool runs a raw DEL or EXISTS.
+func (c *Client) wireBool(op string, f func(string) (bool, error), key string) (bool, error) {
+	sop := stats.OpOf(op)
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return false, c.wireRefused(op, sop, start, err)
+	}
+	ok, err := f(key)
+	return ok, c.wireDone(op, sop, start, err)
+}
+
+var wireIncr = wire.NewScript(incrSource)
+
+func (c *Client) wireIncr(key string, delta int64) (int64, bool, error) {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return 0, false, c.wireRefused("INCRBY", stats.OpScript, start, err)
+	}
+	v, ok, err := c.wire.EvalInt(wireIncr, key, delta)
+	return v, ok, c.wireDone("INCRBY", stats.OpScript, start, err)
+}
+
+func (c *Client) wireMGet(keys []string) ([][]byte, error) {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return nil, c.wireRefused("MGET", stats.OpGetMany, start, err)
+	}
+	v, err := c.wire.MGet(keys)
+	if err == nil {
+		hits := 0
+		for _, x := range v {
+			if x != nil {
+				hits++
+			}
+		}
+		c.stats.Lookups(hits, len(keys)-hits)
+	}
+	return v, c.wireDone("MGET", stats.OpGetMany, start, err)
+}
+
+// wireSetMany counts as the go-redis path does: one pipeline (a single
+// MSET without a TTL counts as one "other" command).
+func (c *Client) wireSetMany(keys []string, values [][]byte, ttl time.Duration) error {
+	sop := stats.OpPipeline
+	if ttl <= 0 {
+		sop = stats.OpOf("MSET")
+	}
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return c.wireRefused("SET", sop, start, err)
+	}
+	return c.wireDone("SET", sop, start, c.wire.SetMany(keys, values, ttl))
+}
+
+func (c *Client) wireDelMany(keys []string) (int64, error) {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return 0, c.wireRefused("DEL", stats.OpDelete, start, err)
+	}
+	n, err := c.wire.DelMany(keys)
+	return n, c.wireDone("DEL", stats.OpDelete, start, err)
+}

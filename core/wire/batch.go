@@ -1,0 +1,150 @@
+package wire
+
+import "time"
+
+// arenaSize is the size of the blocks MGet carves its small values from (one
+// allocation for many values instead of one each).
+const arenaSize = 16 << 10
+
+// MGet returns the values of keys in one round trip, aligned with keys; a
+// missing key is a nil entry (an empty value is a non-nil empty slice).
+func (p *Pool) MGet(keys []string) ([][]byte, error) {
+	out := make([][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	c, err := p.get()
+	if err != nil {
+		return nil, err
+	}
+	err = p.mget(c, keys, out)
+	p.put(c, err)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (p *Pool) mget(c *conn, keys []string, out [][]byte) error {
+	c.argc(len(keys) + 1)
+	c.arg("MGET")
+	for _, k := range keys {
+		c.arg(k)
+	}
+	if err := p.roundTrip(c); err != nil {
+		return err
+	}
+	kind, n, _, err := c.header()
+	if err != nil {
+		return err
+	}
+	if kind != kindArray || int(n) != len(keys) {
+		return c.unexpected(kind, n, "MGET")
+	}
+	var arena []byte
+	var first error
+	for i := range out {
+		kind, n, _, err := c.header()
+		if err != nil {
+			if !isServerError(err) {
+				return err
+			}
+			first = err
+			continue
+		}
+		switch kind {
+		case kindNil:
+			continue
+		case kindBulk:
+		default:
+			if err := c.skip(kind, n); err != nil {
+				return err
+			}
+			continue
+		}
+		var v []byte
+		if n <= arenaSize/4 {
+			if int(n) > cap(arena)-len(arena) {
+				arena = make([]byte, 0, arenaSize)
+			}
+			v = arena[len(arena) : len(arena)+int(n) : len(arena)+int(n)]
+			arena = arena[:len(arena)+int(n)]
+			if err := c.readFull(v); err != nil {
+				return err
+			}
+			if err := c.crlf(); err != nil {
+				return err
+			}
+		} else if v, err = c.bulkBody(n); err != nil {
+			return err
+		}
+		out[i] = v
+	}
+	return first
+}
+
+// SetMany stores keys[i] = values[i], each expiring after ttl when ttl > 0,
+// in one round trip: one MSET without a TTL, else pipelined SET ... PX. The
+// first error reply, if any, is returned after every reply was read.
+func (p *Pool) SetMany(keys []string, values [][]byte, ttl time.Duration) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	c, err := p.get()
+	if err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		c.argc(2*len(keys) + 1)
+		c.arg("MSET")
+		for i, k := range keys {
+			c.arg(k)
+			c.argBytes(values[i])
+		}
+	} else {
+		for i, k := range keys {
+			c.set(k, values[i], ttl, false)
+		}
+	}
+	err = p.roundTrip(c)
+	if err == nil {
+		replies := len(keys)
+		if ttl <= 0 {
+			replies = 1
+		}
+		for ; replies > 0; replies-- {
+			_, e := c.setReply()
+			if e != nil && !isServerError(e) {
+				err = e
+				break
+			}
+			if err == nil {
+				err = e
+			}
+		}
+	}
+	p.put(c, err)
+	return err
+}
+
+// DelMany removes keys in one DEL and returns how many existed.
+func (p *Pool) DelMany(keys []string) (int64, error) {
+	if len(keys) == 0 {
+		return 0, nil
+	}
+	c, err := p.get()
+	if err != nil {
+		return 0, err
+	}
+	c.argc(len(keys) + 1)
+	c.arg("DEL")
+	for _, k := range keys {
+		c.arg(k)
+	}
+	var n int64
+	if err = p.roundTrip(c); err == nil {
+		n, err = c.intReply("DEL")
+	}
+	p.put(c, err)
+	return n, err
+}

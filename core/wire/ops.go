@@ -1,0 +1,186 @@
+package wire
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strings"
+	"time"
+)
+
+// Get returns the value at key; found is false for a missing key.
+func (p *Pool) Get(key string) (value []byte, found bool, err error) {
+	c, err := p.get()
+	if err != nil {
+		return nil, false, err
+	}
+	value, found, err = p.get1(c, key)
+	p.put(c, err)
+	return value, found, err
+}
+
+func (p *Pool) get1(c *conn, key string) ([]byte, bool, error) {
+	c.argc(2)
+	c.arg("GET")
+	c.arg(key)
+	if err := p.roundTrip(c); err != nil {
+		return nil, false, err
+	}
+	kind, n, _, err := c.header()
+	switch {
+	case err != nil:
+		return nil, false, err
+	case kind == kindNil:
+		return nil, false, nil
+	case kind != kindBulk:
+		return nil, false, c.unexpected(kind, n, "GET")
+	}
+	v, err := c.bulkBody(n)
+	return v, err == nil, err
+}
+
+// unexpected skips a reply of the wrong type and reports it.
+func (c *conn) unexpected(kind int, n int64, op string) error {
+	if err := c.skip(kind, n); err != nil {
+		return err
+	}
+	return ServerError("unexpected reply type to " + op)
+}
+
+// Set stores value at key, expiring after ttl (millisecond precision, at
+// least 1 ms) when ttl > 0. With onlyIfMissing (NX) an existing key is left
+// alone and stored is false.
+func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
+	c, err := p.get()
+	if err != nil {
+		return false, err
+	}
+	c.set(key, value, ttl, onlyIfMissing)
+	if err = p.roundTrip(c); err == nil {
+		stored, err = c.setReply()
+	}
+	p.put(c, err)
+	return stored, err
+}
+
+func (c *conn) set(key string, value []byte, ttl time.Duration, nx bool) {
+	n := 3
+	if ttl > 0 {
+		n += 2
+	}
+	if nx {
+		n++
+	}
+	c.argc(n)
+	c.arg("SET")
+	c.arg(key)
+	c.argBytes(value)
+	if ttl > 0 {
+		c.arg("PX")
+		c.argInt(max(1, int64(ttl/time.Millisecond)))
+	}
+	if nx {
+		c.arg("NX")
+	}
+}
+
+func (c *conn) setReply() (bool, error) {
+	kind, n, _, err := c.header()
+	switch {
+	case err != nil:
+		return false, err
+	case kind == kindNil:
+		return false, nil
+	case kind == kindStatus:
+		return true, nil
+	}
+	return false, c.unexpected(kind, n, "SET")
+}
+
+// intCommand sends name key and reads an integer reply.
+func (p *Pool) intCommand(name, key string) (int64, error) {
+	c, err := p.get()
+	if err != nil {
+		return 0, err
+	}
+	c.argc(2)
+	c.arg(name)
+	c.arg(key)
+	var v int64
+	if err = p.roundTrip(c); err == nil {
+		v, err = c.intReply(name)
+	}
+	p.put(c, err)
+	return v, err
+}
+
+func (c *conn) intReply(op string) (int64, error) {
+	kind, n, _, err := c.header()
+	if err != nil {
+		return 0, err
+	}
+	if kind != kindInt {
+		return 0, c.unexpected(kind, n, op)
+	}
+	return n, nil
+}
+
+// Del removes key and reports whether it existed.
+func (p *Pool) Del(key string) (bool, error) {
+	n, err := p.intCommand("DEL", key)
+	return n > 0, err
+}
+
+// Exists reports whether key exists.
+func (p *Pool) Exists(key string) (bool, error) {
+	n, err := p.intCommand("EXISTS", key)
+	return n > 0, err
+}
+
+// Script is a Lua script sent by its SHA1 (EVALSHA), and in full only when
+// the server does not know it yet.
+type Script struct {
+	src, sha string
+}
+
+// NewScript returns the Script for src.
+func NewScript(src string) *Script {
+	h := sha1.Sum([]byte(src))
+	return &Script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+// EvalInt runs s with one key and one integer argument and returns its
+// integer reply; found is false when the script returned nil (false).
+func (p *Pool) EvalInt(s *Script, key string, arg int64) (v int64, found bool, err error) {
+	c, err := p.get()
+	if err != nil {
+		return 0, false, err
+	}
+	v, found, err = p.eval(c, "EVALSHA", s.sha, key, arg)
+	if se, ok := err.(ServerError); ok && strings.HasPrefix(string(se), "NOSCRIPT") {
+		v, found, err = p.eval(c, "EVAL", s.src, key, arg)
+	}
+	p.put(c, err)
+	return v, found, err
+}
+
+func (p *Pool) eval(c *conn, cmd, script, key string, arg int64) (int64, bool, error) {
+	c.argc(5)
+	c.arg(cmd)
+	c.arg(script)
+	c.arg("1")
+	c.arg(key)
+	c.argInt(arg)
+	if err := p.roundTrip(c); err != nil {
+		return 0, false, err
+	}
+	kind, n, _, err := c.header()
+	switch {
+	case err != nil:
+		return 0, false, err
+	case kind == kindNil:
+		return 0, false, nil
+	case kind == kindInt:
+		return n, true, nil
+	}
+	return 0, false, c.unexpected(kind, n, cmd)
+}
