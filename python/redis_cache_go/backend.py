@@ -12,6 +12,7 @@ import re
 from typing import Any, Callable, Iterable
 
 from asgiref.sync import sync_to_async
+from django.core.exceptions import ImproperlyConfigured
 from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
     MEMCACHE_MAX_KEY_LENGTH,
@@ -204,7 +205,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if status == _native.OK and isinstance(result, bytes):
             return result
         try:
-            return self._py_compressor.decompress(data)
+            plain: bytes = self._py_compressor.decompress(data)
+            return plain
         except Exception:
             return data  # stored uncompressed (shorter than COMPRESS_MIN_LEN, or by a peer)
 
@@ -232,7 +234,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         ttl = self._ttl_ms(timeout)
         if ttl == _DELETE:  # not stored; report whether it would have been added
             return not self._client.exists(k)
-        return self._client.set(k, data, ttl, nx=True)
+        return bool(self._client.set(k, data, ttl, nx=True))
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         k = self._key(key, version)
@@ -259,13 +261,13 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         k = self._key(key, version)
         ttl = self._ttl_ms(timeout)
         if ttl == _FOREVER:
-            return self._client.persist(k)
+            return bool(self._client.persist(k))
         if ttl == _DELETE:
-            return self._client.delete(k)
-        return self._client.expire(k, ttl)
+            return bool(self._client.delete(k))
+        return bool(self._client.expire(k, ttl))
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        return self._client.delete(self._key(key, version))
+        return bool(self._client.delete(self._key(key, version)))
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         originals = list(keys)
@@ -276,7 +278,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         return self._decode_many(key_map, made, self._client.get_many(made))
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._client.exists(self._key(key, version))
+        return bool(self._client.exists(self._key(key, version)))
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         if isinstance(delta, bool) or not isinstance(delta, int):
@@ -287,7 +289,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         found, value = self._client.incr(k, delta)
         if not found:
             raise ValueError(f"Key '{key}' not found.")
-        return value
+        return int(value)
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         if isinstance(delta, bool) or not isinstance(delta, int):
@@ -318,7 +320,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if made:
             self._client.delete_many(made)
 
-    def clear(self, version: int | None = None) -> bool:
+    # Django's stubs say clear() returns None; Django's own RedisCache returns the bool, as we do.
+    def clear(self, version: int | None = None) -> bool:  # type: ignore[override]
         """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db.
         With ``version``, only that version's keys (SCAN + UNLINK, see delete_pattern)."""
         if version is not None:
@@ -339,7 +342,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         key_mark, version_mark = "\x00k\x00", "\x00v\x00"
         made = self.key_func(key_mark, self.key_prefix, version_mark)
         if self.key_prefix not in made:
-            raise _settings.ImproperlyConfigured(
+            raise ImproperlyConfigured(
                 "redis_cache_go: clear() with KEY_PREFIX needs a KEY_FUNCTION whose keys contain the prefix"
             )
         escaped = _glob_escape(made)
@@ -483,7 +486,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if made:
             await self._aclient.delete_many(made)
 
-    async def aclear(self) -> bool:
+    async def aclear(self) -> bool:  # type: ignore[override]
         pattern = self._clear_pattern()
         await self._aclient.clear(pattern)
         if pattern:  # get_or_set's fresh flags, as clear()
