@@ -122,6 +122,9 @@ MATRIX_PYTEST := -m "not packaging" tests/python
 
 test-matrix: test-django42 test-django52
 
+# the per-version virtualenvs are kept between runs (make would delete them as intermediates)
+.PRECIOUS: .venv-django%/.installed
+
 .venv-django%/.installed: requirements-dev.txt Makefile
 	@[ -x .venv-django$*/bin/python ] || python3 -m venv .venv-django$*
 	@cp requirements-dev.txt .venv-django$*/requirements.txt
