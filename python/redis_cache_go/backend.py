@@ -183,7 +183,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                 except UnicodeEncodeError as e:
                     raise InvalidCacheKey(f"Cache key {m!r} cannot be encoded as UTF-8: {e}") from None
             raise
-        if memo is not None and not warned:  # remember the str keys' made keys, as _key does
+        if memo is not None and not warned and len(keys) <= _KEY_MEMO_MAX:  # as _key remembers them
             if len(memo) + len(keys) > _KEY_MEMO_MAX:
                 memo = {}
                 self._key_memo = (self.key_prefix, self.version, self.key_func, memo)
