@@ -694,6 +694,17 @@ def test_get_many_of_a_batch_mixing_pickles_ints_and_misses(cache, raw):
     assert cache.get_many(["k0", "k3"]) == {}
 
 
+def test_get_many_of_values_larger_than_the_scratch_buffer(cache):
+    # the result frame outgrows the thread's scratch buffer while the reply is read
+    want = {f"big{i}": os.urandom(40_000 + i) for i in range(4)}
+    want["huge"] = b"h" * 300_000
+    want["small"] = 7
+    cache.set_many(want)
+    keys = ["missing0", *want, "missing1"]
+    for _ in range(3):  # the scratch buffer grows after the first call
+        assert cache.get_many(keys) == want
+
+
 def test_get_many_raises_for_a_bad_pickle_among_good_ones(cache, raw):
     from redis_cache_go.exceptions import DecodeError
 
