@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
@@ -332,16 +333,19 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 		putFrame(out, vals)
 		return C.RCG_OK
 	}
-	vals, err := e.cache.GetMany(bg, keys)
+	// The reply is written into the frame as it is read: no value is kept.
+	w := newFrameWriter(out, len(keys))
+	decode := e.codec.decode
+	err = e.cache.GetManyEach(bg, keys, func(i int, v []byte) {
+		if decode && codec.Sniff(v) != codec.None {
+			v = e.codec.decodeValue(v)
+		}
+		w.put(i, v)
+	})
 	if err != nil {
 		return fail(out, err)
 	}
-	for i, v := range vals {
-		if v != nil {
-			vals[i] = e.codec.decodeValue(v)
-		}
-	}
-	putFrame(out, vals)
+	w.finish()
 	return C.RCG_OK
 }
 

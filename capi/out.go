@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"encoding/binary"
 	"unsafe"
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
@@ -77,4 +78,48 @@ func borrowedString(p *C.uint8_t, n C.size_t) string {
 		return ""
 	}
 	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
+}
+
+// frameWriter builds a frame of n items (every item missing until put) in
+// the caller's scratch buffer while a reply is read, moving to Go memory only
+// when the scratch buffer turns out too small; finish hands it to out.
+type frameWriter struct {
+	out     *C.rcg_out
+	buf     []byte
+	off     int  // end of the items written so far
+	private bool // buf is Go memory (the scratch buffer was too small)
+}
+
+func newFrameWriter(out *C.rcg_out, n int) *frameWriter {
+	head := 4 + 4*n
+	w := &frameWriter{out: out, buf: scratch(out), off: head}
+	if len(w.buf) < head {
+		w.buf, w.private = make([]byte, 2*head), true
+	}
+	binary.LittleEndian.PutUint32(w.buf, uint32(n))
+	for i := 4; i < head; i++ {
+		w.buf[i] = 0xFF // frame.Missing
+	}
+	return w
+}
+
+// put writes item i (each index at most once, v no longer than frame.MaxItem).
+func (w *frameWriter) put(i int, v []byte) {
+	if need := w.off + len(v); need > len(w.buf) {
+		grown := make([]byte, max(2*len(w.buf), need))
+		copy(grown, w.buf[:w.off])
+		w.buf, w.private = grown, true
+	}
+	binary.LittleEndian.PutUint32(w.buf[4+4*i:], uint32(len(v)))
+	w.off += copy(w.buf[w.off:], v)
+}
+
+// finish makes the frame the call's result.
+func (w *frameWriter) finish() {
+	if w.private {
+		copy(reserve(w.out, w.off), w.buf[:w.off])
+		return
+	}
+	w.out.big = nil
+	w.out.len = C.size_t(w.off)
 }

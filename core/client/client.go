@@ -269,6 +269,29 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
+// GetManyEach is GetMany calling each(i, v) for every value found, in key
+// order, instead of returning the values (a missing key gets no call). v is
+// valid only during that call (on the raw path it aliases the connection's
+// read buffer). On error, calls already made are to be discarded.
+func (c *Client) GetManyEach(ctx context.Context, keys []string, each func(i int, v []byte)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	if c.wire != nil && !c.split {
+		return c.wireMGetEach(keys, each)
+	}
+	vals, err := c.GetMany(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, v := range vals {
+		if v != nil {
+			each(i, v)
+		}
+	}
+	return nil
+}
+
 // SetMany stores every keys[i] = values[i] in one pipeline (one round trip),
 // each with ttl as in Set. keys and values must have the same length.
 func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {

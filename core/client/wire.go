@@ -117,6 +117,22 @@ func (c *Client) wireMGet(keys []string) ([][]byte, error) {
 	return v, c.wireDone("MGET", stats.OpGetMany, start, err)
 }
 
+func (c *Client) wireMGetEach(keys []string, each func(i int, v []byte)) error {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return c.wireRefused("MGET", stats.OpGetMany, start, err)
+	}
+	hits := 0
+	err := c.wire.MGetEach(keys, func(i int, v []byte) {
+		hits++
+		each(i, v)
+	})
+	if err == nil {
+		c.stats.Lookups(hits, len(keys)-hits)
+	}
+	return c.wireDone("MGET", stats.OpGetMany, start, err)
+}
+
 // wireSetMany counts as the go-redis path does: one pipeline (a single
 // MSET without a TTL counts as one "other" command).
 func (c *Client) wireSetMany(keys []string, values [][]byte, ttl time.Duration) error {

@@ -194,6 +194,26 @@ func (c *Cache) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	return out, nil
 }
 
+// GetManyEach is GetMany calling each(i, v) for every value found instead of
+// returning them (see client.Client.GetManyEach: v is valid only during the
+// call). With one server the reply is read straight from the connection;
+// otherwise GetMany runs and its values are handed over in key order.
+func (c *Cache) GetManyEach(ctx context.Context, keys []string, each func(i int, v []byte)) error {
+	if c.one != nil {
+		return c.one.GetManyEach(ctx, keys, each)
+	}
+	vals, err := c.GetMany(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, v := range vals {
+		if v != nil {
+			each(i, v)
+		}
+	}
+	return nil
+}
+
 // SetMany stores keys[i] = values[i] with ttl: one pipeline per involved
 // server, concurrently (every server in Mode Copy).
 func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {

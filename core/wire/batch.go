@@ -64,7 +64,7 @@ func (p *Pool) mget(c *conn, keys []string, out [][]byte) error {
 		}
 		var v []byte
 		if n <= arenaSize/4 {
-			if int(n) > cap(arena)-len(arena) {
+			if int(n) > cap(arena)-len(arena) || arena == nil { // (nil: an empty first value is not a miss)
 				arena = make([]byte, 0, arenaSize)
 			}
 			v = arena[len(arena) : len(arena)+int(n) : len(arena)+int(n)]
@@ -147,4 +147,83 @@ func (p *Pool) DelMany(keys []string) (int64, error) {
 	}
 	p.put(c, err)
 	return n, err
+}
+
+// MGetEach runs one MGET of keys and calls each(i, v) for every value found,
+// in key order (a missing key gets no call). v aliases the connection's read
+// buffer and is valid only during that call: copy it to keep it. A value that
+// fits the read buffer costs no allocation. As MGet, the first error reply of
+// an element is returned after the whole reply was read; on any error, calls
+// already made described a reply that is to be discarded.
+func (p *Pool) MGetEach(keys []string, each func(i int, v []byte)) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	c, err := p.get()
+	if err != nil {
+		return err
+	}
+	err = p.mgetEach(c, keys, each)
+	p.put(c, err)
+	return err
+}
+
+func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) error {
+	c.argc(len(keys) + 1)
+	c.arg("MGET")
+	for _, k := range keys {
+		c.arg(k)
+	}
+	if err := p.roundTrip(c); err != nil {
+		return err
+	}
+	kind, n, _, err := c.header()
+	if err != nil {
+		return err
+	}
+	if kind != kindArray || int(n) != len(keys) {
+		return c.unexpected(kind, n, "MGET")
+	}
+	var first error
+	for i := range keys {
+		kind, n, _, err := c.header()
+		if err != nil {
+			if !isServerError(err) {
+				return err
+			}
+			first = err
+			continue
+		}
+		switch kind {
+		case kindNil:
+			continue
+		case kindBulk:
+		default:
+			if err := c.skip(kind, n); err != nil {
+				return err
+			}
+			continue
+		}
+		if n+2 > int64(len(c.rbuf)) { // larger than the read buffer: its own slice
+			v, err := c.bulkBody(n)
+			if err != nil {
+				return err
+			}
+			each(i, v)
+			continue
+		}
+		for int64(c.w-c.r) < n+2 {
+			if err := c.fill(); err != nil {
+				return err
+			}
+		}
+		end := c.r + int(n)
+		if c.rbuf[end] != '\r' || c.rbuf[end+1] != '\n' {
+			return errProtocol("bulk reply not followed by CRLF")
+		}
+		v := c.rbuf[c.r:end:end]
+		c.r = end + 2
+		each(i, v)
+	}
+	return first
 }

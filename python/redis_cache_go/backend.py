@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import re
+from itertools import compress
 from typing import Any, Callable, Iterable
 
 from asgiref.sync import sync_to_async
@@ -36,6 +38,9 @@ _FOREVER = 0  # _ttl_ms() result: no expiry
 # goes through a LazyObject proxy on every call (measured: about 1 µs of a 4 µs near-cache hit).
 _KEY_MEMO_MAX = 4096  # made keys remembered per cache (the memo starts over when full)
 _MEMCACHE_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
+_STR_ONLY = frozenset((str,))
+_PICKLES_ONLY = frozenset((0x80,))  # first bytes of a batch of protocol 2+ pickles
+_first_byte = operator.itemgetter(0)
 
 
 class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
@@ -146,16 +151,31 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         the same keys and the same warnings, in the same order."""
         if not (self._key_memo_allowed and self.key_func is default_key_func):
             return [self._key(k, version) for k in keys]
+        memo: dict[str, bytes] | None = None
+        if version is None:
+            # _key()'s memo, looked up for the whole batch in C (map + dict.get): only str keys
+            # are in it, so a hit for every key of an all-str batch is every made key.
+            prefix, ver, func, memo = self._key_memo
+            if prefix is self.key_prefix and ver == self.version and func is self.key_func:
+                try:
+                    hits = list(map(memo.get, keys))
+                except TypeError:  # an unhashable key: made below, as Django makes it
+                    hits = [None]
+                if None not in hits and set(map(type, keys)) <= _STR_ONLY:
+                    return hits  # type: ignore[return-value]  # no None in it
+            else:
+                memo = None
         head = "%s:%s:" % (self.key_prefix, self.version if version is None else version)
         # "%s" % key is str(key) (a str subclass's __str__ included): what default_key_func does.
         made = [head + k if type(k) is str else head + "%s" % (k,) for k in keys]
         bad = _MEMCACHE_BAD_CHARS.search
-        if bad("".join(made)) or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH:
+        warned = bad("".join(made)) or max(map(len, made), default=0) > MEMCACHE_MAX_KEY_LENGTH
+        if warned:
             for m in made:
                 if len(m) > MEMCACHE_MAX_KEY_LENGTH or bad(m):
                     self.validate_key(m)
         try:
-            return [m.encode() for m in made]
+            made_b = [m.encode() for m in made]
         except UnicodeEncodeError:
             for m in made:
                 try:
@@ -163,6 +183,12 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                 except UnicodeEncodeError as e:
                     raise InvalidCacheKey(f"Cache key {m!r} cannot be encoded as UTF-8: {e}") from None
             raise
+        if memo is not None and not warned and len(keys) <= _KEY_MEMO_MAX:  # as _key remembers them
+            if len(memo) + len(keys) > _KEY_MEMO_MAX:
+                memo = {}
+                self._key_memo = (self.key_prefix, self.version, self.key_func, memo)
+            memo.update((k, b) for k, b in zip(keys, made_b) if type(k) is str)
+        return made_b
 
     def _encode(self, value: Any) -> bytes:
         # Plain ints are stored as decimal text so INCR works on them server-side;
@@ -271,9 +297,12 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         originals = list(keys)
-        key_map = dict(zip(self._keys(originals, version), originals))
-        if not key_map:
+        made = self._keys(originals, version)
+        if not made:
             return {}
+        if len(set(made)) == len(made):  # no two keys make the same key: no key map needed
+            return self._decode_values(originals, made, self._client.get_many(made))
+        key_map = dict(zip(made, originals))
         made = list(key_map)
         return self._decode_many(key_map, made, self._client.get_many(made))
 
@@ -412,11 +441,34 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
         originals = list(keys)
-        key_map = dict(zip(self._keys(originals, version), originals))
-        if not key_map:
+        made = self._keys(originals, version)
+        if not made:
             return {}
+        if len(set(made)) == len(made):
+            return self._decode_values(originals, made, await self._aclient.get_many(made))
+        key_map = dict(zip(made, originals))
         made = list(key_map)
         return self._decode_many(key_map, made, await self._aclient.get_many(made))
+
+    def _decode_values(self, originals: list[Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
+        """get_many's result when ``made`` (aligned with ``originals`` and ``values``) has no
+        duplicates. A batch of pickles only (the common case) is unpickled in one C-level pass
+        (map + dict(zip)); anything else, or a value that does not unpickle, goes through
+        _decode_many's per-key path, which says why and applies fail-open per key."""
+        if self._py_compressor is None:
+            origs: list[Any] = originals
+            present: list[Any] = values
+            if None in values:
+                if b"" in values:  # an empty value is stored, but falsy: compress() would drop it
+                    return self._decode_many(dict(zip(made, originals)), made, values)
+                origs = list(compress(originals, values))
+                present = list(filter(None, values))
+            try:
+                if set(map(_first_byte, present)) <= _PICKLES_ONLY:
+                    return dict(zip(origs, map(self._loads, present)))
+            except Exception:
+                pass  # an empty value (IndexError) or one that does not unpickle: the per-key path
+        return self._decode_many(dict(zip(made, originals)), made, values)
 
     def _decode_many(self, key_map: dict[bytes, Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
         """get_many's result from the stored values of ``made`` (fail-open: undecodable = miss)."""

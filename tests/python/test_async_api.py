@@ -126,6 +126,14 @@ def test_aget_many_returns_present_keys(cache):
     assert run(cache.aget_many(["a", "b", "missing"])) == {"a": 1, "b": "two"}
 
 
+def test_aget_many_maps_duplicates_and_skips_misses_as_get_many_does(cache):
+    keys = [1, "1", "a", "missing", "a"] + [f"k{i}" for i in range(20)]
+    cache.set_many({"1": "one", "a": 5, **{f"k{i}": [i] for i in range(20)}})
+    got = run(cache.aget_many(keys))
+    assert got == cache.get_many(keys) == {"1": "one", "a": 5, **{f"k{i}": [i] for i in range(20)}}
+    assert list(got) == list(cache.get_many(keys))
+
+
 def test_aget_many_of_no_keys_returns_empty_dict(cache):
     assert run(cache.aget_many([])) == {}
 

@@ -654,6 +654,87 @@ def test_get_many_preserves_value_types(cache):
     assert {k: type(v) for k, v in got.items()} == {k: type(v) for k, v in values.items()}
 
 
+def _django_get_many(cache, keys, stored):
+    # Django's RedisCache.get_many: {made key: original}, then the found values under the
+    # original that made each key last.
+    key_map = {BaseCache.make_and_validate_key(cache, k): k for k in keys}
+    return {key_map[m]: stored[m] for m in key_map if m in stored}
+
+
+@pytest.mark.parametrize("keys", [
+    [1, "1", "a", "a", "missing", 2],  # two keys make ":1:1"; "a" twice
+    ["b", 2, "2", "b"],
+    [f"k{i}" for i in range(40)] + ["k3", "missing"],
+])
+def test_get_many_maps_keys_that_make_the_same_key_as_django_does(cache, keys):
+    stored = {}
+    for i, k in enumerate(dict.fromkeys(keys)):
+        if k != "missing":
+            cache.set(k, ("v", i))
+            stored[BaseCache.make_and_validate_key(cache, k)] = cache.get(k)
+    for _ in range(2):  # the second call takes the made keys from the memo
+        got = cache.get_many(keys)
+        want = _django_get_many(cache, keys, stored)
+        assert got == want
+        assert list(got) == list(want) and [type(k) for k in got] == [type(k) for k in want]
+
+
+def test_get_many_of_a_batch_mixing_pickles_ints_and_misses(cache, raw):
+    keys = [f"k{i}" for i in range(30)]
+    want = {}
+    for i, k in enumerate(keys):
+        if i % 3 == 0:
+            continue  # missing
+        want[k] = i if i % 3 == 1 else {"pickled": i}
+        cache.set(k, want[k])
+    assert raw.command("GET", ":1:k1") == b"1"
+    for _ in range(2):
+        got = cache.get_many(keys)
+        assert got == want and list(got) == list(want)
+    assert cache.get_many(["k0", "k3"]) == {}
+
+
+def test_get_many_of_values_larger_than_the_scratch_buffer(cache):
+    # the result frame outgrows the thread's scratch buffer while the reply is read
+    want = {f"big{i}": os.urandom(40_000 + i) for i in range(4)}
+    want["huge"] = b"h" * 300_000
+    want["small"] = 7
+    cache.set_many(want)
+    keys = ["missing0", *want, "missing1"]
+    for _ in range(3):  # the scratch buffer grows after the first call
+        assert cache.get_many(keys) == want
+
+
+def test_get_many_raises_for_a_bad_pickle_among_good_ones(cache, raw):
+    from redis_cache_go.exceptions import DecodeError
+
+    cache.set_many({f"g{i}": i * 1.5 for i in range(20)})
+    raw.command("SET", ":1:bad", b"\x80\x05not a pickle")
+    with pytest.raises(DecodeError, match="bad"):
+        cache.get_many([f"g{i}" for i in range(20)] + ["bad"])
+    assert cache.get_many([f"g{i}" for i in range(20)]) == {f"g{i}": i * 1.5 for i in range(20)}
+
+
+def test_get_many_does_not_take_a_str_subclass_key_from_the_memo(cache):
+    class Shown(str):
+        def __str__(self):
+            return "shown"
+
+    cache.set("a", "plain")
+    cache.set("shown", "subclass")
+    assert cache.get_many(["a"]) == {"a": "plain"}  # "a" is now in the made-key memo
+    got = cache.get_many([Shown("a")])
+    assert got == {"a": "subclass"} and type(next(iter(got))) is Shown
+
+
+def test_get_many_batch_warns_every_time_for_a_bad_key(cache):
+    with pytest.warns(CacheKeyWarning):
+        cache.set_many({"ok": 1, "bad key": 2})
+    for _ in range(2):
+        with pytest.warns(CacheKeyWarning):
+            assert cache.get_many(["ok", "bad key"]) == {"ok": 1, "bad key": 2}
+
+
 def test_set_many_stores_all_and_returns_empty_list(cache, raw):
     assert cache.set_many({"a": 1, "b": "two", "c": None}) == []
     assert raw.command("GET", ":1:a") == b"1"
