@@ -149,7 +149,9 @@ def _load(path: str) -> ctypes.CDLL:
     # (measured: 0.43 vs 0.71 µs per call of the same export). libffi widens a C int argument to
     # the full 64-bit register (sign extension, on x86-64 and aarch64), so the size_t parameters
     # read the right values; Client.get takes this path only for values below 2**31, where that
-    # is exact (ctypes would truncate larger ints silently).
+    # is exact (ctypes would truncate larger ints silently). This holds only for arguments passed
+    # in registers (rcg_get's four are): a C int on the stack fills half its 8-byte slot, so
+    # rcg_set (its int64 TTL is the 7th argument) keeps its argtypes.
     get_int = lib._FuncPtr(("rcg_get", lib))
     get_int.restype = c_int
     setattr(lib, "rcg_get_int", get_int)  # looked up as lib.rcg_get_int like the others
