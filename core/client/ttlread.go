@@ -13,6 +13,9 @@ import (
 // for callers that cache the value and must not keep it past its expiry.
 // found is false when the key is missing.
 func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time.Duration, found bool, err error) {
+	if c.wire != nil {
+		return c.wireGetTTL(key)
+	}
 	var get *redis.StringCmd
 	var pttl *redis.DurationCmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -64,6 +64,24 @@ func (c *Client) wireGet(key string) ([]byte, bool, error) {
 	return v, ok, c.wireDone("GET", stats.OpGet, start, err)
 }
 
+// wireGetTTL is GetTTL as one pipeline of GET and PTTL over core/wire,
+// counted as the go-redis pipeline is (one pipeline, no lookup).
+func (c *Client) wireGetTTL(key string) ([]byte, time.Duration, bool, error) {
+	start := stats.Now()
+	if err := c.brk.Allow(); err != nil {
+		return nil, 0, false, c.wireRefused("GET", stats.OpPipeline, start, err)
+	}
+	v, pttl, ok, err := c.wire.GetTTL(key)
+	if err = c.wireDone("GET", stats.OpPipeline, start, err); err != nil || !ok {
+		return nil, 0, false, err
+	}
+	ttl := time.Duration(pttl) // -1 and -2 as go-redis reports them
+	if pttl >= 0 {
+		ttl *= time.Millisecond
+	}
+	return v, ttlOf(ttl), true, nil
+}
+
 func (c *Client) wireSet(key string, value []byte, ttl time.Duration, nx bool) (bool, error) {
 	op := "SET"
 	if nx {

@@ -27,10 +27,11 @@ type conn struct {
 	rbuf    []byte
 	r, w    int // unread bytes are rbuf[r:w]
 	wbuf    []byte
-	idle    time.Time // when it went back to the pool
+	idle    time.Duration // when it went back to the pool (a monotonic reading)
 	timeout time.Duration
-	// deadline of the current wait; zero until the first wait of a call.
-	deadline time.Time
+	// deadline of the current wait (a monotonic reading); zero until the
+	// first wait of a call.
+	deadline time.Duration
 	// open counts the owning Pool's open connections (nil: not counted).
 	open *atomic.Int64
 	// rcvTimeo is the socket's SO_RCVTIMEO when it is in blocking mode (the
@@ -61,12 +62,20 @@ func (e *timeoutError) Unwrap() error   { return os.ErrDeadlineExceeded }
 // deadline is taken lazily, at the first wait).
 func (c *conn) begin(timeout time.Duration) {
 	c.timeout = timeout
-	c.deadline = time.Time{}
+	c.deadline = 0
 }
 
+// epoch anchors monotonic: time.Since of a monotonic reading costs one
+// clock read, where time.Now costs two (wall and monotonic).
+var epoch = time.Now()
+
+// monotonic returns the time since epoch: a clock reading for idle times
+// and deadlines, meaningless outside this process.
+func monotonic() time.Duration { return time.Since(epoch) }
+
 func (c *conn) waitFor(events int16, op string) error {
-	if c.deadline.IsZero() {
-		c.deadline = time.Now().Add(c.timeout)
+	if c.deadline == 0 {
+		c.deadline = monotonic() + c.timeout
 	}
 	ok, err := wait(c.fd, events, c.deadline)
 	if err != nil {
@@ -108,7 +117,7 @@ func (c *conn) readInto(p []byte) (int, error) {
 	for {
 		var n int
 		var e syscall.Errno
-		if skipTryRead && c.deadline.IsZero() && c.rcvTimeo == c.timeout {
+		if skipTryRead && c.deadline == 0 && c.rcvTimeo == c.timeout {
 			n, e = 0, syscall.EAGAIN // straight to the blocking read (see skipTryRead)
 		} else {
 			n, e = rawRead(c.fd, p)
@@ -118,8 +127,8 @@ func (c *conn) readInto(p []byte) (int, error) {
 			return n, nil
 		case e == 0:
 			return 0, io.EOF
-		case e == syscall.EAGAIN && c.deadline.IsZero() && c.rcvTimeo == c.timeout:
-			c.deadline = time.Now().Add(c.timeout) // later waits of this call: ppoll
+		case e == syscall.EAGAIN && c.deadline == 0 && c.rcvTimeo == c.timeout:
+			c.deadline = monotonic() + c.timeout // later waits of this call: ppoll
 			n, e = blockingRead(c.fd, p)
 			switch {
 			case e == 0 && n > 0:

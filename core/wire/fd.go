@@ -124,11 +124,11 @@ const (
 	pollOut = 0x4
 )
 
-// wait blocks until fd is readable (or writable) or deadline passes; it
-// returns false on timeout.
-func wait(fd int, events int16, deadline time.Time) (bool, error) {
+// wait blocks until fd is readable (or writable) or deadline (a monotonic
+// reading) passes; it returns false on timeout.
+func wait(fd int, events int16, deadline time.Duration) (bool, error) {
 	for {
-		left := time.Until(deadline)
+		left := deadline - monotonic()
 		if left <= 0 {
 			return false, nil
 		}

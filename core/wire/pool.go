@@ -140,7 +140,7 @@ func (p *Pool) get() (*conn, error) {
 		c := p.idle[n-1]
 		p.idle[n-1] = nil
 		p.idle = p.idle[:n-1]
-		if time.Since(c.idle) < staleAfter {
+		if monotonic()-c.idle < staleAfter {
 			p.mu.Unlock()
 			p.hits.Add(1)
 			return c, nil
@@ -165,7 +165,7 @@ func (p *Pool) put(c *conn, err error) {
 		c.close()
 		return
 	}
-	c.idle = time.Now()
+	c.idle = monotonic()
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.o.MaxIdle {
 		p.mu.Unlock()
@@ -179,7 +179,7 @@ func (p *Pool) put(c *conn, err error) {
 // dial connects, authenticates and selects the database, all within
 // DialTimeout.
 func (p *Pool) dial() (*conn, error) {
-	start := time.Now()
+	start := monotonic()
 	fd, err := dialFD(p.o.Network, p.o.Addr, p.o.DialTimeout)
 	if err != nil {
 		return nil, err
@@ -212,12 +212,12 @@ var blockingFirstRead = true
 var skipTryRead = true
 
 // handshake sends AUTH and SELECT as needed and reads their replies.
-func (p *Pool) handshake(c *conn, start time.Time) error {
+func (p *Pool) handshake(c *conn, start time.Duration) error {
 	if p.o.Password == "" && p.o.DB == 0 {
 		return nil
 	}
 	c.begin(p.o.DialTimeout)
-	c.deadline = start.Add(p.o.DialTimeout)
+	c.deadline = start + p.o.DialTimeout
 	replies := 0
 	if p.o.Password != "" {
 		if p.o.Username != "" {

@@ -313,7 +313,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	}
 	s.stop()
 	s.start(t)
-	for len(p.idle) > 0 && time.Since(p.idle[0].idle) < staleAfter {
+	for len(p.idle) > 0 && monotonic()-p.idle[0].idle < staleAfter {
 		time.Sleep(time.Millisecond) // polled: wait out the idle threshold
 	}
 	if _, _, err := p.Get("r"); err != nil {

@@ -39,6 +39,8 @@ _ERRORS: dict[int, type[exc.RedisCacheError]] = {
 }
 STATUS_CLOSED = -7
 STATUS_INTERNAL = -9
+# Handles and key lengths below this go through rcg_get as C ints (see _load).
+_INT_LIMIT = 2**31
 SET_NX = 1
 MISSING_LEN = 0xFFFFFFFF
 
@@ -64,7 +66,6 @@ class _Scratch(threading.local):
         # The same address as a ready c_void_p: ctypes passes it without converting an int
         # on every call (measured ~0.1 µs per call).
         self.vptr = c_void_p(self.ptr)
-        self.view = memoryview(self.buf).cast("B")  # slicing + tobytes beats ctypes.string_at (~5x)
 
     def grow(self, n: int) -> None:
         """Make room for results of n bytes (n <= SCRATCH_MAX), between calls."""
@@ -76,7 +77,6 @@ class _Scratch(threading.local):
             self.addr = ctypes.addressof(self.buf)
             self.out.buf = self.addr
             self.out.cap = size
-            self.view = memoryview(self.buf).cast("B")
 
 
 _scratch = _Scratch()
@@ -144,6 +144,17 @@ def _load(path: str) -> ctypes.CDLL:
         fn.restype = c_int
     lib.rcg_free.argtypes = [c_void_p]
     lib.rcg_free.restype = None
+    # rcg_get once more, without argtypes, for Client.get: ctypes then passes the handle and the
+    # key length (Python ints) as C ints instead of converting each through c_size_t.from_param
+    # (measured: 0.43 vs 0.71 µs per call of the same export). libffi widens a C int argument to
+    # the full 64-bit register (sign extension, on x86-64 and aarch64), so the size_t parameters
+    # read the right values; Client.get takes this path only for values below 2**31, where that
+    # is exact (ctypes would truncate larger ints silently). This holds only for arguments passed
+    # in registers (rcg_get's four are): a C int on the stack fills half its 8-byte slot, so
+    # rcg_set (its int64 TTL is the 7th argument) keeps its argtypes.
+    get_int = lib._FuncPtr(("rcg_get", lib))
+    get_int.restype = c_int
+    setattr(lib, "rcg_get_int", get_int)  # looked up as lib.rcg_get_int like the others
     return lib
 
 
@@ -160,7 +171,7 @@ def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
             lib.rcg_free(big)
             if n <= SCRATCH_MAX:
                 s.grow(n)
-    return s.view[:out.len].tobytes()
+    return s.buf[:out.len]  # type: ignore[no-any-return]
 
 
 def version() -> str:
@@ -376,12 +387,19 @@ class Client:
     def get(self, key: bytes) -> bytes | None:
         lib = _lib or library()
         s = _scratch
-        status = lib.rcg_get(self._handle or self._open(), s.vptr, key, len(key))
+        h = self._handle or self._open()
+        n = len(key)
+        if n < _INT_LIMIT and h < _INT_LIMIT:
+            status = lib.rcg_get_int(h, s.vptr, key, n)
+        else:
+            status = lib.rcg_get(h, s.vptr, key, n)
         if status == OK:
             out = s.out
             if out.big:
                 return _take(lib, s)
-            return s.view[:out.len].tobytes()  # _take inlined: this is the near-cache hit path
+            # _take inlined (this is the near-cache hit path); slicing the c_char array makes the
+            # bytes in one step (measured 31 ns vs 69 ns for memoryview slice + tobytes).
+            return s.buf[:out.len]  # type: ignore[no-any-return]
         if status == MISS:
             return None
         self._raise(lib, status, s)

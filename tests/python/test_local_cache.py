@@ -256,7 +256,11 @@ def test_local_ttl_expires_entries(local):
     ttl = 0.2
     cache = local({"TTL": ttl}, KEY_PREFIX="app")
     tracking(cache)
+    inv = cache.local_cache_stats()["invalidations"]
     cache.set("k", "v", None)  # no Redis expiry: only the local TTL ends the entry
+    # The set's own push (BCAST) must not land after the fill below and end the entry early: wait
+    # until it is in (one invalidation from the set itself, one from the push).
+    wait_for("the set's invalidation push", lambda: cache.local_cache_stats()["invalidations"] >= inv + 2)
     cached(cache, "k")
     start = time.monotonic()  # the entry was filled before this
     expired = cache.local_cache_stats()["expired"]
