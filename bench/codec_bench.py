@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import pickle
-import random
 import shutil
 import statistics
 import sys
@@ -40,20 +39,9 @@ from redisproc import RedisServer  # noqa: E402
 pc = time.perf_counter_ns
 
 
-def compressible(size: int) -> bytes:
-    """The same value as bench.py's COMPRESSIBLE: words from a small vocabulary (about 3x)."""
-    rng = random.Random(7)
-    vocab = [("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 10))))
-             for _ in range(400)] + ["<div>", "</div>", '"id":', "\n", "the", "and"]
-    out, n = [], 0
-    while n < size:
-        w = rng.choice(vocab) + rng.choice("  ,.")
-        out.append(w)
-        n += len(w)
-    return "".join(out).encode()[:size]
+from bench import COMPRESSIBLE  # noqa: E402  (the same value as bench.py's set/get_256k_* rows)
 
-
-VALUE = compressible(256 * 1024)
+VALUE = COMPRESSIBLE
 
 DR_OPTS = {"CLIENT_CLASS": "django_redis.client.DefaultClient", "PARSER_CLASS": "redis.connection._HiredisParser"}
 ALIASES: dict[str, dict[str, Any]] = {
