@@ -53,33 +53,17 @@ func newSentinelShard(o Options, t *Topology) *sentinelShard {
 			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 		}))
 	}
-	db := o.DB
-	s.ClusterClient = redis.NewClusterClient(&redis.ClusterOptions{
-		ClusterSlots: func(ctx context.Context) ([]redis.ClusterSlot, error) {
-			return s.slots(ctx, t.Service)
-		},
-		OnConnect: func(ctx context.Context, cn *redis.Conn) error {
-			if db == 0 {
-				return nil
-			}
-			return cn.Select(ctx, db).Err()
-		},
-		Username:                 o.Username,
-		Password:                 o.Password,
-		TLSConfig:                o.TLS,
-		DialTimeout:              o.DialTimeout,
-		DialerRetries:            1,
-		ReadTimeout:              o.ReadTimeout,
-		WriteTimeout:             o.WriteTimeout,
-		PoolSize:                 o.PoolSize,
-		PoolTimeout:              o.PoolTimeout,
-		ConnMaxIdleTime:          o.ConnMaxIdleTime,
-		MaxRedirects:             -1,
-		RouteRandomly:            true,
-		Protocol:                 2,
-		DisableIdentity:          true,
-		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-	})
+	co := clusterOptions(o)
+	co.ClusterSlots = func(ctx context.Context) ([]redis.ClusterSlot, error) {
+		return s.slots(ctx, t.Service)
+	}
+	if db := o.DB; db != 0 {
+		co.OnConnect = func(ctx context.Context, cn *redis.Conn) error { return cn.Select(ctx, db).Err() }
+	}
+	co.DialerRetries = 1
+	co.MaxRedirects = -1
+	co.RouteRandomly = true
+	s.ClusterClient = redis.NewClusterClient(co)
 	return s
 }
 

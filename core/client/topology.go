@@ -49,33 +49,32 @@ func newTopology(o Options) *Client {
 	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: o.Stats}
 	defer func() { c.rdb.AddHook(statsHook{c.stats}) }()
 	if t.Cluster {
-		c.rdb = redis.NewClusterClient(&redis.ClusterOptions{
-			Addrs:           t.Addrs,
-			Username:        o.Username,
-			Password:        o.Password,
-			TLSConfig:       o.TLS,
-			DialTimeout:     o.DialTimeout,
-			ReadTimeout:     o.ReadTimeout,
-			WriteTimeout:    o.WriteTimeout,
-			PoolSize:        o.PoolSize,
-			PoolTimeout:     o.PoolTimeout,
-			ConnMaxIdleTime: o.ConnMaxIdleTime,
-			ReadOnly:        t.ReadFromReplicas,
-			RouteRandomly:   t.ReadFromReplicas,
-			// MOVED/ASK and a node that went away are retried (at most 3
-			// redirects, go-redis' default), which is how a failover is
-			// followed; plain network errors are not retried past that.
-			MaxRedirects:             3,
-			Protocol:                 2,
-			DisableIdentity:          true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		})
+		co := clusterOptions(o)
+		co.Addrs = t.Addrs
+		co.ReadOnly = t.ReadFromReplicas
+		co.RouteRandomly = t.ReadFromReplicas
+		// MOVED/ASK and a node that went away are retried (at most 3
+		// redirects, go-redis' default), which is how a failover is
+		// followed; plain network errors are not retried past that.
+		co.MaxRedirects = 3
+		c.rdb = redis.NewClusterClient(co)
 		c.split, c.masters = true, true
 		// go-redis follows MOVED by itself, but a primary that died answers
 		// nothing; after such a failure the slot map is reloaded (lazily, in
 		// the background) so the promoted replica is found.
 		cc := c.rdb.(*redis.ClusterClient)
 		c.reload = func() { cc.ReloadState(context.Background()) }
+		return c
+	}
+	if t.ReadFromReplicas {
+		// One primary and its replicas seen as a one-shard cluster: reads
+		// spread over the nodes, walks use ForEachMaster (the primary).
+		shard := newSentinelShard(o, t)
+		c.rdb = shard
+		c.masters = true
+		// a failover shows as failures on the old primary: reload the slot
+		// map from the Sentinels (lazily, in the background).
+		c.reload = func() { shard.ReloadState(context.Background()) }
 		return c
 	}
 	fo := &redis.FailoverOptions{
@@ -97,17 +96,26 @@ func newTopology(o Options) *Client {
 		Protocol:         2,
 		DisableIdentity:  true,
 	}
-	if t.ReadFromReplicas {
-		// One primary and its replicas seen as a one-shard cluster: reads
-		// spread over the nodes, walks use ForEachMaster (the primary).
-		shard := newSentinelShard(o, t)
-		c.rdb = shard
-		c.masters = true
-		// a failover shows as failures on the old primary: reload the slot
-		// map from the Sentinels (lazily, in the background).
-		c.reload = func() { shard.ReloadState(context.Background()) }
-		return c
-	}
 	c.rdb = redis.NewFailoverClient(fo)
 	return c
+}
+
+// clusterOptions are the node settings every ClusterClient here shares
+// (Redis Cluster and the Sentinel one-shard client, sentinelshard.go):
+// credentials, TLS, timeouts, pool, RESP2 without handshake extras.
+func clusterOptions(o Options) *redis.ClusterOptions {
+	return &redis.ClusterOptions{
+		Username:                 o.Username,
+		Password:                 o.Password,
+		TLSConfig:                o.TLS,
+		DialTimeout:              o.DialTimeout,
+		ReadTimeout:              o.ReadTimeout,
+		WriteTimeout:             o.WriteTimeout,
+		PoolSize:                 o.PoolSize,
+		PoolTimeout:              o.PoolTimeout,
+		ConnMaxIdleTime:          o.ConnMaxIdleTime,
+		Protocol:                 2,
+		DisableIdentity:          true,
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
 }
