@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from redis_cache_go import compressors, serializers
+from redis_cache_go.exceptions import setting_error as _bad
 
 KEYS = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "SERIALIZER",
@@ -29,11 +30,8 @@ class Codec:
     compression: compressors.Compression
 
 
-def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
-
-
-def _name(value: Any) -> str:
+def dotted_name(value: Any) -> str:
+    """A class or its dotted path as a string."""
     if isinstance(value, str):
         return value
     if isinstance(value, type):
@@ -60,8 +58,8 @@ def _kwargs(options: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _one_of(options: dict[str, Any], seed_key: str, dr_key: str) -> tuple[str | None, Any]:
-    if seed_key in options and dr_key in options and _name(options[seed_key]) != _name(options[dr_key]):
-        raise _bad(f"OPTIONS[{dr_key!r}]", options[dr_key], f"conflicts with OPTIONS[{seed_key!r}] = {_name(options[seed_key])!r}; give one")
+    if seed_key in options and dr_key in options and dotted_name(options[seed_key]) != dotted_name(options[dr_key]):
+        raise _bad(f"OPTIONS[{dr_key!r}]", options[dr_key], f"conflicts with OPTIONS[{seed_key!r}] = {dotted_name(options[seed_key])!r}; give one")
     for key in (seed_key, dr_key):
         if key in options and options[key] is not None:
             return key, options[key]
@@ -75,7 +73,7 @@ def _serializer(options: dict[str, Any], pickle_version: int | None) -> tuple[se
     if key is None:
         return serializers.PickleSerializer(-1 if pickle_version is None else pickle_version), None
     what = f"OPTIONS[{key!r}]"
-    name = _name(value)
+    name = dotted_name(value)
     implied = None
     kind = serializers.KNOWN.get(name.lower() if name.lower() in ("pickle", "json", "msgpack", "yaml") else name)
     if kind is None and name in serializers.COMPRESSED_SEED:
@@ -143,7 +141,7 @@ def _compression(options: dict[str, Any], implied: str | None) -> compressors.Co
         # django-redis-cache's Compressed*Serializer: lzma on every value
         return compressors.Compression(implied, _level(options, implied, 0), _min_len(options, 0))
     what = f"OPTIONS[{key!r}]"
-    name = _name(value)
+    name = dotted_name(value)
     if implied is not None:
         raise _bad(what, name, "the serializer already compresses (a redis_cache Compressed*Serializer): give one of the two")
     short = compressors.SHORT_NAMES.get(name.lower()) if isinstance(value, str) else None

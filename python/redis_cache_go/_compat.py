@@ -27,6 +27,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from redis_cache_go._codec_settings import dotted_name as _name
+from redis_cache_go.exceptions import setting_error as _bad
+
 logger = logging.getLogger("redis_cache_go")
 
 DJANGO_REDIS = "django-redis"
@@ -111,18 +114,6 @@ def warn_once(what: str, why: str) -> None:
 def reset_warnings() -> None:
     """Forget which warnings were logged (for tests)."""
     _warned.clear()
-
-
-def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
-
-
-def _name(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return repr(value)
 
 
 @dataclass

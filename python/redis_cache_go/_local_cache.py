@@ -13,14 +13,12 @@ from typing import Any, Callable
 
 from django.core.exceptions import ImproperlyConfigured
 
+from redis_cache_go.exceptions import setting_error as _bad
+
 KEY = "LOCAL_CACHE"
 SUBKEYS = ("MAX_BYTES", "MAX_ENTRIES", "TTL")  # defaults: core/nearcache.Options (applied in Go)
 MAX_TTL = 10 * 365 * 24 * 3600  # seconds; longer would overflow nothing but serves no purpose
 MAX_INT = 2**62
-
-
-def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
 
 
 def parse(options: dict[str, Any]) -> dict[str, Any] | None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from django.core.exceptions import ImproperlyConfigured
-
 from redis_cache_go import _codec_settings, _compat, _local_cache, _topology
+from redis_cache_go._codec_settings import dotted_name
+from redis_cache_go.exceptions import setting_error as _bad
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -181,10 +181,6 @@ def _query_seconds(server: Server, name: str, default: float | None) -> float | 
     return _seconds(f"LOCATION {server.location!r} ?{name}", server.query[name])
 
 
-def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
-
-
 def _seconds(what: str, value: Any) -> float | None:
     if value is None:
         return None
@@ -204,15 +200,6 @@ def _int(what: str, value: Any, minimum: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _bad(what, value, f"must be an integer >= {minimum}")
     return value
-
-
-def dotted_name(value: Any) -> str:
-    """A class or its dotted path as a string."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, type):
-        return f"{value.__module__}.{value.__qualname__}"
-    return repr(value)
 
 
 def split_location(location: Any) -> list[str]:

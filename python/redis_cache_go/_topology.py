@@ -11,14 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ImproperlyConfigured
+from redis_cache_go.exceptions import setting_error as _bad
 
 KEYS = {"CLUSTER", "READ_FROM_REPLICAS", "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD"}
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
-
-
-def _bad(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
 
 
 def strip_cluster_scheme(entries: list[str]) -> tuple[list[str], bool]:

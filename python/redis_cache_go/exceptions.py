@@ -8,6 +8,9 @@ Connection and timeout errors also derive from Python's own ``ConnectionError`` 
 from __future__ import annotations
 
 import builtins
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
 
 
 class RedisCacheError(Exception):
@@ -73,3 +76,8 @@ __all__ = [
     "LockError",
     "LockNotOwnedError",
 ]
+
+
+def setting_error(what: str, value: Any, why: str) -> ImproperlyConfigured:
+    """The ``ImproperlyConfigured`` every settings check raises: names the setting, its value, why."""
+    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
