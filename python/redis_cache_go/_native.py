@@ -176,9 +176,14 @@ def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
 
 def version() -> str:
     """Version string of the loaded library: "<version> <go version>"."""
+    return _global_call(library().rcg_version)
+
+
+def _global_call(fn: Callable[..., int]) -> str:
+    """The text result of an export that takes no handle (version, build info, runtime stats)."""
     lib = library()
     s = _scratch
-    status = lib.rcg_version(s.ptr)
+    status = fn(s.ptr)
     data = _take(lib, s).decode()
     if status != OK:
         raise _ERRORS.get(status, exc.InternalError)(data)
@@ -187,24 +192,13 @@ def version() -> str:
 
 def build_info() -> dict[str, Any]:
     """How the loaded library was built (rcg_build_info): Go version, module, build settings, deps."""
-    lib = library()
-    s = _scratch
-    status = lib.rcg_build_info(s.ptr)
-    data = _take(lib, s).decode()
-    if status != OK:
-        raise _ERRORS.get(status, exc.InternalError)(data)
-    info: dict[str, Any] = json.loads(data)
+    info: dict[str, Any] = json.loads(_global_call(library().rcg_build_info))
     return info
 
 
 def stats() -> dict[str, int]:
     """The Go runtime's counters (diagnostics): goroutines, heap_alloc, heap_objects."""
-    lib = library()
-    s = _scratch
-    status = lib.rcg_stats(s.ptr)
-    data = _take(lib, s).decode()
-    if status != OK:
-        raise _ERRORS.get(status, exc.InternalError)(data)
+    data = _global_call(library().rcg_stats)
     return {k: int(v) for k, v in (item.split("=") for item in data.split())}
 
 
@@ -359,7 +353,11 @@ class Client:
                 self._raise(lib, status, s)
 
     def _raise(self, lib: ctypes.CDLL, status: int, s: _Scratch) -> None:
-        msg = _take(lib, s).decode("utf-8", "replace")
+        raise self.error(status, _take(lib, s).decode("utf-8", "replace"))
+
+    def error(self, status: int, msg: str) -> exc.RedisCacheError:
+        """The exception for an error status and its message (sync and async calls): its class,
+        the cache's description as prefix; after an internal error the handle is dropped."""
         if status == STATUS_INTERNAL:
             # The handle refuses further calls: drop it so the next call
             # starts from a fresh one.
@@ -370,7 +368,7 @@ class Client:
                 fin()
         if not msg.startswith("redis ") and not msg.startswith("rediss "):
             msg = f"{self.describe}: {msg}"
-        raise _ERRORS.get(status, exc.InternalError)(msg)
+        return _ERRORS.get(status, exc.InternalError)(msg)
 
     def _call(self, name: str) -> tuple[ctypes.CDLL, Callable[..., int], int]:
         lib = library()

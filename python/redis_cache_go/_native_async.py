@@ -28,7 +28,7 @@ from typing import Any, Sequence
 
 from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
-from redis_cache_go._native import _B, _ERRORS, _H, _I64, _N, _O, OK, STATUS_INTERNAL, _scratch, _take
+from redis_cache_go._native import _B, _ERRORS, _H, _I64, _N, _O, OK, _scratch, _take
 
 # Operation codes (RCG_ASYNC_* in the header).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
@@ -242,17 +242,7 @@ class AsyncClient:
 
     def _raise(self, status: int, message: bytes) -> None:
         """The sync client's error: same class, same message prefix, same handle reset."""
-        msg = message.decode("utf-8", "replace")
-        if status == STATUS_INTERNAL:  # the handle refuses further calls: start from a fresh one
-            native = self._native
-            with native._lock:
-                native._handle = 0
-                fin, native._finalizer = native._finalizer, None
-            if fin is not None:
-                fin()
-        if not msg.startswith("redis ") and not msg.startswith("rediss "):
-            msg = f"{self._native.describe}: {msg}"
-        raise _ERRORS.get(status, exc.InternalError)(msg)
+        raise self._native.error(status, message.decode("utf-8", "replace"))
 
     # -- operations (results as the sync client's) ---------------------------------
     async def get(self, key: bytes) -> bytes | None:
