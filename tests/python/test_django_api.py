@@ -814,8 +814,8 @@ def test_get_or_set_does_not_call_the_callable_on_a_hit(cache):
 
 
 def test_get_or_set_with_a_plain_default_returns_a_value_written_by_set(cache, raw):
-    """Django's promise for a non-callable default: the existing value wins, even one without
-    get_or_set's fresh flag (a set() value, or a stale one), and it is not replaced."""
+    """Django's promise: the existing value wins, also one get_or_set did not write (it has no
+    fresh flag and no tag), and it is not replaced (tests/python/test_herd_contract.py)."""
     cache.set("k", "from set")
     assert cache.get_or_set("k", "default") == "from set"
     assert cache.get("k") == "from set"
