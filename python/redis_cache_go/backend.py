@@ -30,7 +30,7 @@ from django.core.cache.backends.base import (
 from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin
-from redis_cache_go.exceptions import DecodeError
+from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
 
 # A TTL of this many milliseconds or more is refused (about 285 million years;
 # Redis would overflow its clock arithmetic).
@@ -323,7 +323,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not INT64_MIN <= delta <= INT64_MAX:
             raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
         k = self._key(key, version)
-        found, value = self._client.incr(k, delta)
+        try:
+            found, value = self._client.incr(k, delta)
+        except ServerError as e:
+            raise _incr_error(e) from None
         if not found:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)
@@ -535,7 +538,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not INT64_MIN <= delta <= INT64_MAX:
             raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
         k = self._key(key, version)
-        found, value = await self._aclient.incr(k, delta)
+        try:
+            found, value = await self._aclient.incr(k, delta)
+        except ServerError as e:
+            raise _incr_error(e) from None
         if not found:
             raise ValueError(f"Key '{key}' not found.")
         return value
@@ -599,6 +605,14 @@ def _landed(flights: dict[tuple[bytes, bytes], asyncio.Task[Any]], scoped: tuple
         del flights[scoped]
     if not task.cancelled():
         task.exception()
+
+
+def _incr_error(e: ServerError) -> ServerError:
+    """incr's server error: a NotAnIntegerError (also a TypeError, as Django's backends raise)
+    when the stored value is not an integer, with the server's message; else ``e``."""
+    if "not an integer" in str(e) and not isinstance(e, NotAnIntegerError):
+        return NotAnIntegerError(str(e))
+    return e
 
 
 def _async(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -200,10 +200,13 @@ def test_aincr_adecr_on_missing_key_raise_value_error(cache, method):
         run(getattr(cache, method)("missing"))
 
 
-def test_aincr_on_non_integer_raises_server_error(cache, errors):
+@pytest.mark.parametrize("method", ["aincr", "adecr"])
+def test_aincr_on_non_integer_raises_a_type_error_that_is_a_server_error(cache, errors, method):
     cache.set("s", "text")
-    with pytest.raises(errors.ServerError):
-        run(cache.aincr("s"))
+    with pytest.raises(TypeError) as info:
+        run(getattr(cache, method)("s"))
+    assert isinstance(info.value, errors.NotAnIntegerError) and isinstance(info.value, errors.ServerError)
+    assert "value is not an integer" in str(info.value)
 
 
 def test_aincr_version_moves_value_and_keeps_ttl(cache, raw):

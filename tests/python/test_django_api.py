@@ -864,6 +864,15 @@ def test_incr_decr_on_missing_key_raise_value_error(cache, raw, method):
     assert not exists(raw, ":1:missing")
 
 
+@pytest.mark.parametrize("method", ["incr", "decr"])
+def test_incr_decr_of_a_non_integer_raise_a_type_error(cache, errors, method):
+    """As Django's own backends (its test_incr/test_decr); also a ServerError with Redis' words."""
+    cache.set("null", None)
+    with pytest.raises(TypeError) as info:
+        getattr(cache, method)("null")
+    assert isinstance(info.value, errors.ServerError) and "value is not an integer" in str(info.value)
+
+
 def test_incr_keeps_the_ttl(cache, raw):
     cache.set("n", 1, timeout=100)
     cache.incr("n")

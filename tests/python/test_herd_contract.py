@@ -4,11 +4,13 @@ Django's get_or_set: "if the key does not exist, add it" -- so a value that set(
 wrote is returned until it expires. get_or_set's own value is fresh for its timeout and then stale:
 the next caller computes (or stores a plain default) while the others get the stale value. The
 value's ``__herd__<key>`` tag (a digest of its bytes) tells the two apart; a later set() of other
-bytes no longer matches. "After the timeout" is made to happen by expiring the fresh flag through a
-raw client, then polling until it is gone (no sleeps, no timing).
+bytes no longer matches. "After the timeout" is made to happen by deleting the fresh flag through a
+raw client (no sleeps, no timing).
 
 A default that raises fails once for every call that waited for it, in threads (any instance of
 one configuration) and in concurrent aget_or_set calls on one event loop.
+
+incr/decr of a non-integer raise a NotAnIntegerError: a ServerError and a TypeError.
 """
 from __future__ import annotations
 
@@ -18,20 +20,27 @@ import threading
 
 import pytest
 
+import redis_cache_go
+from redis_cache_go import exceptions
+from redisproc import RedisServer
 from test_herd import herd_cache, seed_cache  # noqa: F401  (fixtures)
 
 V, FRESH, LOCK, TAG = ":1:k", "__fresh__:1:k", "__lock__:1:k", "__herd__:1:k"
 
 
 @pytest.fixture
-def expire_fresh(raw, wait_until):
-    """End the freshness of a key's value now, as its timeout would."""
+def expire_fresh(raw):
+    """End the freshness of a key's value now, as its timeout would (its flag goes away)."""
 
     def expire(made: str = V) -> None:
-        raw.command("PEXPIRE", "__fresh__" + made, "1")
-        wait_until(lambda: raw.command("EXISTS", "__fresh__" + made) == 0, message="the fresh flag expired")
+        assert raw.command("DEL", "__fresh__" + made) == 1
 
     return expire
+
+
+def _exists(raw, *keys: str) -> int:
+    """EXISTS one key at a time (the keys of a Cluster live in different slots)."""
+    return sum(raw.command("EXISTS", k) for k in keys)
 
 
 def _never():
@@ -54,8 +63,8 @@ def test_a_value_written_by_set_is_returned_until_it_expires(cache, raw, wait_un
     stored = raw.command("GET", V)
     for _ in range(2):
         assert cache.get_or_set("k", default, 30) == "written"
-    assert raw.command("GET", V) == stored and raw.command("EXISTS", FRESH, TAG) == 0
-    raw.command("PEXPIRE", V, "1")  # it expires: now the key does not exist, so it is added
+    assert raw.command("GET", V) == stored and _exists(raw, FRESH, TAG) == 0
+    cache.pexpire("k", 1)  # it expires: now the key does not exist, so it is added
     wait_until(lambda: raw.command("EXISTS", V) == 0, message="the value expired")
     assert cache.get_or_set("k", lambda: "computed", 30) == "computed"
 
@@ -116,7 +125,7 @@ def test_get_or_set_none_stores_none(cache, raw):
     assert cache.get("null", "default") is None  # Django's own test checks this
     assert cache.get_or_set("null", 42) is None
     assert cache.get_or_set("nulls", lambda: None) is None
-    assert cache.get("nulls", "default") is None and raw.command("EXISTS", ":1:null", ":1:nulls") == 2
+    assert cache.get("nulls", "default") is None and _exists(raw, ":1:null", ":1:nulls") == 2
 
 
 def test_clear_removes_the_tags_and_flags(make_cache, raw):
@@ -124,10 +133,10 @@ def test_clear_removes_the_tags_and_flags(make_cache, raw):
     cache.get_or_set("k", 1, 30)
     cache.get_or_set("j", 1, 30, version=2)
     cache.clear(version=2)
-    assert raw.command("EXISTS", "p:2:j", "__fresh__p:2:j", "__herd__p:2:j") == 0
-    assert raw.command("EXISTS", "p:1:k", "__fresh__p:1:k", "__herd__p:1:k") == 3
+    assert _exists(raw, "p:2:j", "__fresh__p:2:j", "__herd__p:2:j") == 0
+    assert _exists(raw, "p:1:k", "__fresh__p:1:k", "__herd__p:1:k") == 3
     cache.clear()
-    assert raw.command("DBSIZE") == 0
+    assert _exists(raw, "p:1:k", "__fresh__p:1:k", "__herd__p:1:k") == 0
 
 
 def test_reinsert_keys_carries_a_get_or_set_value_s_tag_over(make_cache, raw, expire_fresh):
@@ -239,7 +248,7 @@ def test_a_failing_default_fails_once_for_16_waiting_threads(make_cache, raw, wa
         t.join(20)
     assert len(calls) <= 2
     assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
-    assert raw.command("EXISTS", LOCK, V) == 0 and caches[0]._client.herd_waiting() == 0
+    assert _exists(raw, LOCK, V) == 0 and caches[0]._client.herd_waiting() == 0
 
 
 def test_a_failing_default_fails_once_for_20_concurrent_aget_or_set(make_cache, raw, wait_until):
@@ -262,4 +271,46 @@ def test_a_failing_default_fails_once_for_20_concurrent_aget_or_set(make_cache, 
     outcomes = asyncio.run(main())
     assert len(calls) <= 2
     assert all(isinstance(o, Unavailable) for o in outcomes), outcomes
-    assert raw.command("EXISTS", LOCK, V) == 0
+    assert _exists(raw, LOCK, V) == 0
+
+
+# --------------------------------------------------------------------------- incr/decr of a non-integer
+
+
+@pytest.fixture(scope="module")
+def second_server():
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+LAYOUTS = {
+    "one server": lambda a, b: redis_cache_go.RedisCache(a, {"OPTIONS": {"DB": 0}}),
+    "primary/replica": lambda a, b: redis_cache_go.RedisCache([a, b], {"OPTIONS": {"DB": 0}}),
+    "ring": lambda a, b: redis_cache_go.ShardedRedisCache([a, b], {"OPTIONS": {"DB": 0}}),
+    "copy": lambda a, b: redis_cache_go.RedisCopyCache([a, b], {"OPTIONS": {"DB": 0}}),
+}
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_incr_of_a_non_integer_raises_a_type_error_that_is_a_server_error(redis_server, second_server, layout):
+    cache = LAYOUTS[layout](redis_server.location, second_server.location)
+    try:
+        cache.set("text", "not a number")
+        cache.set("big", 2**70)  # out of Redis' 64-bit range: the same error reply
+        calls = [lambda k: cache.incr(k), lambda k: cache.decr(k, 2),
+                 lambda k: asyncio.run(cache.aincr(k)), lambda k: asyncio.run(cache.adecr(k))]
+        for key in ("text", "big"):
+            for call in calls:
+                with pytest.raises(TypeError) as info:
+                    call(key)
+                assert isinstance(info.value, exceptions.ServerError)
+                assert isinstance(info.value, exceptions.NotAnIntegerError)
+                assert "ERR value is not an integer or out of range" in str(info.value)  # Redis' own words
+        cache.set("n", 2**63 - 1)
+        with pytest.raises(exceptions.ServerError) as info:  # an overflow is not a type error
+            cache.incr("n")
+        assert not isinstance(info.value, TypeError)
+    finally:
+        cache.clear()
+        cache.disconnect()
