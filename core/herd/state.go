@@ -61,9 +61,9 @@ func (s state) ours() bool { return s.tag != nil && bytes.Equal(s.tag, Tag(s.val
 // answers reports whether a found value is the answer as it is: it is
 // fresh, or get-or-set did not write it (Django's get_or_set returns any
 // existing value; only get-or-set's own values turn stale and get
-// recomputed). A fresh value whose flag another writer set (django-redis-
-// cache, or an older release of this package) and that has no tag of ours
-// is adopted: its tag is written, with the value's TTL, so it turns stale
+// recomputed). A fresh value whose flag another writer set (the seed, or
+// an older release of this package) and that has no tag of ours is
+// adopted: its tag is written, with the value's TTL, so it turns stale
 // rather than permanent when the flag expires. Adopting is best effort.
 func (g *Group) answers(ctx context.Context, key string, s state) bool {
 	if !s.found() {
