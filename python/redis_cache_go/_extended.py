@@ -160,20 +160,20 @@ class ExtendedMixin:
             except FlightFailed as failed:
                 error = _failures.take(failed.flight)
             if error is not None:
-                raise error  # outside the except block: the leader's exception keeps its context
+                raise error  # outside the except block: FlightFailed does not become its context
             # the computation was interrupted (KeyboardInterrupt, SystemExit): ask again
 
     def _herd_abandon(self, ticket: int, error: BaseException) -> None:
         """Give up ``ticket`` after ``error``; the calls waiting for it raise ``error`` too (an
         interruption that is not an Exception makes them ask again instead)."""
-        shared = isinstance(error, Exception)
-        if isinstance(error, Exception):
-            _failures.hold(ticket, error)
+        shared = error if isinstance(error, Exception) else None
+        if shared is not None:
+            _failures.hold(ticket, shared)
         waiting, release_error = 0, None
         try:
             waiting, release_error = self._client.herd_abandon(ticket)
         finally:
-            if shared:
+            if shared is not None:
                 _failures.settle(ticket, waiting)
         if release_error is not None:
             raise release_error
