@@ -12,11 +12,12 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-matrix typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
-	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict; Django-API tests under Django 4.2 too)"
+	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict; Django-API tests under Django 4.2 too; Django's own BaseCacheTests)"
+	@echo "make test-django-suite - Django's own cache tests (BaseCacheTests, from the pinned Django's sdist) against RedisCache"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; issue-9 bars"
@@ -75,7 +76,7 @@ sdist: venv
 	@mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*.tar.gz
 	$(PY) -m build --sdist --outdir $(DIST) .
 
-test: setup typecheck test-go test-capi test-fuzz test-python test-django42-api
+test: setup typecheck test-go test-capi test-fuzz test-python test-django42-api test-django-suite
 
 # mypy --strict over the package, with Django's stubs (mypy.ini holds the settings).
 typecheck: venv
@@ -154,6 +155,21 @@ $(DJANGO42_DIR)/.installed: Makefile $(VENV)/.installed
 test-django42-api: build venv $(DJANGO42_DIR)/.installed
 	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -c 'import django, sys; v = django.get_version(); print("Django", v, "from", django.__path__[0]); sys.exit(f"Django=={v}" not in "$(PINS_42)")'
 	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -m pytest -q $(DJANGO42_API_TESTS)
+
+# Django's own tests/cache/tests.py BaseCacheTests against RedisCache (tests/django_suite/run.py
+# prints the pass/skip counts), taken from the sdist of the Django that requirements-dev.txt pins:
+# pip downloads it once into build/django-sdist/ (from PyPI, like every other dependency) and
+# run.py extracts tests/cache/ from it at test time; none of Django's test code is in this repo.
+DJANGO_VERSION := $(shell sed -n 's/^Django==//p' requirements-dev.txt)
+DJANGO_SDIST   := build/django-sdist/django-$(DJANGO_VERSION).tar.gz
+
+$(DJANGO_SDIST): requirements-dev.txt | venv
+	@mkdir -p $(@D)
+	$(PY) -m pip download -q --disable-pip-version-check --no-deps --no-binary Django -d $(@D) Django==$(DJANGO_VERSION)
+	@test -f $@ || { echo "pip did not write $@"; ls $(@D); exit 1; }
+
+test-django-suite: build venv $(DJANGO_SDIST)
+	$(PY) tests/django_suite/run.py $(DJANGO_SDIST)
 
 test-django%: build .venv-django%/.installed
 	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'

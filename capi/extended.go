@@ -10,6 +10,7 @@ import (
 	"context"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/herd"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
@@ -154,18 +155,23 @@ func reinsertKeys(ctx context.Context, vc *valueCodec, s *client.Client, keys []
 		return 0, err
 	}
 	changed := entries[:0]
+	var retag []client.Swap // get-or-set's tags follow their values' new bytes
 	for _, en := range entries {
 		v, err := vc.encode(vc.decodeValue(en.Value))
 		if err != nil {
 			return 0, err
 		}
 		if !bytes.Equal(v, en.Value) {
+			retag = append(retag, client.Swap{Key: herd.TagKey(en.Key), Old: herd.Tag(en.Value), New: herd.Tag(v)})
 			en.Value = v
 			changed = append(changed, en)
 		}
 	}
 	if err := s.Restore(ctx, changed); err != nil {
 		return 0, err
+	}
+	if _, err := s.SwapIfEqual(ctx, retag); err != nil {
+		return int64(len(changed)), err
 	}
 	return int64(len(changed)), nil
 }

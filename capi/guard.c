@@ -163,6 +163,11 @@ int rcg_herd_abandon(uintptr_t h, rcg_out *out, int64_t ticket) {
     return rcgx_herd_abandon(h, out, ticket);
 }
 
+int rcg_herd_waiting(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_herd_waiting(h, out);
+}
+
 int rcg_lock_acquire(uintptr_t h, rcg_out *out, const uint8_t *key, size_t key_len,
                      int64_t ttl_ms, int64_t sleep_ms, int64_t wait_ms, int flags) {
     GUARD(out);

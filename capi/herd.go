@@ -7,7 +7,9 @@ import "C"
 
 import (
 	"bytes"
+	"errors"
 	"runtime/cgo"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -15,14 +17,15 @@ import (
 )
 
 // groups holds each handle's herd.Group, made on first use (keyed by entry,
-// so closing a handle and reusing its number never shares a group).
+// so closing a handle and reusing its number never shares a group). The
+// groups of one configuration share their flights (statsgroup.go).
 var groups sync.Map // *entry -> *herd.Group
 
 func herdOf(e *entry) *herd.Group {
 	if g, ok := groups.Load(e); ok {
 		return g.(*herd.Group)
 	}
-	g, _ := groups.LoadOrStore(e, herd.New(e.cache, herd.Options{}))
+	g, _ := groups.LoadOrStore(e, herd.New(e.cache, herd.Options{Flights: e.stats.flights}))
 	return g.(*herd.Group)
 }
 
@@ -35,6 +38,12 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	}
 	k := strings.Clone(borrowedString(key, klen)) // kept in the flight table
 	v, t, err := herdOf(e).Ask(bg, k, ttl(lockMS))
+	var failed failedTicket
+	if errors.As(err, &failed) {
+		putMessage(out, err.Error())
+		out.num = C.int64_t(failed)
+		return C.RCG_HERD_FAILED
+	}
 	if err != nil {
 		return fail(out, err)
 	}
@@ -75,12 +84,12 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 		return argError(out, "unknown or spent herd ticket")
 	}
 	if e == nil {
-		_ = tk.Abandon(bg)
+		_, _ = tk.Abandon(bg, nil) // the waiting asks ask again
 		return st
 	}
 	stored, err := e.codec.encode(bytes.Clone(borrowed(val, vlen))) // followers keep it
 	if err != nil {
-		_ = tk.Abandon(bg)
+		_, _ = tk.Abandon(bg, nil) // the waiting asks ask again
 		return fail(out, err)
 	}
 	err = tk.Publish(bg, stored, ttl(valueMS), ttl(freshMS))
@@ -99,12 +108,36 @@ func rcgx_herd_abandon(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t) (status 
 	if tk == nil {
 		return argError(out, "unknown or spent herd ticket")
 	}
+	waiting, err := tk.Abandon(bg, failedTicket(ticket))
+	out.num = C.int64_t(waiting)
 	if e == nil {
-		_ = tk.Abandon(bg)
 		return st
 	}
-	if err := tk.Abandon(bg); err != nil {
+	if err != nil {
 		return fail(out, err)
 	}
 	return C.RCG_OK
+}
+
+// rcgx_herd_waiting counts the waiting asks of every handle of e's
+// configuration (they share one flight table).
+//
+//export rcgx_herd_waiting
+func rcgx_herd_waiting(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	out.num = C.int64_t(herdOf(e).Waiting())
+	return C.RCG_OK
+}
+
+// failedTicket is the cause a ticket's owner abandons it with: the callers
+// that waited for it answer RCG_HERD_FAILED with the ticket in out->num, so
+// the caller's side can hand them the owner's own failure.
+type failedTicket int64
+
+func (f failedTicket) Error() string {
+	return "the computation of herd ticket " + strconv.FormatInt(int64(f), 10) + " failed"
 }

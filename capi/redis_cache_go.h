@@ -48,6 +48,8 @@ extern "C" {
 
 /* rcg_herd_ask: the caller must compute the value (see below) */
 #define RCG_HERD_COMPUTE 2
+/* rcg_herd_ask: the computation this call waited for failed (see below) */
+#define RCG_HERD_FAILED 3
 
 /* rcg_set flags */
 #define RCG_SET_NX 1 /* store only if the key is missing (status RCG_MISS otherwise) */
@@ -177,23 +179,33 @@ void rcg_free(void *p);
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
 
 /* Herd-protected get-or-set, storage-compatible with django-redis-cache
- * (core/herd): key's value, "__fresh__"+key and "__lock__"+key, all on the
- * key's server. rcg_herd_ask answers RCG_OK with the value (decoded as
- * rcg_get) when it is fresh, when it is stale and another worker recomputes,
- * or once another caller published it (waiting, with the GIL released, at
- * most lock_ms); concurrent asks for one key in one process share one
- * flight. Or it answers RCG_HERD_COMPUTE with a ticket in out->num
- * (out->len = 1 when the Redis lock, TTL lock_ms, is held for the ticket;
- * 0 when waiting ran out): the caller computes the value and passes the
- * ticket to exactly one of rcg_herd_publish (stores value with value_ms and
- * the fresh flag with fresh_ms, <= 0 = no expiry, releases the lock, wakes
- * the waiters) or rcg_herd_abandon (releases the lock, stores nothing, the
- * waiters try again). Either spends the ticket, also on error.
- * lock_ms <= 0 uses the default lock TTL (30 s). */
+ * (core/herd): key's value, "__fresh__"+key, "__lock__"+key and the value's
+ * tag "__herd__"+key, all on the key's server. rcg_herd_ask answers RCG_OK
+ * with the value (decoded as rcg_get) when it is fresh, when get-or-set did
+ * not write it (set() did, or anything else, since), when it is stale and
+ * another worker recomputes, or once another caller published it (waiting,
+ * with the GIL released, at most lock_ms); concurrent asks for one key in
+ * one process, through any handle opened with the same configuration
+ * document, share one flight. Or it answers RCG_HERD_COMPUTE with a
+ * ticket in out->num (out->len = 1 when the Redis lock, TTL lock_ms, is held
+ * for the ticket; 0 when waiting ran out): the caller computes the value and
+ * passes the ticket to exactly one of rcg_herd_publish (stores value with
+ * value_ms, its tag with it and the fresh flag with fresh_ms, <= 0 = no
+ * expiry, releases the lock, wakes the waiters with the value) or
+ * rcg_herd_abandon (releases the lock, stores nothing; out->num = how many
+ * asks were waiting for the ticket: each of them answers RCG_HERD_FAILED
+ * with the abandoned ticket in out->num, so the caller's side can give them
+ * the failure it holds for that ticket). Either spends the ticket, also on
+ * error. When the call that ran for a waiting ask failed on its own (e.g. a
+ * connection error), the waiting asks answer that error.
+ * lock_ms <= 0 uses the default lock TTL (30 s).
+ * rcg_herd_waiting: out->num = how many asks wait for another ask's flight
+ * right now (all keys, every handle of this configuration). */
 int rcg_herd_ask(uintptr_t handle, rcg_out *out, const uint8_t *key, size_t key_len, int64_t lock_ms);
 int rcg_herd_publish(uintptr_t handle, rcg_out *out, int64_t ticket, const uint8_t *value, size_t value_len,
                      int64_t value_ms, int64_t fresh_ms);
 int rcg_herd_abandon(uintptr_t handle, rcg_out *out, int64_t ticket);
+int rcg_herd_waiting(uintptr_t handle, rcg_out *out);
 
 /* rcg_lock_acquire flags */
 #define RCG_LOCK_BLOCKING 1

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"sync"
 
+	"github.com/redis-cache-go/redis-cache-go/core/herd"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
@@ -13,9 +14,12 @@ import (
 // alias (Django's cache handler is per thread); sharing the counters makes
 // rcg_cache_stats answer for the whole process, whichever thread asks.
 // Counters outlive the handles (they only grow, as Prometheus expects);
-// pool figures are summed over the handles that are open.
+// pool figures are summed over the handles that are open. The group's
+// handles also share one table of get-or-set computations (herd.go), so
+// threads with their own handles share a computation, and its failure.
 type statsGroup struct {
 	servers []*stats.Server
+	flights *herd.Flights
 
 	mu   sync.Mutex
 	live map[*entry]struct{}
@@ -29,7 +33,7 @@ func joinStatsGroup(doc []byte, opts *shard.Options) *statsGroup {
 	key := sha256.Sum256(doc)
 	g, ok := statsGroups.Load(key)
 	if !ok {
-		fresh := &statsGroup{servers: make([]*stats.Server, len(opts.Servers)), live: map[*entry]struct{}{}}
+		fresh := &statsGroup{servers: make([]*stats.Server, len(opts.Servers)), flights: herd.NewFlights(), live: map[*entry]struct{}{}}
 		for i := range fresh.servers {
 			fresh.servers[i] = new(stats.Server)
 		}

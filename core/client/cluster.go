@@ -6,6 +6,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -78,26 +79,34 @@ func (c *Client) unlink(ctx context.Context, keys []string) (int64, error) {
 	return n, c.wrap("UNLINK", err)
 }
 
-// peekSplit is Peek as EXISTS freshKey + GET key in one cluster pipeline.
-func (c *Client) peekSplit(ctx context.Context, key, freshKey string) ([]byte, bool, bool, error) {
-	var fresh *redis.IntCmd
-	var get *redis.StringCmd
+// getManyTTLSplit is GetManyTTL as one GET and one PTTL per key in a
+// cluster pipeline.
+func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
+	gets := make([]*redis.StringCmd, len(keys))
+	pttls := make([]*redis.DurationCmd, len(keys))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		fresh = p.Exists(ctx, freshKey)
-		get = p.Get(ctx, key)
+		for i, k := range keys {
+			gets[i] = p.Get(ctx, k)
+			pttls[i] = p.PTTL(ctx, k)
+		}
 		return nil
 	})
 	if err != nil && err != redis.Nil {
-		return nil, false, false, c.wrap("GET", err)
+		return nil, nil, c.wrap("GET", err)
 	}
-	v, e := get.Bytes()
-	if e == redis.Nil {
-		return nil, false, fresh.Val() > 0, nil
+	out := make([][]byte, len(keys))
+	ttls := make([]time.Duration, len(keys))
+	for i, cmd := range gets {
+		v, e := cmd.Bytes()
+		if e == redis.Nil {
+			continue
+		}
+		if e != nil {
+			return nil, nil, c.wrap("GET", e)
+		}
+		out[i], ttls[i] = nonNil(v), ttlOf(pttls[i].Val())
 	}
-	if e != nil {
-		return nil, false, false, c.wrap("GET", e)
-	}
-	return v, true, fresh.Val() > 0, nil
+	return out, ttls, nil
 }
 
 // renameSplit is Rename in a cluster: RENAME when both keys share a slot;

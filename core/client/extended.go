@@ -64,38 +64,19 @@ func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Dur
 	return n == 1, c.wrap("EVALSHA extend", err)
 }
 
-// Peek returns the value at key and whether freshKey exists, in one round
-// trip (MGET freshKey key): found is false for a missing value. It counts
-// no hit or miss: a get-or-set may peek several times for one answer, so
-// its caller counts (see Recorder).
-func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, found, fresh bool, err error) {
-	if c.split {
-		return c.peekSplit(ctx, key, freshKey)
-	}
-	vals, err := c.rdb.MGet(ctx, freshKey, key).Result()
-	if err != nil {
-		return nil, false, false, c.wrap("MGET", err)
-	}
-	_, fresh = vals[0].(string)
-	if s, ok := vals[1].(string); ok {
-		return []byte(s), true, fresh, nil
-	}
-	return nil, false, fresh, nil
-}
-
-// Publish stores value at key with valueTTL and "1" at freshKey with
-// freshTTL in one MULTI/EXEC transaction (a TTL <= 0 means no expiry).
-func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error {
-	valueTTL, freshTTL = max(valueTTL, 0), max(freshTTL, 0)
+// SetAll writes entries (each with its TTL; <= 0 or NoExpiry: none) in one
+// MULTI/EXEC transaction, so a reader sees all of them or none. In a
+// Cluster, where the keys may live in different slots, it is one pipeline
+// instead (not atomic).
+func (c *Client) SetAll(ctx context.Context, entries []Entry) error {
 	run := c.rdb.TxPipelined
 	if c.split {
-		// Two slots cannot share a transaction; the herd tolerates a
-		// value without its fresh flag (a reader then recomputes).
 		run = c.rdb.Pipelined
 	}
 	cmds, err := run(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, key, value, valueTTL)
-		p.Set(ctx, freshKey, "1", freshTTL)
+		for _, e := range entries {
+			p.Set(ctx, e.Key, e.Value, max(e.TTL, 0))
+		}
 		return nil
 	})
 	if err != nil {
@@ -103,6 +84,52 @@ func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte
 	}
 	return nil
 }
+
+// SwapIfEqual replaces the value of each Swap's Key by New, keeping its
+// TTL, only where the key still holds Old (compare-and-set, atomic per key,
+// one pipeline), and returns how many it replaced.
+func (c *Client) SwapIfEqual(ctx context.Context, swaps []Swap) (int64, error) {
+	if len(swaps) == 0 {
+		return 0, nil
+	}
+	cmds := make([]*redis.Cmd, len(swaps))
+	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, s := range swaps {
+			// EVAL, not EVALSHA: a pipeline cannot fall back on NOSCRIPT,
+			// and this runs once per rewritten key of a rare admin walk.
+			cmds[i] = swapScript.Eval(ctx, p, []string{s.Key}, s.Old, s.New)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, c.wrap("EVAL swap", err)
+	}
+	var n int64
+	for _, cmd := range cmds {
+		got, _ := cmd.Int64()
+		n += got
+	}
+	return n, nil
+}
+
+// Swap is one compare-and-set of SwapIfEqual.
+type Swap struct {
+	Key      string
+	Old, New []byte
+}
+
+// swapScript sets KEYS[1] to ARGV[2], keeping its TTL, if it holds ARGV[1]
+// (no KEEPTTL: Redis older than 6 lacks it).
+var swapScript = redis.NewScript(`if redis.call('get', KEYS[1]) ~= ARGV[1] then
+  return 0
+end
+local ttl = redis.call('pttl', KEYS[1])
+if ttl > 0 then
+  redis.call('set', KEYS[1], ARGV[2], 'PX', ttl)
+else
+  redis.call('set', KEYS[1], ARGV[2])
+end
+return 1`)
 
 // Scan runs one SCAN step: the keys matching pattern found from cursor, and
 // the cursor to continue from (0 when the walk is over). count <= 0 uses

@@ -40,12 +40,17 @@ func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time
 }
 
 // GetManyTTL is GetMany plus each key's remaining time to live (as GetTTL;
-// 0 for a missing key), in one round trip (MGET and one PTTL per key).
+// 0 for a missing key), in one round trip (MGET and one PTTL per key; in a
+// Cluster one GET and one PTTL per key). A missing key's value is nil, a
+// stored empty value is empty but not nil. It counts no hit or miss.
 func (c *Client) GetManyTTL(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
 	out := make([][]byte, len(keys))
 	ttls := make([]time.Duration, len(keys))
 	if len(keys) == 0 {
 		return out, ttls, nil
+	}
+	if c.split {
+		return c.getManyTTLSplit(ctx, keys)
 	}
 	var mget *redis.SliceCmd
 	pttls := make([]*redis.DurationCmd, len(keys))
@@ -61,7 +66,7 @@ func (c *Client) GetManyTTL(ctx context.Context, keys []string) ([][]byte, []tim
 	}
 	for i, v := range mget.Val() {
 		if s, ok := v.(string); ok {
-			out[i] = append(make([]byte, 0, len(s)), s...)
+			out[i] = append(make([]byte, 0, len(s)), s...) // never nil
 			ttls[i] = ttlOf(pttls[i].Val())
 		}
 	}
@@ -78,4 +83,12 @@ func ttlOf(d time.Duration) time.Duration {
 		return 0
 	}
 	return d
+}
+
+// nonNil returns v, or an empty non-nil slice for a stored empty value.
+func nonNil(v []byte) []byte {
+	if v == nil {
+		return []byte{}
+	}
+	return v
 }

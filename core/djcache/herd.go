@@ -16,19 +16,22 @@ const DefaultStaleTimeout = 60 * time.Second
 // django-redis-cache 3.0.1 (core/herd), so Go services, Django processes and
 // seed processes sharing a Redis never stampede each other:
 //
-//   - the value is stored with ttl + Options.StaleTimeout, and
-//     "__fresh__<made key>" with ttl (0: Options.Timeout; Forever: neither
-//     expires); while the flag lives the value is returned as is;
+//   - the value is stored with ttl + Options.StaleTimeout, its tag
+//     ("__herd__<made key>") with it, and "__fresh__<made key>" with ttl
+//     (0: Options.Timeout; Forever: neither expires); while the flag lives
+//     the value is returned as is;
 //   - after it, one caller anywhere takes "__lock__<made key>" (TTL
 //     Options.LockTimeout) and calls compute, while the others get the stale
 //     value at once; a caller that finds neither a value nor a free lock
 //     waits for the result (at most the lock TTL);
+//   - a value GetOrSet did not write (Set, or anything else, wrote it
+//     since) is returned as it is until it expires, as Django's get_or_set;
 //   - inside this process concurrent callers for one key share one
-//     computation.
+//     computation, and its failure: when compute fails, the callers that
+//     waited for it get a *herd.FailedError wrapping compute's error.
 //
 // compute's error is returned as is: nothing is stored and the lock is
-// released. A value written by Set has no fresh flag and so counts as stale
-// (recomputed), as in the seed.
+// released.
 func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
 	made := c.MakeKey(key)
 	stored, ticket, err := c.herd.Ask(ctx, made, c.opts.LockTimeout)
@@ -40,12 +43,12 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, com
 	}
 	v, err := compute(ctx)
 	if err != nil {
-		_ = ticket.Abandon(ctx)
+		_, _ = ticket.Abandon(ctx, err)
 		return nil, err
 	}
 	data, err := c.Encode(v)
 	if err != nil {
-		_ = ticket.Abandon(ctx)
+		_, _ = ticket.Abandon(ctx, err)
 		return nil, err
 	}
 	fresh := c.ttl(ttl)

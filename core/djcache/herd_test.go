@@ -7,13 +7,15 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/herd"
 )
 
 func TestGetOrSetStoresTheSeedsLayout(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t, Options{KeyPrefix: "herd-layout"})
 	made := c.MakeKey("k")
-	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made})
+	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made, "__herd__" + made})
 
 	v, err := c.GetOrSet(ctx, "k", 30*time.Second, func(context.Context) (any, error) { return "computed", nil })
 	if err != nil || v != "computed" {
@@ -25,6 +27,7 @@ func TestGetOrSetStoresTheSeedsLayout(t *testing.T) {
 	}{
 		{made, 89 * time.Second, 90 * time.Second},               // ttl + the 60 s stale window
 		{"__fresh__" + made, 29 * time.Second, 30 * time.Second}, // the fresh flag: ttl
+		{"__herd__" + made, 89 * time.Second, 90 * time.Second},  // the tag: the value's
 	}
 	for _, ck := range checks {
 		ttl, found, err := c.Shards().TTL(ctx, ck.key)
@@ -32,8 +35,12 @@ func TestGetOrSetStoresTheSeedsLayout(t *testing.T) {
 			t.Errorf("TTL(%q): got %v found=%v err=%v; want between %v and %v", ck.key, ttl, found, err, ck.min, ck.max)
 		}
 	}
-	if raw, _, _ := c.Shards().Get(ctx, "__fresh__"+made); string(raw) != "1" {
-		t.Errorf("fresh flag: got %q; want \"1\"", raw)
+	if raw, _, _ := c.Shards().Get(ctx, "__fresh__"+made); string(raw) != "2" {
+		t.Errorf("fresh flag: got %q; want \"2\" (the seed writes \"1\")", raw)
+	}
+	stored, _, _ := c.Shards().Get(ctx, made)
+	if tag, _, _ := c.Shards().Get(ctx, "__herd__"+made); string(tag) != string(herd.Tag(stored)) {
+		t.Errorf("tag: got %q; want %q, the digest of the stored value", tag, herd.Tag(stored))
 	}
 	if held, _ := c.Shards().Exists(ctx, "__lock__"+made); held {
 		t.Errorf("the lock is still held after GetOrSet")
@@ -51,7 +58,7 @@ func TestGetOrSetComputesOnceForConcurrentCallers(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t, Options{KeyPrefix: "herd-once"})
 	made := c.MakeKey("k")
-	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made})
+	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made, "__herd__" + made})
 
 	var calls atomic.Int32
 	var wg sync.WaitGroup
@@ -86,7 +93,7 @@ func TestGetOrSetErrorStoresNothingAndReleasesTheLock(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t, Options{KeyPrefix: "herd-error"})
 	made := c.MakeKey("k")
-	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made})
+	_, _ = c.Shards().DeleteMany(ctx, []string{made, "__fresh__" + made, "__lock__" + made, "__herd__" + made})
 	boom := errors.New("boom")
 	if _, err := c.GetOrSet(ctx, "k", 0, func(context.Context) (any, error) { return nil, boom }); !errors.Is(err, boom) {
 		t.Fatalf("got %v; want the callback's error", err)

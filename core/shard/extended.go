@@ -35,18 +35,20 @@ func (c *Cache) LockHeld(ctx context.Context, key string) (bool, error) {
 	return c.Owner(key).Exists(ctx, key)
 }
 
-// Peek reads key's value and freshKey's presence from Owner(key) in one
-// round trip (see client.Client.Peek). Herd reads go to the writer, never
-// to a replica that may lag behind the flags.
-func (c *Cache) Peek(ctx context.Context, key, freshKey string) ([]byte, bool, bool, error) {
-	return c.Owner(key).Peek(ctx, key, freshKey)
+// Peek reads the values and remaining TTLs of keys, which all belong with
+// keys[0] (a key and its companions, such as get-or-set's flags), from
+// Owner(keys[0]) in one round trip (see client.Client.GetManyTTL). Herd
+// reads go to the writer, never to a replica that may lag behind the flags.
+func (c *Cache) Peek(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
+	return c.Owner(keys[0]).GetManyTTL(ctx, keys)
 }
 
-// Publish writes key's value and freshKey (see client.Client.Publish) where
-// writes of key go: its server, or every server in Mode Copy.
-func (c *Cache) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error {
-	_, err := write(c, "MULTI", key, func(s *client.Client) (struct{}, error) {
-		return struct{}{}, s.Publish(ctx, key, freshKey, value, valueTTL, freshTTL)
+// Publish writes entries, which all belong with entries[0].Key, where writes
+// of that key go: its server, or every server in Mode Copy (see
+// client.Client.SetAll).
+func (c *Cache) Publish(ctx context.Context, entries []client.Entry) error {
+	_, err := write(c, "MULTI", entries[0].Key, func(s *client.Client) (struct{}, error) {
+		return struct{}{}, s.SetAll(ctx, entries)
 	})
 	return err
 }

@@ -10,12 +10,14 @@ django-redis' ``make_pattern`` does, so ``delete_pattern("user:*")`` means ``<pr
 from __future__ import annotations
 
 import math
+import threading
 import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
+from redis_cache_go._native_ext import FlightFailed
 from redis_cache_go.lock import Lock
 
 # The stale window of get_or_set when the caller names none: a value stays readable this many
@@ -25,6 +27,44 @@ DEFAULT_STALE_TIMEOUT = 60
 DEFAULT_ITERSIZE = 1000
 
 _DEFAULT: Any = object()  # "not given" for get_or_set's stale_cache_timeout
+
+
+class _Failures:
+    """The exceptions of failed get_or_set computations of this process, by herd ticket, kept
+    until every call that waited for that computation has taken it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        # ticket -> [exception, calls yet to take it (below 0 until settled), settled]
+        self._held: dict[int, list[Any]] = {}
+
+    def hold(self, ticket: int, error: Exception) -> None:
+        """Before the ticket is abandoned (which wakes the waiting calls)."""
+        with self._lock:
+            self._held[ticket] = [error, 0, False]
+
+    def settle(self, ticket: int, waiting: int) -> None:
+        """After: ``waiting`` calls will take it."""
+        with self._lock:
+            entry = self._held[ticket]
+            entry[1] += waiting
+            entry[2] = True
+            if entry[1] <= 0:
+                del self._held[ticket]
+
+    def take(self, ticket: int) -> Exception | None:
+        with self._lock:
+            entry = self._held.get(ticket)
+            if entry is None:
+                return None
+            entry[1] -= 1
+            if entry[2] and entry[1] <= 0:
+                del self._held[ticket]
+            error: Exception = entry[0]
+            return error
+
+
+_failures = _Failures()
 
 
 def _glob_escape(text: str) -> str:
@@ -69,45 +109,74 @@ class ExtendedMixin:
     ) -> Any:
         """The cached value, or ``default`` (called when callable) stored for ``timeout`` seconds.
 
-        Stored as django-redis-cache stores it: the value expires ``timeout + stale_cache_timeout``
-        seconds after it is set (None: never), ``__fresh__<key>`` after ``timeout``. While the flag
-        lives the value is fresh. After it, the first caller takes ``__lock__<key>`` (TTL
-        ``lock_timeout``, default 30 s, always set) and recomputes while the others get the stale
-        value; a caller that finds neither a value nor a free lock waits for the result (at most
-        ``lock_timeout``). Threads of one process share one computation. A raising ``default``
-        releases the lock, stores nothing and propagates.
+        Django's contract: an existing value is returned, whoever wrote it. What get_or_set itself
+        stores is stored as django-redis-cache stores it: the value expires ``timeout +
+        stale_cache_timeout`` seconds after it is set (None: never), ``__fresh__<key>`` after
+        ``timeout``, and ``__herd__<key>`` (a digest of the stored bytes) with the value. While the
+        flag lives the value is fresh. After it the value is stale, as long as its digest still
+        matches (a later set() makes it an ordinary value again): the first caller takes
+        ``__lock__<key>`` (TTL ``lock_timeout``, default 30 s, always set) and recomputes (or
+        stores a plain ``default``) while the others get the stale value; a caller that finds
+        neither a value nor a free lock waits for the result (at most ``lock_timeout``). Threads of
+        one process share one computation: when ``default`` raises, the lock is released, nothing
+        is stored, and every call that waited for that computation raises the same exception.
         """
-        k = self._key(key, version)
+        return self._get_or_set(self._key(key, version), default, timeout, lock_timeout, stale_cache_timeout)
+
+    def _get_or_set(self, k: bytes, default: Any, timeout: Any, lock_timeout: float | None, stale_cache_timeout: Any) -> Any:
+        """get_or_set of the made key ``k``."""
         ttl = self._ttl_ms(timeout)
         if ttl < 0:  # a non-positive timeout stores nothing (as Django's add)
             data = self._client.get(k)
             if data is not None:
                 return self._decode(data, k)
             return default() if callable(default) else default
-        if not callable(default):
-            # Nothing to compute, so nothing to protect: Django's promise holds and an existing
-            # value (fresh, stale, or written by set()) is returned as it is, never replaced.
-            data = self._client.get(k)
-            if data is not None:
-                return self._decode(data, k)
         # 0 = core/herd's default lock TTL (30 s): the lock always expires
         lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0
         if stale_cache_timeout is _DEFAULT:
             stale_cache_timeout = DEFAULT_STALE_TIMEOUT
-        data, ticket = self._client.herd_ask(k, lock_ms)
+        data, ticket = self._herd_ask(k, lock_ms)
         if data is not None:
             return self._decode(data, k)
         try:
             value = default() if callable(default) else default
             encoded = self._encode(value)
-        except BaseException:
-            self._client.herd_abandon(ticket)
+        except BaseException as e:
+            self._herd_abandon(ticket, e)
             raise
         value_ms = 0
         if ttl > 0 and stale_cache_timeout is not None:
             value_ms = ttl + _seconds_ms(stale_cache_timeout, "stale_cache_timeout")
         self._client.herd_publish(ticket, encoded, value_ms, ttl)
         return value
+
+    def _herd_ask(self, k: bytes, lock_ms: int) -> tuple[bytes | None, int]:
+        """rcg_herd_ask; when the computation this call waited for failed in another thread,
+        raise that thread's exception (the same object, as concurrent.futures does)."""
+        while True:
+            try:
+                answer: tuple[bytes | None, int] = self._client.herd_ask(k, lock_ms)
+                return answer
+            except FlightFailed as failed:
+                error = _failures.take(failed.flight)
+            if error is not None:
+                raise error  # outside the except block: FlightFailed does not become its context
+            # the computation was interrupted (KeyboardInterrupt, SystemExit): ask again
+
+    def _herd_abandon(self, ticket: int, error: BaseException) -> None:
+        """Give up ``ticket`` after ``error``; the calls waiting for it raise ``error`` too (an
+        interruption that is not an Exception makes them ask again instead)."""
+        shared = error if isinstance(error, Exception) else None
+        if shared is not None:
+            _failures.hold(ticket, shared)
+        waiting, release_error = 0, None
+        try:
+            waiting, release_error = self._client.herd_abandon(ticket)
+        finally:
+            if shared is not None:
+                _failures.settle(ticket, waiting)
+        if release_error is not None:
+            raise release_error
 
     # -- locks ------------------------------------------------------------------
     def lock(

@@ -15,6 +15,7 @@ ForkedProcessError, and so does a cache with a Go COMPRESSOR (compression runs i
 """
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -195,12 +196,19 @@ class FallbackClient:
     @_translate
     def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
         key = self._pending.pop(ticket)
-        self._r.set(key, value, px=value_ms or None)
-        if fresh_ms > 0:
-            self._r.set(b"__fresh__" + key, b"1", px=fresh_ms)
+        tag = hashlib.sha256(value).hexdigest()[:32].encode()  # core/herd.Tag
+        p = self._r.pipeline()
+        p.set(key, value, px=value_ms or None)
+        p.set(b"__herd__" + key, tag, px=value_ms or None)
+        p.set(b"__fresh__" + key, b"2", px=fresh_ms or None)  # core/herd.Flag
+        p.execute()
 
-    def herd_abandon(self, ticket: int) -> None:
+    def herd_abandon(self, ticket: int) -> tuple[int, Exception | None]:
         self._pending.pop(ticket, None)
+        return 0, None  # no flights in the fallback: nobody waits
+
+    def herd_waiting(self) -> int:
+        return 0
 
     def near_stats(self) -> dict[str, int] | None:
         return None  # no near-cache in the fallback: every call goes to Redis

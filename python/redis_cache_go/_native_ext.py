@@ -15,6 +15,7 @@ from redis_cache_go._native import (
 )
 
 HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
+HERD_FAILED = 3  # rcg_herd_ask: the computation waited for failed (RCG_HERD_FAILED)
 LOCK_BLOCKING = 1  # rcg_lock_acquire flag
 WALK_COUNT, WALK_DELETE, WALK_REINSERT = 0, 1, 2  # rcg_walk_step operations
 
@@ -22,6 +23,7 @@ _native._SIGNATURES.update({
     "rcg_herd_ask": [_H, _O, _B, _N, _I64],
     "rcg_herd_publish": [_H, _O, _I64, _B, _N, _I64, _I64],
     "rcg_herd_abandon": [_H, _O, _I64],
+    "rcg_herd_waiting": [_H, _O],
     "rcg_lock_acquire": [_H, _O, _B, _N, _I64, _I64, _I64, c_int],
     "rcg_lock_release": [_H, _O, _B, _N, _B, _N],
     "rcg_lock_extend": [_H, _O, _B, _N, _B, _N, _I64, c_int],
@@ -40,11 +42,20 @@ def _to_i64(cursor: int) -> int:
     return cursor - (1 << 64) if cursor >= 1 << 63 else cursor
 
 
+class FlightFailed(Exception):
+    """rcg_herd_ask: the computation this call waited for (herd ticket ``flight``) failed."""
+
+    def __init__(self, flight: int, message: str) -> None:
+        super().__init__(message)
+        self.flight = flight
+
+
 class Client(_native.Client):
     """A native client with the herd, lock and key-walk calls."""
 
     def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
-        """(value, 0) when the value is served; (None, ticket) when the caller must compute."""
+        """(value, 0) when the value is served; (None, ticket) when the caller must compute;
+        FlightFailed when the computation this call waited for failed."""
         lib, fn, h = self._call("rcg_herd_ask")
         s = _scratch
         status = fn(h, s.ptr, key, len(key), lock_ms)
@@ -52,6 +63,8 @@ class Client(_native.Client):
             return _take(lib, s), 0
         if status == HERD_COMPUTE:
             return None, int(s.out.num)
+        if status == HERD_FAILED:
+            raise FlightFailed(int(s.out.num), _take(lib, s).decode("utf-8", "replace"))
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
@@ -62,12 +75,24 @@ class Client(_native.Client):
         if status != OK:
             self._raise(lib, status, s)
 
-    def herd_abandon(self, ticket: int) -> None:
+    def herd_abandon(self, ticket: int) -> tuple[int, Exception | None]:
+        """(how many asks waited for the ticket, the error releasing its lock or None)."""
         lib, fn, h = self._call("rcg_herd_abandon")
         s = _scratch
         status = fn(h, s.ptr, ticket)
+        waiting = int(s.out.num)
+        if status == OK:
+            return waiting, None
+        return waiting, self.error(status, _take(lib, s).decode("utf-8", "replace"))
+
+    def herd_waiting(self) -> int:
+        """How many get_or_set calls of this client wait for another one's computation now."""
+        lib, fn, h = self._call("rcg_herd_waiting")
+        s = _scratch
+        status = fn(h, s.ptr)
         if status != OK:
             self._raise(lib, status, s)
+        return int(s.out.num)
 
     def lock_acquire(self, key: bytes, ttl_ms: int, sleep_ms: int, wait_ms: int, blocking: bool) -> bytes | None:
         """The token, or None when the lock was not acquired."""

@@ -6,10 +6,14 @@ Go core through :mod:`redis_cache_go._native`.
 """
 from __future__ import annotations
 
+import asyncio
 import functools
+import hashlib
+import json
 import math
 import operator
 import re
+import weakref
 from itertools import compress
 from typing import Any, Callable, Iterable
 
@@ -25,8 +29,8 @@ from django.core.cache.backends.base import (
 
 from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings
 from redis_cache_go._commands import CommandsMixin
-from redis_cache_go._extended import ExtendedMixin
-from redis_cache_go.exceptions import DecodeError
+from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin
+from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
 
 # A TTL of this many milliseconds or more is refused (about 285 million years;
 # Redis would overflow its clock arithmetic).
@@ -41,6 +45,8 @@ _MEMCACHE_BAD_CHARS = re.compile(r"[\x00-\x20\x7f]")
 _STR_ONLY = frozenset((str,))
 _PICKLES_ONLY = frozenset((0x80,))  # first bytes of a batch of protocol 2+ pickles
 _first_byte = operator.itemgetter(0)
+# get_or_set's fresh flags and value tags: clear() removes them with their keys (locks expire)
+_HERD_COMPANIONS = (b"__fresh__", b"__herd__")
 
 
 class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
@@ -75,6 +81,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             and type(self).validate_key is RedisCache.validate_key
         )
         document = self._native_document()
+        # caches of one configuration share aget_or_set's calls (Go shares get_or_set's flights)
+        self._flight_scope = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).digest()
         self._client = _native_ext.Client(document, self._describe)
         options = self._settings.options
         if options.get("FORK_FALLBACK", False):
@@ -315,7 +323,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not INT64_MIN <= delta <= INT64_MAX:
             raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
         k = self._key(key, version)
-        found, value = self._client.incr(k, delta)
+        try:
+            found, value = self._client.incr(k, delta)
+        except ServerError as e:
+            raise _incr_error(e) from None
         if not found:
             raise ValueError(f"Key '{key}' not found.")
         return int(value)
@@ -355,11 +366,14 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         With ``version``, only that version's keys (SCAN + UNLINK, see delete_pattern)."""
         if version is not None:
             self.delete_pattern("*", version=version)
+            for companion in _HERD_COMPANIONS:
+                self._client.clear(companion + self.make_pattern("*", version))
             return True
         pattern = self._clear_pattern()
         self._client.clear(pattern)
-        if pattern:  # get_or_set's fresh flags of these keys (locks expire by themselves)
-            self._client.clear(b"__fresh__" + pattern)
+        if pattern:
+            for companion in _HERD_COMPANIONS:
+                self._client.clear(companion + pattern)
         return True
 
     def _clear_pattern(self) -> bytes:
@@ -492,13 +506,28 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                 self._ignored_log("get_many", e)
         return result
 
-    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None,
-                          **herd: Any) -> Any:
-        """get_or_set in a worker thread (``herd``: its lock_timeout / stale_cache_timeout).
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None, *,
+                          lock_timeout: float | None = None, stale_cache_timeout: Any = _STALE_DEFAULT) -> Any:
+        """get_or_set in a worker thread.
 
         Not native: the herd path blocks in Go while another caller computes (rcg_herd_ask waits
-        up to lock_timeout), and a callable default is sync code."""
-        return await _async(functools.partial(self.get_or_set, **herd))(key, default, timeout, version)
+        up to lock_timeout), and a callable default is sync code. Concurrent calls for one key on
+        one event loop (through any instance of this configuration) share one worker thread and
+        its outcome, the value or the exception; cancelling one of them cancels no other."""
+        k = self._key(key, version)
+        loop = asyncio.get_running_loop()
+        try:
+            flights = _AFLIGHTS.setdefault(loop, {})
+        except TypeError:  # a loop that takes no weak reference: no sharing
+            flights = {}
+        scoped = (self._flight_scope, k)
+        task = flights.get(scoped)
+        if task is None:
+            run = functools.partial(self._get_or_set, k, default, timeout, lock_timeout, stale_cache_timeout)
+            task = loop.create_task(_async(run)())
+            flights[scoped] = task
+            task.add_done_callback(functools.partial(_landed, flights, scoped))
+        return await asyncio.shield(task)
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
         return await self._aclient.exists(self._key(key, version))
@@ -509,7 +538,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if not INT64_MIN <= delta <= INT64_MAX:
             raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
         k = self._key(key, version)
-        found, value = await self._aclient.incr(k, delta)
+        try:
+            found, value = await self._aclient.incr(k, delta)
+        except ServerError as e:
+            raise _incr_error(e) from None
         if not found:
             raise ValueError(f"Key '{key}' not found.")
         return value
@@ -541,8 +573,9 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
     async def aclear(self) -> bool:  # type: ignore[override]
         pattern = self._clear_pattern()
         await self._aclient.clear(pattern)
-        if pattern:  # get_or_set's fresh flags, as clear()
-            await self._aclient.clear(b"__fresh__" + pattern)
+        if pattern:
+            for companion in _HERD_COMPANIONS:  # as clear()
+                await self._aclient.clear(companion + pattern)
         return True
 
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
@@ -558,6 +591,28 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
 
     async def aclose(self, **kwargs: Any) -> None:
         return None
+
+
+# aget_or_set's shared calls: event loop -> {(configuration, made key): the task computing it}
+_AFLIGHTS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[bytes, bytes], asyncio.Task[Any]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def _landed(flights: dict[tuple[bytes, bytes], asyncio.Task[Any]], scoped: tuple[bytes, bytes], task: asyncio.Task[Any]) -> None:
+    """An aget_or_set task ended: the next call starts a new one. Its exception counts as
+    retrieved (its awaiters, if any are left, raise it)."""
+    if flights.get(scoped) is task:
+        del flights[scoped]
+    if not task.cancelled():
+        task.exception()
+
+
+def _incr_error(e: ServerError) -> ServerError:
+    """incr's server error: a NotAnIntegerError (also a TypeError, as Django's backends raise)
+    when the stored value is not an integer, with the server's message; else ``e``."""
+    if "not an integer" in str(e) and not isinstance(e, NotAnIntegerError):
+        return NotAnIntegerError(str(e))
+    return e
 
 
 def _async(fn: Callable[..., Any]) -> Callable[..., Any]:

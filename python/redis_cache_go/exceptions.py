@@ -37,6 +37,11 @@ class ServerError(RedisCacheError):
     """The server answered with an error reply (e.g. INCR of a non-integer)."""
 
 
+class NotAnIntegerError(ServerError, TypeError):
+    """``incr``/``decr`` of a value that is not a 64-bit integer (the message is the server's).
+    Also a ``TypeError``, as Django's own backends raise for it."""
+
+
 class DecodeError(RedisCacheError, ValueError):
     """A stored value could not be decoded; the message names the key."""
 
@@ -69,6 +74,7 @@ __all__ = [
     "TimeoutError",
     "AuthenticationError",
     "ServerError",
+    "NotAnIntegerError",
     "DecodeError",
     "ForkedProcessError",
     "InternalError",

@@ -36,21 +36,31 @@ func TestClientLocks(t *testing.T) {
 	}
 }
 
-func TestClientPeekPublishAndPatterns(t *testing.T) {
+func TestClientSetAllGetManyTTLSwapAndPatterns(t *testing.T) {
 	s := startRedis(t)
 	c := newClient(t, client.Options{Addr: s.Addr})
-	if _, found, fresh, err := c.Peek(ctx, "k", "__fresh__k"); found || fresh || err != nil {
-		t.Fatalf("got found %v fresh %v, %v on an empty db; want false, false, nil", found, fresh, err)
+	vals, ttls, err := c.GetManyTTL(ctx, []string{"k", "__fresh__k"})
+	if err != nil || vals[0] != nil || vals[1] != nil || ttls[0] != 0 {
+		t.Fatalf("got %q %v, %v on an empty db; want nothing", vals, ttls, err)
 	}
-	if err := c.Publish(ctx, "k", "__fresh__k", []byte("v"), 90*time.Second, 30*time.Second); err != nil {
+	err = c.SetAll(ctx, []client.Entry{
+		{Key: "k", Value: []byte("v"), TTL: 90 * time.Second},
+		{Key: "__fresh__k", Value: []byte("2"), TTL: 30 * time.Second},
+		{Key: "e", Value: []byte{}, TTL: client.NoExpiry},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	v, found, fresh, err := c.Peek(ctx, "k", "__fresh__k")
-	if string(v) != "v" || !found || !fresh || err != nil {
-		t.Fatalf("got %q %v %v %v; want v, true, true, nil", v, found, fresh, err)
+	vals, ttls, err = c.GetManyTTL(ctx, []string{"k", "__fresh__k", "e"})
+	if err != nil || string(vals[0]) != "v" || string(vals[1]) != "2" || vals[2] == nil || len(vals[2]) != 0 {
+		t.Fatalf("got %q, %v; want v, 2 and an empty (not missing) value", vals, err)
 	}
-	if got := s.do(t, "TTL", "k"); got != ":90" {
-		t.Fatalf("got value TTL %s; want 90", got)
+	if ttls[0] <= 89*time.Second || ttls[0] > 90*time.Second || ttls[2] != client.NoExpiry {
+		t.Fatalf("got TTLs %v; want about 90s for k and NoExpiry for e", ttls)
+	}
+	n, err := c.SwapIfEqual(ctx, []client.Swap{{Key: "k", Old: []byte("v"), New: []byte("w")}, {Key: "e", Old: []byte("x"), New: []byte("y")}})
+	if err != nil || n != 1 || s.do(t, "GET", "k") != "w" || s.do(t, "TTL", "k") != ":90" || s.do(t, "GET", "e") != "" {
+		t.Fatalf("got %d, %v, k=%s (TTL %s), e=%q; want 1 swap, k=w keeping its TTL, e unchanged", n, err, s.do(t, "GET", "k"), s.do(t, "TTL", "k"), s.do(t, "GET", "e"))
 	}
 	keys, vals := make([]string, 2500), make([][]byte, 2500)
 	for i := range keys {
@@ -63,12 +73,12 @@ func TestClientPeekPublishAndPatterns(t *testing.T) {
 	if err != nil || len(entries) != 1 || entries[0].TTL <= 59*time.Second {
 		t.Fatalf("got %+v, %v; want one entry with a TTL near 60s", entries, err)
 	}
-	n, err := c.DeletePattern(ctx, "p:1*", 100)
+	n, err = c.DeletePattern(ctx, "p:1*", 100)
 	if err != nil || n != 1111 {
 		t.Fatalf("got %d, %v; want 1111, nil", n, err)
 	}
-	if got := s.do(t, "DBSIZE"); got != ":"+strconv.Itoa(2+2500-1111) {
-		t.Fatalf("got DBSIZE %s; want %d", got, 2+2500-1111)
+	if got := s.do(t, "DBSIZE"); got != ":"+strconv.Itoa(3+2500-1111) {
+		t.Fatalf("got DBSIZE %s; want %d", got, 3+2500-1111)
 	}
 }
 
@@ -108,10 +118,10 @@ func TestHerdOverRealShardsComputesOnce(t *testing.T) {
 	for i, s := range servers {
 		want := ":0"
 		if i == owner {
-			want = ":1"
+			want = ":2" // the fresh flag and the tag, next to the value
 		}
-		if got := s.do(t, "EXISTS", "__fresh__cold"); got != want {
-			t.Errorf("server %d: got EXISTS fresh %s; want %s", i, got, want)
+		if got := s.do(t, "EXISTS", "__fresh__cold", "__herd__cold"); got != want {
+			t.Errorf("server %d: got EXISTS fresh, tag %s; want %s", i, got, want)
 		}
 	}
 }

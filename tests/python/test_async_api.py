@@ -177,8 +177,9 @@ def test_aget_or_set_calls_the_callable_once_on_a_miss(cache, raw):
     assert 29_000 <= pttl(raw, "__fresh__:1:k") <= 30_000  # the value itself stays 60 s longer (stale window)
 
 
-def test_aget_or_set_returns_the_cached_value_on_a_hit(cache):
-    cache.get_or_set("k", "cached")  # set() writes no fresh flag; get_or_set treats that as stale
+@pytest.mark.parametrize("write", ["get_or_set", "set"])
+def test_aget_or_set_returns_the_cached_value_on_a_hit(cache, write):
+    getattr(cache, write)("k", "cached")  # a fresh value, or one get_or_set did not write
     assert run(cache.aget_or_set("k", lambda: pytest.fail("callable ran on a hit"))) == "cached"
 
 
@@ -199,10 +200,13 @@ def test_aincr_adecr_on_missing_key_raise_value_error(cache, method):
         run(getattr(cache, method)("missing"))
 
 
-def test_aincr_on_non_integer_raises_server_error(cache, errors):
+@pytest.mark.parametrize("method", ["aincr", "adecr"])
+def test_aincr_on_non_integer_raises_a_type_error_that_is_a_server_error(cache, errors, method):
     cache.set("s", "text")
-    with pytest.raises(errors.ServerError):
-        run(cache.aincr("s"))
+    with pytest.raises(TypeError) as info:
+        run(getattr(cache, method)("s"))
+    assert isinstance(info.value, errors.NotAnIntegerError) and isinstance(info.value, errors.ServerError)
+    assert "value is not an integer" in str(info.value)
 
 
 def test_aincr_version_moves_value_and_keeps_ttl(cache, raw):

@@ -814,8 +814,8 @@ def test_get_or_set_does_not_call_the_callable_on_a_hit(cache):
 
 
 def test_get_or_set_with_a_plain_default_returns_a_value_written_by_set(cache, raw):
-    """Django's promise for a non-callable default: the existing value wins, even one without
-    get_or_set's fresh flag (a set() value, or a stale one), and it is not replaced."""
+    """Django's promise: the existing value wins, also one get_or_set did not write (it has no
+    fresh flag and no tag), and it is not replaced (tests/python/test_herd_contract.py)."""
     cache.set("k", "from set")
     assert cache.get_or_set("k", "default") == "from set"
     assert cache.get("k") == "from set"
@@ -862,6 +862,15 @@ def test_incr_decr_on_missing_key_raise_value_error(cache, raw, method):
     with pytest.raises(ValueError):
         getattr(cache, method)("missing")
     assert not exists(raw, ":1:missing")
+
+
+@pytest.mark.parametrize("method", ["incr", "decr"])
+def test_incr_decr_of_a_non_integer_raise_a_type_error(cache, errors, method):
+    """As Django's own backends (its test_incr/test_decr); also a ServerError with Redis' words."""
+    cache.set("null", None)
+    with pytest.raises(TypeError) as info:
+        getattr(cache, method)("null")
+    assert isinstance(info.value, errors.ServerError) and "value is not an integer" in str(info.value)
 
 
 def test_incr_keeps_the_ttl(cache, raw):

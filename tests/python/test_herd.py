@@ -2,10 +2,13 @@
 
 Storage matches django-redis-cache 3.0.1 (tests/fixtures/herd_seed.json): the value with TTL
 timeout + stale, ``__fresh__<key>`` with TTL timeout, ``__lock__<key>`` holding a token while one
-worker computes. Where we deviate from the seed on purpose, the test says so.
+worker computes; in addition ``__herd__<key>`` holds a digest of the value (Django's contract:
+tests/python/test_herd_contract.py) and our fresh flag holds "2" where the seed's holds "1". Where
+we deviate from the seed on purpose, the test says so.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pathlib
@@ -23,7 +26,7 @@ import redis_cache_go
 FIXTURE = json.loads((pathlib.Path(__file__).resolve().parent.parent / "fixtures" / "herd_seed.json").read_text())
 SCENARIOS = {s["name"]: s for s in FIXTURE["scenarios"]}
 REPO = pathlib.Path(__file__).resolve().parent.parent.parent
-VALUE, FRESH, LOCK = "pre:7:h", "__fresh__pre:7:h", "__lock__pre:7:h"
+VALUE, FRESH, LOCK, TAG = "pre:7:h", "__fresh__pre:7:h", "__lock__pre:7:h", "__herd__pre:7:h"
 
 
 @pytest.fixture
@@ -47,9 +50,12 @@ def _state(raw) -> dict[str, tuple[bytes, int]]:
 
 # --------------------------------------------------------------------------- the fixture scenarios
 
-# Scenarios whose stored state we reproduce exactly (same keys, bytes, TTLs, return, calls).
+# Scenarios whose stored state we reproduce (same keys, bytes, TTLs, return, calls), plus the tag
+# of the value wherever a fresh flag ends up, and our flag "2" where this call wrote the flag.
+# stale_recompute is not among them: a value without a fresh flag and without our tag is returned
+# as it is (Django's contract), where the seed recomputed it (test_herd_contract.py).
 EXACT = ["stale60_lock10", "stale_none_lock10", "int_value", "non_callable_default", "fresh_hit",
-         "stale_recompute", "lock_held_stale_served", "timeout_none_stale_none", "callable_raises"]
+         "lock_held_stale_served", "timeout_none_stale_none", "callable_raises"]
 
 
 def _setup(raw, scenario):
@@ -97,7 +103,13 @@ def test_get_or_set_leaves_the_seeds_state(herd_cache, raw, name):
         assert repr(got) == scenario["returned_repr"]
     assert len(calls) == scenario["callable_calls"]
     after = _state(raw)
-    want = {e["key"]: e for e in scenario["state_after"]}
+    want = {e["key"]: dict(e) for e in scenario["state_after"]}
+    if FRESH in want:  # the value is get_or_set's: its tag lives with it (adopted on fresh_hit)
+        value = want[VALUE]
+        want[TAG] = {"raw_hex": hashlib.sha256(bytes.fromhex(value["raw_hex"])).hexdigest()[:32].encode().hex(),
+                     "ttl": value["ttl"]}
+        if name != "fresh_hit":  # the flag this call wrote: ours says "2" (the seed's "1")
+            want[FRESH]["raw_hex"] = b"2".hex()
     assert set(after) == set(want)
     for key, (value, ttl) in after.items():
         if key == LOCK:
@@ -123,16 +135,6 @@ def test_deliberate_deviations_from_the_seed(herd_cache, raw):
     raw.command("FLUSHALL")
     assert herd_cache.get_or_set("h", 5, timeout=None, stale_cache_timeout=60) == 5
     assert raw.command("TTL", VALUE) == -1 and raw.command("TTL", FRESH) == -1
-
-
-def test_a_value_set_without_the_fresh_flag_counts_as_stale(herd_cache, raw):
-    # As in the seed (scenario stale_recompute): set() writes no __fresh__ flag, so get_or_set
-    # with a callable recomputes; while another worker holds the lock it serves that value.
-    herd_cache.set("h", "plain set")
-    raw.command("SET", LOCK, "other", "PX", "10000")
-    assert herd_cache.get_or_set("h", lambda: pytest.fail("computed while the lock is held")) == "plain set"
-    raw.command("DEL", LOCK)
-    assert herd_cache.get_or_set("h", lambda: "recomputed") == "recomputed"
 
 
 # --------------------------------------------------------------------------- bar 1: one computation
@@ -240,7 +242,7 @@ def test_stale_value_is_served_at_once_while_one_caller_recomputes(make_cache, r
     assert cache.get_or_set("k", lambda: pytest.fail("fresh again"), 30) == "new"
 
 
-def test_a_raising_callable_releases_the_lock_and_the_waiters_retry(cache, raw, wait_until):
+def test_a_raising_callable_releases_the_lock_and_its_waiters_get_the_failure(cache, raw, wait_until):
     entered, release = threading.Event(), threading.Event()
 
     def boom():
@@ -250,24 +252,24 @@ def test_a_raising_callable_releases_the_lock_and_the_waiters_retry(cache, raw, 
 
     errors = []
 
-    def leader():
+    def call(default):
         try:
-            cache.get_or_set("k", boom)
+            cache.get_or_set("k", default)
         except ValueError as e:
             errors.append(e)
 
-    t = threading.Thread(target=leader)
+    t = threading.Thread(target=call, args=(boom,))
     t.start()
     entered.wait(5)
-    follower = []
-    f = threading.Thread(target=lambda: follower.append(cache.get_or_set("k", "from follower")))
+    f = threading.Thread(target=call, args=("from follower",))
     f.start()
-    wait_until(lambda: raw.command("EXISTS", "__lock__:1:k") == 1)
+    wait_until(lambda: cache._client.herd_waiting() == 1, message="the follower waits")
     release.set()
     t.join(5)
     f.join(5)
-    assert len(errors) == 1 and follower == ["from follower"]
-    assert raw.command("EXISTS", "__lock__:1:k") == 0
+    assert len(errors) == 2 and errors[0] is errors[1]  # one failure, raised in both threads
+    assert raw.command("EXISTS", "__lock__:1:k", ":1:k") == 0
+    assert cache.get_or_set("k", "after the failure") == "after the failure"
 
 
 # --------------------------------------------------------------------------- bar 3: killed holder

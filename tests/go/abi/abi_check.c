@@ -217,16 +217,22 @@ int main(int argc, char **argv) {
     st = rcg_exists(h, &out, S("__fresh__abi:h"), 14);
     CHECK(st == RCG_OK, "fresh flag status %d", st);
     reset_out();
+    st = rcg_exists(h, &out, S("__herd__abi:h"), 13);
+    CHECK(st == RCG_OK, "value tag status %d", st);
+    reset_out();
     st = rcg_herd_ask(h, &out, S("abi:h2"), 6, 0);
     CHECK(st == RCG_HERD_COMPUTE, "herd ask 2 status %d", st);
     ticket = out.num;
     reset_out();
     st = rcg_herd_abandon(h, &out, ticket);
-    CHECK(st == RCG_OK, "herd abandon status %d", st);
+    CHECK(st == RCG_OK && out.num == 0, "herd abandon status %d, %lld waiting", st, (long long)out.num);
+    reset_out();
+    st = rcg_herd_waiting(h, &out);
+    CHECK(st == RCG_OK && out.num == 0, "herd waiting status %d, %lld waiting", st, (long long)out.num);
     reset_out();
     st = rcg_exists(h, &out, S("__lock__abi:h2"), 14);
     CHECK(st == RCG_MISS, "lock left after abandon: status %d", st);
-    printf("ok herd ask, publish, abandon, spent ticket\n");
+    printf("ok herd ask, publish, abandon, waiting, spent ticket\n");
 
     /* locks and a SCAN step */
     reset_out();
