@@ -5,8 +5,7 @@ written for and rewrites the OPTIONS that package reads into this package's name
 switched site talks to the same servers, the same database and the same key placement:
 
 * **django-redis** (any of its own keys present, e.g. ``CLIENT_CLASS``, ``CONNECTION_POOL_KWARGS``):
-  a URL without a database means db 0; ``PASSWORD``/``USERNAME`` apply to URL entries without
-  credentials of their own; the default serializer is its pickle (``pickle.DEFAULT_PROTOCOL``);
+  a URL without a database means db 0; the default serializer is its pickle (``pickle.DEFAULT_PROTOCOL``);
   ``CLIENT_CLASS`` picks the layout (DefaultClient: primary/replicas, ShardClient: its own ring,
   SentinelClient: Sentinel); the project settings ``DJANGO_REDIS_IGNORE_EXCEPTIONS`` and
   ``DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS`` still apply.
@@ -56,7 +55,7 @@ DJANGO_REDIS_KEYS: dict[str, str] = {
     "CLIENT_CLASS": "picks the layout: DefaultClient → primary/replicas, ShardClient → django-redis' ring, "
                     "SentinelClient → Sentinel; HerdClient and other classes are refused",
     "CONNECTION_POOL_KWARGS": "redis-py pool arguments, read as Django's RedisCache OPTIONS are (see below)",
-    "USERNAME": "the user name for URL entries without one of their own",
+    "USERNAME": "the ACL user name for entries without one of their own (URLs included)",
     "CONNECTION_FACTORY": "django_redis.pool.ConnectionFactory or SentinelConnectionFactory: dropped; others refused",
     "REDIS_CLIENT_CLASS": "redis.Redis or redis.StrictRedis: ignored; others refused",
     "SENTINEL_KWARGS": "password → SENTINEL_PASSWORD; socket timeouts ignored; others refused",
@@ -88,8 +87,8 @@ _POOL_ARG_KEYS = {
 }
 POOL_ARGS: dict[str, str] = {
     "db": "the database of entries whose URL names none",
-    "username": "the user name for URL entries without one of their own",
-    "password": "the password for URL entries without one of their own",
+    "username": "the ACL user name for entries without one of their own (URLs included)",
+    "password": "the password for entries without one of their own (URLs included)",
     **{k: f"→ {v}" for k, v in _POOL_ARG_KEYS.items()},
     "max_connections": "→ CONNECTION_POOL_CLASS_KWARGS",
     "timeout": "→ CONNECTION_POOL_CLASS_KWARGS (with redis.BlockingConnectionPool)",
@@ -160,6 +159,9 @@ def translate(location: Any, params: dict[str, Any], options: dict[str, Any]) ->
         _django_redis(t)
     elif kind == DJANGO:
         _django(t)
+    password = t.options.get("PASSWORD")
+    if t.password is None and isinstance(password, str) and password:
+        t.password = password  # for URL entries too, in every dialect (see apply_credentials)
     return t
 
 
@@ -245,9 +247,6 @@ def _django_redis(t: Translation) -> None:
         if user is not None and not isinstance(user, str):
             raise _bad("OPTIONS['USERNAME']", user, "must be a string")
         t.username = user or None
-    password = opts.get("PASSWORD")
-    if isinstance(password, str) and password:
-        t.password = password
     if "CONNECTION_POOL_KWARGS" in opts:
         _take_pool_args(t, "OPTIONS['CONNECTION_POOL_KWARGS']", opts.pop("CONNECTION_POOL_KWARGS") or {})
     if "SERIALIZER_CLASS" not in opts:  # django-redis' default serializer, byte for byte
@@ -336,7 +335,12 @@ def layout(backend_mode: str, chosen: str | None, backend: str) -> str:
 
 
 def apply_credentials(t: Translation, servers: list[Any]) -> None:
-    """django-redis and Django hand OPTIONS' credentials to redis-py, whose URL ones win."""
+    """OPTIONS' credentials for every entry that carries none of its own, URLs included.
+
+    As django-redis and Django hand them to redis-py's ``from_url``: what a URL carries wins, field by
+    field (a URL with only a user name still takes OPTIONS' password). django-redis-cache dropped them
+    for URL entries (docs/migration.md says what that changes).
+    """
     for server in servers:
         if server.password is None and t.password:
             server.password = t.password

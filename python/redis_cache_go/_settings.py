@@ -257,8 +257,7 @@ def _parse_url(entry: str, default_db: int) -> Server:
     for name in ("socket_timeout", "socket_connect_timeout"):
         if name in query:
             _seconds(f"LOCATION {_redact(entry)!r} ?{name}", query[name])
-    # As in the seed (redis-py's from_url): a URL carries its own password, and
-    # OPTIONS['PASSWORD'] does not apply to it.
+    # The URL's own credentials; OPTIONS' fill in what it lacks (_compat.apply_credentials).
     password = unquote(url.password) if url.password else None
     username = unquote(url.username) if url.username else None
     db = default_db
