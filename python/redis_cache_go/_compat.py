@@ -19,13 +19,14 @@ ignoring it would change what is stored or where. Unknown keys stay errors (``_s
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from redis_cache_go import _secrets
 from redis_cache_go._codec_settings import dotted_name as _name
 from redis_cache_go.exceptions import setting_error as _bad
 
@@ -123,9 +124,13 @@ class Translation:
     location: Any
     options: dict[str, Any]
     default_db: int | None = None  # None: _settings' own default
-    username: str | None = field(default=None, repr=False)  # for URL entries without credentials
-    password: str | None = field(default=None, repr=False)
+    username: str | None = None  # for entries without credentials of their own
+    password: str | None = None
     layout: str | None = None  # "primary" or "ring" when CLIENT_CLASS chose it
+
+    def __repr__(self) -> str:
+        return (f"Translation(dialect={self.dialect!r}, location={_secrets.redact(self.location)!r}, "
+                f"options={_secrets.redact(self.options)!r}, default_db={self.default_db!r}, layout={self.layout!r})")
 
     def db_for(self, entry: str, db: int, explicit: bool) -> int:
         """The default database of one LOCATION entry: the dialect's for URLs (the only form

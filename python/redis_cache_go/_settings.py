@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis_cache_go import _codec_settings, _compat, _local_cache, _topology
+from redis_cache_go import _codec_settings, _compat, _local_cache, _secrets, _topology
 from redis_cache_go._codec_settings import dotted_name
 from redis_cache_go.exceptions import setting_error as _bad
 
@@ -129,6 +129,14 @@ class Settings:
     layout: str | None = None  # the layout django-redis' CLIENT_CLASS chose (see _compat.py)
     local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
 
+    def __repr__(self) -> str:
+        """The settings without secrets: OPTIONS' secret-looking values and URL passwords masked."""
+        topology = _secrets.redact(self.topology)
+        if topology and topology.get("sentinel_password"):
+            topology["sentinel_password"] = _secrets.MASK
+        return (f"Settings(servers={self.servers!r}, layout={self.layout!r}, topology={topology!r}, "
+                f"options={_secrets.redact(self.options)!r})")
+
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
         tls: dict[str, str] | None = None
@@ -178,7 +186,7 @@ def _breaker(options: dict[str, Any]) -> dict[str, Any]:
 def _query_seconds(server: Server, name: str, default: float | None) -> float | None:
     if name not in server.query:
         return default
-    return _seconds(f"LOCATION {server.location!r} ?{name}", server.query[name])
+    return _seconds(f"LOCATION {_redact(server.location)!r} ?{name}", server.query[name])
 
 
 def _seconds(what: str, value: Any) -> float | None:
@@ -222,6 +230,9 @@ def parse_server(entry: str, db: int, password: str | None) -> Server:
     if entry.startswith("[") and "]:" in entry:  # [::1]:6379
         host, _, port = entry[1:].partition("]:")
         return Server(entry, host, _port(entry, port), db, None, password)
+    if "@" in entry.partition("/")[0]:  # user:password@host:port without redis://
+        raise _bad("LOCATION entry", entry, "a host name has no '@': write credentials in a URL, "
+                   "redis://user:password@host:port/db, or in OPTIONS['USERNAME'] / OPTIONS['PASSWORD']")
     if ":" in entry:
         host, _, port = entry.rpartition(":")
         return Server(entry, host, _port(entry, port), db, None, password)
@@ -281,14 +292,7 @@ def _parse_url(entry: str, default_db: int) -> Server:
     return Server(entry, host, port, db, None if tls else "", password, username, tls, query)
 
 
-def _redact(entry: str) -> str:
-    """The entry with any password replaced by '***'."""
-    if "://" not in entry or "@" not in entry:
-        return entry
-    scheme, _, rest = entry.partition("://")
-    creds, _, tail = rest.rpartition("@")
-    user = creds.split(":", 1)[0] if ":" in creds else creds
-    return f"{scheme}://{user}:***@{tail}" if ":" in creds else f"{scheme}://{user}@{tail}"
+_redact = _secrets.redact_url  # the entry with any password replaced by '***'
 
 
 def parse(location: Any, params: dict[str, Any]) -> Settings:
