@@ -18,19 +18,16 @@ ignoring it would change what is stored or where. Unknown keys stay errors (``_s
 """
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from redis_cache_go import _secrets
+from redis_cache_go import _notes, _secrets
 from redis_cache_go._codec_settings import dotted_name as _name
 from redis_cache_go.exceptions import setting_error as _bad
-
-logger = logging.getLogger("redis_cache_go")
 
 DJANGO_REDIS = "django-redis"
 DJANGO = "django"
@@ -100,20 +97,8 @@ DJANGO_KEYS: dict[str, str] = {
     "serializer": "RedisSerializer: dropped (the default writes the same bytes); another class → SERIALIZER",
 }
 
-_warned: set[str] = set()
-
-
-def warn_once(what: str, why: str) -> None:
-    """Log ``what ignored: why`` once per process."""
-    if what in _warned:
-        return
-    _warned.add(what)
-    logger.warning("redis_cache_go: %s %s", what, why)
-
-
-def reset_warnings() -> None:
-    """Forget which warnings were logged (for tests)."""
-    _warned.clear()
+warn_once = _notes.warn  # ``what why``, once per process (see _notes)
+reset_warnings = _notes.reset
 
 
 @dataclass
@@ -127,6 +112,19 @@ class Translation:
     username: str | None = None  # for entries without credentials of their own
     password: str | None = None
     layout: str | None = None  # "primary" or "ring" when CLIENT_CLASS chose it
+    # how a translated setting was written: "OPTIONS['SOCKET_TIMEOUT']" -> "OPTIONS['socket_timeout']"
+    written: dict[str, str] = field(default_factory=dict)
+
+    def rename(self, ours: str, theirs: str) -> None:
+        """Record that the setting named ``ours`` here was written as ``theirs``."""
+        if ours != theirs:
+            self.written[ours] = theirs
+
+    def as_written(self, text: str) -> str:
+        """``text`` (a message) naming every translated setting as the user wrote it."""
+        for ours in sorted(self.written, key=len, reverse=True):  # ['X']['y'] before ['X']
+            text = text.replace(ours, self.written[ours])
+        return text
 
     def __repr__(self) -> str:
         return (f"Translation(dialect={self.dialect!r}, location={_secrets.redact(self.location)!r}, "
@@ -188,8 +186,10 @@ def _take_pool_args(t: Translation, what: str, args: Any) -> None:
             setattr(t, key, value or None)
         elif key in _POOL_ARG_KEYS:
             opts[_POOL_ARG_KEYS[key]] = value  # wins, as django-redis' pool kwargs win over its OPTIONS
+            t.rename(f"OPTIONS[{_POOL_ARG_KEYS[key]!r}]", where)
         else:  # max_connections, timeout and the ignored redis-py arguments: _settings checks them
             pool[key] = value
+            t.rename(f"OPTIONS['CONNECTION_POOL_CLASS_KWARGS'][{key!r}]", where)
     if pool:
         opts["CONNECTION_POOL_CLASS_KWARGS"] = pool
 
@@ -203,16 +203,19 @@ def _django(t: Translation) -> None:
     lower = {k: opts.pop(k) for k in list(opts) if isinstance(k, str) and k != k.upper()}
     if "pool_class" in lower:
         opts["CONNECTION_POOL_CLASS"] = _name(lower.pop("pool_class"))
+        t.rename("OPTIONS['CONNECTION_POOL_CLASS']", "OPTIONS['pool_class']")
     if "parser_class" in lower:
         value = lower.pop("parser_class")
         if value is not None:
             opts["PARSER_CLASS"] = _name(value)
+            t.rename("OPTIONS['PARSER_CLASS']", "OPTIONS['parser_class']")
     if "serializer" in lower:
         value = lower.pop("serializer")
         if _name(value) == _DJANGO_SERIALIZER or value is None:
             pass  # the default: pickle at the highest protocol, ints as text — ours writes the same
         elif type(value).__module__ + "." + type(value).__qualname__ == _DJANGO_SERIALIZER:
             opts["PICKLE_VERSION"] = value.protocol
+            t.rename("OPTIONS['PICKLE_VERSION']", "OPTIONS['serializer'].protocol")
         else:  # Django builds a class (or dotted path) with no arguments
             if isinstance(value, str):
                 try:
@@ -225,6 +228,7 @@ def _django(t: Translation) -> None:
                 except Exception as e:
                     raise _bad("OPTIONS['serializer']", _name(value), f"cannot be built: {type(e).__name__}: {e}") from None
             opts["SERIALIZER"] = value
+            t.rename("OPTIONS['SERIALIZER']", "OPTIONS['serializer']")
     _take_pool_args(t, "OPTIONS", lower)
 
 
@@ -300,7 +304,8 @@ def _sentinel(t: Translation) -> None:
         raise _bad("OPTIONS['SENTINEL_KWARGS']", kwargs, "must be a dict")
     for key, value in kwargs.items():
         if key == "password":
-            opts.setdefault("SENTINEL_PASSWORD", value)
+            if opts.setdefault("SENTINEL_PASSWORD", value) is value:
+                t.rename("OPTIONS['SENTINEL_PASSWORD']", "OPTIONS['SENTINEL_KWARGS']['password']")
         elif key in ("socket_timeout", "socket_connect_timeout"):
             warn_once(f"OPTIONS['SENTINEL_KWARGS'][{key!r}]", "ignored: Sentinels are asked with SOCKET_TIMEOUT/SOCKET_CONNECT_TIMEOUT")
         else:

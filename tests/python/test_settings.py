@@ -102,6 +102,9 @@ def test_redis_py_pool_names_are_accepted(name):
 
 
 def test_ignored_pool_kwargs_are_logged(caplog):
+    from redis_cache_go import _compat
+
+    _compat.reset_warnings()  # logged once per process
     with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
         RedisCache("127.0.0.1:6379", {"OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}})
     assert "retry_on_timeout" in caplog.text and "ignored" in caplog.text
@@ -290,4 +293,4 @@ def test_translated_keys_are_named_as_written_in_errors(options, written):
     with pytest.raises(ImproperlyConfigured) as info:
         RedisCache("redis://127.0.0.1:6379/0", {"OPTIONS": options})
     assert written in str(info.value), str(info.value)
-    assert "CONNECTION_POOL_CLASS" not in str(info.value).replace("CONNECTION_POOL_CLASS_KWARGS'][", ""), str(info.value)
+    assert "CONNECTION_POOL_CLASS_KWARGS" not in str(info.value), str(info.value)  # a key the user never wrote
