@@ -45,7 +45,7 @@ IDS: dict[str, tuple[str, str]] = {
                             "SSL_CA_CERTS, SSL_CERTFILE and SSL_KEYFILE must name readable files; SSL_CERT_REQS is "
                             "'none', 'optional' or 'required'."),
     "redis_cache_go.E009": ("bad CLUSTER / SENTINELS / SENTINEL_SERVICE / READ_FROM_REPLICAS",
-                            "See the README section 'Redis Cluster and Redis Sentinel'."),
+                            "See docs/settings.md, section 'Redis Cluster and Sentinel'."),
     "redis_cache_go.E010": ("FORK_FALLBACK with a Go COMPRESSOR",
                             "The pure-Python fork fallback cannot decode Go-compressed values: drop FORK_FALLBACK "
                             "and make the first cache call after the fork, or use no COMPRESSOR."),
@@ -64,7 +64,8 @@ IDS: dict[str, tuple[str, str]] = {
                             "layout make the first cache call after the fork instead."),
     "redis_cache_go.W004": ("setting accepted but ignored", "Remove the setting; the message says why it has no effect."),
     "redis_cache_go.W005": ("server unreachable (deploy check)",
-                            "Start the server or fix LOCATION / credentials; `manage.py redis_cache ping` retries."),
+                            "Start the server or fix LOCATION / credentials; `manage.py redis_cache ping` sends each "
+                            "server one PING and shows its answer or error."),
     "redis_cache_go.W006": ("SSL_* options without a rediss:// LOCATION entry",
                             "TLS is used for rediss:// entries only: write LOCATION as rediss://host:port."),
     "redis_cache_go.W007": ("CACHES entry key that nothing reads (a typo, or another package's key)",

@@ -293,3 +293,23 @@ def test_checks_report_ignored_settings_every_time_they_run() -> None:
 def test_translated_keys_keep_their_check_id(options: dict[str, Any], want: str) -> None:
     found = run({"bad": {"BACKEND": B, "LOCATION": "rediss://127.0.0.1:6379/0", "OPTIONS": options}})
     assert ids(found) == [want], [str(m) for m in found]
+
+
+def test_hints_point_at_documentation_that_exists() -> None:
+    """A hint that names a README or docs/ section names one that is there."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for code, (_, hint) in checks.IDS.items():
+        for section in re.findall(r"README section '([^']+)'", hint):
+            assert f"\n## {section}\n" in readme or f"\n### {section}\n" in readme, (code, section)
+        for path, section in re.findall(r"(docs/[\w-]+\.md)(?:, section '([^']+)')?", hint):
+            assert os.path.isfile(os.path.join(ROOT, path)), (code, path)
+            if section:
+                with open(os.path.join(ROOT, path)) as f:
+                    assert re.search(rf"^#+ {re.escape(section)}$", f.read(), re.MULTILINE), (code, path, section)
+
+
+def test_the_deploy_check_hint_does_not_promise_retries() -> None:
+    """`manage.py redis_cache ping` sends one PING per server; it does not retry."""
+    hint = checks.IDS["redis_cache_go.W005"][1]
+    assert "retr" not in hint and "redis_cache ping" in hint
