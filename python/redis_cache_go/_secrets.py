@@ -53,7 +53,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_url(value) if "@" in value else value
     if isinstance(value, dict):
-        return {k: MASK if is_secret_name(k) else redact(v) for k, v in value.items()}
+        return {k: MASK if is_secret_name(k) and v not in (None, "") else redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         items = [_redact_item(v) for v in value]
         return items if isinstance(value, list) else tuple(items)

@@ -133,10 +133,7 @@ class Settings:
 
     def __repr__(self) -> str:
         """The settings without secrets: OPTIONS' secret-looking values and URL passwords masked."""
-        topology = _secrets.redact(self.topology)
-        if topology and topology.get("sentinel_password"):
-            topology["sentinel_password"] = _secrets.MASK
-        return (f"Settings(servers={self.servers!r}, layout={self.layout!r}, topology={topology!r}, "
+        return (f"Settings(servers={self.servers!r}, layout={self.layout!r}, topology={_secrets.redact(self.topology)!r}, "
                 f"options={_secrets.redact(self.options)!r})")
 
     def native_config(self, server: Server) -> dict[str, Any]:
