@@ -22,7 +22,8 @@ static const char rcg_forked_msg[] =
     "redis-cache-go cannot be used in a process forked after the cache was first used "
     "(the Go runtime does not survive fork()); make the first cache call after the fork: "
     "gunicorn without --preload, uWSGI lazy-apps = true, Celery worker_process_init, "
-    "multiprocessing start method 'spawn' or 'forkserver'";
+    "multiprocessing start method 'spawn' or 'forkserver'; or, with no code change, set "
+    "OPTIONS[\"FORK_FALLBACK\"] = True to serve such a child through redis-py";
 
 static int rcg_refuse(rcg_out *out) {
     if (out != NULL) {

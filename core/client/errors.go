@@ -93,6 +93,9 @@ func (c *Client) wrap(op string, err error) error {
 		return err
 	}
 	kind := classify(err)
+	if kind == KindConnection {
+		err = notRedis(err)
+	}
 	if c.reload != nil && (kind == KindConnection || kind == KindTimeout || kind == KindServer) {
 		c.reload() // a node may have gone: refresh the topology in the background
 	}
@@ -145,4 +148,35 @@ func isAuthMessage(msg string) bool {
 		}
 	}
 	return false
+}
+
+// goRedisParseErrors start the messages of go-redis' reply parser that quote
+// the bytes it could not parse.
+var goRedisParseErrors = []string{"redis: invalid reply: ", "redis: can't parse "}
+
+// notRedis adds wire.ErrNotRedis to a go-redis parse error whose quoted
+// reply starts with a byte no Redis reply starts with (the wire client's own
+// errors already carry it); other errors are returned unchanged.
+func notRedis(err error) error {
+	if errors.Is(err, wire.ErrNotRedis) {
+		return err
+	}
+	msg := err.Error()
+	for _, p := range goRedisParseErrors {
+		i := strings.Index(msg, p)
+		if i < 0 {
+			continue
+		}
+		rest := msg[i+len(p):]
+		q := strings.IndexByte(rest, '"')
+		if q < 0 {
+			continue
+		}
+		quoted, qerr := strconv.QuotedPrefix(rest[q:])
+		got, uerr := strconv.Unquote(quoted)
+		if qerr == nil && uerr == nil && got != "" && !wire.StartsReply(got[0]) {
+			return fmt.Errorf("%w: %w", err, wire.ErrNotRedis)
+		}
+	}
+	return err
 }

@@ -85,8 +85,8 @@ type Options struct {
 	// DB is the database for entries that do not name one (OPTIONS["DB"]).
 	// Default: DefaultDB (1). Use DB(0) for database 0.
 	DB *int
-	// Password is OPTIONS["PASSWORD"], sent by entries that are not URLs
-	// (a URL carries its own). Default: none.
+	// Password is OPTIONS["PASSWORD"], sent by every entry whose URL
+	// carries none of its own (a URL's own password wins). Default: none.
 	Password string
 	// Mode is the layout of several servers: shard.Ring is Python's
 	// ShardedRedisCache, shard.Copy is RedisCopyCache, shard.Primary is

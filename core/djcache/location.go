@@ -34,15 +34,18 @@ type server struct {
 
 // parseEntry reads one LOCATION entry: host:port, [v6]:port, a bare host,
 // a socket path, or a redis://, rediss:// or unix:// URL. db and password
-// are the defaults from Options (a URL carries its own password).
+// are the defaults from Options (a URL's own password wins).
 func parseEntry(entry string, db int, password string) (server, error) {
 	if strings.Contains(entry, "://") {
-		return parseURL(entry, db)
+		return parseURL(entry, db, password)
 	}
 	var host, port string
 	switch {
 	case strings.HasPrefix(entry, "[") && strings.Contains(entry, "]:"):
 		host, port, _ = strings.Cut(entry[1:], "]:")
+	case strings.Contains(strings.SplitN(entry, "/", 2)[0], "@"): // user:password@host without redis://
+		return server{}, fmt.Errorf("djcache: LOCATION entry %q: a host name has no '@': write credentials in a URL, "+
+			"redis://user:password@host:port/db, or in Options.Password", redact(entry))
 	case strings.Contains(entry, ":"):
 		i := strings.LastIndexByte(entry, ':')
 		host, port = entry[:i], entry[i+1:]
@@ -78,7 +81,7 @@ func joinHostPort(host string, port int) string {
 	return host + ":" + strconv.Itoa(port)
 }
 
-func parseURL(entry string, db int) (server, error) {
+func parseURL(entry string, db int, password string) (server, error) {
 	bad := func(why string) (server, error) {
 		return server{}, fmt.Errorf("djcache: LOCATION entry %q: %s", redact(entry), why)
 	}
@@ -90,10 +93,12 @@ func parseURL(entry string, db int) (server, error) {
 	if scheme != "redis" && scheme != "rediss" && scheme != "unix" {
 		return bad("the scheme must be redis://, rediss:// or unix://")
 	}
-	var o client.Options
+	o := client.Options{Password: password} // as redis-py's from_url: the URL's own wins
 	if u.User != nil {
 		o.Username = u.User.Username()
-		o.Password, _ = u.User.Password()
+		if p, ok := u.User.Password(); ok {
+			o.Password = p
+		}
 	}
 	q := u.Query()
 	for name := range q {
@@ -159,16 +164,20 @@ func parseURL(entry string, db int) (server, error) {
 	return server{o, ring.Identifier(&host, &port, db, &empty)}, nil
 }
 
-// redact hides a URL's password in messages.
+// redact hides a URL's password in messages (also of user:password@host
+// written without a scheme).
 func redact(entry string) string {
-	scheme, rest, ok := strings.Cut(entry, "://")
+	prefix, rest := "", entry
+	if scheme, after, ok := strings.Cut(entry, "://"); ok {
+		prefix, rest = scheme+"://", after
+	}
 	at := strings.LastIndexByte(rest, '@')
-	if !ok || at < 0 {
+	if at < 0 {
 		return entry
 	}
 	user, _, hasPass := strings.Cut(rest[:at], ":")
 	if !hasPass {
 		return entry
 	}
-	return scheme + "://" + user + ":***@" + rest[at+1:]
+	return prefix + user + ":***@" + rest[at+1:]
 }

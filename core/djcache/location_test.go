@@ -109,9 +109,11 @@ func TestParseEntry(t *testing.T) {
 		{"cachehost", "tcp", "cachehost:6379", "pw", "('cachehost', 6379, 1, None)", 1},
 		{"/tmp/r.sock", "unix", "/tmp/r.sock", "pw", "(None, None, 1, '/tmp/r.sock')", 1},
 		{"redis://:secret@Example.COM:6390/4", "tcp", "example.com:6390", "secret", "('example.com', 6390, 4, '')", 4},
-		{"redis://localhost?db=9", "tcp", "localhost:6379", "", "('localhost', 6379, 9, '')", 9},
+		{"redis://localhost?db=9", "tcp", "localhost:6379", "pw", "('localhost', 6379, 9, '')", 9},
+		{"redis://user@localhost/2", "tcp", "localhost:6379", "pw", "('localhost', 6379, 2, '')", 2},
 		{"unix://:pw2@/tmp/s.sock?db=3", "unix", "/tmp/s.sock", "pw2", "('127.0.0.1', 6379, 3, '/tmp/s.sock')", 3},
-		{"rediss://cache:6380", "tcp", "cache:6380", "", "('cache', 6380, 1, None)", 1},
+		{"unix:///tmp/s.sock", "unix", "/tmp/s.sock", "pw", "('127.0.0.1', 6379, 1, '/tmp/s.sock')", 1},
+		{"rediss://cache:6380", "tcp", "cache:6380", "pw", "('cache', 6380, 1, None)", 1},
 	}
 	for _, tc := range tests {
 		s, err := parseEntry(tc.entry, 1, "pw")
@@ -128,7 +130,7 @@ func TestParseEntry(t *testing.T) {
 			}
 		}
 	}
-	for _, entry := range []string{"host:notaport", "host:0", "http://x", "redis://h?foo=1", "unix://", "redis://:pw@h:1/x"} {
+	for _, entry := range []string{"host:notaport", "host:0", "http://x", "redis://h?foo=1", "unix://", "redis://:pw@h:1/x", "u:pw@h:6379"} {
 		_, err := parseEntry(entry, 1, "")
 		if err == nil {
 			t.Errorf("%q: got no error; want one", entry)

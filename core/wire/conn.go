@@ -175,6 +175,9 @@ func (c *conn) line() ([]byte, error) {
 			return l, nil
 		}
 		if err := c.fill(); err != nil {
+			if errors.Is(err, io.EOF) && c.w > c.r && !StartsReply(c.rbuf[c.r]) {
+				return nil, notRedis(c.rbuf[c.r:c.w], true)
+			}
 			return nil, err
 		}
 	}
@@ -265,6 +268,9 @@ func (c *conn) header() (kind int, n int64, status []byte, err error) {
 			return kindBulk, v, nil, nil
 		}
 		return kindArray, v, nil, nil
+	}
+	if !StartsReply(l[0]) {
+		return 0, 0, nil, notRedis(l, false)
 	}
 	return 0, 0, nil, errProtocol("unexpected reply " + strconv.Quote(string(l)))
 }

@@ -5,8 +5,7 @@ written for and rewrites the OPTIONS that package reads into this package's name
 switched site talks to the same servers, the same database and the same key placement:
 
 * **django-redis** (any of its own keys present, e.g. ``CLIENT_CLASS``, ``CONNECTION_POOL_KWARGS``):
-  a URL without a database means db 0; ``PASSWORD``/``USERNAME`` apply to URL entries without
-  credentials of their own; the default serializer is its pickle (``pickle.DEFAULT_PROTOCOL``);
+  a URL without a database means db 0; the default serializer is its pickle (``pickle.DEFAULT_PROTOCOL``);
   ``CLIENT_CLASS`` picks the layout (DefaultClient: primary/replicas, ShardClient: its own ring,
   SentinelClient: Sentinel); the project settings ``DJANGO_REDIS_IGNORE_EXCEPTIONS`` and
   ``DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS`` still apply.
@@ -19,7 +18,6 @@ ignoring it would change what is stored or where. Unknown keys stay errors (``_s
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,10 +25,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from redis_cache_go import _notes, _secrets
 from redis_cache_go._codec_settings import dotted_name as _name
 from redis_cache_go.exceptions import setting_error as _bad
-
-logger = logging.getLogger("redis_cache_go")
 
 DJANGO_REDIS = "django-redis"
 DJANGO = "django"
@@ -56,7 +53,7 @@ DJANGO_REDIS_KEYS: dict[str, str] = {
     "CLIENT_CLASS": "picks the layout: DefaultClient → primary/replicas, ShardClient → django-redis' ring, "
                     "SentinelClient → Sentinel; HerdClient and other classes are refused",
     "CONNECTION_POOL_KWARGS": "redis-py pool arguments, read as Django's RedisCache OPTIONS are (see below)",
-    "USERNAME": "the user name for URL entries without one of their own",
+    "USERNAME": "the ACL user name for entries without one of their own (URLs included)",
     "CONNECTION_FACTORY": "django_redis.pool.ConnectionFactory or SentinelConnectionFactory: dropped; others refused",
     "REDIS_CLIENT_CLASS": "redis.Redis or redis.StrictRedis: ignored; others refused",
     "SENTINEL_KWARGS": "password → SENTINEL_PASSWORD; socket timeouts ignored; others refused",
@@ -88,8 +85,8 @@ _POOL_ARG_KEYS = {
 }
 POOL_ARGS: dict[str, str] = {
     "db": "the database of entries whose URL names none",
-    "username": "the user name for URL entries without one of their own",
-    "password": "the password for URL entries without one of their own",
+    "username": "the ACL user name for entries without one of their own (URLs included)",
+    "password": "the password for entries without one of their own (URLs included)",
     **{k: f"→ {v}" for k, v in _POOL_ARG_KEYS.items()},
     "max_connections": "→ CONNECTION_POOL_CLASS_KWARGS",
     "timeout": "→ CONNECTION_POOL_CLASS_KWARGS (with redis.BlockingConnectionPool)",
@@ -100,20 +97,8 @@ DJANGO_KEYS: dict[str, str] = {
     "serializer": "RedisSerializer: dropped (the default writes the same bytes); another class → SERIALIZER",
 }
 
-_warned: set[str] = set()
-
-
-def warn_once(what: str, why: str) -> None:
-    """Log ``what ignored: why`` once per process."""
-    if what in _warned:
-        return
-    _warned.add(what)
-    logger.warning("redis_cache_go: %s %s", what, why)
-
-
-def reset_warnings() -> None:
-    """Forget which warnings were logged (for tests)."""
-    _warned.clear()
+warn_once = _notes.warn  # ``what why``, once per process (see _notes)
+reset_warnings = _notes.reset
 
 
 @dataclass
@@ -124,9 +109,26 @@ class Translation:
     location: Any
     options: dict[str, Any]
     default_db: int | None = None  # None: _settings' own default
-    username: str | None = field(default=None, repr=False)  # for URL entries without credentials
-    password: str | None = field(default=None, repr=False)
+    username: str | None = None  # for entries without credentials of their own
+    password: str | None = None
     layout: str | None = None  # "primary" or "ring" when CLIENT_CLASS chose it
+    # how a translated setting was written: "OPTIONS['SOCKET_TIMEOUT']" -> "OPTIONS['socket_timeout']"
+    written: dict[str, str] = field(default_factory=dict)
+
+    def rename(self, ours: str, theirs: str) -> None:
+        """Record that the setting named ``ours`` here was written as ``theirs``."""
+        if ours != theirs:
+            self.written[ours] = theirs
+
+    def as_written(self, text: str) -> str:
+        """``text`` (a message) naming every translated setting as the user wrote it."""
+        for ours in sorted(self.written, key=len, reverse=True):  # ['X']['y'] before ['X']
+            text = text.replace(ours, self.written[ours])
+        return text
+
+    def __repr__(self) -> str:
+        return (f"Translation(dialect={self.dialect!r}, location={_secrets.redact(self.location)!r}, "
+                f"options={_secrets.redact(self.options)!r}, default_db={self.default_db!r}, layout={self.layout!r})")
 
     def db_for(self, entry: str, db: int, explicit: bool) -> int:
         """The default database of one LOCATION entry: the dialect's for URLs (the only form
@@ -160,6 +162,9 @@ def translate(location: Any, params: dict[str, Any], options: dict[str, Any]) ->
         _django_redis(t)
     elif kind == DJANGO:
         _django(t)
+    password = t.options.get("PASSWORD")
+    if t.password is None and isinstance(password, str) and password:
+        t.password = password  # for URL entries too, in every dialect (see apply_credentials)
     return t
 
 
@@ -181,8 +186,10 @@ def _take_pool_args(t: Translation, what: str, args: Any) -> None:
             setattr(t, key, value or None)
         elif key in _POOL_ARG_KEYS:
             opts[_POOL_ARG_KEYS[key]] = value  # wins, as django-redis' pool kwargs win over its OPTIONS
+            t.rename(f"OPTIONS[{_POOL_ARG_KEYS[key]!r}]", where)
         else:  # max_connections, timeout and the ignored redis-py arguments: _settings checks them
             pool[key] = value
+            t.rename(f"OPTIONS['CONNECTION_POOL_CLASS_KWARGS'][{key!r}]", where)
     if pool:
         opts["CONNECTION_POOL_CLASS_KWARGS"] = pool
 
@@ -196,16 +203,19 @@ def _django(t: Translation) -> None:
     lower = {k: opts.pop(k) for k in list(opts) if isinstance(k, str) and k != k.upper()}
     if "pool_class" in lower:
         opts["CONNECTION_POOL_CLASS"] = _name(lower.pop("pool_class"))
+        t.rename("OPTIONS['CONNECTION_POOL_CLASS']", "OPTIONS['pool_class']")
     if "parser_class" in lower:
         value = lower.pop("parser_class")
         if value is not None:
             opts["PARSER_CLASS"] = _name(value)
+            t.rename("OPTIONS['PARSER_CLASS']", "OPTIONS['parser_class']")
     if "serializer" in lower:
         value = lower.pop("serializer")
         if _name(value) == _DJANGO_SERIALIZER or value is None:
             pass  # the default: pickle at the highest protocol, ints as text — ours writes the same
         elif type(value).__module__ + "." + type(value).__qualname__ == _DJANGO_SERIALIZER:
             opts["PICKLE_VERSION"] = value.protocol
+            t.rename("OPTIONS['PICKLE_VERSION']", "OPTIONS['serializer'].protocol")
         else:  # Django builds a class (or dotted path) with no arguments
             if isinstance(value, str):
                 try:
@@ -218,6 +228,7 @@ def _django(t: Translation) -> None:
                 except Exception as e:
                     raise _bad("OPTIONS['serializer']", _name(value), f"cannot be built: {type(e).__name__}: {e}") from None
             opts["SERIALIZER"] = value
+            t.rename("OPTIONS['SERIALIZER']", "OPTIONS['serializer']")
     _take_pool_args(t, "OPTIONS", lower)
 
 
@@ -245,9 +256,6 @@ def _django_redis(t: Translation) -> None:
         if user is not None and not isinstance(user, str):
             raise _bad("OPTIONS['USERNAME']", user, "must be a string")
         t.username = user or None
-    password = opts.get("PASSWORD")
-    if isinstance(password, str) and password:
-        t.password = password
     if "CONNECTION_POOL_KWARGS" in opts:
         _take_pool_args(t, "OPTIONS['CONNECTION_POOL_KWARGS']", opts.pop("CONNECTION_POOL_KWARGS") or {})
     if "SERIALIZER_CLASS" not in opts:  # django-redis' default serializer, byte for byte
@@ -296,7 +304,8 @@ def _sentinel(t: Translation) -> None:
         raise _bad("OPTIONS['SENTINEL_KWARGS']", kwargs, "must be a dict")
     for key, value in kwargs.items():
         if key == "password":
-            opts.setdefault("SENTINEL_PASSWORD", value)
+            if opts.setdefault("SENTINEL_PASSWORD", value) is value:
+                t.rename("OPTIONS['SENTINEL_PASSWORD']", "OPTIONS['SENTINEL_KWARGS']['password']")
         elif key in ("socket_timeout", "socket_connect_timeout"):
             warn_once(f"OPTIONS['SENTINEL_KWARGS'][{key!r}]", "ignored: Sentinels are asked with SOCKET_TIMEOUT/SOCKET_CONNECT_TIMEOUT")
         else:
@@ -336,7 +345,12 @@ def layout(backend_mode: str, chosen: str | None, backend: str) -> str:
 
 
 def apply_credentials(t: Translation, servers: list[Any]) -> None:
-    """django-redis and Django hand OPTIONS' credentials to redis-py, whose URL ones win."""
+    """OPTIONS' credentials for every entry that carries none of its own, URLs included.
+
+    As django-redis and Django hand them to redis-py's ``from_url``: what a URL carries wins, field by
+    field (a URL with only a user name still takes OPTIONS' password). django-redis-cache dropped them
+    for URL entries (docs/migration.md says what that changes).
+    """
     for server in servers:
         if server.password is None and t.password:
             server.password = t.password

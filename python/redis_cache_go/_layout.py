@@ -17,8 +17,10 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _topology
-from redis_cache_go._settings import Server, Settings, _redact, parse_server
+from redis_cache_go import _secrets, _topology
+from redis_cache_go._settings import Server, Settings, parse_server
+
+_redact = _secrets.redact_url
 
 logger = logging.getLogger("redis_cache_go")
 
@@ -45,7 +47,7 @@ def primary_index(settings: Settings, master_cache: Any) -> int:
     entries = ", ".join(repr(_redact(s.location)) for s in settings.servers)
     if not isinstance(master_cache, str) or not master_cache.strip():
         raise ImproperlyConfigured(
-            f"redis_cache_go: OPTIONS['MASTER_CACHE'] = {master_cache!r}: must be one of the LOCATION entries ({entries})"
+            f"redis_cache_go: OPTIONS['MASTER_CACHE'] = {_secrets.redact(master_cache)!r}: must be one of the LOCATION entries ({entries})"
         )
     want = parse_server(master_cache.strip(), settings.servers[0].db, None)
     matches = [i for i, s in enumerate(settings.servers) if _address(s) == _address(want)]
@@ -70,7 +72,7 @@ def weights(settings: Settings, value: Any) -> list[int] | None:
             idx = [i for i, s in enumerate(servers) if want is not None and _address(s) == _address(want)]
             if not idx:
                 raise ImproperlyConfigured(
-                    f"redis_cache_go: OPTIONS['WEIGHTS'] key {entry!r} is not one of the LOCATION entries "
+                    f"redis_cache_go: OPTIONS['WEIGHTS'] key {_secrets.redact(entry)!r} is not one of the LOCATION entries "
                     f"({', '.join(repr(_redact(s.location)) for s in servers)})"
                 )
             for i in idx:
@@ -79,11 +81,11 @@ def weights(settings: Settings, value: Any) -> list[int] | None:
     if isinstance(value, (list, tuple)):
         if len(value) != len(servers):
             raise ImproperlyConfigured(
-                f"redis_cache_go: OPTIONS['WEIGHTS'] = {value!r}: {len(value)} weights for {len(servers)} LOCATION entries"
+                f"redis_cache_go: OPTIONS['WEIGHTS'] = {_secrets.redact(value)!r}: {len(value)} weights for {len(servers)} LOCATION entries"
             )
         return [_weight(w) for w in value]
     raise ImproperlyConfigured(
-        f"redis_cache_go: OPTIONS['WEIGHTS'] = {value!r}: must be a list aligned with LOCATION or a dict entry -> weight"
+        f"redis_cache_go: OPTIONS['WEIGHTS'] = {_secrets.redact(value)!r}: must be a list aligned with LOCATION or a dict entry -> weight"
     )
 
 

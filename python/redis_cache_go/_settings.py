@@ -12,10 +12,12 @@ import logging
 import math
 import pickle
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis_cache_go import _codec_settings, _compat, _local_cache, _topology
+from django.core.exceptions import ImproperlyConfigured
+
+from redis_cache_go import _codec_settings, _compat, _local_cache, _notes, _secrets, _topology
 from redis_cache_go._codec_settings import dotted_name
 from redis_cache_go.exceptions import setting_error as _bad
 
@@ -129,6 +131,11 @@ class Settings:
     layout: str | None = None  # the layout django-redis' CLIENT_CLASS chose (see _compat.py)
     local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
 
+    def __repr__(self) -> str:
+        """The settings without secrets: OPTIONS' secret-looking values and URL passwords masked."""
+        return (f"Settings(servers={self.servers!r}, layout={self.layout!r}, topology={_secrets.redact(self.topology)!r}, "
+                f"options={_secrets.redact(self.options)!r})")
+
     def native_config(self, server: Server) -> dict[str, Any]:
         """The JSON document rcg_open receives (see capi/config.go)."""
         tls: dict[str, str] | None = None
@@ -178,7 +185,7 @@ def _breaker(options: dict[str, Any]) -> dict[str, Any]:
 def _query_seconds(server: Server, name: str, default: float | None) -> float | None:
     if name not in server.query:
         return default
-    return _seconds(f"LOCATION {server.location!r} ?{name}", server.query[name])
+    return _seconds(f"LOCATION {_redact(server.location)!r} ?{name}", server.query[name])
 
 
 def _seconds(what: str, value: Any) -> float | None:
@@ -222,6 +229,9 @@ def parse_server(entry: str, db: int, password: str | None) -> Server:
     if entry.startswith("[") and "]:" in entry:  # [::1]:6379
         host, _, port = entry[1:].partition("]:")
         return Server(entry, host, _port(entry, port), db, None, password)
+    if "@" in entry.partition("/")[0]:  # user:password@host:port without redis://
+        raise _bad("LOCATION entry", entry, "a host name has no '@': write credentials in a URL, "
+                   "redis://user:password@host:port/db, or in OPTIONS['USERNAME'] / OPTIONS['PASSWORD']")
     if ":" in entry:
         host, _, port = entry.rpartition(":")
         return Server(entry, host, _port(entry, port), db, None, password)
@@ -257,8 +267,7 @@ def _parse_url(entry: str, default_db: int) -> Server:
     for name in ("socket_timeout", "socket_connect_timeout"):
         if name in query:
             _seconds(f"LOCATION {_redact(entry)!r} ?{name}", query[name])
-    # As in the seed (redis-py's from_url): a URL carries its own password, and
-    # OPTIONS['PASSWORD'] does not apply to it.
+    # The URL's own credentials; OPTIONS' fill in what it lacks (_compat.apply_credentials).
     password = unquote(url.password) if url.password else None
     username = unquote(url.username) if url.username else None
     db = default_db
@@ -282,23 +291,28 @@ def _parse_url(entry: str, default_db: int) -> Server:
     return Server(entry, host, port, db, None if tls else "", password, username, tls, query)
 
 
-def _redact(entry: str) -> str:
-    """The entry with any password replaced by '***'."""
-    if "://" not in entry or "@" not in entry:
-        return entry
-    scheme, _, rest = entry.partition("://")
-    creds, _, tail = rest.rpartition("@")
-    user = creds.split(":", 1)[0] if ":" in creds else creds
-    return f"{scheme}://{user}:***@{tail}" if ":" in creds else f"{scheme}://{user}@{tail}"
+_redact = _secrets.redact_url  # the entry with any password replaced by '***'
 
 
 def parse(location: Any, params: dict[str, Any]) -> Settings:
+    """The settings of one CACHES entry (``params``: the entry without BACKEND and LOCATION).
+
+    Errors and warnings name every setting as it was written, also when it was translated
+    (django-redis' ``CONNECTION_POOL_KWARGS['socket_timeout']`` is read as ``SOCKET_TIMEOUT``).
+    """
     options = params.get("OPTIONS")
     if options is None:
         options = {}
     if not isinstance(options, dict):
         raise _bad("OPTIONS", options, "must be a dict")
     compat = _compat.translate(location, params, options)  # django-redis / Django settings (_compat.py)
+    try:
+        return _parse(compat, params)
+    except ImproperlyConfigured as e:
+        raise ImproperlyConfigured(compat.as_written(str(e))) from None
+
+
+def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
     options, location = compat.options, compat.location
     _check_option_names(options)
 
@@ -307,6 +321,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         db = _int("OPTIONS['DB']", options["DB"])
     if "db" in params:  # django-redis-cache's top-level lowercase db wins
         db = _int("CACHES 'db'", params["db"])
+    _check_entry_keys(params, db)
     password = options.get("PASSWORD")
     if password is not None and not isinstance(password, str):
         raise _bad("OPTIONS['PASSWORD']", "***", "must be a string")
@@ -339,7 +354,7 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
             raise _bad("OPTIONS['CONNECTION_POOL_CLASS']", name,
                        f"connections are pooled in Go; accepted names: {', '.join(sorted(_POOL_CLASSES))}")
         pool_class = _POOL_CLASSES[name]
-    max_connections, pool_timeout = _pool_kwargs(options.get("CONNECTION_POOL_CLASS_KWARGS") or {}, pool_class)
+    max_connections, pool_timeout = _pool_kwargs(options.get("CONNECTION_POOL_CLASS_KWARGS") or {}, pool_class, compat.as_written)
 
     ssl = {}
     for opt, key in (("SSL_CA_CERTS", "ca_file"), ("SSL_CERTFILE", "cert_file"), ("SSL_KEYFILE", "key_file"), ("SSL_CERT_REQS", "cert_reqs"), ("SSL_SERVER_NAME", "server_name")):
@@ -381,6 +396,35 @@ def _check_option_names(options: dict[str, Any]) -> None:
             raise _bad(f"OPTIONS[{key!r}]", options[key], why)
 
 
+def _check_entry_keys(params: dict[str, Any], db: int) -> None:
+    """Warn (once; a check warning under ``manage.py check``) about CACHES entry keys nothing reads.
+
+    Django passes unknown keys through without a word, so a typo (``TIMOUT``) would silently leave
+    the default in place. A key that belongs in OPTIONS, or that django-kidoredis read at the top
+    level (``DB``), gets a hint saying where it goes. Values are never shown (they may be secrets).
+    """
+    known = _DJANGO_ENTRY_KEYS | _CACHES_KEYS
+    for key in params:
+        if key in known:
+            continue
+        what = f"CACHES entry key {key!r}"
+        name = str(key)
+        if name == "DB":
+            shown = repr(params[key]) if isinstance(params[key], int) else "..."
+            _notes.warn(what, f"is not read: django-kidoredis read the database at the top level; here it goes in "
+                        f"OPTIONS, and until then this cache uses database {db}", _notes.UNREAD_KEY,
+                        f"Move it into OPTIONS: 'OPTIONS': {{'DB': {shown}}} (or use the lower-case top-level 'db').")
+        elif name in _SUPPORTED or name in _NOT_YET or name in _compat.DJANGO_REDIS_KEYS:
+            _notes.warn(what, "is not read at the top level: it is an OPTIONS key", _notes.UNREAD_KEY,
+                        f"Move it into OPTIONS: 'OPTIONS': {{{name!r}: ...}}.")
+        else:
+            by_upper = {k.upper(): k for k in sorted(known)}
+            hint = difflib.get_close_matches(name.upper(), sorted(by_upper), n=1)
+            why = f"is not read by Django or redis-cache-go (did you mean {by_upper[hint[0]]!r}?)" if hint \
+                else "is not read by Django or redis-cache-go"
+            _notes.warn(what, why, _notes.UNREAD_KEY)
+
+
 def _check_parser(value: Any) -> None:
     name = dotted_name(value)
     module, _, cls = name.rpartition(".")
@@ -389,7 +433,7 @@ def _check_parser(value: Any) -> None:
     logger.debug("OPTIONS['PARSER_CLASS'] = %s ignored: replies are parsed in Go", name)
 
 
-def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
+def _pool_kwargs(kwargs: Any, pool_class: str, as_written: Callable[[str], str]) -> tuple[int, float | None]:
     if not isinstance(kwargs, dict):
         raise _bad("OPTIONS['CONNECTION_POOL_CLASS_KWARGS']", kwargs, "must be a dict")
     max_connections = 0
@@ -403,7 +447,7 @@ def _pool_kwargs(kwargs: Any, pool_class: str) -> tuple[int, float | None]:
                 raise _bad(what, value, "only applies with CONNECTION_POOL_CLASS redis.BlockingConnectionPool")
             pool_timeout = _seconds(what, value)
         elif key in _IGNORED_POOL_KWARGS:
-            logger.warning("redis_cache_go: %s ignored: %s", what, _IGNORED_POOL_KWARGS[key])
+            _notes.warn(as_written(what), f"ignored: {_IGNORED_POOL_KWARGS[key]}")
         else:
             raise _bad(what, value, "unknown connection pool argument (supported: max_connections, timeout)")
     return max_connections, pool_timeout
@@ -424,6 +468,8 @@ def _cert_reqs(value: Any) -> str:
 # tests/python/test_settings_reference.py fails when the two differ.
 _POOL_KWARGS = {"max_connections", "timeout"}  # read by _pool_kwargs
 _CACHES_KEYS = {"db"}  # the top-level lowercase db that parse() reads besides Django's own keys
+# Django's own keys of a CACHES entry (BACKEND and LOCATION never reach parse() from Django's handler).
+_DJANGO_ENTRY_KEYS = {"BACKEND", "LOCATION", "OPTIONS", "TIMEOUT", "KEY_PREFIX", "VERSION", "KEY_FUNCTION"}
 
 
 def documented_keys() -> dict[str, frozenset[str]]:

@@ -101,9 +101,9 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if self._mode == "primary":
             primary = _layout.primary_index(self._settings, options.get("MASTER_CACHE"))
         elif options.get("MASTER_CACHE") is not None:
-            _layout.logger.warning("redis_cache_go: OPTIONS['MASTER_CACHE'] ignored: %s has no primary", type(self).__name__)
+            _compat.warn_once("OPTIONS['MASTER_CACHE']", f"ignored: {type(self).__name__} has no primary")
         if self._mode != "ring" and (weights or "HASH_RING" in options):
-            _layout.logger.warning("redis_cache_go: OPTIONS HASH_RING/WEIGHTS ignored: %s does not shard", type(self).__name__)
+            _compat.warn_once("OPTIONS HASH_RING/WEIGHTS", f"ignored: {type(self).__name__} does not shard")
             weights = None
         self._describe = _layout.describe(self._settings, self._mode, primary)
         local = self._settings.local_cache

@@ -12,7 +12,6 @@ The ids are listed in the README ("System checks") and in :data:`IDS`.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from typing import Any, Callable, Iterator
@@ -21,6 +20,8 @@ from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
+
+from redis_cache_go import _notes, _secrets
 
 # id -> (what it means, hint). The README's "System checks" table lists the same.
 IDS: dict[str, tuple[str, str]] = {
@@ -44,7 +45,7 @@ IDS: dict[str, tuple[str, str]] = {
                             "SSL_CA_CERTS, SSL_CERTFILE and SSL_KEYFILE must name readable files; SSL_CERT_REQS is "
                             "'none', 'optional' or 'required'."),
     "redis_cache_go.E009": ("bad CLUSTER / SENTINELS / SENTINEL_SERVICE / READ_FROM_REPLICAS",
-                            "See the README section 'Redis Cluster and Redis Sentinel'."),
+                            "See docs/settings.md, section 'Redis Cluster and Sentinel'."),
     "redis_cache_go.E010": ("FORK_FALLBACK with a Go COMPRESSOR",
                             "The pure-Python fork fallback cannot decode Go-compressed values: drop FORK_FALLBACK "
                             "and make the first cache call after the fork, or use no COMPRESSOR."),
@@ -63,14 +64,19 @@ IDS: dict[str, tuple[str, str]] = {
                             "layout make the first cache call after the fork instead."),
     "redis_cache_go.W004": ("setting accepted but ignored", "Remove the setting; the message says why it has no effect."),
     "redis_cache_go.W005": ("server unreachable (deploy check)",
-                            "Start the server or fix LOCATION / credentials; `manage.py redis_cache ping` retries."),
+                            "Start the server or fix LOCATION / credentials; `manage.py redis_cache ping` sends each "
+                            "server one PING and shows its answer or error."),
     "redis_cache_go.W006": ("SSL_* options without a rediss:// LOCATION entry",
                             "TLS is used for rediss:// entries only: write LOCATION as rediss://host:port."),
+    "redis_cache_go.W007": ("CACHES entry key that nothing reads (a typo, or another package's key)",
+                            "Django reads BACKEND, LOCATION, TIMEOUT, OPTIONS, KEY_PREFIX, VERSION and KEY_FUNCTION "
+                            "(and redis-cache-go the lower-case db); every other setting goes in OPTIONS."),
 }
 
-_OPTION_KEY = re.compile(r"OPTIONS\[['\"]([A-Za-z_]+)['\"]\]")
+_OPTION_KEY = re.compile(r"\[['\"]([A-Za-z_]+)['\"]\]")
+# keys of django-redis / Django that _compat translates, by the name of ours they are read as
+_TRANSLATED = {"pool_class": "CONNECTION_POOL_CLASS", "parser_class": "PARSER_CLASS", "serializer": "SERIALIZER"}
 _TLS_FILES = ("SSL_CA_CERTS", "SSL_CERTFILE", "SSL_KEYFILE")
-_logger = logging.getLogger("redis_cache_go")
 
 
 def register() -> None:
@@ -103,17 +109,18 @@ def _shielded(check: Callable[..., list[checks.CheckMessage]]) -> Callable[..., 
         from django.core.cache.backends.dummy import DummyCache
 
         stand_ins = []
-        for alias, cls, conf in _ours():
+        with _notes.collecting():  # check_caches reports the warnings of building our entries
+            for alias, cls, conf in _ours():
+                try:
+                    caches[alias]
+                except ImproperlyConfigured:
+                    caches[alias] = DummyCache("", {})  # a stand-in that Django's checks skip
+                    stand_ins.append(alias)
             try:
-                caches[alias]
-            except ImproperlyConfigured:
-                caches[alias] = DummyCache("", {})  # a stand-in that Django's checks skip
-                stand_ins.append(alias)
-        try:
-            return check(app_configs=app_configs, **kwargs)
-        finally:
-            for alias in stand_ins:
-                del caches[alias]
+                return check(app_configs=app_configs, **kwargs)
+            finally:
+                for alias in stand_ins:
+                    del caches[alias]
 
     shielded.__name__ = shielded.__qualname__ = check.__name__
     shielded.__doc__ = check.__doc__
@@ -121,9 +128,10 @@ def _shielded(check: Callable[..., list[checks.CheckMessage]]) -> Callable[..., 
     return shielded
 
 
-def _message(level: Callable[..., checks.CheckMessage], code: str, alias: str, text: str) -> checks.CheckMessage:
-    text = text.removeprefix("redis_cache_go: ")
-    return level(text, hint=IDS[code][1], obj=f"CACHES[{alias!r}]", id=code)
+def _message(level: Callable[..., checks.CheckMessage], code: str, alias: str, text: str,
+             hint: str | None = None) -> checks.CheckMessage:
+    text = _secrets.scrub(text.removeprefix("redis_cache_go: "))
+    return level(text, hint=hint or IDS[code][1], obj=f"CACHES[{alias!r}]", id=code)
 
 
 def classify(message: str) -> str:
@@ -132,10 +140,17 @@ def classify(message: str) -> str:
         return "redis_cache_go.E001"
     if "socket_timeout" in message or "socket_connect_timeout" in message or "['timeout']" in message:
         return "redis_cache_go.E007"
-    match = _OPTION_KEY.search(message)
-    key = match.group(1) if match else ""
-    if not key:
+    names = _OPTION_KEY.findall(message)  # ['CONNECTION_POOL_KWARGS']['ssl_cert_reqs']: the innermost decides
+    if not names:
         return "redis_cache_go.E003" if "LOCATION" in message else "redis_cache_go.E011"
+    for name in reversed(names):
+        code = _classify_key(_TRANSLATED.get(name, name.upper()))
+        if code:
+            return code
+    return "redis_cache_go.E011"
+
+
+def _classify_key(key: str) -> str | None:
     if key == "LOCAL_CACHE":
         return "redis_cache_go.E002"
     if key in ("CLIENT_CLASS", "CONNECTION_FACTORY", "REDIS_CLIENT_CLASS", "CLIENT_KWARGS"):
@@ -152,7 +167,7 @@ def classify(message: str) -> str:
         return "redis_cache_go.E008"
     if key in ("CLUSTER", "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "READ_FROM_REPLICAS"):
         return "redis_cache_go.E009"
-    return "redis_cache_go.E011"
+    return None
 
 
 def _our_backend(path: Any) -> type[Any] | None:
@@ -168,32 +183,13 @@ def _our_backend(path: Any) -> type[Any] | None:
     return cls if isinstance(cls, type) and issubclass(cls, RedisCache) else None
 
 
-class _Collect(logging.Handler):
-    """Collects the WARNING records the backend logs while it is built (ignored settings)."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-def _build(cls: type[Any], conf: dict[str, Any]) -> tuple[Any, list[str]]:
-    """Build the backend as Django's cache handler does; (cache, warnings it logged)."""
+def _build(cls: type[Any], conf: dict[str, Any]) -> Any:
+    """Build the backend as Django's cache handler does (inside ``_notes.collecting()`` its
+    warnings about ignored settings are collected, not logged)."""
     params = dict(conf)
     params.pop("BACKEND", None)
     location = params.pop("LOCATION", "")
-    collect = _Collect()
-    old_level = _logger.level
-    _logger.addHandler(collect)
-    if _logger.getEffectiveLevel() > logging.WARNING:
-        _logger.setLevel(logging.WARNING)
-    try:
-        return cls(location, params), collect.messages
-    finally:
-        _logger.removeHandler(collect)
-        _logger.setLevel(old_level)
+    return cls(location, params)
 
 
 def _ours() -> Iterator[tuple[str, type[Any], dict[str, Any]]]:
@@ -210,13 +206,15 @@ def check_caches(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
     errors: list[checks.CheckMessage] = []
     places: dict[tuple[Any, ...], str] = {}
     for alias, cls, conf in _ours():
-        try:
-            cache, logged = _build(cls, conf)
-        except ImproperlyConfigured as e:
-            errors.append(_message(checks.Error, classify(str(e)), alias, str(e)))
+        with _notes.collecting() as notes:
+            try:
+                cache = _build(cls, conf)
+            except ImproperlyConfigured as e:
+                errors.append(_message(checks.Error, classify(str(e)), alias, str(e)))
+                cache = None
+        errors += [_message(checks.Warning, note.check, alias, note.text, note.hint) for note in notes]
+        if cache is None:
             continue
-        for text in logged:
-            errors.append(_message(checks.Warning, "redis_cache_go.W004", alias, text))
         errors += _check_built(alias, cache)
         for server in cache._settings.servers:
             place = (_address(server), server.db, cache.key_prefix)
@@ -279,7 +277,8 @@ def check_servers_reachable(app_configs: Any = None, **kwargs: Any) -> list[chec
     out: list[checks.CheckMessage] = []
     for alias, cls, conf in _ours():
         try:
-            cache, _ = _build(cls, conf)
+            with _notes.collecting():  # check_caches reports the warnings
+                cache = _build(cls, conf)
         except ImproperlyConfigured:
             continue  # check_caches reports it
         try:

@@ -12,6 +12,8 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from redis_cache_go import _secrets
+
 
 class RedisCacheError(Exception):
     """Base class of every redis-cache-go error."""
@@ -85,5 +87,6 @@ __all__ = [
 
 
 def setting_error(what: str, value: Any, why: str) -> ImproperlyConfigured:
-    """The ``ImproperlyConfigured`` every settings check raises: names the setting, its value, why."""
-    return ImproperlyConfigured(f"redis_cache_go: {what} = {value!r}: {why}")
+    """The ``ImproperlyConfigured`` every settings check raises: names the setting, its value, why
+    (the value masked when the setting's name looks like a secret; no password of a URL)."""
+    return ImproperlyConfigured(f"redis_cache_go: {_secrets.setting_message(what, value, why)}")

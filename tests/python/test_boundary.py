@@ -104,6 +104,17 @@ def test_fork_after_use_fails_fast_in_child_and_parent_keeps_working(make_cache,
     assert raw.command("GET", ":1:after-fork") == b"2"
 
 
+def test_fork_error_names_the_setting_that_needs_no_code_change(make_cache):
+    """Besides the deployment fixes, the message names OPTIONS["FORK_FALLBACK"], the one that is a
+    settings change only."""
+    cache = make_cache()
+    cache.set("k", 1)
+    child = call_in_forked_child(lambda: cache.get("k"))
+    assert child.error == "ForkedProcessError", child.message
+    assert 'OPTIONS["FORK_FALLBACK"] = True' in child.message, child.message
+    assert "--preload" in child.message and "spawn" in child.message
+
+
 def test_fork_before_first_use_works(redis_server):
     result = run_python(
         SETUP

@@ -180,3 +180,136 @@ def _closed_port() -> int:
     from redisproc import free_port
 
     return int(free_port())
+
+
+# ------------------------------------------------------------------ top-level keys nothing reads
+
+@pytest.mark.parametrize("key, value, says", [
+    ("TIMOUT", 60, "did you mean 'TIMEOUT'?"),
+    ("KEY_PREFX", "site", "did you mean 'KEY_PREFIX'?"),
+    ("timeout", 60, "did you mean 'TIMEOUT'?"),
+    ("VERSOIN", 2, "did you mean 'VERSION'?"),
+    ("KEYFUNCTION", "my.func", "did you mean 'KEY_FUNCTION'?"),
+    ("FROBNICATE", 1, "not read by Django or redis-cache-go"),
+])
+def test_a_misspelt_top_level_key_warns_with_a_did_you_mean(key: str, value: Any, says: str) -> None:
+    found = run({"t": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", key: value}})
+    assert ids(found) == ["redis_cache_go.W007"], [str(m) for m in found]
+    assert f"{key!r}" in found[0].msg and says in found[0].msg, found[0].msg
+    assert found[0].obj == "CACHES['t']" and not found[0].is_serious()
+
+
+def test_kidoredis_top_level_db_says_where_it_belongs() -> None:
+    found = run({"k": {"BACKEND": "redis_cache_go.ShardedRedisCache", "LOCATION": ["127.0.0.1:6379", "127.0.0.1:6380"],
+                       "DB": 0, "OPTIONS": {"HASH_RING": "kidoredis"}}})
+    assert ids(found) == ["redis_cache_go.W007"], [str(m) for m in found]
+    text = found[0].msg + " " + str(found[0].hint)
+    assert "django-kidoredis" in text and "'OPTIONS': {'DB': 0}" in found[0].hint, text
+    assert "database 1" in found[0].msg, found[0].msg  # what the cache uses meanwhile
+
+
+@pytest.mark.parametrize("key", ["PASSWORD", "SOCKET_TIMEOUT", "CLIENT_CLASS"])
+def test_an_options_key_at_the_top_level_says_it_belongs_in_options(key: str) -> None:
+    found = run({"o": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", key: "x-value"}})
+    assert ids(found) == ["redis_cache_go.W007"], [str(m) for m in found]
+    assert f"'OPTIONS': {{{key!r}: ...}}" in str(found[0].hint), found[0].hint
+    assert "x-value" not in found[0].msg + str(found[0].hint)
+
+
+def test_known_top_level_keys_are_quiet() -> None:
+    found = run({"q": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "TIMEOUT": 60, "KEY_PREFIX": "q", "VERSION": 2,
+                       "KEY_FUNCTION": "django.core.cache.backends.base.default_key_func", "OPTIONS": {}, "db": 3}})
+    assert found == []
+
+
+def test_a_top_level_typo_is_logged_once_at_construction(caplog: pytest.LogCaptureFixture) -> None:
+    """Without `manage.py check` (a gunicorn worker), the typo still does not pass silently."""
+    import logging
+
+    from redis_cache_go import RedisCache, _compat
+
+    _compat.reset_warnings()
+    with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
+        for _ in range(3):
+            RedisCache("127.0.0.1:6379", {"TIMOUT": 60})
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and "'TIMOUT'" in lines[0] and "did you mean 'TIMEOUT'?" in lines[0], lines
+
+
+# ------------------------------------------------------------------ warnings: once, named as written
+
+def test_manage_py_check_prints_each_ignored_setting_once_named_as_written(tmp_path: Any) -> None:
+    (tmp_path / "once_settings.py").write_text(
+        "SECRET_KEY = 'x'\nINSTALLED_APPS = ['redis_cache_go']\nUSE_TZ = True\n"
+        "CACHES = {'default': {'BACKEND': 'redis_cache_go.RedisCache', 'LOCATION': 'redis://127.0.0.1:6379/0',\n"
+        "  'OPTIONS': {'CLIENT_CLASS': 'django_redis.client.DefaultClient', 'CLOSE_CONNECTION': True,\n"
+        "              'CONNECTION_POOL_KWARGS': {'retry_on_timeout': True}}}}\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), str(tmp_path)]))
+    for _ in range(2):  # whichever of Django's and our checks builds the cache first
+        done = subprocess.run([sys.executable, "-m", "django", "check", "--settings=once_settings"],
+                              capture_output=True, text=True, env=env, timeout=60)
+        out = done.stdout + done.stderr
+        assert done.returncode == 0, out
+        assert out.count("retry_on_timeout") == 1 and out.count("CLOSE_CONNECTION") == 1, out
+        assert "OPTIONS['CONNECTION_POOL_KWARGS']['retry_on_timeout'] ignored" in out, out
+        assert "CONNECTION_POOL_CLASS_KWARGS" not in out, out
+
+
+def test_djangos_cache_checks_build_our_entries_without_logging(caplog: pytest.LogCaptureFixture) -> None:
+    """Django's own cache checks build every entry too: their build logs nothing (ours reports it),
+    so `check` says each warning once whichever of the two runs first."""
+    import logging
+
+    from redis_cache_go import _compat
+
+    _compat.reset_warnings()
+    checks.register()
+    shielded = [c for c in django_checks.registry.registry.registered_checks
+                if c.__name__ == "check_file_based_cache_is_absolute" and c.__module__ == "redis_cache_go.checks"]
+    conf = {"w": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "TIMOUT": 3,
+                  "OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}}}
+    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, **conf}):
+        with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
+            assert len(shielded) == 1 and shielded[0]() == []
+            from django.core.cache import caches as handler
+            handler["w"]  # built by Django's check: not logged again either
+            found = checks.check_caches()
+    assert caplog.records == [], caplog.text
+    assert sorted(ids(found)) == ["redis_cache_go.W004", "redis_cache_go.W007"], [str(m) for m in found]
+
+
+def test_checks_report_ignored_settings_every_time_they_run() -> None:
+    """Warnings are logged once per process, but every run of the checks reports them."""
+    conf = {"w": {"BACKEND": B, "LOCATION": "127.0.0.1:6379", "OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}}}
+    assert ids(run(conf)) == ["redis_cache_go.W004"]
+    assert ids(run(conf)) == ["redis_cache_go.W004"]
+
+
+@pytest.mark.parametrize("options, want", [
+    ({"CLIENT_CLASS": "django_redis.client.DefaultClient", "CONNECTION_POOL_KWARGS": {"ssl_cert_reqs": "maybe"}}, "redis_cache_go.E008"),
+    ({"ssl_cert_reqs": "maybe"}, "redis_cache_go.E008"),
+    ({"socket_timeout": -1}, "redis_cache_go.E007"),
+])
+def test_translated_keys_keep_their_check_id(options: dict[str, Any], want: str) -> None:
+    found = run({"bad": {"BACKEND": B, "LOCATION": "rediss://127.0.0.1:6379/0", "OPTIONS": options}})
+    assert ids(found) == [want], [str(m) for m in found]
+
+
+def test_hints_point_at_documentation_that_exists() -> None:
+    """A hint that names a README or docs/ section names one that is there."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        readme = f.read()
+    for code, (_, hint) in checks.IDS.items():
+        for section in re.findall(r"README section '([^']+)'", hint):
+            assert f"\n## {section}\n" in readme or f"\n### {section}\n" in readme, (code, section)
+        for path, section in re.findall(r"(docs/[\w-]+\.md)(?:, section '([^']+)')?", hint):
+            assert os.path.isfile(os.path.join(ROOT, path)), (code, path)
+            if section:
+                with open(os.path.join(ROOT, path)) as f:
+                    assert re.search(rf"^#+ {re.escape(section)}$", f.read(), re.MULTILINE), (code, path, section)
+
+
+def test_the_deploy_check_hint_does_not_promise_retries() -> None:
+    """`manage.py redis_cache ping` sends one PING per server; it does not retry."""
+    hint = checks.IDS["redis_cache_go.W005"][1]
+    assert "retr" not in hint and "redis_cache ping" in hint

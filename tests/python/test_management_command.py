@@ -218,3 +218,78 @@ def test_progress_on_a_terminal_redraws_one_line() -> None:
     assert text.startswith("\rDeleting [") and " 50% 5/10 keys" in text
     assert text.endswith("100% 5 keys in 0.0s\x1b[K\n")
     assert "\n" not in text[:-1]  # redrawn in place: one line
+
+
+def test_ping_failure_names_the_server_once(setup_caches: dict[str, Any]) -> None:
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command(Command(), "ping", cache="half_down", stdout=out, stderr=io.StringIO())
+    fail = [line for line in out.getvalue().splitlines() if line.startswith("FAIL")]
+    assert len(fail) == 1 and fail[0].count(f"redis {setup_caches['dead']} db 1") == 1, fail
+    assert "connection" in fail[0]  # the reason is still there
+
+
+def test_stats_failure_names_the_server_once(setup_caches: dict[str, Any]) -> None:
+    with pytest.raises(CommandError) as info:
+        run("stats", cache="half_down", samples=1)
+    for part in str(info.value).split("; "):
+        assert part.count(f"redis {setup_caches['dead']} db 1") == 1, str(info.value)
+
+
+def test_interrupted_delete_says_what_was_deleted_and_exits_130(setup_caches: dict[str, Any], raw: Any,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C between two SCAN steps: the keys of the finished steps are gone, the message says how
+    many (at least; the step in flight may have deleted more), and the status is 130."""
+    cache = caches["default"]
+    cache.set_many({f"user:{i}": i for i in range(300)})
+    steps = {"n": 0}
+    original = Progress.add
+
+    def add(self: Progress, n: int) -> None:
+        original(self, n)
+        if self.label == "Deleting":
+            steps["n"] += 1
+            if steps["n"] == 3:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "add", add)
+    try:
+        run("delete-pattern", "user:*", interactive=False, itersize=50)
+    except CommandError as e:
+        error = e
+    except KeyboardInterrupt:
+        pytest.fail("the interrupt escaped the command (a traceback, and nothing said about what was deleted)")
+    else:
+        pytest.fail("the interrupted command reported success")
+    left = raw.command("DBSIZE")
+    assert isinstance(left, int) and 0 < left < 300
+    assert error.returncode == 130
+    message = str(error)
+    assert "Interrupted" in message and f"at least {300 - left} keys" in message, message
+    assert "'site:1:user:*'" in message
+
+
+def test_ctrl_c_at_the_confirmation_exits_130_without_a_traceback(setup_caches: dict[str, Any], tmp_path: Any,
+                                                                   raw: Any) -> None:
+    """Through manage.py: Ctrl-C while the command waits for 'yes' (KeyboardInterrupt from input(),
+    raised at that point deterministically) ends it with status 130, a one-line message and
+    nothing deleted."""
+    caches["default"].set("k", 1)
+    (tmp_path / "int_settings.py").write_text(
+        "SECRET_KEY = 'x'\nINSTALLED_APPS = ['redis_cache_go']\nUSE_TZ = True\n"
+        f"CACHES = {{'default': {{'BACKEND': '{B}', 'LOCATION': '{setup_caches['live']}', 'KEY_PREFIX': 'site',"
+        " 'OPTIONS': {'DB': 0}}}\n")
+    code = ("import builtins, sys\n"
+            "def ctrl_c(prompt=''):\n"
+            "    sys.stdout.write(prompt)\n"
+            "    raise KeyboardInterrupt\n"
+            "builtins.input = ctrl_c\n"
+            "from django.core.management import execute_from_command_line\n"
+            "execute_from_command_line(['manage.py', 'redis_cache', 'delete-pattern', '*'])\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.join(ROOT, "python"), str(tmp_path)]),
+               DJANGO_SETTINGS_MODULE="int_settings")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert "Type 'yes'" in done.stdout, done.stdout
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    assert "Traceback" not in done.stderr and "nothing was deleted" in done.stderr, done.stderr
+    assert raw.command("DBSIZE") == 1

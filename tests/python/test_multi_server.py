@@ -306,7 +306,7 @@ def test_the_document_lists_every_server_with_its_ring_name_and_shared_timeouts(
     assert [s["name"] for s in doc["servers"]] == [
         "('10.0.0.1', 6379, 2, '')", "('10.0.0.2', 6380, 1, None)", "(None, None, 1, '/tmp/r.sock')"]
     assert [(s["network"], s["addr"], s["db"], s["password"], s["weight"]) for s in doc["servers"]] == [
-        ("tcp", "10.0.0.1:6379", 2, "", 1), ("tcp", "10.0.0.2:6380", 1, "pw", 2), ("unix", "/tmp/r.sock", 1, "pw", 1)]
+        ("tcp", "10.0.0.1:6379", 2, "pw", 1), ("tcp", "10.0.0.2:6380", 1, "pw", 2), ("unix", "/tmp/r.sock", 1, "pw", 1)]
     assert "addr" not in doc
 
 

@@ -30,7 +30,12 @@ def test_location_forms_parse_to_the_seed_identifiers(case):
         assert server.location == want["location"]
         assert list(server.identifier) == want["identifier"]
         assert repr(server.identifier) == want["identifier_repr"]
-        assert server.password == want["pool_connection_kwargs"].get("password")
+        password = want["pool_connection_kwargs"].get("password")
+        if password is None and "://" in want["location"]:
+            # django-redis-cache dropped OPTIONS['PASSWORD'] for URL entries; here it applies to
+            # every entry without one of its own, as in django-redis and Django (docs/migration.md)
+            password = params.get("OPTIONS", {}).get("PASSWORD")
+        assert server.password == password
     if all("://" not in x["location"] for x in case["servers"]):
         assert {srv.db for srv in settings.servers} == {case["effective_db"]}
 
@@ -97,6 +102,9 @@ def test_redis_py_pool_names_are_accepted(name):
 
 
 def test_ignored_pool_kwargs_are_logged(caplog):
+    from redis_cache_go import _compat
+
+    _compat.reset_warnings()  # logged once per process
     with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
         RedisCache("127.0.0.1:6379", {"OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}})
     assert "retry_on_timeout" in caplog.text and "ignored" in caplog.text
@@ -156,3 +164,133 @@ def test_passwords_never_appear_in_errors_or_repr():
 def test_pickle_version_default_is_highest():
     assert RedisCache("127.0.0.1:6379", {})._protocol == pickle.HIGHEST_PROTOCOL
     assert RedisCache("127.0.0.1:6379", {"OPTIONS": {"PICKLE_VERSION": 2}})._protocol == 2
+
+
+# ----------------------------------------------------------------- no secret in any message, repr or log
+
+SECRET = "hunter2-Secret"
+DR = "django_redis.client.DefaultClient"
+SENTINEL_CLIENT = "django_redis.client.SentinelClient"
+# Settings that are wrong (or right) in ways that make the settings code word a message, a repr or a
+# log line near a secret: the secret must never be in any of them.
+SECRET_CASES = [
+    ("127.0.0.1:6379", {"PASWORD": SECRET}, {}),  # an unknown key close to PASSWORD
+    ("127.0.0.1:6379", {"SENTINEL_PASWORD": SECRET}, {}),
+    ("127.0.0.1:6379", {"PROTECTION_KEY": SECRET}, {}),
+    ("127.0.0.1:6379", {"PASSWORD": SECRET}, {}),  # valid: reprs and logs
+    ("127.0.0.1:6379", {"PASSWORD": SECRET, "SOCKET_TIMEOUT": -1}, {}),
+    ("127.0.0.1:6379", [("PASSWORD", SECRET)], {}),  # OPTIONS not a dict
+    (f"redis://user:{SECRET}@127.0.0.1:6379/0?bogus=1", {}, {}),
+    (f"redis://user:{SECRET}@127.0.0.1:notaport/0", {}, {}),
+    (f"user:{SECRET}@127.0.0.1:6379", {}, {}),  # a URL without its scheme
+    ([f"redis://:{SECRET}@10.0.0.1:6379/0", f"unix://:{SECRET}@/tmp/r.sock"], {"CLUSTER": True}, {}),
+    ([f"redis+cluster://:{SECRET}@10.0.0.1:6379", f"redis://:{SECRET}@10.0.0.2:6379"], {}, {}),
+    ([f"redis://:{SECRET}@10.0.0.1:6379/0", "10.0.0.2:6379"], {"WEIGHTS": {f"redis://:{SECRET}@10.9.9.9:1": 2}}, {}),
+    ([f"redis://:{SECRET}@10.0.0.1:6379/0", "10.0.0.2:6379"], {"MASTER_CACHE": f"redis://:{SECRET}@10.9.9.9:1"}, {}),
+    ([f"redis://:{SECRET}@10.0.0.1:6379/0", "10.0.0.2:6379"], {"MASTER_CACHE": 7}, {}),
+    (f"redis://:{SECRET}@10.0.0.1:6379/0", {"SENTINEL_PASSWORD": SECRET}, {}),  # needs SENTINELS
+    (f"redis://:{SECRET}@svc/0", {"SENTINELS": ["127.0.0.1:26379"], "SENTINEL_SERVICE": "svc", "SENTINEL_PASSWORD": SECRET}, {}),
+    (42, {"PASSWORD": SECRET}, {}),
+    (f"redis://:{SECRET}@127.0.0.1:6379/0", {"SERIALIZER_CLASS_KWARGS": {"password": SECRET}}, {}),
+    ("redis://127.0.0.1:6379/0", {"CLIENT_CLASS": DR, "PASSWORD": SECRET, "CONNECTION_POOL_KWARGS": {"pasword": SECRET}}, {}),
+    ("redis://127.0.0.1:6379/0", {"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"password": SECRET, "retry_on_timeout": True}}, {}),
+    ("redis://127.0.0.1:6379/0", {"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": [("password", SECRET)]}, {}),
+    ("redis://127.0.0.1:6379/0", {"CLIENT_CLASS": DR, "PASWORD": SECRET}, {}),
+    ("redis://127.0.0.1:6379/0", {"pasword": SECRET}, {}),  # Django's lower-case OPTIONS
+    ("redis://127.0.0.1:6379/0", {"password": SECRET, "health_check_interval": 3}, {}),
+    (f"redis://:{SECRET}@/0", {"CLIENT_CLASS": SENTINEL_CLIENT, "SENTINELS": ["127.0.0.1:26379"]}, {}),
+    ("redis://svc/0", {"CLIENT_CLASS": SENTINEL_CLIENT, "SENTINELS": ["127.0.0.1:26379"], "SENTINEL_KWARGS": {"passwd": SECRET}}, {}),
+    ("redis://svc/0", {"CLIENT_CLASS": SENTINEL_CLIENT, "SENTINELS": ["127.0.0.1:26379"],
+                       "SENTINEL_KWARGS": {"password": SECRET, "socket_timeout": 1}}, {}),
+    ("127.0.0.1:6379", {}, {"PASSWORD": SECRET}),  # top level, where it is not read
+    ("127.0.0.1:6379", {}, {"PASWORD": SECRET}),
+]
+
+
+def _everything_said(location, options, params, caplog) -> list[str]:
+    """Every message, repr and log line the settings code produces for one CACHES entry."""
+    from django.test import override_settings
+
+    from redis_cache_go import _compat, checks
+
+    _compat.reset_warnings()
+    said: list[str] = []
+    conf = {"BACKEND": "redis_cache_go.RedisCache", "LOCATION": location, "OPTIONS": options, **params}
+    with caplog.at_level(logging.DEBUG):
+        try:
+            cache = RedisCache(location, {"OPTIONS": options, **params})
+        except ImproperlyConfigured as e:
+            said += [str(e), repr(e)]
+        else:
+            settings = cache._settings
+            said += [repr(cache), repr(settings), str(settings), repr(settings.servers), cache._describe]
+            said += [repr(_compat.translate(location, params, options))]
+            cache.disconnect()
+        with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}, "c": conf}):
+            for message in checks.check_caches():
+                said += [str(message), repr(message), message.msg, str(message.hint)]
+    said += [r.getMessage() for r in caplog.records] + [caplog.text]
+    return said
+
+
+@pytest.mark.parametrize("location, options, params", SECRET_CASES)
+def test_no_secret_in_any_message_repr_or_log_line(location, options, params, caplog):
+    said = _everything_said(location, options, params, caplog)
+    leaks = [text for text in said if SECRET in text]
+    assert not leaks, leaks
+    assert any(text.strip() for text in said)
+
+
+def test_an_unknown_key_close_to_a_secret_is_named_without_its_value():
+    with pytest.raises(ImproperlyConfigured) as info:
+        RedisCache("127.0.0.1:6379", {"OPTIONS": {"PASWORD": SECRET}})
+    assert "OPTIONS['PASWORD'] = '***'" in str(info.value) and "did you mean 'PASSWORD'" in str(info.value)
+    with pytest.raises(ImproperlyConfigured) as info:  # not a secret: the value helps
+        RedisCache("127.0.0.1:6379", {"OPTIONS": {"SOCKET_TIMOUT": 3}})
+    assert "OPTIONS['SOCKET_TIMOUT'] = 3" in str(info.value)
+
+
+def test_ignored_exceptions_log_no_password(dead_location, caplog):
+    cache = RedisCache(f"redis://:{SECRET}@{dead_location}/0", {"OPTIONS": {"IGNORE_EXCEPTIONS": True, "SOCKET_CONNECT_TIMEOUT": 1}})
+    with caplog.at_level(logging.DEBUG):
+        assert cache.get("k", "default") == "default"
+    cache.disconnect()
+    assert caplog.records and SECRET not in caplog.text
+
+
+# ------------------------------------------------------- django-redis / Django keys named as written, warned once
+
+@pytest.mark.parametrize("options, written", [
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"retry_on_timeout": True}},
+     "OPTIONS['CONNECTION_POOL_KWARGS']['retry_on_timeout']"),
+    ({"retry_on_timeout": True}, "OPTIONS['retry_on_timeout']"),  # Django's RedisCache
+    ({"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}, "OPTIONS['CONNECTION_POOL_CLASS_KWARGS']['retry_on_timeout']"),
+])
+def test_ignored_pool_arguments_are_named_as_written_and_warned_once(options, written, caplog):
+    from redis_cache_go import _compat
+
+    _compat.reset_warnings()
+    with caplog.at_level(logging.WARNING, logger="redis_cache_go"):
+        for _ in range(3):
+            RedisCache("redis://127.0.0.1:6379/0", {"OPTIONS": dict(options)})
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and written in lines[0], lines
+
+
+@pytest.mark.parametrize("options, written", [
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"max_conections": 5}}, "OPTIONS['CONNECTION_POOL_KWARGS']['max_conections']"),
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"max_connections": 0}}, "OPTIONS['CONNECTION_POOL_KWARGS']['max_connections']"),
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"timeout": 5}}, "OPTIONS['CONNECTION_POOL_KWARGS']['timeout']"),
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"socket_timeout": -1}}, "OPTIONS['CONNECTION_POOL_KWARGS']['socket_timeout']"),
+    ({"CLIENT_CLASS": DR, "CONNECTION_POOL_KWARGS": {"ssl_cert_reqs": "maybe"}}, "OPTIONS['CONNECTION_POOL_KWARGS']['ssl_cert_reqs']"),
+    ({"max_conections": 5}, "OPTIONS['max_conections']"),
+    ({"max_connections": 0}, "OPTIONS['max_connections']"),
+    ({"socket_connect_timeout": "soon"}, "OPTIONS['socket_connect_timeout']"),
+    ({"pool_class": "my.Pool"}, "OPTIONS['pool_class']"),
+    ({"parser_class": "my.Parser"}, "OPTIONS['parser_class']"),
+])
+def test_translated_keys_are_named_as_written_in_errors(options, written):
+    with pytest.raises(ImproperlyConfigured) as info:
+        RedisCache("redis://127.0.0.1:6379/0", {"OPTIONS": options})
+    assert written in str(info.value), str(info.value)
+    assert "CONNECTION_POOL_CLASS_KWARGS" not in str(info.value), str(info.value)  # a key the user never wrote

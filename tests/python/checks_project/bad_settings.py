@@ -34,4 +34,5 @@ CACHES = {
     "W004": {"BACKEND": _B, "LOCATION": "127.0.0.1:6375",
              "OPTIONS": {"CONNECTION_POOL_CLASS_KWARGS": {"retry_on_timeout": True}}},
     "W006": {"BACKEND": _B, "LOCATION": "127.0.0.1:6376", "OPTIONS": {"SSL_CA_CERTS": __file__}},
+    "W007": {"BACKEND": _B, "LOCATION": "127.0.0.1:6377", "KEY_PREFIX": "w7", "TIMOUT": 60},
 }

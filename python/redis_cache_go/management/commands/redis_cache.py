@@ -14,7 +14,8 @@ Actions (``--cache ALIAS`` picks the CACHES entry, default "default"):
 
 Long walks count the matching keys first, then show a progress bar (on a terminal; elsewhere a
 line per 10%) on stderr. Destructive actions ask for confirmation unless ``--noinput``. Every
-failure ends the command with a non-zero status and a message naming the server.
+failure ends the command with a non-zero status and a message naming the server. Ctrl-C ends it
+with status 130 (as other interrupted command-line tools) and says what was done before.
 """
 from __future__ import annotations
 
@@ -82,6 +83,17 @@ class Progress:
         self.stream.flush()
 
 
+INTERRUPTED = 130  # the exit status of a command ended by Ctrl-C (128 + SIGINT), as shells report it
+
+
+class _Interrupted(Exception):
+    """Ctrl-C during a key walk, after ``done`` keys were acted on in finished steps."""
+
+    def __init__(self, done: int) -> None:
+        super().__init__(done)
+        self.done = done
+
+
 class Command(BaseCommand):
     help = "Look at and maintain a redis-cache-go cache: " + ", ".join(ACTIONS) + "."
 
@@ -116,6 +128,8 @@ class Command(BaseCommand):
             }[action](cache, [str(a) for a in args], options)
         except RedisCacheError as e:
             raise CommandError(f"CACHES[{options['cache']!r}]: {e}") from e
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=INTERRUPTED) from None
 
     # -- helpers -------------------------------------------------------------------------------
     def _cache(self, alias: str) -> RedisCache:
@@ -142,21 +156,39 @@ class Command(BaseCommand):
     def _confirm(self, question: str, options: dict[str, Any]) -> None:
         if not options["interactive"]:
             return
-        answer = input(f"{question} Type 'yes' to continue, or 'no' to cancel: ")
+        try:
+            answer = input(f"{question} Type 'yes' to continue, or 'no' to cancel: ")
+        except KeyboardInterrupt:
+            self.stdout.write("")  # end the prompt's line
+            raise CommandError("Interrupted: nothing was deleted.", returncode=INTERRUPTED) from None
         if answer.strip().lower() != "yes":
             raise CommandError("Cancelled.")
 
     def _walk(self, cache: RedisCache, op: int, pattern: bytes, label: str, total: int, itersize: int) -> int:
+        """Walk the keys one SCAN step at a time; the number acted on. Ctrl-C raises _Interrupted
+        with the number acted on in the steps that finished."""
         progress = Progress(self._stderr_stream(), label, total)
         done = 0
-        for _, found, n in cache._walk(op, pattern, itersize):
-            done += n
-            progress.add(found)
+        try:
+            for _, found, n in cache._walk(op, pattern, itersize):
+                done += n
+                progress.add(found)
+        except KeyboardInterrupt:
+            progress.stream.write("\n")
+            raise _Interrupted(done) from None
         progress.finish()
         return done
 
     def _count(self, cache: RedisCache, pattern: bytes, itersize: int) -> int:
-        return self._walk(cache, _native_ext.WALK_COUNT, pattern, "Counting", 0, itersize)
+        try:
+            return self._walk(cache, _native_ext.WALK_COUNT, pattern, "Counting", 0, itersize)
+        except _Interrupted:
+            raise CommandError("Interrupted while counting the keys: nothing was changed.", returncode=INTERRUPTED) from None
+
+    @staticmethod
+    def _interrupted(done: str, itersize: int, rest: str) -> CommandError:
+        return CommandError(f"Interrupted: {done} before the interruption (the step in progress may have done up to "
+                            f"{itersize} more); {rest}", returncode=INTERRUPTED)
 
     def _stderr_stream(self) -> TextIO:
         stream = getattr(self.stderr, "_out", None)  # Django's OutputWrapper keeps the real stream here
@@ -172,7 +204,7 @@ class Command(BaseCommand):
                 cache._client.server_command(i, [b"PING"])
             except RedisCacheError as e:
                 failed.append(name)
-                self.stdout.write(self.style.ERROR(f"FAIL {name}: {e}"))
+                self.stdout.write(self.style.ERROR(f"FAIL {name}: {_reason(name, e)}"))
                 continue
             self.stdout.write(self.style.SUCCESS(f"PONG {name} in {(time.perf_counter() - start) * 1000:.2f} ms"))
         if failed:
@@ -218,7 +250,7 @@ class Command(BaseCommand):
                 try:
                     cache._client.server_command(i, [b"PING"])
                 except RedisCacheError as e:
-                    errors.append(f"{name}: {e}")
+                    errors.append(f"{name}: {_reason(name, e)}")
                     break
         server_side: dict[str, dict[str, str]] = {}
         for i, name in servers:
@@ -226,7 +258,7 @@ class Command(BaseCommand):
                 reply = cache._client.server_command(i, [b"INFO", b"stats"])
                 server_side[name] = _parse_info(reply.decode("utf-8", "replace") if isinstance(reply, bytes) else "")
             except RedisCacheError as e:
-                errors.append(f"{name}: {e}")
+                errors.append(f"{name}: {_reason(name, e)}")
         stats = cache.stats()
         if options["json"]:
             for entry in stats:
@@ -278,7 +310,11 @@ class Command(BaseCommand):
             self.stdout.write(f"No keys match {what}.")
             return
         self._confirm(f"Delete {total} keys matching {what}{where}?", options)
-        deleted = self._walk(cache, _native_ext.WALK_DELETE, pattern, "Deleting", total, itersize)
+        try:
+            deleted = self._walk(cache, _native_ext.WALK_DELETE, pattern, "Deleting", total, itersize)
+        except _Interrupted as e:
+            raise self._interrupted(f"at least {e.done} keys matching {what}{where} were deleted", itersize,
+                                    "run the command again to delete the rest.") from None
         self.stdout.write(self.style.SUCCESS(f"Deleted {deleted} keys matching {what}{where}."))
 
     def _delete_pattern(self, cache: RedisCache, args: list[str], options: dict[str, Any]) -> None:
@@ -315,8 +351,17 @@ class Command(BaseCommand):
         if options["dry_run"]:
             self.stdout.write(f"{total} keys would be checked (dry run: nothing rewritten).")
             return
-        changed = self._walk(cache, _native_ext.WALK_REINSERT, pattern, "Re-encoding", total, itersize)
+        try:
+            changed = self._walk(cache, _native_ext.WALK_REINSERT, pattern, "Re-encoding", total, itersize)
+        except _Interrupted as e:
+            raise self._interrupted(f"at least {e.done} values were rewritten", itersize,
+                                    "the others keep their old encoding, which reads as before; run it again to finish.") from None
         self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} of {total} values with the current compressor."))
+
+
+def _reason(name: str, error: Exception) -> str:
+    """The error's message without the server's name in front (the caller names the server)."""
+    return str(error).removeprefix(f"{name}: ")
 
 
 def _parse_info(text: str) -> dict[str, str]:
