@@ -108,6 +108,10 @@ func (c *Client) wrap(op string, err error) error {
 }
 
 func classify(err error) Kind {
+	var final *finalError
+	if errors.As(err, &final) { // opaque on purpose (see resend.go): look inside
+		return classify(final.err)
+	}
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, wire.ErrClosed) {
 		return KindClosed
 	}
