@@ -112,6 +112,10 @@ func classify(err error) Kind {
 	if errors.As(err, &final) { // opaque on purpose (see resend.go): look inside
 		return classify(final.err)
 	}
+	var unknown *unknownServiceError
+	if errors.As(err, &unknown) { // the Sentinels answered (sentinel.go)
+		return KindServer
+	}
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, wire.ErrClosed) {
 		return KindClosed
 	}

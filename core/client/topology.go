@@ -103,6 +103,7 @@ func newTopology(o Options) *Client {
 		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
 		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
 		c.rdb.AddHook(connHook{})
+		c.rdb.AddHook(sentinelHook{o: o, t: t})
 	}
 	return c
 }
