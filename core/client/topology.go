@@ -47,8 +47,7 @@ func (t *Topology) String(db int) string {
 func newTopology(o Options) *Client {
 	t := o.Topology
 	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: o.Stats}
-	switch {
-	case t.Cluster:
+	if t.Cluster {
 		co := clusterOptions(o)
 		co.Addrs = t.Addrs
 		co.ReadOnly = t.ReadFromReplicas
@@ -61,50 +60,52 @@ func newTopology(o Options) *Client {
 		cc := redis.NewClusterClient(co)
 		cc.OnNewNode(func(node *redis.Client) { node.AddHook(finalHook{}) })
 		c.rdb = cc
+		c.rdb.AddHook(statsHook{c.stats})
 		c.split, c.masters = true, true
 		// go-redis follows MOVED by itself, but a primary that died answers
 		// nothing; after such a failure the slot map is reloaded (lazily, in
 		// the background) so the promoted replica is found.
 		c.reload = func() { cc.ReloadState(context.Background()) }
-		c.rdb.AddHook(statsHook{c.stats})
-	case t.ReadFromReplicas:
+		return c
+	}
+	if t.ReadFromReplicas {
 		// One primary and its replicas seen as a one-shard cluster: reads
 		// spread over the nodes, walks use ForEachMaster (the primary).
 		shard := newSentinelShard(o, t)
 		shard.OnNewNode(func(node *redis.Client) { node.AddHook(connHook{}) })
 		c.rdb = shard
+		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
+		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
 		c.masters = true
 		// a failover shows as failures on the old primary: reload the slot
 		// map from the Sentinels (lazily, in the background).
 		c.reload = func() { shard.ReloadState(context.Background()) }
-		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
-		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
-	default:
-		fo := &redis.FailoverOptions{
-			MasterName:       t.Service,
-			SentinelAddrs:    t.Addrs,
-			SentinelPassword: t.SentinelPassword,
-			Username:         o.Username,
-			Password:         o.Password,
-			DB:               o.DB,
-			TLSConfig:        o.TLS,
-			DialTimeout:      o.DialTimeout,
-			ReadTimeout:      o.ReadTimeout,
-			WriteTimeout:     o.WriteTimeout,
-			PoolSize:         o.PoolSize,
-			PoolTimeout:      o.PoolTimeout,
-			ConnMaxIdleTime:  o.ConnMaxIdleTime,
-			MaxRetries:       -1,
-			DialerRetries:    1,
-			Protocol:         2,
-			DisableIdentity:  true,
-		}
-		c.rdb = redis.NewFailoverClient(fo)
-		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
-		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
-		c.rdb.AddHook(connHook{})
-		c.rdb.AddHook(sentinelHook{o: o, t: t})
+		return c
 	}
+	fo := &redis.FailoverOptions{
+		MasterName:       t.Service,
+		SentinelAddrs:    t.Addrs,
+		SentinelPassword: t.SentinelPassword,
+		Username:         o.Username,
+		Password:         o.Password,
+		DB:               o.DB,
+		TLSConfig:        o.TLS,
+		DialTimeout:      o.DialTimeout,
+		ReadTimeout:      o.ReadTimeout,
+		WriteTimeout:     o.WriteTimeout,
+		PoolSize:         o.PoolSize,
+		PoolTimeout:      o.PoolTimeout,
+		ConnMaxIdleTime:  o.ConnMaxIdleTime,
+		MaxRetries:       -1,
+		DialerRetries:    1,
+		Protocol:         2,
+		DisableIdentity:  true,
+	}
+	c.rdb = redis.NewFailoverClient(fo)
+	c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
+	c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
+	c.rdb.AddHook(connHook{})
+	c.rdb.AddHook(sentinelHook{o: o, t: t})
 	return c
 }
 

@@ -1,12 +1,12 @@
 """A loopback TCP proxy in front of a real redis-server that can break a connection the way a
 ``CLIENT KILL``, a proxy restart or a load balancer's idle reaper does, at a chosen moment.
 
-``drop_next()`` arms it: the next chunk any client sends is forwarded to the server, the server's
-reply is awaited (so the command did run) and thrown away, and that client's connection is closed
-instead, with a FIN (the client reads EOF) or, with ``reset=True``, an RST (ECONNRESET). Every
-other byte is relayed unchanged. ``accepted`` counts the client connections it took, so a test can
-see whether a call dialled again. One thread per connection (a selector over both sockets);
-loopback only.
+It listens from construction on. ``drop_next()`` arms it: the next chunk any client sends is
+forwarded to the server, the server's reply is awaited (so the command did run) and thrown away,
+and that client's connection is closed instead, with a FIN (the client reads EOF) or, with
+``reset=True``, an RST (ECONNRESET). Every other byte is relayed unchanged. ``accepted`` counts the client connections it took, so a test can
+see whether a call dialled again. One thread serves the listener and every connection (a
+selector); loopback only.
 """
 from __future__ import annotations
 
@@ -25,12 +25,14 @@ class DropProxy:
         self._armed: bool | None = None  # None: pass through; else the reset flag of the next drop
         self._accepted = 0
         self._dropped = 0
-        self._open: set[socket.socket] = set()
-        self._accepter = threading.Thread(target=self._accept, name="dropproxy-accept", daemon=True)
+        self._wake, self._woken = socket.socketpair()  # stop() writes to _wake
+        self._thread = threading.Thread(target=self._run, name="dropproxy", daemon=True)
+        self._thread.start()
 
-    @property
-    def location(self) -> str:
-        return f"127.0.0.1:{self.port}"
+    def drop_next(self, reset: bool = False) -> None:
+        """Drop the connection that sends the next command, after the server has answered it."""
+        with self._lock:
+            self._armed = reset
 
     @property
     def accepted(self) -> int:
@@ -44,74 +46,79 @@ class DropProxy:
         with self._lock:
             return self._dropped
 
-    def drop_next(self, reset: bool = False) -> None:
-        """Drop the connection that sends the next command, after the server has answered it."""
-        with self._lock:
-            self._armed = reset
-
-    def start(self) -> "DropProxy":
-        self._accepter.start()
-        return self
+    @property
+    def location(self) -> str:
+        return f"127.0.0.1:{self.port}"
 
     def __enter__(self) -> "DropProxy":
-        return self.start()
+        return self
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        self._listener.close()
-        with self._lock:
-            socks = list(self._open)
-        for s in socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
+        """Close the listener and every connection."""
+        self._wake.send(b"x")
+        self._thread.join(10)
+        self._wake.close()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # stopped
-            upstream = socket.create_connection(self.target)
-            with self._lock:
-                self._accepted += 1
-                self._open.update((client, upstream))
-            threading.Thread(target=self._relay, args=(client, upstream), name="dropproxy-relay",
-                             daemon=True).start()
-
-    def _relay(self, client: socket.socket, upstream: socket.socket) -> None:
+    def _run(self) -> None:
         sel = selectors.DefaultSelector()
-        sel.register(client, selectors.EVENT_READ)
-        sel.register(upstream, selectors.EVENT_READ)
-        swallow: bool | None = None  # set once this connection's reply is to be thrown away
+        sel.register(self._listener, selectors.EVENT_READ, "listener")
+        sel.register(self._woken, selectors.EVENT_READ, "stop")
+        peer: dict[socket.socket, socket.socket] = {}  # each side of a connection -> the other side
+        swallow: dict[socket.socket, bool] = {}  # upstream -> reset flag: its next reply is dropped
+
+        def close(*socks: socket.socket) -> None:
+            for s in socks:
+                sel.unregister(s)
+                peer.pop(s, None)
+                swallow.pop(s, None)
+                s.close()
+
         try:
             while True:
                 for key, _ in sel.select():
-                    src = key.fileobj
-                    data = src.recv(65536)  # type: ignore[union-attr]
-                    if not data:
+                    src: socket.socket = key.fileobj  # type: ignore[assignment]
+                    if key.data == "stop":
                         return
-                    if src is client:
+                    if key.data == "listener":
+                        client, _ = src.accept()
+                        try:
+                            upstream = socket.create_connection(self.target)
+                        except OSError:
+                            client.close()
+                            continue
+                        peer[client], peer[upstream] = upstream, client
+                        sel.register(client, selectors.EVENT_READ, "client")
+                        sel.register(upstream, selectors.EVENT_READ, "upstream")
                         with self._lock:
-                            if swallow is None and self._armed is not None:
-                                swallow, self._armed = self._armed, None
-                        upstream.sendall(data)
-                    elif swallow is not None:
-                        if swallow:  # abortive close: the client gets an RST
-                            client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                            self._accepted += 1
+                        continue
+                    if src not in peer:
+                        continue  # closed earlier in this round
+                    dst = peer[src]
+                    try:
+                        data = src.recv(65536)
+                    except OSError:
+                        data = b""
+                    if not data:
+                        close(src, dst)
+                    elif key.data == "client":
+                        with self._lock:
+                            if self._armed is not None and dst not in swallow:
+                                swallow[dst], self._armed = self._armed, None
+                        dst.sendall(data)
+                    elif src in swallow:  # the server answered the armed command: drop the client
+                        if swallow[src]:  # abortive close: the client gets an RST
+                            dst.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                         with self._lock:
                             self._dropped += 1
-                        return
+                        close(src, dst)
                     else:
-                        client.sendall(data)
-        except OSError:
-            return
+                        dst.sendall(data)
         finally:
+            close(*peer)
             sel.close()
-            with self._lock:
-                self._open.difference_update((client, upstream))
-            client.close()
-            upstream.close()
+            self._listener.close()
+            self._woken.close()
