@@ -1,15 +1,18 @@
 // Package retry decides whether a Redis command may be sent a second time
 // after the connection it went out on broke: the command's bytes may have
 // reached the server and run there, only the reply was lost. Resending is
-// right only when running the command twice leaves the data, and the reply
-// the caller sees, as running it once would. The rule of every command the
-// cache sends is in one table, rules; a command not in it is never resent.
+// right only when running the command twice leaves the data as running it
+// once would, and its second answer still tells the caller the truth about
+// the data (the differences are noted per command in rules). The rule of
+// every command the cache sends is in that one table; a command not in it
+// is never resent.
 //
-// The callers (core/wire's pool, core/client's go-redis hooks) resend only
-// once, only on a connection other than the one that broke, and only when
-// that connection had been reused from the pool and broke before any byte
-// of the reply arrived: that is what a CLIENT KILL, a proxy restart, a
-// failover or an idle reaper does to a healthy server's pooled connections.
+// The callers (core/wire's pool, core/client's go-redis hooks) resend once,
+// on another connection, and only when the broken one had been reused from
+// the pool and broke before any byte of the reply arrived: that is what a
+// CLIENT KILL, a proxy restart, a failover or an idle reaper does to a
+// healthy server's pooled connections. (A connection found closed before
+// anything was written to it sent nothing; replacing it needs no rule.)
 package retry
 
 import "strings"
