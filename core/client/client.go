@@ -11,7 +11,9 @@
 // A miss is reported by a false "found" result, never as an error. Every
 // error is an *Error whose Kind says what went wrong and whose message names
 // the server (never its password). Every call is bounded by the timeouts in
-// Options; nothing retries silently past them.
+// Options; nothing retries silently past them, except that a command whose
+// pooled connection the server had closed goes out once more on another
+// when it cannot apply twice (core/retry).
 package client
 
 import (
@@ -79,6 +81,8 @@ func New(opts Options) *Client {
 	brk := breaker.New(breaker.Options{Failures: o.BreakerFailures, Cooldown: o.BreakerCooldown})
 	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{brk})
+	rdb.AddHook(resendHook{maxUnsent: o.PoolSize}) // inside the breaker: it counts the last try only
+	rdb.AddHook(connHook{})
 	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
 		wire: newWire(o), brk: brk}
 }

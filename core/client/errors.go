@@ -111,6 +111,14 @@ func (c *Client) wrap(op string, err error) error {
 }
 
 func classify(err error) Kind {
+	var final *finalError
+	if errors.As(err, &final) { // opaque on purpose (see resend.go): look inside
+		return classify(final.err)
+	}
+	var unknown *unknownServiceError
+	if errors.As(err, &unknown) { // the Sentinels answered (sentinel.go)
+		return KindServer
+	}
 	if errors.Is(err, redis.ErrClosed) || errors.Is(err, wire.ErrClosed) {
 		return KindClosed
 	}

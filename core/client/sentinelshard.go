@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // sentinelShard is a Sentinel-watched primary and its replicas seen as a
@@ -38,24 +37,15 @@ func (s *sentinelShard) Close() error {
 func newSentinelShard(o Options, t *Topology) *sentinelShard {
 	s := &sentinelShard{}
 	for _, addr := range t.Addrs {
-		s.sentinels = append(s.sentinels, redis.NewSentinelClient(&redis.Options{
-			Addr:                     addr,
-			Password:                 t.SentinelPassword,
-			TLSConfig:                o.TLS,
-			DialTimeout:              o.DialTimeout,
-			ReadTimeout:              o.ReadTimeout,
-			WriteTimeout:             o.WriteTimeout,
-			PoolSize:                 1,
-			MaxRetries:               -1,
-			DialerRetries:            1,
-			Protocol:                 2,
-			DisableIdentity:          true,
-			MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
-		}))
+		s.sentinels = append(s.sentinels, sentinelClient(o, t, addr))
 	}
 	co := clusterOptions(o)
 	co.ClusterSlots = func(ctx context.Context) ([]redis.ClusterSlot, error) {
-		return s.slots(ctx, t.Service)
+		slots, err := s.slots(ctx, t.Service)
+		if err != nil {
+			return nil, unknownService(ctx, o, t, s.sentinels, err)
+		}
+		return slots, nil
 	}
 	if db := o.DB; db != 0 {
 		co.OnConnect = func(ctx context.Context, cn *redis.Conn) error { return cn.Select(ctx, db).Err() }

@@ -47,7 +47,6 @@ func (t *Topology) String(db int) string {
 func newTopology(o Options) *Client {
 	t := o.Topology
 	c := &Client{name: o.String(), scanCount: o.ScanCount, stats: o.Stats}
-	defer func() { c.rdb.AddHook(statsHook{c.stats}) }()
 	if t.Cluster {
 		co := clusterOptions(o)
 		co.Addrs = t.Addrs
@@ -55,14 +54,17 @@ func newTopology(o Options) *Client {
 		co.RouteRandomly = t.ReadFromReplicas
 		// MOVED/ASK and a node that went away are retried (at most 3
 		// redirects, go-redis' default), which is how a failover is
-		// followed; plain network errors are not retried past that.
+		// followed; so are network errors, except of a command that must
+		// not run twice (finalHook on every node).
 		co.MaxRedirects = 3
-		c.rdb = redis.NewClusterClient(co)
+		cc := redis.NewClusterClient(co)
+		cc.OnNewNode(func(node *redis.Client) { node.AddHook(finalHook{}) })
+		c.rdb = cc
+		c.rdb.AddHook(statsHook{c.stats})
 		c.split, c.masters = true, true
 		// go-redis follows MOVED by itself, but a primary that died answers
 		// nothing; after such a failure the slot map is reloaded (lazily, in
 		// the background) so the promoted replica is found.
-		cc := c.rdb.(*redis.ClusterClient)
 		c.reload = func() { cc.ReloadState(context.Background()) }
 		return c
 	}
@@ -70,7 +72,10 @@ func newTopology(o Options) *Client {
 		// One primary and its replicas seen as a one-shard cluster: reads
 		// spread over the nodes, walks use ForEachMaster (the primary).
 		shard := newSentinelShard(o, t)
+		shard.OnNewNode(func(node *redis.Client) { node.AddHook(connHook{}) })
 		c.rdb = shard
+		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
+		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
 		c.masters = true
 		// a failover shows as failures on the old primary: reload the slot
 		// map from the Sentinels (lazily, in the background).
@@ -97,6 +102,10 @@ func newTopology(o Options) *Client {
 		DisableIdentity:  true,
 	}
 	c.rdb = redis.NewFailoverClient(fo)
+	c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
+	c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
+	c.rdb.AddHook(connHook{})
+	c.rdb.AddHook(sentinelHook{o: o, t: t})
 	return c
 }
 

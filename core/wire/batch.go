@@ -13,12 +13,7 @@ func (p *Pool) MGet(keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return out, nil
 	}
-	c, err := p.get()
-	if err != nil {
-		return nil, err
-	}
-	err = p.mget(c, keys, out)
-	p.put(c, err)
+	err := p.do(cmdMGet, func(c *conn) error { return p.mget(c, keys, out) })
 	if err != nil {
 		return nil, err
 	}
@@ -51,10 +46,14 @@ func (p *Pool) SetMany(keys []string, values [][]byte, ttl time.Duration) error 
 	if len(keys) == 0 {
 		return nil
 	}
-	c, err := p.get()
-	if err != nil {
-		return err
+	cmd := cmdSet
+	if ttl <= 0 {
+		cmd = cmdMSet
 	}
+	return p.do(cmd, func(c *conn) error { return p.setMany(c, keys, values, ttl) })
+}
+
+func (p *Pool) setMany(c *conn, keys []string, values [][]byte, ttl time.Duration) error {
 	if ttl <= 0 {
 		c.argc(2*len(keys) + 1)
 		c.arg("MSET")
@@ -67,24 +66,23 @@ func (p *Pool) SetMany(keys []string, values [][]byte, ttl time.Duration) error 
 			c.set(k, values[i], ttl, false)
 		}
 	}
-	err = p.roundTrip(c)
-	if err == nil {
-		replies := len(keys)
-		if ttl <= 0 {
-			replies = 1
+	err := p.roundTrip(c)
+	if err != nil {
+		return err
+	}
+	replies := len(keys)
+	if ttl <= 0 {
+		replies = 1
+	}
+	for ; replies > 0; replies-- {
+		_, e := c.setReply()
+		if e != nil && !isServerError(e) {
+			return e
 		}
-		for ; replies > 0; replies-- {
-			_, e := c.setReply()
-			if e != nil && !isServerError(e) {
-				err = e
-				break
-			}
-			if err == nil {
-				err = e
-			}
+		if err == nil {
+			err = e
 		}
 	}
-	p.put(c, err)
 	return err
 }
 
@@ -93,20 +91,18 @@ func (p *Pool) DelMany(keys []string) (int64, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	c, err := p.get()
-	if err != nil {
-		return 0, err
-	}
-	c.argc(len(keys) + 1)
-	c.arg("DEL")
-	for _, k := range keys {
-		c.arg(k)
-	}
 	var n int64
-	if err = p.roundTrip(c); err == nil {
-		n, err = c.intReply("DEL")
-	}
-	p.put(c, err)
+	err := p.do(cmdDel, func(c *conn) (err error) {
+		c.argc(len(keys) + 1)
+		c.arg("DEL")
+		for _, k := range keys {
+			c.arg(k)
+		}
+		if err = p.roundTrip(c); err == nil {
+			n, err = c.intReply("DEL")
+		}
+		return err
+	})
 	return n, err
 }
 
@@ -120,13 +116,7 @@ func (p *Pool) MGetEach(keys []string, each func(i int, v []byte)) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	c, err := p.get()
-	if err != nil {
-		return err
-	}
-	err = p.mgetEach(c, keys, each)
-	p.put(c, err)
-	return err
+	return p.do(cmdMGet, func(c *conn) error { return p.mgetEach(c, keys, each) })
 }
 
 func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) error {

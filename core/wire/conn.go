@@ -38,6 +38,10 @@ type conn struct {
 	// first wait of a call with that timeout is a blocking read); 0: every
 	// wait is a ppoll.
 	rcvTimeo time.Duration
+	// reused: the connection came back from the pool's idle list for this
+	// call; replied: a byte of this call's replies arrived (reset when the
+	// command is sent). Pool.do resends on their account (pool.go).
+	reused, replied bool
 }
 
 func (c *conn) close() {
@@ -124,6 +128,7 @@ func (c *conn) readInto(p []byte) (int, error) {
 		}
 		switch {
 		case e == 0 && n > 0:
+			c.replied = true
 			return n, nil
 		case e == 0:
 			return 0, io.EOF
@@ -132,6 +137,7 @@ func (c *conn) readInto(p []byte) (int, error) {
 			n, e = blockingRead(c.fd, p)
 			switch {
 			case e == 0 && n > 0:
+				c.replied = true
 				return n, nil
 			case e == 0:
 				return 0, io.EOF

@@ -7,14 +7,25 @@ import (
 	"time"
 )
 
+// The commands as retry.Resendable sees them when Pool.do decides on a
+// resend: the name, and for SET the options that matter (key and value are
+// placeholders). EVALSHA is never resent: the script may write.
+var (
+	cmdGet    = []any{"GET"}
+	cmdSet    = []any{"SET", "", ""}
+	cmdSetNX  = []any{"SET", "", "", "NX"}
+	cmdDel    = []any{"DEL"}
+	cmdExists = []any{"EXISTS"}
+	cmdMGet   = []any{"MGET"}
+	cmdMSet   = []any{"MSET"}
+)
+
 // Get returns the value at key; found is false for a missing key.
 func (p *Pool) Get(key string) (value []byte, found bool, err error) {
-	c, err := p.get()
-	if err != nil {
-		return nil, false, err
-	}
-	value, found, err = p.get1(c, key)
-	p.put(c, err)
+	err = p.do(cmdGet, func(c *conn) (err error) {
+		value, found, err = p.get1(c, key)
+		return err
+	})
 	return value, found, err
 }
 
@@ -50,15 +61,17 @@ func (c *conn) unexpected(kind int, n int64, op string) error {
 // least 1 ms) when ttl > 0. With onlyIfMissing (NX) an existing key is left
 // alone and stored is false.
 func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
-	c, err := p.get()
-	if err != nil {
-		return false, err
+	cmd := cmdSet
+	if onlyIfMissing {
+		cmd = cmdSetNX
 	}
-	c.set(key, value, ttl, onlyIfMissing)
-	if err = p.roundTrip(c); err == nil {
-		stored, err = c.setReply()
-	}
-	p.put(c, err)
+	err = p.do(cmd, func(c *conn) (err error) {
+		c.set(key, value, ttl, onlyIfMissing)
+		if err = p.roundTrip(c); err == nil {
+			stored, err = c.setReply()
+		}
+		return err
+	})
 	return stored, err
 }
 
@@ -96,20 +109,18 @@ func (c *conn) setReply() (bool, error) {
 	return false, c.unexpected(kind, n, "SET")
 }
 
-// intCommand sends name key and reads an integer reply.
-func (p *Pool) intCommand(name, key string) (int64, error) {
-	c, err := p.get()
-	if err != nil {
-		return 0, err
-	}
-	c.argc(2)
-	c.arg(name)
-	c.arg(key)
-	var v int64
-	if err = p.roundTrip(c); err == nil {
-		v, err = c.intReply(name)
-	}
-	p.put(c, err)
+// intCommand sends cmd's name and key and reads an integer reply.
+func (p *Pool) intCommand(cmd []any, key string) (v int64, err error) {
+	name := cmd[0].(string)
+	err = p.do(cmd, func(c *conn) (err error) {
+		c.argc(2)
+		c.arg(name)
+		c.arg(key)
+		if err = p.roundTrip(c); err == nil {
+			v, err = c.intReply(name)
+		}
+		return err
+	})
 	return v, err
 }
 
@@ -126,13 +137,13 @@ func (c *conn) intReply(op string) (int64, error) {
 
 // Del removes key and reports whether it existed.
 func (p *Pool) Del(key string) (bool, error) {
-	n, err := p.intCommand("DEL", key)
+	n, err := p.intCommand(cmdDel, key)
 	return n > 0, err
 }
 
 // Exists reports whether key exists.
 func (p *Pool) Exists(key string) (bool, error) {
-	n, err := p.intCommand("EXISTS", key)
+	n, err := p.intCommand(cmdExists, key)
 	return n > 0, err
 }
 
@@ -149,7 +160,8 @@ func NewScript(src string) *Script {
 }
 
 // EvalInt runs s with one key and one integer argument and returns its
-// integer reply; found is false when the script returned nil (false).
+// integer reply; found is false when the script returned nil (false). It is
+// never sent twice: after a broken connection the caller gets the error.
 func (p *Pool) EvalInt(s *Script, key string, arg int64) (v int64, found bool, err error) {
 	c, err := p.get()
 	if err != nil {

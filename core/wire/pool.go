@@ -9,14 +9,24 @@
 // Sentinel stay with go-redis (core/client). Every call is bounded by the
 // timeouts of Options; a connection that saw any error other than an error
 // reply is closed, never reused, so the next call dials afresh.
+//
+// A call whose connection was reused from the pool and broke before any
+// byte of its reply arrived (EOF, ECONNRESET or EPIPE: the server closed it
+// while it was idle, as CLIENT KILL, a restart, a proxy or an idle reaper
+// do) is sent once more on a new connection when core/retry says the
+// command may run twice; such a connection counts in Stats.StaleConns.
 package wire
 
 import (
 	"errors"
+	"io"
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/retry"
 )
 
 // Options configures a Pool. Zero fields take the defaults stated.
@@ -90,9 +100,12 @@ type Pool struct {
 
 // Stats are a Pool's connection figures.
 type Stats struct {
-	Hits       uint64 // calls that reused an idle connection
-	Misses     uint64 // connections dialled
-	StaleConns uint64 // idle connections found closed by the server and dropped
+	Hits   uint64 // calls that reused an idle connection
+	Misses uint64 // connections dialled
+	// StaleConns counts idle connections found closed by the server and
+	// dropped: by the check before reuse, or by a call that broke on one
+	// before any reply byte and was sent again.
+	StaleConns uint64
 	TotalConns uint64 // connections open now (idle or in use)
 	IdleConns  uint64 // idle connections now
 }
@@ -166,6 +179,7 @@ func (p *Pool) put(c *conn, err error) {
 		return
 	}
 	c.idle = monotonic()
+	c.reused = true
 	p.mu.Lock()
 	if p.closed || len(p.idle) >= p.o.MaxIdle {
 		p.mu.Unlock()
@@ -259,10 +273,40 @@ func (p *Pool) handshake(c *conn, start time.Duration) error {
 // roundTrip writes the command in c.wbuf and prepares the reads of its
 // replies.
 func (p *Pool) roundTrip(c *conn) error {
+	c.replied = false
 	c.begin(p.o.WriteTimeout)
 	if err := c.flush(); err != nil {
 		return err
 	}
 	c.begin(p.o.ReadTimeout)
 	return nil
+}
+
+// do runs one call: send encodes the command cmd into c.wbuf, sends it and
+// reads the replies. When c was reused from the pool and broke before any
+// reply byte arrived, and cmd may run twice (retry.Resendable: cmd holds
+// the name and options, the rest may be placeholders), send runs once more
+// on a newly dialled connection: the other idle ones may be as dead.
+func (p *Pool) do(cmd []any, send func(c *conn) error) error {
+	c, err := p.get()
+	if err != nil {
+		return err
+	}
+	err = send(c)
+	if err != nil && c.reused && !c.replied && broken(err) && retry.Resendable(cmd) {
+		p.stales.Add(1)
+		p.put(c, err) // closes it
+		if c, err = p.dial(); err != nil {
+			return err
+		}
+		err = send(c)
+	}
+	p.put(c, err)
+	return err
+}
+
+// broken reports whether err is the peer closing the connection: EOF on a
+// read, ECONNRESET or EPIPE on a read or write (not a timeout).
+func broken(err error) bool {
+	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }

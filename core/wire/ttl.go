@@ -5,12 +5,10 @@ package wire
 // between the two commands), in one round trip: GET and PTTL are written
 // together and both replies are read. found is false for a missing key.
 func (p *Pool) GetTTL(key string) (value []byte, pttl int64, found bool, err error) {
-	c, err := p.get()
-	if err != nil {
-		return nil, 0, false, err
-	}
-	value, pttl, found, err = p.getTTL(c, key)
-	p.put(c, err)
+	err = p.do(cmdGet, func(c *conn) (err error) { // GET and PTTL: both reads
+		value, pttl, found, err = p.getTTL(c, key)
+		return err
+	})
 	return value, pttl, found, err
 }
 
