@@ -81,6 +81,7 @@ class _LoopQueue:
         self.loop_ref = weakref.ref(loop)
         loop.add_reader(self.rfd, self._drain)
         self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
+        self.finalizer.atexit = False  # a daemon thread's loop may still be running at exit
 
     def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes, n1: int, n2: int) -> asyncio.Future[Result]:
         ticket = next(self.tickets)
