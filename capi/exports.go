@@ -58,6 +58,7 @@ func writeOp(h C.uintptr_t, out *C.rcg_out, key string, op func(*shard.Cache) (b
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	ok, err := op(e.cache)
 	e.forget(key)
 	if err != nil {
@@ -72,6 +73,7 @@ func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*shard.Cache) (bool, error)) 
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	ok, err := op(e.cache)
 	if err != nil {
 		return fail(out, err)
@@ -129,16 +131,11 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	e := lookup(h)
 	if e == nil {
-		putMessage(out, "redis-cache-go: the cache handle is closed or invalid")
+		putMessage(out, closedMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(h).Delete()
-	groups.Delete(e) // its herd group (herd.go)
-	e.stats.remove(e)
-	if e.near != nil {
-		e.near.Close() // stops tracking, drops every entry
-	}
-	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
+	if err := e.close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -151,6 +148,7 @@ func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if err := e.cache.Ping(bg); err != nil {
 		return fail(out, err)
 	}
@@ -164,6 +162,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if e.near != nil {
 		return nearGet(e, out, borrowedString(key, klen))
 	}
@@ -185,6 +184,7 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
@@ -237,6 +237,7 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	d, ok, err := e.cache.TTL(bg, borrowedString(key, klen))
 	if err != nil {
 		return fail(out, err)
@@ -258,6 +259,7 @@ func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, del
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	k := borrowedString(key, klen)
 	v, ok, err := e.cache.Incr(bg, k, int64(delta))
 	e.forget(k)
@@ -275,6 +277,7 @@ func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, d
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	from, to := borrowedString(src, slen), borrowedString(dst, dlen)
 	ok, err := e.cache.Rename(bg, from, to)
 	e.forget(from, to)
@@ -321,6 +324,7 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	keys, err := keysOf(buf, n)
 	if err != nil {
 		return argError(out, err.Error())
@@ -356,6 +360,7 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	items, err := frame.Decode(borrowed(buf, n))
 	if err != nil {
 		return argError(out, err.Error())
@@ -391,6 +396,7 @@ func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t)
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	keys, err := keysOf(buf, n)
 	if err != nil {
 		return argError(out, err.Error())
@@ -411,6 +417,7 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	count, err := e.cache.Clear(bg, borrowedString(pattern, plen))
 	e.forgetAll()
 	if err != nil {
@@ -423,8 +430,10 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 //export rcgx_debug_panic
 func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
-	if e, st := use(h, out); e == nil {
+	e, st := use(h, out)
+	if e == nil {
 		return st
 	}
+	defer e.done()
 	panic("rcg_debug_panic: deliberate panic for tests")
 }

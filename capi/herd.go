@@ -33,6 +33,7 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	k := strings.Clone(borrowedString(key, klen)) // kept in the flight table
 	v, t, err := herdOf(e).Ask(bg, k, ttl(lockMS))
 	if err != nil {
@@ -70,6 +71,9 @@ func ticketOf(t C.int64_t) *herd.Ticket {
 func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.uint8_t, vlen C.size_t, valueMS, freshMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	e, st := use(h, out)
+	if e != nil {
+		defer e.done()
+	}
 	tk := ticketOf(ticket)
 	if tk == nil {
 		return argError(out, "unknown or spent herd ticket")
@@ -95,6 +99,9 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 func rcgx_herd_abandon(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	e, st := use(h, out)
+	if e != nil {
+		defer e.done()
+	}
 	tk := ticketOf(ticket)
 	if tk == nil {
 		return argError(out, "unknown or spent herd ticket")

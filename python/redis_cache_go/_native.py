@@ -458,14 +458,43 @@ class Client:
         return _ERRORS.get(status, exc.InternalError)(msg)
 
     def _call(self, name: str) -> tuple[ctypes.CDLL, Callable[..., int], int]:
+        """(lib, export, handle) for a call that must not run twice (see _invoke)."""
         lib = library()
         return lib, getattr(lib, name), self._handle or self._open()
 
+    # A call can find its handle closed because close() (disconnect()) ran in another thread
+    # after this thread read the handle. Go refuses such a call before doing anything
+    # (RCG_ERR_CLOSED), so it runs again on the client's current handle (_again). A call that
+    # was already inside Go when close() ran finishes normally on the old handle, which Go
+    # closes after its last call (capi/handles.go).
+    def _reopened(self, h: int) -> bool:
+        """Whether handle h, just found closed, was closed by close(): the client has moved on."""
+        return h != self._handle
+
+    def _again(self, fn: Callable[..., int], h: int, *args: Any) -> int:
+        """The status of fn(handle, out, *args) for a call that got RCG_ERR_CLOSED on handle h:
+        run on the current handle (opened if need be) while close() keeps replacing the handle
+        under it (each round needs another close() in another thread); else RCG_ERR_CLOSED."""
+        status = STATUS_CLOSED
+        while status == STATUS_CLOSED and self._reopened(h):
+            h = self._handle or self._open()
+            status = fn(h, _scratch.vptr, *args)
+        return status
+
+    def _invoke(self, name: str, *args: Any) -> tuple[ctypes.CDLL, int, _Scratch]:
+        """Export ``name``(handle, out, *args) on this thread's scratch: (lib, status, scratch),
+        run again when it lost the race with close() (see _again)."""
+        lib = _lib or library()
+        fn = getattr(lib, name)
+        h = self._handle or self._open()
+        status = fn(h, _scratch.vptr, *args)
+        if status == STATUS_CLOSED:
+            status = self._again(fn, h, *args)
+        return lib, status, _scratch
+
     # -- operations ----------------------------------------------------------
     def ping(self) -> None:
-        lib, fn, h = self._call("rcg_ping")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_ping")
         if status != OK:
             self._raise(lib, status, s)
 
@@ -487,6 +516,12 @@ class Client:
             return s.buf[:out.len]  # type: ignore[no-any-return]
         if status == MISS:
             return None
+        if status == STATUS_CLOSED:
+            status = self._again(lib.rcg_get, h, key, n)
+            if status == OK:
+                return _take(lib, s)
+            if status == MISS:
+                return None
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
@@ -494,20 +529,21 @@ class Client:
         """SET; ttl_ms <= 0 stores without expiry. False when nx and the key existed."""
         lib = _lib or library()
         s = _scratch
-        status = lib.rcg_set(
-            self._handle or self._open(), s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0
-        )
+        h = self._handle or self._open()
+        status = lib.rcg_set(h, s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0)
         if status == OK:
             return True
         if status == MISS:
             return False
+        if status == STATUS_CLOSED:
+            status = self._again(lib.rcg_set, h, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0)
+            if status in (OK, MISS):
+                return status == OK
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
     def _key_op(self, name: str, key: bytes, *args: Any) -> tuple[bool, int]:
-        lib, fn, h = self._call(name)
-        s = _scratch
-        status = fn(h, s.vptr, key, len(key), *args)
+        lib, status, s = self._invoke(name, key, len(key), *args)
         if status == OK:
             return True, int(s.out.num)
         if status == MISS:
@@ -536,18 +572,14 @@ class Client:
         return self._key_op("rcg_incr", key, delta)
 
     def rename(self, src: bytes, dst: bytes) -> bool:
-        lib, fn, h = self._call("rcg_rename")
-        s = _scratch
-        status = fn(h, s.ptr, src, len(src), dst, len(dst))
+        lib, status, s = self._invoke("rcg_rename", src, len(src), dst, len(dst))
         if status in (OK, MISS):
             return status == OK
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
     def _frame_op(self, name: str, frame: bytes, *args: int) -> tuple[ctypes.CDLL, _Scratch]:
-        lib, fn, h = self._call(name)
-        s = _scratch
-        status = fn(h, s.vptr, frame, len(frame), *args)
+        lib, status, s = self._invoke(name, frame, len(frame), *args)
         if status != OK:
             self._raise(lib, status, s)
         return lib, s
@@ -585,9 +617,7 @@ class Client:
 
     def near_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (capi rcg_near_stats), or None without a near-cache."""
-        lib, fn, h = self._call("rcg_near_stats")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_near_stats")
         if status == MISS:
             return None
         if status != OK:
@@ -596,7 +626,5 @@ class Client:
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""
-        lib, fn, h = self._call("rcg_debug_panic")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_debug_panic")
         self._raise(lib, status, s)
