@@ -20,7 +20,10 @@
  *   uint32 little-endian length and that many bytes; length 0xFFFFFFFF marks a
  *   missing item (no bytes follow).
  * - Calls may block on the network for at most the configured timeouts; they
- *   are safe to make from many threads at once.
+ *   are safe to make from many threads at once. rcg_close while other threads
+ *   are inside calls on the handle: those calls finish normally, the
+ *   connections close after the last one, and a call that starts after
+ *   rcg_close gets RCG_ERR_CLOSED without having done anything.
  * - In a child made by fork() after the library was loaded, every call except
  *   rcg_free returns RCG_ERR_FORKED at once without entering Go.
  */
