@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
@@ -86,7 +87,15 @@ func argError(out *C.rcg_out, msg string) C.int {
 	return C.RCG_ERR_ARGUMENT
 }
 
-func ttl(ms C.int64_t) time.Duration { return time.Duration(ms) * time.Millisecond }
+// ttl is a TTL argument of the ABI (int64 milliseconds): it stays in
+// milliseconds all the way to Redis (core/expiry), so a TTL longer than a
+// time.Duration holds is stored as asked; core/client refuses one past
+// expiry.MaxMS before sending anything.
+func ttl(ms C.int64_t) expiry.TTL { return expiry.TTL(ms) }
+
+// waitOf is a pause or bound in milliseconds (lock sleep and wait) as a
+// time.Duration, the longest one past about 292 years instead of wrapping.
+func waitOf(ms C.int64_t) time.Duration { return expiry.TTL(ms).Duration() }
 
 //export rcgx_version
 func rcgx_version(out *C.rcg_out) (status C.int) {
@@ -245,10 +254,7 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if !ok {
 		return C.RCG_MISS
 	}
-	out.num = -1
-	if d != client.NoExpiry {
-		out.num = C.int64_t(d / time.Millisecond)
-	}
+	out.num = C.int64_t(d) // -1: no expiry
 	return C.RCG_OK
 }
 

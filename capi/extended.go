@@ -24,7 +24,7 @@ func rcgx_lock_acquire(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.siz
 	defer e.done()
 	token := lock.NewToken()
 	ok, err := lock.Acquire(bg, e.cache, borrowedString(key, klen), token, lock.Options{
-		TTL: ttl(ttlMS), Sleep: ttl(sleepMS), Wait: ttl(waitMS), Blocking: flags&C.RCG_LOCK_BLOCKING != 0,
+		TTL: ttl(ttlMS), Sleep: waitOf(sleepMS), Wait: waitOf(waitMS), Blocking: flags&C.RCG_LOCK_BLOCKING != 0,
 	})
 	if err != nil {
 		return fail(out, err)

@@ -19,6 +19,10 @@
  * - Batches are frames: uint32 little-endian item count, then per item a
  *   uint32 little-endian length and that many bytes; length 0xFFFFFFFF marks a
  *   missing item (no bytes follow).
+ * - TTL arguments (ttl_ms, value_ms, fresh_ms, lock_ms) are int64
+ *   milliseconds, sent to Redis as given up to 9223000000000000000 (about 292
+ *   million years; core/expiry.MaxMS); a larger one is RCG_ERR_ARGUMENT and
+ *   nothing is sent. Remaining TTLs (out->num of rcg_ttl) are exact too.
  * - Calls may block on the network for at most the configured timeouts; they
  *   are safe to make from many threads at once. rcg_close while other threads
  *   are inside calls on the handle: those calls finish normally, the

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,29 +22,47 @@ return 1`)
 
 // extendScript sets a lock key's TTL to ARGV[2] ms (or adds it to the
 // remaining TTL when ARGV[3] is "0"; a lock without expiry keeps none) only
-// while the key holds the caller's token, answering 1 when it holds it.
+// while the key holds the caller's token, answering 1 when it holds it. Lua
+// numbers are doubles, exact only below 2^53, so the TTL stays a decimal
+// string: the sum is added digit by digit (the remaining TTL as the integer
+// reply's double prints it) and refused past ARGV[4], the largest TTL.
 var extendScript = redis.NewScript(`local token = redis.call('get', KEYS[1])
 if not token or token ~= ARGV[1] then
   return 0
 end
-local ttl = tonumber(ARGV[2])
+local ttl = ARGV[2]
 if ARGV[3] == '0' then
   local left = redis.call('pttl', KEYS[1])
   if left < 0 then return 1 end
-  ttl = ttl + left
+  local a, b, sum, carry = ttl, string.format('%.0f', left), '', 0
+  local function digit(s, i)
+    local j = #s - i
+    if j < 1 then return 0 end
+    return tonumber(s:sub(j, j))
+  end
+  for i = 0, math.max(#a, #b) - 1 do
+    local d = carry + digit(a, i) + digit(b, i)
+    sum = (d % 10) .. sum
+    carry = math.floor(d / 10)
+  end
+  if carry > 0 then sum = carry .. sum end
+  ttl = sum
+  local most = ARGV[4]
+  if #ttl > #most or (#ttl == #most and ttl > most) then
+    return redis.error_reply('ERR the extended time to live would be larger than the largest one stored (' .. most .. ' ms)')
+  end
 end
-if ttl > 0 then redis.call('pexpire', KEYS[1], ttl) end
+if tonumber(ttl) > 0 then redis.call('pexpire', KEYS[1], ttl) end
 return 1`)
 
 // AcquireLock stores token at key only if key is missing (SET NX), with a
-// TTL of ttl (millisecond precision; ttl <= 0 means no expiry), and reports
-// whether it did.
-func (c *Client) AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	if ttl < 0 {
-		ttl = 0
+// TTL of ttl (ttl <= 0 means no expiry; past expiry.MaxMS a KindArgument
+// error), and reports whether it did.
+func (c *Client) AcquireLock(ctx context.Context, key, token string, ttl expiry.TTL) (bool, error) {
+	if err := c.checkTTL("SET NX", ttl); err != nil {
+		return false, err
 	}
-	ok, err := c.rdb.SetNX(ctx, key, token, ttl).Result()
-	return ok, c.wrap("SET NX", err)
+	return c.setCmd(ctx, "SET NX", key, token, ttl, true)
 }
 
 // ReleaseLock deletes key only if it holds token, atomically, and reports
@@ -55,12 +74,16 @@ func (c *Client) ReleaseLock(ctx context.Context, key, token string) (bool, erro
 
 // ExtendLock sets the TTL of key to ttl (replace) or adds ttl to what is
 // left (not replace), only while key holds token; it reports whether it did.
-func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error) {
+// A ttl, or a sum, past expiry.MaxMS is an error and changes nothing.
+func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl expiry.TTL, replace bool) (bool, error) {
+	if err := c.checkTTL("EVALSHA extend", ttl); err != nil {
+		return false, err
+	}
 	r := "0"
 	if replace {
 		r = "1"
 	}
-	n, err := extendScript.Run(ctx, c.rdb, []string{key}, token, ttl.Milliseconds(), r).Int64()
+	n, err := extendScript.Run(ctx, c.rdb, []string{key}, token, int64(ttl), r, int64(expiry.MaxMS)).Int64()
 	return n == 1, c.wrap("EVALSHA extend", err)
 }
 
@@ -84,9 +107,12 @@ func (c *Client) Peek(ctx context.Context, key, freshKey string) (value []byte, 
 }
 
 // Publish stores value at key with valueTTL and "1" at freshKey with
-// freshTTL in one MULTI/EXEC transaction (a TTL <= 0 means no expiry).
-func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error {
-	valueTTL, freshTTL = max(valueTTL, 0), max(freshTTL, 0)
+// freshTTL in one MULTI/EXEC transaction (a TTL <= 0 means no expiry; one
+// past expiry.MaxMS is a KindArgument error and nothing is sent).
+func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL expiry.TTL) error {
+	if err := c.checkTTL("MULTI", max(valueTTL, freshTTL)); err != nil {
+		return err
+	}
 	run := c.rdb.TxPipelined
 	if c.split {
 		// Two slots cannot share a transaction; the herd tolerates a
@@ -94,8 +120,8 @@ func (c *Client) Publish(ctx context.Context, key, freshKey string, value []byte
 		run = c.rdb.Pipelined
 	}
 	cmds, err := run(ctx, func(p redis.Pipeliner) error {
-		p.Set(ctx, key, value, valueTTL)
-		p.Set(ctx, freshKey, "1", freshTTL)
+		p.Do(ctx, setArgs(key, value, valueTTL, false)...)
+		p.Do(ctx, setArgs(freshKey, "1", freshTTL, false)...)
 		return nil
 	})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 )
 
@@ -34,7 +35,7 @@ type Store interface {
 	// Peek reads key's value (found) and whether freshKey exists.
 	Peek(ctx context.Context, key, freshKey string) (value []byte, found, fresh bool, err error)
 	// Publish writes value at key and "1" at freshKey atomically.
-	Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error
+	Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL expiry.TTL) error
 }
 
 // Options tunes a Group. Zero fields take the defaults named on each.
@@ -98,7 +99,7 @@ type Ticket struct {
 	Stale   []byte
 	g       *Group
 	token   string // "" when computing without the lock (the wait ran out)
-	lockTTL time.Duration
+	lockTTL expiry.TTL
 	f       *flight
 	once    sync.Once
 }
@@ -117,11 +118,11 @@ func New(s Store, o Options) *Group {
 // compute the value and call the ticket's Publish, or its Abandon. lockTTL <= 0 uses
 // Options.LockTTL; waiting for another worker's result is bounded by it,
 // after which the caller gets a ticket without the lock.
-func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]byte, *Ticket, error) {
+func (g *Group) Ask(ctx context.Context, key string, lockTTL expiry.TTL) ([]byte, *Ticket, error) {
 	if lockTTL <= 0 {
-		lockTTL = g.opts.LockTTL
+		lockTTL = expiry.Of(g.opts.LockTTL)
 	}
-	deadline := time.Now().Add(lockTTL)
+	deadline := time.Now().Add(lockTTL.Duration())
 	for {
 		g.mu.Lock()
 		f, busy := g.flights[key]
@@ -180,9 +181,9 @@ func (g *Group) finish(key string, f *flight, value []byte) {
 
 // lead runs the Redis side of get-or-set for key: fresh hit, stale hit
 // while someone else holds the lock, the lock for us, or waiting.
-func (g *Group) lead(ctx context.Context, key string, lockTTL time.Duration, f *flight) ([]byte, *Ticket, error) {
+func (g *Group) lead(ctx context.Context, key string, lockTTL expiry.TTL, f *flight) ([]byte, *Ticket, error) {
 	fresh, lk := FreshKey(key), LockKey(key)
-	deadline := time.Now().Add(lockTTL)
+	deadline := time.Now().Add(lockTTL.Duration())
 	for {
 		v, found, isFresh, err := g.store.Peek(ctx, key, fresh)
 		if err != nil {
@@ -231,7 +232,7 @@ func (g *Group) lead(ctx context.Context, key string, lockTTL time.Duration, f *
 // fresh flag with freshTTL (<= 0: no expiry), releases the lock, and hands
 // the value to the callers waiting in this process. The ticket is spent even
 // when Publish fails.
-func (t *Ticket) Publish(ctx context.Context, value []byte, valueTTL, freshTTL time.Duration) error {
+func (t *Ticket) Publish(ctx context.Context, value []byte, valueTTL, freshTTL expiry.TTL) error {
 	g, err := t.g, errSpent
 	t.once.Do(func() {
 		err = g.store.Publish(ctx, t.Key, FreshKey(t.Key), value, valueTTL, freshTTL)

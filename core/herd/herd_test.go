@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // memStore keeps values, flags and locks in memory (no TTLs): enough for
@@ -28,14 +30,14 @@ func (m *memStore) Peek(_ context.Context, key, fresh string) ([]byte, bool, boo
 	return v, found, isFresh, nil
 }
 
-func (m *memStore) Publish(_ context.Context, key, fresh string, v []byte, _, _ time.Duration) error {
+func (m *memStore) Publish(_ context.Context, key, fresh string, v []byte, _, _ expiry.TTL) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.kv[key], m.kv[fresh] = v, []byte("1")
 	return nil
 }
 
-func (m *memStore) AcquireLock(_ context.Context, key, token string, _ time.Duration) (bool, error) {
+func (m *memStore) AcquireLock(_ context.Context, key, token string, _ expiry.TTL) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, held := m.kv[key]; held {
@@ -55,7 +57,7 @@ func (m *memStore) ReleaseLock(_ context.Context, key, token string) (bool, erro
 	return true, nil
 }
 
-func (m *memStore) ExtendLock(context.Context, string, string, time.Duration, bool) (bool, error) {
+func (m *memStore) ExtendLock(context.Context, string, string, expiry.TTL, bool) (bool, error) {
 	return true, nil
 }
 
@@ -77,7 +79,7 @@ func TestAsk(t *testing.T) {
 		for k, v := range tc.before {
 			m.kv[k] = []byte(v)
 		}
-		v, tk, err := New(m, Options{}).Ask(ctx, "k", time.Second)
+		v, tk, err := New(m, Options{}).Ask(ctx, "k", 1000)
 		if err != nil || string(v) != tc.wantValue || (tk != nil) != tc.wantTicket {
 			t.Errorf("%s: got %q, ticket %v, %v; want %q, ticket %v", tc.name, v, tk != nil, err, tc.wantValue, tc.wantTicket)
 			continue
@@ -105,7 +107,7 @@ func TestSingleFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "k", time.Second)
+			v, tk, err := g.Ask(ctx, "k", 1000)
 			if err != nil {
 				t.Error(err)
 				return
@@ -135,10 +137,10 @@ func TestSingleFlight(t *testing.T) {
 func TestAbandonLetsAFollowerCompute(t *testing.T) {
 	m := newMem()
 	g := New(m, Options{})
-	_, first, _ := g.Ask(ctx, "k", time.Second)
+	_, first, _ := g.Ask(ctx, "k", 1000)
 	done := make(chan *Ticket)
 	go func() {
-		_, tk, _ := g.Ask(ctx, "k", time.Second)
+		_, tk, _ := g.Ask(ctx, "k", 1000)
 		done <- tk
 	}()
 	if err := first.Abandon(ctx); err != nil {
@@ -162,13 +164,13 @@ func TestWaitsForAnotherProcessThenTakesOver(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		_ = m.Publish(ctx, "k", "__fresh__k", []byte("theirs"), 0, 0)
 	}()
-	v, tk, err := g.Ask(ctx, "k", time.Second)
+	v, tk, err := g.Ask(ctx, "k", 1000)
 	if err != nil || tk != nil || string(v) != "theirs" {
 		t.Fatalf("got %q, ticket %v, %v; want %q", v, tk != nil, err, "theirs")
 	}
 	m.kv["__lock__j"] = []byte("stuck") // a lock that never goes away
 	start := time.Now()
-	_, tk, err = g.Ask(ctx, "j", 30*time.Millisecond)
+	_, tk, err = g.Ask(ctx, "j", 30)
 	if err != nil || tk == nil || tk.Locked() || time.Since(start) > time.Second {
 		t.Fatalf("got ticket %v, %v after %v; want an unlocked ticket after about 30ms", tk, err, time.Since(start))
 	}
@@ -180,7 +182,7 @@ func BenchmarkAskFresh(b *testing.B) {
 	m.kv["k"], m.kv["__fresh__k"] = []byte("v"), []byte("1")
 	g := New(m, Options{})
 	for b.Loop() {
-		if _, tk, _ := g.Ask(ctx, "k", time.Second); tk != nil {
+		if _, tk, _ := g.Ask(ctx, "k", 1000); tk != nil {
 			b.Fatal("ticket on a fresh key")
 		}
 	}

@@ -2,9 +2,9 @@ package shard
 
 import (
 	"context"
-	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // Owner returns the server that is the authority for key's locks and herd
@@ -14,7 +14,7 @@ func (c *Cache) Owner(key string) *client.Client { return c.servers[c.Locate(key
 
 // AcquireLock takes the lock at key with token on Owner(key) (see
 // client.Client.AcquireLock).
-func (c *Cache) AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+func (c *Cache) AcquireLock(ctx context.Context, key, token string, ttl expiry.TTL) (bool, error) {
 	return c.Owner(key).AcquireLock(ctx, key, token, ttl)
 }
 
@@ -26,7 +26,7 @@ func (c *Cache) ReleaseLock(ctx context.Context, key, token string) (bool, error
 
 // ExtendLock changes the TTL of the lock at key if token holds it (on
 // Owner(key); see client.Client.ExtendLock).
-func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error) {
+func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl expiry.TTL, replace bool) (bool, error) {
 	return c.Owner(key).ExtendLock(ctx, key, token, ttl, replace)
 }
 
@@ -44,7 +44,7 @@ func (c *Cache) Peek(ctx context.Context, key, freshKey string) ([]byte, bool, b
 
 // Publish writes key's value and freshKey (see client.Client.Publish) where
 // writes of key go: its server, or every server in Mode Copy.
-func (c *Cache) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL time.Duration) error {
+func (c *Cache) Publish(ctx context.Context, key, freshKey string, value []byte, valueTTL, freshTTL expiry.TTL) error {
 	_, err := write(c, "MULTI", key, func(s *client.Client) (struct{}, error) {
 		return struct{}{}, s.Publish(ctx, key, freshKey, value, valueTTL, freshTTL)
 	})

@@ -4,7 +4,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
-	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // Get returns the value at key; found is false for a missing key.
@@ -46,10 +47,9 @@ func (c *conn) unexpected(kind int, n int64, op string) error {
 	return ServerError("unexpected reply type to " + op)
 }
 
-// Set stores value at key, expiring after ttl (millisecond precision, at
-// least 1 ms) when ttl > 0. With onlyIfMissing (NX) an existing key is left
-// alone and stored is false.
-func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
+// Set stores value at key, expiring after ttl when ttl > 0. With
+// onlyIfMissing (NX) an existing key is left alone and stored is false.
+func (p *Pool) Set(key string, value []byte, ttl expiry.TTL, onlyIfMissing bool) (stored bool, err error) {
 	c, err := p.get()
 	if err != nil {
 		return false, err
@@ -62,7 +62,7 @@ func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bo
 	return stored, err
 }
 
-func (c *conn) set(key string, value []byte, ttl time.Duration, nx bool) {
+func (c *conn) set(key string, value []byte, ttl expiry.TTL, nx bool) {
 	n := 3
 	if ttl > 0 {
 		n += 2
@@ -76,7 +76,7 @@ func (c *conn) set(key string, value []byte, ttl time.Duration, nx bool) {
 	c.argBytes(value)
 	if ttl > 0 {
 		c.arg("PX")
-		c.argInt(max(1, int64(ttl/time.Millisecond)))
+		c.argInt(int64(ttl))
 	}
 	if nx {
 		c.arg("NX")
