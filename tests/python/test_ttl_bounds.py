@@ -160,19 +160,15 @@ def test_ttl_and_pttl_read_ttls_past_a_go_duration(make_cache, raw):
     assert abs(cache.ttl("k") - 10**12) <= 1
 
 
-@pytest.fixture
-def two():
-    servers = [RedisServer().start() for _ in range(2)]
-    yield servers
-    for s in servers:
-        s.stop()
-
-
 @pytest.mark.parametrize("backend", ["redis_cache_go.RedisCopyCache", "redis_cache_go.ShardedRedisCache"])
-def test_multi_server_layouts_store_long_ttls_and_refuse_too_long_ones(two, backend):
+def test_multi_server_layouts_store_long_ttls_and_refuse_too_long_ones(backend):
     from django.utils.module_loading import import_string
 
-    cache = import_string(backend)([s.location for s in two], {"OPTIONS": {"DB": 0}})
+    with RedisServer() as first, RedisServer() as second:
+        _check_layout(import_string(backend)([first.location, second.location], {"OPTIONS": {"DB": 0}}), [first, second], backend)
+
+
+def _check_layout(cache: Any, two: list[RedisServer], backend: str) -> None:
     try:
         timeout = 10**12
         cache.set("k", "v", timeout)
