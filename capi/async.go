@@ -153,6 +153,12 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	if e == nil {
 		return st
 	}
+	started := false
+	defer func() {
+		if !started { // else the operation's goroutine ends the call
+			e.done()
+		}
+	}()
 	q := queueOf(qh)
 	if q == nil {
 		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
@@ -175,7 +181,9 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	q.inflight++
 	asyncInflight.Add(1)
 	q.mu.Unlock()
+	started = true
 	go func() {
+		defer e.done()
 		c := runOp(e, int(op), args)
 		c.ticket = int64(ticket)
 		q.push(c)

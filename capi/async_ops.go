@@ -6,9 +6,6 @@ package main
 import "C"
 
 import (
-	"time"
-
-	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
@@ -22,11 +19,7 @@ func ttlOp(c *shard.Cache, key string) completion {
 	if !ok {
 		return completion{status: C.RCG_MISS}
 	}
-	n := int64(-1)
-	if d != client.NoExpiry {
-		n = int64(d / time.Millisecond)
-	}
-	return completion{status: C.RCG_OK, num: n}
+	return completion{status: C.RCG_OK, num: int64(d)} // -1: no expiry
 }
 
 // frameKeys decodes a frame of keys (the goroutine owns the frame's memory).

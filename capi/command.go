@@ -56,6 +56,7 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	items, err := frame.Decode(borrowed(buf, n))
 	if err != nil {
 		return argError(out, err.Error())
@@ -105,6 +106,7 @@ func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
 	return C.RCG_OK
 }
@@ -120,6 +122,7 @@ func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if server < 0 || int(server) >= e.cache.Len() {
 		return C.RCG_MISS
 	}

@@ -36,9 +36,11 @@ const (
 func rcgx_debug_repeat(h C.uintptr_t, out *C.rcg_out, op C.int, buf *C.uint8_t, n C.size_t, ttlMS C.int64_t,
 	count C.int64_t, prof *C.uint8_t, plen C.size_t) (status C.int) {
 	defer guard(h, out, &status)
-	if e, st := use(h, out); e == nil {
+	e, st := use(h, out)
+	if e == nil {
 		return st
 	}
+	defer e.done()
 	if count <= 0 {
 		return argError(out, "repeat count must be positive")
 	}
@@ -55,7 +57,13 @@ func rcgx_debug_repeat(h C.uintptr_t, out *C.rcg_out, op C.int, buf *C.uint8_t, 
 	}
 	switch op {
 	case repeatNoop:
-		call = func() C.int { _, st := use(h, out); return st }
+		call = func() C.int {
+			e, st := use(h, out)
+			if e != nil {
+				e.done()
+			}
+			return st
+		}
 	case repeatGet:
 		if len(items) != 1 || items[0] == nil {
 			return argError(out, "repeat get needs a frame of one key")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
@@ -58,6 +59,7 @@ func writeOp(h C.uintptr_t, out *C.rcg_out, key string, op func(*shard.Cache) (b
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	ok, err := op(e.cache)
 	e.forget(key)
 	if err != nil {
@@ -72,6 +74,7 @@ func boolOp(h C.uintptr_t, out *C.rcg_out, op func(*shard.Cache) (bool, error)) 
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	ok, err := op(e.cache)
 	if err != nil {
 		return fail(out, err)
@@ -84,7 +87,15 @@ func argError(out *C.rcg_out, msg string) C.int {
 	return C.RCG_ERR_ARGUMENT
 }
 
-func ttl(ms C.int64_t) time.Duration { return time.Duration(ms) * time.Millisecond }
+// ttl is a TTL argument of the ABI (int64 milliseconds): it stays in
+// milliseconds all the way to Redis (core/expiry), so a TTL longer than a
+// time.Duration holds is stored as asked; core/client refuses one past
+// expiry.MaxMS before sending anything.
+func ttl(ms C.int64_t) expiry.TTL { return expiry.TTL(ms) }
+
+// waitOf is a pause or bound in milliseconds (lock sleep and wait) as a
+// time.Duration, the longest one past about 292 years instead of wrapping.
+func waitOf(ms C.int64_t) time.Duration { return expiry.TTL(ms).Duration() }
 
 //export rcgx_version
 func rcgx_version(out *C.rcg_out) (status C.int) {
@@ -129,16 +140,11 @@ func rcgx_close(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	e := lookup(h)
 	if e == nil {
-		putMessage(out, "redis-cache-go: the cache handle is closed or invalid")
+		putMessage(out, closedMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(h).Delete()
-	groups.Delete(e) // its herd group (herd.go)
-	e.stats.remove(e)
-	if e.near != nil {
-		e.near.Close() // stops tracking, drops every entry
-	}
-	if err := e.cache.Close(); err != nil && client.KindOf(err) != client.KindClosed {
+	if err := e.close(); err != nil && client.KindOf(err) != client.KindClosed {
 		return fail(out, err)
 	}
 	return C.RCG_OK
@@ -151,6 +157,7 @@ func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if err := e.cache.Ping(bg); err != nil {
 		return fail(out, err)
 	}
@@ -164,6 +171,7 @@ func rcgx_get(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if e.near != nil {
 		return nearGet(e, out, borrowedString(key, klen))
 	}
@@ -185,6 +193,7 @@ func rcgx_set(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, val 
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if flags&^C.RCG_SET_NX != 0 {
 		return argError(out, "unknown rcg_set flags")
 	}
@@ -237,6 +246,7 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	d, ok, err := e.cache.TTL(bg, borrowedString(key, klen))
 	if err != nil {
 		return fail(out, err)
@@ -244,10 +254,7 @@ func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (sta
 	if !ok {
 		return C.RCG_MISS
 	}
-	out.num = -1
-	if d != client.NoExpiry {
-		out.num = C.int64_t(d / time.Millisecond)
-	}
+	out.num = C.int64_t(d) // -1: no expiry
 	return C.RCG_OK
 }
 
@@ -258,6 +265,7 @@ func rcgx_incr(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t, del
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	k := borrowedString(key, klen)
 	v, ok, err := e.cache.Incr(bg, k, int64(delta))
 	e.forget(k)
@@ -275,6 +283,7 @@ func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, d
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	from, to := borrowedString(src, slen), borrowedString(dst, dlen)
 	ok, err := e.cache.Rename(bg, from, to)
 	e.forget(from, to)
@@ -321,6 +330,7 @@ func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (s
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	keys, err := keysOf(buf, n)
 	if err != nil {
 		return argError(out, err.Error())
@@ -356,6 +366,7 @@ func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, tt
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	items, err := frame.Decode(borrowed(buf, n))
 	if err != nil {
 		return argError(out, err.Error())
@@ -391,6 +402,7 @@ func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t)
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	keys, err := keysOf(buf, n)
 	if err != nil {
 		return argError(out, err.Error())
@@ -411,6 +423,7 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	count, err := e.cache.Clear(bg, borrowedString(pattern, plen))
 	e.forgetAll()
 	if err != nil {
@@ -423,8 +436,10 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 //export rcgx_debug_panic
 func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
-	if e, st := use(h, out); e == nil {
+	e, st := use(h, out)
+	if e == nil {
 		return st
 	}
+	defer e.done()
 	panic("rcg_debug_panic: deliberate panic for tests")
 }

@@ -22,9 +22,10 @@ func rcgx_lock_acquire(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.siz
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	token := lock.NewToken()
 	ok, err := lock.Acquire(bg, e.cache, borrowedString(key, klen), token, lock.Options{
-		TTL: ttl(ttlMS), Sleep: ttl(sleepMS), Wait: ttl(waitMS), Blocking: flags&C.RCG_LOCK_BLOCKING != 0,
+		TTL: ttl(ttlMS), Sleep: waitOf(sleepMS), Wait: waitOf(waitMS), Blocking: flags&C.RCG_LOCK_BLOCKING != 0,
 	})
 	if err != nil {
 		return fail(out, err)
@@ -64,6 +65,7 @@ func rcgx_scan(h C.uintptr_t, out *C.rcg_out, server C.int64_t, cursor C.int64_t
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	targets := e.cache.IterTargets()
 	if server < 0 || int(server) >= len(targets) {
 		return C.RCG_MISS
@@ -88,6 +90,7 @@ func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if plen == 0 {
 		return argError(out, "delete_pattern needs a pattern")
 	}
@@ -107,6 +110,7 @@ func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.siz
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if plen == 0 {
 		return argError(out, "reinsert needs a pattern")
 	}

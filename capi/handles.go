@@ -28,6 +28,12 @@ type entry struct {
 	stats *statsGroup
 	// near is the near-cache (OPTIONS LOCAL_CACHE, near.go), or nil.
 	near *nearcache.Cache
+	// calls counts the calls between use and done; closing is set by
+	// rcg_close, and whoever sees calls reach 0 with closing set (close
+	// itself, or the last call out) shuts the entry, once (shut).
+	calls   atomic.Int64
+	closing atomic.Bool
+	shut    atomic.Bool
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.
@@ -44,20 +50,71 @@ func lookup(h C.uintptr_t) (e *entry) {
 	return e
 }
 
+const closedMessage = "redis-cache-go: the cache handle is closed or invalid"
+
 // use starts a call on handle h: it clears the outputs (reset) and resolves
-// h, or writes the reason it cannot be used.
+// h, or writes the reason it cannot be used. A call that gets an entry must
+// end with e.done() (defer it at once); until then rcg_close leaves the
+// entry's connections open, so a call that got in finishes normally. A call
+// that did not get in (RCG_ERR_CLOSED) did nothing at all.
 func use(h C.uintptr_t, out *C.rcg_out) (*entry, C.int) {
 	reset(out)
 	e := lookup(h)
 	if e == nil {
-		putMessage(out, "redis-cache-go: the cache handle is closed or invalid")
+		putMessage(out, closedMessage)
+		return nil, C.RCG_ERR_CLOSED
+	}
+	if !e.enter() { // rcg_close came first: as if the handle were gone
+		putMessage(out, closedMessage)
 		return nil, C.RCG_ERR_CLOSED
 	}
 	if msg := e.disabled.Load(); msg != nil {
+		e.done()
 		putMessage(out, "redis-cache-go: this handle was disabled by an earlier internal error: "+*msg)
 		return nil, C.RCG_ERR_INTERNAL
 	}
 	return e, C.RCG_OK
+}
+
+// enter counts a call in, or reports false (counting nothing) once close has begun.
+func (e *entry) enter() bool {
+	e.calls.Add(1)
+	if e.closing.Load() {
+		e.done()
+		return false
+	}
+	return true
+}
+
+// done ends a call begun by enter; the last call out of a closed entry shuts it.
+func (e *entry) done() {
+	if e.calls.Add(-1) == 0 && e.closing.Load() {
+		_ = e.shutdown()
+	}
+}
+
+// close is rcg_close's part once the handle is deleted: no call can start
+// on e any more; it shuts e now when no call is running, else the last call
+// out does (see done), and only an error of closing now is returned.
+func (e *entry) close() error {
+	e.closing.Store(true)
+	if e.calls.Load() == 0 {
+		return e.shutdown()
+	}
+	return nil
+}
+
+// shutdown releases what e holds, the first time it is called.
+func (e *entry) shutdown() error {
+	if !e.shut.CompareAndSwap(false, true) {
+		return nil
+	}
+	groups.Delete(e) // its herd group (herd.go)
+	e.stats.remove(e)
+	if e.near != nil {
+		e.near.Close() // stops tracking, drops every entry
+	}
+	return e.cache.Close()
 }
 
 // guard is deferred first in every export: it turns a panic into

@@ -36,6 +36,7 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	k := strings.Clone(borrowedString(key, klen)) // kept in the flight table
 	v, t, err := herdOf(e).Ask(bg, k, ttl(lockMS))
 	var failed failedTicket
@@ -51,7 +52,8 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	// value is served, a miss when the caller must compute.
 	e.cache.Owner(k).Recorder().Lookup(t == nil)
 	if t != nil {
-		out.num = C.int64_t(cgo.NewHandle(t))
+		e.calls.Add(1) // held by the ticket until Publish or Abandon (see heldTicket)
+		out.num = C.int64_t(cgo.NewHandle(&heldTicket{tk: t, e: e}))
 		if t.Locked() {
 			out.len = 1 // tells the caller the lock is held (informative)
 		}
@@ -61,32 +63,41 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t,
 	return C.RCG_OK
 }
 
-// ticketOf resolves and spends a ticket handle.
-func ticketOf(t C.int64_t) *herd.Ticket {
+// heldTicket is what a ticket handle refers to: the ticket, and the entry
+// it was asked on, whose call count it holds from Ask until Publish or
+// Abandon (the ticket's own call). So rcg_close between the two halves of a
+// get-or-set does not lose the computed value: the entry's connections stay
+// open until the ticket is spent, whatever handle the caller spends it on.
+type heldTicket struct {
+	tk *herd.Ticket
+	e  *entry
+}
+
+// ticketOf resolves and spends a ticket handle; the caller must call
+// e.done() on the result's entry.
+func ticketOf(t C.int64_t) *heldTicket {
 	if t == 0 {
 		return nil
 	}
 	defer func() { _ = recover() }() // an invalid handle panics in Value
 	th := cgo.Handle(t)
-	tk, _ := th.Value().(*herd.Ticket)
-	if tk != nil {
+	held, _ := th.Value().(*heldTicket)
+	if held != nil {
 		th.Delete()
 	}
-	return tk
+	return held
 }
 
 //export rcgx_herd_publish
 func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.uint8_t, vlen C.size_t, valueMS, freshMS C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	e, st := use(h, out)
-	tk := ticketOf(ticket)
-	if tk == nil {
+	reset(out)
+	held := ticketOf(ticket)
+	if held == nil {
 		return argError(out, "unknown or spent herd ticket")
 	}
-	if e == nil {
-		_, _ = tk.Abandon(bg, nil) // the waiting asks ask again
-		return st
-	}
+	e, tk := held.e, held.tk
+	defer e.done()
 	stored, err := e.codec.encode(bytes.Clone(borrowed(val, vlen))) // followers keep it
 	if err != nil {
 		_, _ = tk.Abandon(bg, nil) // the waiting asks ask again
@@ -103,16 +114,14 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 //export rcgx_herd_abandon
 func rcgx_herd_abandon(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	e, st := use(h, out)
-	tk := ticketOf(ticket)
-	if tk == nil {
+	reset(out)
+	held := ticketOf(ticket)
+	if held == nil {
 		return argError(out, "unknown or spent herd ticket")
 	}
-	waiting, err := tk.Abandon(bg, failedTicket(ticket))
+	defer held.e.done()
+	waiting, err := held.tk.Abandon(bg, failedTicket(ticket))
 	out.num = C.int64_t(waiting)
-	if e == nil {
-		return st
-	}
 	if err != nil {
 		return fail(out, err)
 	}
@@ -129,6 +138,7 @@ func rcgx_herd_waiting(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	out.num = C.int64_t(herdOf(e).Waiting())
 	return C.RCG_OK
 }

@@ -170,6 +170,7 @@ func rcgx_near_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if e.near == nil {
 		return C.RCG_MISS
 	}

@@ -19,8 +19,15 @@
  * - Batches are frames: uint32 little-endian item count, then per item a
  *   uint32 little-endian length and that many bytes; length 0xFFFFFFFF marks a
  *   missing item (no bytes follow).
+ * - TTL arguments (ttl_ms, value_ms, fresh_ms, lock_ms) are int64
+ *   milliseconds, sent to Redis as given up to 9223000000000000000 (about 292
+ *   million years; core/expiry.MaxMS); a larger one is RCG_ERR_ARGUMENT and
+ *   nothing is sent. Remaining TTLs (out->num of rcg_ttl) are exact too.
  * - Calls may block on the network for at most the configured timeouts; they
- *   are safe to make from many threads at once.
+ *   are safe to make from many threads at once. rcg_close while other threads
+ *   are inside calls on the handle: those calls finish normally, the
+ *   connections close after the last one, and a call that starts after
+ *   rcg_close gets RCG_ERR_CLOSED without having done anything.
  * - In a child made by fork() after the library was loaded, every call except
  *   rcg_free returns RCG_ERR_FORKED at once without entering Go.
  */
@@ -196,7 +203,9 @@ int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
  * asks were waiting for the ticket: each of them answers RCG_HERD_FAILED
  * with the abandoned ticket in out->num, so the caller's side can give them
  * the failure it holds for that ticket). Either spends the ticket, also on
- * error. When the call that ran for a waiting ask failed on its own (e.g. a
+ * error, and works on the handle the ticket was asked on whatever handle is
+ * passed: a ticket keeps that handle's connections open until it is spent,
+ * even across rcg_close. When the call that ran for a waiting ask failed on its own (e.g. a
  * connection error), the waiting asks answer that error.
  * lock_ms <= 0 uses the default lock TTL (30 s).
  * rcg_herd_waiting: out->num = how many asks wait for another ask's flight

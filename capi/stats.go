@@ -36,6 +36,7 @@ func rcgx_cache_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	doc, err := json.Marshal(e.stats.snapshots(e.cache))
 	if err != nil {
 		panic(err) // counters and strings always marshal

@@ -19,6 +19,7 @@ func rcgx_walk_step(h C.uintptr_t, out *C.rcg_out, op C.int, server C.int64_t, c
 	if e == nil {
 		return st
 	}
+	defer e.done()
 	if plen == 0 {
 		return argError(out, "a key walk needs a pattern")
 	}

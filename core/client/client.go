@@ -25,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/redis-cache-go/redis-cache-go/core/breaker"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
 	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
@@ -121,21 +122,57 @@ func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool,
 	return v, true, nil
 }
 
-// Set stores value at key. ttl > 0 expires the key after ttl (millisecond
-// precision); ttl <= 0 stores it without expiry. With onlyIfMissing (SET NX)
-// an existing key is left alone and stored is false.
-func (c *Client) Set(ctx context.Context, key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
+// Set stores value at key. ttl > 0 expires the key after ttl; ttl <= 0
+// stores it without expiry; a ttl past expiry.MaxMS is a KindArgument error
+// and nothing is sent. With onlyIfMissing (SET NX) an existing key is left
+// alone and stored is false.
+func (c *Client) Set(ctx context.Context, key string, value []byte, ttl expiry.TTL, onlyIfMissing bool) (stored bool, err error) {
+	op := "SET"
+	if onlyIfMissing {
+		op = "SET NX"
+	}
+	if err := c.checkTTL(op, ttl); err != nil {
+		return false, err
+	}
 	if ttl < 0 {
 		ttl = 0
 	}
 	if c.wire != nil {
 		return c.wireSet(key, value, ttl, onlyIfMissing)
 	}
-	if onlyIfMissing {
-		ok, err := c.rdb.SetNX(ctx, key, value, ttl).Result()
-		return ok, c.wrap("SET NX", err)
+	return c.setCmd(ctx, op, key, value, ttl, onlyIfMissing)
+}
+
+// setCmd runs SET key value [PX ttl] [NX] through go-redis (its Set and
+// SetNX take a time.Duration, which cannot hold every TTL): stored is false
+// when NX found the key.
+func (c *Client) setCmd(ctx context.Context, op, key string, value any, ttl expiry.TTL, nx bool) (stored bool, err error) {
+	err = c.rdb.Do(ctx, setArgs(key, value, ttl, nx)...).Err()
+	if err == redis.Nil {
+		return false, nil
 	}
-	return true, c.wrap("SET", c.rdb.Set(ctx, key, value, ttl).Err())
+	return err == nil, c.wrap(op, err)
+}
+
+// setArgs is SET key value [PX ttl] [NX] as go-redis command arguments.
+func setArgs(key string, value any, ttl expiry.TTL, nx bool) []any {
+	args := []any{"set", key, value}
+	if ttl > 0 {
+		args = append(args, "px", int64(ttl))
+	}
+	if nx {
+		args = append(args, "nx")
+	}
+	return args
+}
+
+// checkTTL is the KindArgument error for a ttl Redis would not store as
+// given (past expiry.MaxMS), or nil.
+func (c *Client) checkTTL(op string, ttl expiry.TTL) error {
+	if err := ttl.Check(); err != nil {
+		return &Error{Kind: KindArgument, Server: c.name, Op: op, Err: err}
+	}
+	return nil
 }
 
 // Delete removes key and reports whether it existed.
@@ -156,13 +193,17 @@ func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
 	return n > 0, c.wrap("EXISTS", err)
 }
 
-// Expire sets the key's time to live (millisecond precision) and reports
-// whether the key exists. A ttl <= 0 deletes the key, as Redis does.
-func (c *Client) Expire(ctx context.Context, key string, ttl time.Duration) (found bool, err error) {
+// Expire sets the key's time to live and reports whether the key exists.
+// A ttl <= 0 deletes the key, as Redis does; a ttl past expiry.MaxMS is a
+// KindArgument error and nothing is sent.
+func (c *Client) Expire(ctx context.Context, key string, ttl expiry.TTL) (found bool, err error) {
+	if err := c.checkTTL("PEXPIRE", ttl); err != nil {
+		return false, err
+	}
 	if ttl <= 0 {
 		return c.Delete(ctx, key)
 	}
-	ok, err := c.rdb.PExpire(ctx, key, ttl).Result()
+	ok, err := c.rdb.Do(ctx, "pexpire", key, int64(ttl)).Bool()
 	return ok, c.wrap("PEXPIRE", err)
 }
 
@@ -184,20 +225,20 @@ func (c *Client) Persist(ctx context.Context, key string) (found bool, err error
 	return persist.Val() || exists.Val() > 0, nil
 }
 
-// TTL returns the key's remaining time to live, NoExpiry for a key without
+// TTL returns the key's remaining time to live, -1 for a key without
 // expiry, and found false for a missing key.
-func (c *Client) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
-	d, err := c.rdb.PTTL(ctx, key).Result()
+func (c *Client) TTL(ctx context.Context, key string) (ttl expiry.TTL, found bool, err error) {
+	ms, err := c.rdb.Do(ctx, "pttl", key).Int64() // go-redis' PTTL converts to a time.Duration
 	if err != nil {
 		return 0, false, c.wrap("PTTL", err)
 	}
-	switch d {
-	case -2:
+	switch {
+	case ms == -2:
 		return 0, false, nil
-	case -1:
-		return NoExpiry, true, nil
+	case ms < 0:
+		return -1, true, nil
 	}
-	return d, true, nil
+	return expiry.TTL(ms), true, nil
 }
 
 // incrScript adds to an existing key only, atomically, keeping its TTL;
@@ -298,9 +339,12 @@ func (c *Client) GetManyEach(ctx context.Context, keys []string, each func(i int
 
 // SetMany stores every keys[i] = values[i] in one pipeline (one round trip),
 // each with ttl as in Set. keys and values must have the same length.
-func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {
+func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, ttl expiry.TTL) error {
 	if len(keys) != len(values) {
 		return &Error{Kind: KindArgument, Server: c.name, Op: "SET", Err: errors.New("keys and values differ in length")}
+	}
+	if err := c.checkTTL("SET", ttl); err != nil {
+		return err
 	}
 	if len(keys) == 0 {
 		return nil
@@ -313,7 +357,7 @@ func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, tt
 	}
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
-			p.Set(ctx, k, values[i], ttl)
+			p.Do(ctx, setArgs(k, values[i], ttl, false)...)
 		}
 		return nil
 	})

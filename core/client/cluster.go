@@ -83,11 +83,11 @@ func (c *Client) unlink(ctx context.Context, keys []string) (int64, error) {
 // cluster pipeline.
 func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
 	gets := make([]*redis.StringCmd, len(keys))
-	pttls := make([]*redis.DurationCmd, len(keys))
+	pttls := make([]*redis.Cmd, len(keys))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			gets[i] = p.Get(ctx, k)
-			pttls[i] = p.PTTL(ctx, k)
+			pttls[i] = p.Do(ctx, "pttl", k) // in ms as sent (see ttlOf)
 		}
 		return nil
 	})
@@ -104,7 +104,8 @@ func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, 
 		if e != nil {
 			return nil, nil, c.wrap("GET", e)
 		}
-		out[i], ttls[i] = nonNil(v), ttlOf(pttls[i].Val())
+		ms, _ := pttls[i].Int64()
+		out[i], ttls[i] = nonNil(v), ttlOf(ms)
 	}
 	return out, ttls, nil
 }
@@ -125,10 +126,10 @@ func (c *Client) renameSplit(ctx context.Context, src, dst string) (bool, error)
 		}
 	}
 	var dump *redis.StringCmd
-	var pttl *redis.DurationCmd
+	var pttl *redis.Cmd
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		dump = p.Dump(ctx, src)
-		pttl = p.PTTL(ctx, src)
+		pttl = p.Do(ctx, "pttl", src) // in ms as sent: go-redis' PTTL goes through a time.Duration
 		return nil
 	})
 	if err != nil && err != redis.Nil {
@@ -141,11 +142,8 @@ func (c *Client) renameSplit(ctx context.Context, src, dst string) (bool, error)
 	if e != nil {
 		return false, c.wrap("DUMP", e)
 	}
-	ttl := pttl.Val()
-	if ttl < 0 {
-		ttl = 0
-	}
-	if err := c.rdb.RestoreReplace(ctx, dst, ttl, payload).Err(); err != nil {
+	ms, _ := pttl.Int64()
+	if err := c.rdb.Do(ctx, "restore", dst, max(ms, 0), payload, "replace").Err(); err != nil {
 		return false, c.wrap("RESTORE", err)
 	}
 	if err := c.rdb.Del(ctx, src).Err(); err != nil {

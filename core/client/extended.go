@@ -3,8 +3,8 @@ package client
 import (
 	"context"
 	"errors"
-	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -21,29 +21,47 @@ return 1`)
 
 // extendScript sets a lock key's TTL to ARGV[2] ms (or adds it to the
 // remaining TTL when ARGV[3] is "0"; a lock without expiry keeps none) only
-// while the key holds the caller's token, answering 1 when it holds it.
+// while the key holds the caller's token, answering 1 when it holds it. Lua
+// numbers are doubles, exact only below 2^53, so the TTL stays a decimal
+// string: the sum is added digit by digit (the remaining TTL as the integer
+// reply's double prints it) and refused past ARGV[4], the largest TTL.
 var extendScript = redis.NewScript(`local token = redis.call('get', KEYS[1])
 if not token or token ~= ARGV[1] then
   return 0
 end
-local ttl = tonumber(ARGV[2])
+local ttl = ARGV[2]
 if ARGV[3] == '0' then
   local left = redis.call('pttl', KEYS[1])
   if left < 0 then return 1 end
-  ttl = ttl + left
+  local a, b, sum, carry = ttl, string.format('%.0f', left), '', 0
+  local function digit(s, i)
+    local j = #s - i
+    if j < 1 then return 0 end
+    return tonumber(s:sub(j, j))
+  end
+  for i = 0, math.max(#a, #b) - 1 do
+    local d = carry + digit(a, i) + digit(b, i)
+    sum = (d % 10) .. sum
+    carry = math.floor(d / 10)
+  end
+  if carry > 0 then sum = carry .. sum end
+  ttl = sum
+  local most = ARGV[4]
+  if #ttl > #most or (#ttl == #most and ttl > most) then
+    return redis.error_reply('ERR the extended time to live would be larger than the largest one stored (' .. most .. ' ms)')
+  end
 end
-if ttl > 0 then redis.call('pexpire', KEYS[1], ttl) end
+if tonumber(ttl) > 0 then redis.call('pexpire', KEYS[1], ttl) end
 return 1`)
 
 // AcquireLock stores token at key only if key is missing (SET NX), with a
-// TTL of ttl (millisecond precision; ttl <= 0 means no expiry), and reports
-// whether it did.
-func (c *Client) AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
-	if ttl < 0 {
-		ttl = 0
+// TTL of ttl (ttl <= 0 means no expiry; past expiry.MaxMS a KindArgument
+// error), and reports whether it did.
+func (c *Client) AcquireLock(ctx context.Context, key, token string, ttl expiry.TTL) (bool, error) {
+	if err := c.checkTTL("SET NX", ttl); err != nil {
+		return false, err
 	}
-	ok, err := c.rdb.SetNX(ctx, key, token, ttl).Result()
-	return ok, c.wrap("SET NX", err)
+	return c.setCmd(ctx, "SET NX", key, token, ttl, true)
 }
 
 // ReleaseLock deletes key only if it holds token, atomically, and reports
@@ -55,27 +73,36 @@ func (c *Client) ReleaseLock(ctx context.Context, key, token string) (bool, erro
 
 // ExtendLock sets the TTL of key to ttl (replace) or adds ttl to what is
 // left (not replace), only while key holds token; it reports whether it did.
-func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error) {
+// A ttl, or a sum, past expiry.MaxMS is an error and changes nothing.
+func (c *Client) ExtendLock(ctx context.Context, key, token string, ttl expiry.TTL, replace bool) (bool, error) {
+	if err := c.checkTTL("EVALSHA extend", ttl); err != nil {
+		return false, err
+	}
 	r := "0"
 	if replace {
 		r = "1"
 	}
-	n, err := extendScript.Run(ctx, c.rdb, []string{key}, token, ttl.Milliseconds(), r).Int64()
+	n, err := extendScript.Run(ctx, c.rdb, []string{key}, token, int64(ttl), r, int64(expiry.MaxMS)).Int64()
 	return n == 1, c.wrap("EVALSHA extend", err)
 }
 
-// SetAll writes entries (each with its TTL; <= 0 or NoExpiry: none) in one
+// SetAll writes entries (each with its TTL; <= 0: none) in one
 // MULTI/EXEC transaction, so a reader sees all of them or none. In a
 // Cluster, where the keys may live in different slots, it is one pipeline
 // instead (not atomic).
 func (c *Client) SetAll(ctx context.Context, entries []Entry) error {
+	for _, e := range entries {
+		if err := c.checkTTL("MULTI", e.TTL); err != nil {
+			return err
+		}
+	}
 	run := c.rdb.TxPipelined
 	if c.split {
 		run = c.rdb.Pipelined
 	}
 	cmds, err := run(ctx, func(p redis.Pipeliner) error {
 		for _, e := range entries {
-			p.Set(ctx, e.Key, e.Value, max(e.TTL, 0))
+			p.Do(ctx, setArgs(e.Key, e.Value, e.TTL, false)...)
 		}
 		return nil
 	})
@@ -200,11 +227,12 @@ func (c *Client) Unlink(ctx context.Context, keys []string) (int64, error) {
 	return c.unlink(ctx, keys)
 }
 
-// Entry is one key's stored value and remaining TTL, as Dump reads them.
+// Entry is one key's stored value and remaining TTL, as Dump reads them
+// and SetAll and Restore write them.
 type Entry struct {
 	Key   string
 	Value []byte
-	TTL   time.Duration // NoExpiry for a key without expiry
+	TTL   expiry.TTL // 0 for a key without expiry
 }
 
 // Dump reads the values and TTLs of keys in one pipeline (GET and PTTL per
@@ -212,11 +240,11 @@ type Entry struct {
 // left out.
 func (c *Client) Dump(ctx context.Context, keys []string) ([]Entry, error) {
 	gets := make([]*redis.StringCmd, len(keys))
-	ttls := make([]*redis.DurationCmd, len(keys))
+	ttls := make([]*redis.Cmd, len(keys))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			gets[i] = p.Get(ctx, k)
-			ttls[i] = p.PTTL(ctx, k)
+			ttls[i] = p.Do(ctx, "pttl", k) // in ms as sent: go-redis' PTTL goes through a time.Duration
 		}
 		return nil
 	})
@@ -230,19 +258,16 @@ func (c *Client) Dump(ctx context.Context, keys []string) ([]Entry, error) {
 		if err != nil {
 			continue // missing, or not a string
 		}
-		d := ttls[i].Val()
-		if d == -2 || d == -2*time.Millisecond {
-			continue
+		ms, err := ttls[i].Int64()
+		if err != nil || ms == -2 {
+			continue // expired between the two commands
 		}
-		if d < 0 {
-			d = NoExpiry
-		}
-		out = append(out, Entry{Key: k, Value: v, TTL: d})
+		out = append(out, Entry{Key: k, Value: v, TTL: expiry.TTL(max(ms, 0))})
 	}
 	return out, nil
 }
 
-// Restore writes entries back (SET with each entry's TTL; NoExpiry keeps no
+// Restore writes entries back (SET with each entry's TTL; 0 keeps no
 // expiry) in one pipeline, only where the key still exists (SET XX), so a
 // key deleted meanwhile stays deleted.
 func (c *Client) Restore(ctx context.Context, entries []Entry) error {
@@ -251,11 +276,7 @@ func (c *Client) Restore(ctx context.Context, entries []Entry) error {
 	}
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, e := range entries {
-			ttl := e.TTL
-			if ttl < 0 {
-				ttl = 0
-			}
-			p.SetXX(ctx, e.Key, e.Value, ttl)
+			p.Do(ctx, append(setArgs(e.Key, e.Value, e.TTL, false), "xx")...)
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -17,10 +18,10 @@ func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time
 		return c.wireGetTTL(key)
 	}
 	var get *redis.StringCmd
-	var pttl *redis.DurationCmd
+	var pttl *redis.Cmd
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, key)
-		pttl = p.PTTL(ctx, key)
+		pttl = p.Do(ctx, "pttl", key)
 		return nil
 	})
 	if err == redis.Nil {
@@ -36,7 +37,8 @@ func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time
 	if gerr != nil {
 		return nil, 0, false, c.wrap("GET", gerr)
 	}
-	return v, ttlOf(pttl.Val()), true, nil
+	ms, _ := pttl.Int64()
+	return v, ttlOf(ms), true, nil
 }
 
 // GetManyTTL is GetMany plus each key's remaining time to live (as GetTTL;
@@ -53,11 +55,11 @@ func (c *Client) GetManyTTL(ctx context.Context, keys []string) ([][]byte, []tim
 		return c.getManyTTLSplit(ctx, keys)
 	}
 	var mget *redis.SliceCmd
-	pttls := make([]*redis.DurationCmd, len(keys))
+	pttls := make([]*redis.Cmd, len(keys))
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		mget = p.MGet(ctx, keys...)
 		for i, k := range keys {
-			pttls[i] = p.PTTL(ctx, k)
+			pttls[i] = p.Do(ctx, "pttl", k)
 		}
 		return nil
 	})
@@ -67,22 +69,24 @@ func (c *Client) GetManyTTL(ctx context.Context, keys []string) ([][]byte, []tim
 	for i, v := range mget.Val() {
 		if s, ok := v.(string); ok {
 			out[i] = append(make([]byte, 0, len(s)), s...) // never nil
-			ttls[i] = ttlOf(pttls[i].Val())
+			ms, _ := pttls[i].Int64()
+			ttls[i] = ttlOf(ms)
 		}
 	}
 	return out, ttls, nil
 }
 
-// ttlOf maps go-redis' PTTL result to ours: -1 (no expiry) is NoExpiry;
-// -2 (the key expired between the two commands) is 0.
-func ttlOf(d time.Duration) time.Duration {
+// ttlOf maps a PTTL reply in ms to ours: -1 (no expiry) is NoExpiry; -2
+// (the key expired between the two commands) is 0; a TTL longer than a
+// time.Duration holds (about 292 years) is the longest one, never wrapped.
+func ttlOf(ms int64) time.Duration {
 	switch {
-	case d == -1:
+	case ms == -1:
 		return NoExpiry
-	case d < 0:
+	case ms < 0:
 		return 0
 	}
-	return d
+	return expiry.TTL(ms).Duration()
 }
 
 // nonNil returns v, or an empty non-nil slice for a stored empty value.

@@ -5,6 +5,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
@@ -75,14 +76,10 @@ func (c *Client) wireGetTTL(key string) ([]byte, time.Duration, bool, error) {
 	if err = c.wireDone("GET", stats.OpPipeline, start, err); err != nil || !ok {
 		return nil, 0, false, err
 	}
-	ttl := time.Duration(pttl) // -1 and -2 as go-redis reports them
-	if pttl >= 0 {
-		ttl *= time.Millisecond
-	}
-	return v, ttlOf(ttl), true, nil
+	return v, ttlOf(pttl), true, nil
 }
 
-func (c *Client) wireSet(key string, value []byte, ttl time.Duration, nx bool) (bool, error) {
+func (c *Client) wireSet(key string, value []byte, ttl expiry.TTL, nx bool) (bool, error) {
 	op := "SET"
 	if nx {
 		op = "SET NX"
@@ -153,7 +150,7 @@ func (c *Client) wireMGetEach(keys []string, each func(i int, v []byte)) error {
 
 // wireSetMany counts as the go-redis path does: one pipeline (a single
 // MSET without a TTL counts as one "other" command).
-func (c *Client) wireSetMany(keys []string, values [][]byte, ttl time.Duration) error {
+func (c *Client) wireSetMany(keys []string, values [][]byte, ttl expiry.TTL) error {
 	sop := stats.OpPipeline
 	if ttl <= 0 {
 		sop = stats.OpOf("MSET")

@@ -49,8 +49,8 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
@@ -266,13 +266,11 @@ func (c *Cache) Close() error { return c.shards.Close() }
 // String describes the servers without credentials.
 func (c *Cache) String() string { return "djcache " + c.shards.String() }
 
-// ttl turns a ttl argument into the expiry core/client wants (<= 0: none).
-func (c *Cache) ttl(d time.Duration) time.Duration {
+// ttl turns a ttl argument into the TTL core/client wants (0: none), in
+// whole milliseconds (at least 1).
+func (c *Cache) ttl(d time.Duration) expiry.TTL {
 	if d == 0 {
 		d = c.opts.Timeout
 	}
-	if d < 0 {
-		return client.NoExpiry
-	}
-	return d
+	return expiry.Of(d)
 }

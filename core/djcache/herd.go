@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 )
 
@@ -34,7 +35,7 @@ const DefaultStaleTimeout = 60 * time.Second
 // released.
 func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
 	made := c.MakeKey(key)
-	stored, ticket, err := c.herd.Ask(ctx, made, c.opts.LockTimeout)
+	stored, ticket, err := c.herd.Ask(ctx, made, expiry.Of(c.opts.LockTimeout))
 	if err != nil {
 		return nil, err
 	}
@@ -52,9 +53,9 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, com
 		return nil, err
 	}
 	fresh := c.ttl(ttl)
-	var value time.Duration // no expiry unless both parts expire
+	var value expiry.TTL // no expiry unless both parts expire
 	if fresh > 0 && c.opts.StaleTimeout > 0 {
-		value = fresh + c.opts.StaleTimeout
+		value = fresh + expiry.Of(c.opts.StaleTimeout) // in ms: no time.Duration overflow
 	}
 	if err := ticket.Publish(ctx, data, value, fresh); err != nil {
 		return nil, err
@@ -84,7 +85,7 @@ func (c *Cache) Lock(key string, ttl time.Duration) *Lock {
 // retries every 100 ms until it succeeds, wait passes (<= 0: until ctx
 // ends) or ctx ends. It reports whether the lock is now held.
 func (l *Lock) Acquire(ctx context.Context, blocking bool, wait time.Duration) (bool, error) {
-	return lock.Acquire(ctx, l.c.shards, l.key, l.token, lock.Options{TTL: l.ttl, Blocking: blocking, Wait: wait})
+	return lock.Acquire(ctx, l.c.shards, l.key, l.token, lock.Options{TTL: expiry.Of(l.ttl), Blocking: blocking, Wait: wait})
 }
 
 // Release frees the lock if this Lock still holds it, and reports whether
@@ -96,5 +97,5 @@ func (l *Lock) Release(ctx context.Context) (bool, error) {
 // Extend adds ttl to the lock's remaining time (or sets it, with replace)
 // while this Lock holds it, and reports whether it did.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration, replace bool) (bool, error) {
-	return l.c.shards.ExtendLock(ctx, l.key, l.token, ttl, replace)
+	return l.c.shards.ExtendLock(ctx, l.key, l.token, expiry.Of(ttl), replace)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
 )
 
@@ -23,11 +24,11 @@ func TestGetOrSetStoresTheSeedsLayout(t *testing.T) {
 	}
 	checks := []struct {
 		key      string
-		min, max time.Duration
+		min, max expiry.TTL
 	}{
-		{made, 89 * time.Second, 90 * time.Second},               // ttl + the 60 s stale window
-		{"__fresh__" + made, 29 * time.Second, 30 * time.Second}, // the fresh flag: ttl
-		{"__herd__" + made, 89 * time.Second, 90 * time.Second},  // the tag: the value's
+		{made, 89_000, 90_000},               // ttl + the 60 s stale window
+		{"__fresh__" + made, 29_000, 30_000}, // the fresh flag: ttl
+		{"__herd__" + made, 89_000, 90_000},  // the tag: the value's
 	}
 	for _, ck := range checks {
 		ttl, found, err := c.Shards().TTL(ctx, ck.key)

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
 )
@@ -178,13 +177,15 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 }
 
 // TTL returns key's remaining time to live, Forever for a key without
-// expiry, and found false for a missing key.
+// expiry, and found false for a missing key. A TTL longer than a
+// time.Duration holds (about 292 years, as another client may set) is the
+// longest Duration.
 func (c *Cache) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
 	d, found, err := c.shards.TTL(ctx, c.MakeKey(key))
-	if d == client.NoExpiry {
-		d = Forever
+	if d < 0 {
+		return Forever, found, err
 	}
-	return d, found, err
+	return d.Duration(), found, err
 }
 
 // Incr adds delta to the integer at key, keeping its ttl, and returns the

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
 )
 
@@ -133,7 +134,7 @@ func TestUnreadableValuesAreErrors(t *testing.T) {
 		{[]byte("<HTTPStatus.OK: 200>"), ""},
 	}
 	for _, tc := range tests {
-		if _, err := c.Shards().Set(ctx, "bad:1:k", tc.stored, time.Minute, false); err != nil {
+		if _, err := c.Shards().Set(ctx, "bad:1:k", tc.stored, expiry.Of(time.Minute), false); err != nil {
 			t.Fatal(err)
 		}
 		v, _, err := c.Get(ctx, "k")

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 )
 
@@ -141,7 +142,7 @@ type Ticket struct {
 	Stale   []byte
 	g       *Group
 	token   string // "" when computing without the lock (the wait ran out)
-	lockTTL time.Duration
+	lockTTL expiry.TTL
 	f       *flight
 	once    sync.Once
 }
@@ -164,11 +165,11 @@ func New(s Store, o Options) *Group {
 // the error that stopped the leader. lockTTL <= 0 uses Options.LockTTL;
 // waiting for another worker's result is bounded by it, after which the
 // caller gets a ticket without the lock.
-func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]byte, *Ticket, error) {
+func (g *Group) Ask(ctx context.Context, key string, lockTTL expiry.TTL) ([]byte, *Ticket, error) {
 	if lockTTL <= 0 {
-		lockTTL = g.opts.LockTTL
+		lockTTL = expiry.Of(g.opts.LockTTL)
 	}
-	deadline := time.Now().Add(lockTTL)
+	deadline := time.Now().Add(lockTTL.Duration())
 	for {
 		g.fl.mu.Lock()
 		f, busy := g.fl.m[key]
@@ -194,7 +195,7 @@ func (g *Group) Ask(ctx context.Context, key string, lockTTL time.Duration) ([]b
 }
 
 // leadFlight runs lead for flight f and ends f unless a ticket carries it.
-func (g *Group) leadFlight(ctx context.Context, key string, lockTTL time.Duration, f *flight) ([]byte, *Ticket, error) {
+func (g *Group) leadFlight(ctx context.Context, key string, lockTTL expiry.TTL, f *flight) ([]byte, *Ticket, error) {
 	v, t, err := g.lead(ctx, key, lockTTL, f)
 	switch {
 	case t != nil && t.Stale != nil:
@@ -269,9 +270,9 @@ func (g *Group) Waiting() int { return g.fl.Waiting() }
 // lead runs the Redis side of get-or-set for key: a value to answer, a
 // stale value while someone else holds the lock, the lock for us, or
 // waiting.
-func (g *Group) lead(ctx context.Context, key string, lockTTL time.Duration, f *flight) ([]byte, *Ticket, error) {
+func (g *Group) lead(ctx context.Context, key string, lockTTL expiry.TTL, f *flight) ([]byte, *Ticket, error) {
 	lk := LockKey(key)
-	deadline := time.Now().Add(lockTTL)
+	deadline := time.Now().Add(lockTTL.Duration())
 	for {
 		s, err := g.peek(ctx, key)
 		if err != nil {
@@ -317,7 +318,7 @@ func (g *Group) lead(ctx context.Context, key string, lockTTL time.Duration, f *
 // lock, and hands the value to the callers waiting in this process. The
 // ticket is spent even when Publish fails; the waiting callers then get
 // its error.
-func (t *Ticket) Publish(ctx context.Context, value []byte, valueTTL, freshTTL time.Duration) error {
+func (t *Ticket) Publish(ctx context.Context, value []byte, valueTTL, freshTTL expiry.TTL) error {
 	g, err := t.g, errSpent
 	t.once.Do(func() {
 		err = g.store.Publish(ctx, entries(t.Key, value, valueTTL, freshTTL))

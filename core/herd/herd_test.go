@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // memStore keeps values, flags and locks in memory (no TTLs): enough for
@@ -49,7 +50,7 @@ func (m *memStore) publish(k string, v []byte) {
 	_ = m.Publish(ctx, entries(k, v, 0, 0))
 }
 
-func (m *memStore) AcquireLock(_ context.Context, key, token string, _ time.Duration) (bool, error) {
+func (m *memStore) AcquireLock(_ context.Context, key, token string, _ expiry.TTL) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, held := m.kv[key]; held {
@@ -69,7 +70,7 @@ func (m *memStore) ReleaseLock(_ context.Context, key, token string) (bool, erro
 	return true, nil
 }
 
-func (m *memStore) ExtendLock(context.Context, string, string, time.Duration, bool) (bool, error) {
+func (m *memStore) ExtendLock(context.Context, string, string, expiry.TTL, bool) (bool, error) {
 	return true, nil
 }
 
@@ -98,7 +99,7 @@ func TestAsk(t *testing.T) {
 		for k, v := range tc.before {
 			m.kv[k] = []byte(v)
 		}
-		v, tk, err := New(m, Options{}).Ask(ctx, "k", time.Second)
+		v, tk, err := New(m, Options{}).Ask(ctx, "k", 1000)
 		if err != nil || string(v) != tc.wantValue || (tk != nil) != tc.wantTicket {
 			t.Errorf("%s: got %q, ticket %v, %v; want %q, ticket %v", tc.name, v, tk != nil, err, tc.wantValue, tc.wantTicket)
 			continue
@@ -142,7 +143,7 @@ func TestSingleFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "k", time.Second)
+			v, tk, err := g.Ask(ctx, "k", 1000)
 			if err != nil {
 				t.Error(err)
 				return
@@ -172,10 +173,10 @@ func TestSingleFlight(t *testing.T) {
 func TestAbandonWithoutCauseLetsAFollowerCompute(t *testing.T) {
 	m := newMem()
 	g := New(m, Options{})
-	_, first, _ := g.Ask(ctx, "k", time.Second)
+	_, first, _ := g.Ask(ctx, "k", 1000)
 	done := make(chan *Ticket)
 	go func() {
-		_, tk, _ := g.Ask(ctx, "k", time.Second)
+		_, tk, _ := g.Ask(ctx, "k", 1000)
 		done <- tk
 	}()
 	waitFor(t, func() bool { return g.Waiting() == 1 })
@@ -195,12 +196,12 @@ func TestAbandonWithoutCauseLetsAFollowerCompute(t *testing.T) {
 func TestAbandonHandsTheFailureToEveryWaitingCaller(t *testing.T) {
 	m := newMem()
 	g := New(m, Options{})
-	_, leader, _ := g.Ask(ctx, "k", time.Second)
+	_, leader, _ := g.Ask(ctx, "k", 1000)
 	const followers = 15
 	errs := make(chan error, followers)
 	for range followers {
 		go func() {
-			v, tk, err := g.Ask(ctx, "k", time.Second)
+			v, tk, err := g.Ask(ctx, "k", 1000)
 			if v != nil || tk != nil {
 				t.Errorf("a follower got %q, ticket %v; want the failure", v, tk != nil)
 			}
@@ -222,7 +223,7 @@ func TestAbandonHandsTheFailureToEveryWaitingCaller(t *testing.T) {
 	if _, held := m.kv["__lock__k"]; held || g.Waiting() != 0 {
 		t.Fatalf("after Abandon: lock held %v, %d waiting; want neither", held, g.Waiting())
 	}
-	if _, tk, _ := g.Ask(ctx, "k", time.Second); tk == nil {
+	if _, tk, _ := g.Ask(ctx, "k", 1000); tk == nil {
 		t.Fatal("the next caller after a failure got no ticket; want to compute again")
 	}
 }
@@ -230,11 +231,11 @@ func TestAbandonHandsTheFailureToEveryWaitingCaller(t *testing.T) {
 func TestAFollowerThatStopsWaitingIsNotCounted(t *testing.T) {
 	m := newMem()
 	g := New(m, Options{})
-	_, leader, _ := g.Ask(ctx, "k", time.Second)
+	_, leader, _ := g.Ask(ctx, "k", 1000)
 	short, cancel := context.WithCancel(ctx)
 	done := make(chan error)
 	go func() {
-		_, _, err := g.Ask(short, "k", time.Second)
+		_, _, err := g.Ask(short, "k", 1000)
 		done <- err
 	}()
 	waitFor(t, func() bool { return g.Waiting() == 1 })
@@ -250,10 +251,10 @@ func TestAFollowerThatStopsWaitingIsNotCounted(t *testing.T) {
 func TestGroupsSharingFlightsShareAComputation(t *testing.T) {
 	m, fl := newMem(), NewFlights()
 	a, b := New(m, Options{Flights: fl}), New(m, Options{Flights: fl})
-	_, leader, _ := a.Ask(ctx, "k", time.Second)
+	_, leader, _ := a.Ask(ctx, "k", 1000)
 	got := make(chan []byte)
 	go func() {
-		v, tk, err := b.Ask(ctx, "k", time.Second)
+		v, tk, err := b.Ask(ctx, "k", 1000)
 		if tk != nil || err != nil {
 			t.Errorf("the other group got ticket %v, %v; want the leader's value", tk != nil, err)
 		}
@@ -287,13 +288,13 @@ func TestWaitsForAnotherProcessThenTakesOver(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 		m.publish("k", []byte("theirs"))
 	}()
-	v, tk, err := g.Ask(ctx, "k", time.Second)
+	v, tk, err := g.Ask(ctx, "k", 1000)
 	if err != nil || tk != nil || string(v) != "theirs" {
 		t.Fatalf("got %q, ticket %v, %v; want %q", v, tk != nil, err, "theirs")
 	}
 	m.kv["__lock__j"] = []byte("stuck") // a lock that never goes away
 	start := time.Now()
-	_, tk, err = g.Ask(ctx, "j", 30*time.Millisecond)
+	_, tk, err = g.Ask(ctx, "j", 30)
 	if err != nil || tk == nil || tk.Locked() || time.Since(start) > time.Second {
 		t.Fatalf("got ticket %v, %v after %v; want an unlocked ticket after about 30ms", tk, err, time.Since(start))
 	}
@@ -305,7 +306,7 @@ func BenchmarkAskFresh(b *testing.B) {
 	m.publish("k", []byte("v"))
 	g := New(m, Options{})
 	for b.Loop() {
-		if _, tk, _ := g.Ask(ctx, "k", time.Second); tk != nil {
+		if _, tk, _ := g.Ask(ctx, "k", 1000); tk != nil {
 			b.Fatal("ticket on a fresh key")
 		}
 	}

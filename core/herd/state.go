@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // FreshKey names the fresh flag of a stored key, as the seed names it.
@@ -73,13 +74,13 @@ func (g *Group) answers(ctx context.Context, key string, s state) bool {
 		return !s.ours()
 	}
 	if !bytes.Equal(s.flag, Flag) && s.ttl != 0 && !s.ours() {
-		_ = g.store.Publish(ctx, []client.Entry{{Key: TagKey(key), Value: Tag(s.value), TTL: s.ttl}})
+		_ = g.store.Publish(ctx, []client.Entry{{Key: TagKey(key), Value: Tag(s.value), TTL: expiry.Of(s.ttl)}})
 	}
 	return true
 }
 
 // entries is what Publish writes for key's computed value.
-func entries(key string, value []byte, valueTTL, freshTTL time.Duration) []client.Entry {
+func entries(key string, value []byte, valueTTL, freshTTL expiry.TTL) []client.Entry {
 	return []client.Entry{
 		{Key: key, Value: value, TTL: valueTTL},
 		{Key: FreshKey(key), Value: Flag, TTL: freshTTL},

@@ -11,6 +11,8 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // Store is where locks live: *shard.Cache routes each lock key to its
@@ -18,18 +20,18 @@ import (
 type Store interface {
 	// AcquireLock stores token at key if key is missing, with ttl (<= 0:
 	// no expiry), and reports whether it did.
-	AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error)
+	AcquireLock(ctx context.Context, key, token string, ttl expiry.TTL) (bool, error)
 	// ReleaseLock deletes key if it holds token, atomically.
 	ReleaseLock(ctx context.Context, key, token string) (bool, error)
 	// ExtendLock sets (replace) or adds ttl while key holds token.
-	ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error)
+	ExtendLock(ctx context.Context, key, token string, ttl expiry.TTL, replace bool) (bool, error)
 }
 
 // Options says how Acquire waits.
 type Options struct {
 	// TTL is the lock key's time to live; <= 0 means no expiry (redis-py's
 	// timeout=None).
-	TTL time.Duration
+	TTL expiry.TTL
 	// Sleep is the pause between attempts while blocking. Default: 100ms.
 	Sleep time.Duration
 	// Blocking makes Acquire retry until it gets the lock or Wait passes.

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // memStore is an in-memory Store for the waiting logic (the Redis side is
@@ -14,7 +16,7 @@ type memStore struct {
 	owner map[string]string
 }
 
-func (m *memStore) AcquireLock(_ context.Context, key, token string, _ time.Duration) (bool, error) {
+func (m *memStore) AcquireLock(_ context.Context, key, token string, _ expiry.TTL) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, held := m.owner[key]; held {
@@ -34,7 +36,7 @@ func (m *memStore) ReleaseLock(_ context.Context, key, token string) (bool, erro
 	return true, nil
 }
 
-func (m *memStore) ExtendLock(context.Context, string, string, time.Duration, bool) (bool, error) {
+func (m *memStore) ExtendLock(context.Context, string, string, expiry.TTL, bool) (bool, error) {
 	return true, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // Owner returns the server that is the authority for key's locks and herd
@@ -14,7 +15,7 @@ func (c *Cache) Owner(key string) *client.Client { return c.servers[c.Locate(key
 
 // AcquireLock takes the lock at key with token on Owner(key) (see
 // client.Client.AcquireLock).
-func (c *Cache) AcquireLock(ctx context.Context, key, token string, ttl time.Duration) (bool, error) {
+func (c *Cache) AcquireLock(ctx context.Context, key, token string, ttl expiry.TTL) (bool, error) {
 	return c.Owner(key).AcquireLock(ctx, key, token, ttl)
 }
 
@@ -26,7 +27,7 @@ func (c *Cache) ReleaseLock(ctx context.Context, key, token string) (bool, error
 
 // ExtendLock changes the TTL of the lock at key if token holds it (on
 // Owner(key); see client.Client.ExtendLock).
-func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl time.Duration, replace bool) (bool, error) {
+func (c *Cache) ExtendLock(ctx context.Context, key, token string, ttl expiry.TTL, replace bool) (bool, error) {
 	return c.Owner(key).ExtendLock(ctx, key, token, ttl, replace)
 }
 

@@ -2,9 +2,9 @@ package shard
 
 import (
 	"context"
-	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // Ping checks every server, concurrently.
@@ -41,12 +41,12 @@ func (c *Cache) Exists(ctx context.Context, key string) (bool, error) {
 }
 
 // TTL returns key's time to live (see client.Client.TTL; read routing).
-func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error) {
+func (c *Cache) TTL(ctx context.Context, key string) (expiry.TTL, bool, error) {
 	if c.one != nil {
 		return c.one.TTL(ctx, key)
 	}
 	type r struct {
-		d  time.Duration
+		d  expiry.TTL
 		ok bool
 	}
 	out, err := readOne(c, c.readOrder(key), func(s *client.Client) (r, error) {
@@ -58,7 +58,7 @@ func (c *Cache) TTL(ctx context.Context, key string) (time.Duration, bool, error
 
 // Set stores key (see client.Client.Set) on its server, or on every server
 // in Mode Copy, where stored is the first answering server's.
-func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl time.Duration, onlyIfMissing bool) (bool, error) {
+func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl expiry.TTL, onlyIfMissing bool) (bool, error) {
 	if c.one != nil {
 		return c.one.Set(ctx, key, value, ttl, onlyIfMissing)
 	}
@@ -74,7 +74,7 @@ func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
 }
 
 // Expire sets key's time to live (write routing, as Set).
-func (c *Cache) Expire(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+func (c *Cache) Expire(ctx context.Context, key string, ttl expiry.TTL) (bool, error) {
 	if c.one != nil {
 		return c.one.Expire(ctx, key, ttl)
 	}
@@ -133,10 +133,7 @@ func (c *Cache) move(ctx context.Context, from, to *client.Client, src, dst stri
 	if err != nil || !ok {
 		return false, err
 	}
-	if ttl == client.NoExpiry {
-		ttl = 0
-	}
-	if _, err := to.Set(ctx, dst, v, ttl, false); err != nil {
+	if _, err := to.Set(ctx, dst, v, max(ttl, 0), false); err != nil { // -1: no expiry
 		return false, err
 	}
 	_, err = from.Delete(ctx, src)
@@ -216,7 +213,7 @@ func (c *Cache) GetManyEach(ctx context.Context, keys []string, each func(i int,
 
 // SetMany stores keys[i] = values[i] with ttl: one pipeline per involved
 // server, concurrently (every server in Mode Copy).
-func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl time.Duration) error {
+func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl expiry.TTL) error {
 	if c.one != nil {
 		return c.one.SetMany(ctx, keys, values, ttl)
 	}

@@ -1,6 +1,6 @@
 package wire
 
-import "time"
+import "github.com/redis-cache-go/redis-cache-go/core/expiry"
 
 // arenaSize is the size of the blocks MGet carves its small values from (one
 // allocation for many values instead of one each).
@@ -42,7 +42,7 @@ func (p *Pool) mget(c *conn, keys []string, out [][]byte) error {
 // SetMany stores keys[i] = values[i], each expiring after ttl when ttl > 0,
 // in one round trip: one MSET without a TTL, else pipelined SET ... PX. The
 // first error reply, if any, is returned after every reply was read.
-func (p *Pool) SetMany(keys []string, values [][]byte, ttl time.Duration) error {
+func (p *Pool) SetMany(keys []string, values [][]byte, ttl expiry.TTL) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -53,7 +53,7 @@ func (p *Pool) SetMany(keys []string, values [][]byte, ttl time.Duration) error 
 	return p.do(cmd, func(c *conn) error { return p.setMany(c, keys, values, ttl) })
 }
 
-func (p *Pool) setMany(c *conn, keys []string, values [][]byte, ttl time.Duration) error {
+func (p *Pool) setMany(c *conn, keys []string, values [][]byte, ttl expiry.TTL) error {
 	if ttl <= 0 {
 		c.argc(2*len(keys) + 1)
 		c.arg("MSET")

@@ -4,7 +4,8 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"strings"
-	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 // The commands as retry.Resendable sees them when Pool.do decides on a
@@ -60,7 +61,7 @@ func (c *conn) unexpected(kind int, n int64, op string) error {
 // Set stores value at key, expiring after ttl (millisecond precision, at
 // least 1 ms) when ttl > 0. With onlyIfMissing (NX) an existing key is left
 // alone and stored is false.
-func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bool) (stored bool, err error) {
+func (p *Pool) Set(key string, value []byte, ttl expiry.TTL, onlyIfMissing bool) (stored bool, err error) {
 	cmd := cmdSet
 	if onlyIfMissing {
 		cmd = cmdSetNX
@@ -75,7 +76,7 @@ func (p *Pool) Set(key string, value []byte, ttl time.Duration, onlyIfMissing bo
 	return stored, err
 }
 
-func (c *conn) set(key string, value []byte, ttl time.Duration, nx bool) {
+func (c *conn) set(key string, value []byte, ttl expiry.TTL, nx bool) {
 	n := 3
 	if ttl > 0 {
 		n += 2
@@ -89,7 +90,7 @@ func (c *conn) set(key string, value []byte, ttl time.Duration, nx bool) {
 	c.argBytes(value)
 	if ttl > 0 {
 		c.arg("PX")
-		c.argInt(max(1, int64(ttl/time.Millisecond)))
+		c.argInt(int64(ttl))
 	}
 	if nx {
 		c.arg("NX")

@@ -3,7 +3,6 @@ package wire
 import (
 	"net"
 	"testing"
-	"time"
 )
 
 // killIdle makes the server close every connection of p (CLIENT KILL from
@@ -30,13 +29,13 @@ func TestResendOnAReusedConnectionTheServerClosed(t *testing.T) {
 	}{
 		{"GET", func(p *Pool) error { _, _, err := p.Get("k"); return err }, true},
 		{"GET+PTTL", func(p *Pool) error { _, _, _, err := p.GetTTL("k"); return err }, true},
-		{"SET", func(p *Pool) error { _, err := p.Set("k", []byte("v"), time.Minute, false); return err }, true},
+		{"SET", func(p *Pool) error { _, err := p.Set("k", []byte("v"), 60_000, false); return err }, true},
 		{"DEL", func(p *Pool) error { _, err := p.Del("gone"); return err }, true},
 		{"EXISTS", func(p *Pool) error { _, err := p.Exists("k"); return err }, true},
 		{"MGET", func(p *Pool) error { _, err := p.MGet([]string{"k", "x"}); return err }, true},
 		{"MGET each", func(p *Pool) error { return p.MGetEach([]string{"k"}, func(int, []byte) {}) }, true},
 		{"MSET", func(p *Pool) error { return p.SetMany([]string{"a"}, [][]byte{[]byte("1")}, 0) }, true},
-		{"SET PX pipeline", func(p *Pool) error { return p.SetMany([]string{"a"}, [][]byte{[]byte("1")}, time.Minute) }, true},
+		{"SET PX pipeline", func(p *Pool) error { return p.SetMany([]string{"a"}, [][]byte{[]byte("1")}, 60_000) }, true},
 		{"multi-key DEL", func(p *Pool) error { _, err := p.DelMany([]string{"a", "b"}); return err }, true},
 		{"SET NX", func(p *Pool) error { _, err := p.Set("nx", []byte("v"), 0, true); return err }, false},
 		{"EVALSHA", func(p *Pool) error { _, _, err := p.EvalInt(NewScript("return 1"), "k", 1); return err }, false},

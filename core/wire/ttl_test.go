@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 func TestGetTTL(t *testing.T) {
@@ -14,7 +16,7 @@ func TestGetTTL(t *testing.T) {
 	if _, err := p.Set("ttl:none", []byte("v"), 0, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := p.Set("ttl:px", big, 10*time.Second, false); err != nil {
+	if _, err := p.Set("ttl:px", big, 10_000, false); err != nil {
 		t.Fatal(err)
 	}
 	push := NewScript("redis.call('RPUSH', KEYS[1], ARGV[1]) return 1")
@@ -62,7 +64,7 @@ func BenchmarkGetTTL(b *testing.B) {
 	s := startServer(b)
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
-	if _, err := p.Set("bench", bytes.Repeat([]byte("x"), 100), time.Hour, false); err != nil {
+	if _, err := p.Set("bench", bytes.Repeat([]byte("x"), 100), expiry.Of(time.Hour), false); err != nil {
 		b.Fatal(err)
 	}
 	b.ResetTimer()

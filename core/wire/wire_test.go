@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 func TestOperations(t *testing.T) {
@@ -69,18 +71,19 @@ func TestTTL(t *testing.T) {
 	s := startServer(t)
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
-	if _, err := p.Set("t", []byte("x"), 1500*time.Millisecond, false); err != nil {
+	if _, err := p.Set("t", []byte("x"), 1500, false); err != nil {
 		t.Fatal(err)
 	}
 	if got := s.cmdline(t, "PTTL", "t"); got <= 0 || got > 1500 {
 		t.Fatalf("PTTL after Set with 1.5s: got %d; want 1..1500", got)
 	}
-	if _, err := p.Set("t", []byte("x"), time.Microsecond, false); err != nil {
+	// past what a time.Duration holds (about 292 years): sent as it is
+	const huge = 1e12 * 1000 // 10**12 seconds
+	if _, err := p.Set("t", []byte("x"), huge, false); err != nil {
 		t.Fatal(err)
 	}
-	// a sub-millisecond TTL is rounded up to 1 ms, never "no expiry"
-	if got := s.cmdline(t, "PTTL", "t"); got == -1 {
-		t.Fatalf("PTTL after Set with 1µs: got -1 (no expiry); want an expiry")
+	if got := s.cmdline(t, "PTTL", "t"); got <= huge-1000 || got > huge {
+		t.Fatalf("PTTL after Set with 10**12 s: got %d; want %d - 1000 .. %d", got, int64(huge), int64(huge))
 	}
 }
 
@@ -139,7 +142,7 @@ func TestBatches(t *testing.T) {
 	defer p.Close()
 	keys := []string{"a", "b", "c"}
 	vals := [][]byte{[]byte("1"), {}, []byte(strings.Repeat("z", 9000))}
-	for _, ttl := range []time.Duration{0, time.Minute} {
+	for _, ttl := range []expiry.TTL{0, 60_000} {
 		if err := p.SetMany(keys, vals, ttl); err != nil {
 			t.Fatalf("SetMany ttl %v: %v", ttl, err)
 		}

@@ -13,11 +13,14 @@ import math
 import threading
 import time
 from datetime import datetime
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
 from redis_cache_go._native_ext import FlightFailed
+from redis_cache_go._ttl import seconds_ms as _seconds_ms
+from redis_cache_go._ttl import whole_ms
 from redis_cache_go.lock import Lock
 
 # The stale window of get_or_set when the caller names none: a value stays readable this many
@@ -70,12 +73,6 @@ _failures = _Failures()
 def _glob_escape(text: str) -> str:
     """Escape Redis glob metacharacters (* ? [ ] \\) so they match literally."""
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
-
-
-def _seconds_ms(value: Any, what: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{what} must be a non-negative number of seconds, not {value!r}")
-    return math.ceil(value * 1000)
 
 
 class ExtendedMixin:
@@ -135,6 +132,7 @@ class ExtendedMixin:
         lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0
         if stale_cache_timeout is _DEFAULT:
             stale_cache_timeout = DEFAULT_STALE_TIMEOUT
+        value_ms = _value_ms(ttl, stale_cache_timeout)  # checked before anything is sent
         data, ticket = self._herd_ask(k, lock_ms)
         if data is not None:
             return self._decode(data, k)
@@ -144,9 +142,6 @@ class ExtendedMixin:
         except BaseException as e:
             self._herd_abandon(ticket, e)
             raise
-        value_ms = 0
-        if ttl > 0 and stale_cache_timeout is not None:
-            value_ms = ttl + _seconds_ms(stale_cache_timeout, "stale_cache_timeout")
         self._client.herd_publish(ticket, encoded, value_ms, ttl)
         return value
 
@@ -218,14 +213,12 @@ class ExtendedMixin:
 
     def expire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in seconds); False when missing."""
-        at = when.timestamp() if isinstance(when, datetime) else float(when)
-        done: bool = self._client.expire(self._key(key, version), _expiry_ms((at - time.time()) * 1000))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1000)))
         return done
 
     def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in milliseconds)."""
-        at_ms = when.timestamp() * 1000 if isinstance(when, datetime) else float(when)
-        done: bool = self._client.expire(self._key(key, version), _expiry_ms(at_ms - time.time() * 1000))
+        done: bool = self._client.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1)))
         return done
 
     def persist(self, key: Any, version: int | None = None) -> bool:
@@ -340,10 +333,33 @@ class ExtendedMixin:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
 
 
-def _expiry_ms(ms: float) -> int:
-    """A relative expiry in ms for rcg_expire: at least 1 when positive, <= 0 deletes."""
+def _value_ms(ttl: int, stale_cache_timeout: Any) -> int:
+    """get_or_set's value TTL in ms: ttl (from _ttl_ms) plus the stale window; 0 (no expiry) when
+    either has none; ValueError when the sum is past the longest TTL (_ttl.py)."""
+    if ttl <= 0 or stale_cache_timeout is None:
+        return 0
+    total = ttl + _seconds_ms(stale_cache_timeout, "stale_cache_timeout")
+    return whole_ms(total, "timeout + stale_cache_timeout in ms", total)
+
+
+def _until_ms(when: datetime | int | float, ms_per_unit: int) -> Fraction:
+    """Milliseconds from now until ``when``: a datetime, or a Unix timestamp counting units of
+    ``ms_per_unit`` ms. Exact (a float timestamp far ahead has no whole milliseconds left)."""
+    if isinstance(when, datetime):
+        at_ms = Fraction(when.timestamp()) * 1000
+    else:
+        at = float(when) if not isinstance(when, int) else when  # what float() accepted before, ints exact
+        if not math.isfinite(at):
+            raise ValueError(f"the expiry time must be finite, not {when!r}")
+        at_ms = Fraction(at) * ms_per_unit
+    return at_ms - Fraction(time.time_ns(), 1_000_000)
+
+
+def _expiry_ms(ms: float | Fraction) -> int:
+    """A relative expiry in ms for rcg_expire: at least 1 when positive, <= 0 deletes, ValueError
+    past the longest TTL (_ttl.py)."""
     if ms <= 0:
         return 0
-    return max(1, math.ceil(ms))
+    return max(1, whole_ms(ms, "expiry in ms", float(ms)))
 
 

@@ -11,6 +11,7 @@ import ctypes
 import json
 import os
 import struct
+import sys
 import threading
 import weakref
 from ctypes import c_char_p, c_int, c_int64, c_size_t, c_void_p
@@ -55,28 +56,111 @@ class _Out(ctypes.Structure):
     ]
 
 
+# Scratch memory lives in C memory (malloc), never in Python objects: a daemon thread can be
+# inside a Go call while the interpreter exits, and CPython then frees that thread's locals
+# while Go is still writing the reply. Memory from malloc is freed only by the code below, and
+# only when no call can be using it.
+_libc = ctypes.CDLL(None)
+_malloc = _libc.malloc
+_malloc.argtypes = [c_size_t]
+_malloc.restype = c_void_p
+_cfree = _libc.free
+_cfree.argtypes = [c_void_p]
+_cfree.restype = None
+_OUT_SIZE = ctypes.sizeof(_Out)
+# rcg_out structs (each with its SCRATCH_SIZE buffer) of threads that ended, for the next
+# threads; a grown one, or one beyond this many, is freed instead.
+_SPARE_MAX = 64
+_spare: list[int] = []
+
+
+def _alloc(n: int) -> int:
+    p = _malloc(n)
+    if not p:
+        raise MemoryError(f"redis-cache-go: cannot allocate {n} bytes of scratch memory")
+    return int(p)
+
+
+def _new_out() -> int:
+    """A malloc'd rcg_out with a malloc'd buffer of SCRATCH_SIZE bytes."""
+    buf = _alloc(SCRATCH_SIZE)
+    try:
+        ptr = _alloc(_OUT_SIZE)
+    except MemoryError:
+        _cfree(buf)
+        raise
+    out = _Out.from_address(ptr)
+    out.buf, out.cap, out.len, out.big, out.num = buf, SCRATCH_SIZE, 0, None, 0
+    return ptr
+
+
+class _Lease:
+    """A thread's claim on its scratch memory; the memory goes back when the thread's local does.
+
+    That happens when the thread ends (it is not in a call then), in a forked child for the
+    threads that did not survive the fork (Go does not run there), or while the interpreter
+    shuts down, when a daemon thread may still be inside a Go call that writes into it: then
+    the memory is left alone for good. What ``__del__`` uses is bound on the class, because
+    module globals may already be cleared at that point.
+    """
+
+    __slots__ = ("ptr",)
+    _finalizing = staticmethod(sys.is_finalizing)
+    _spare = _spare
+    _spare_max = _SPARE_MAX
+    _size = SCRATCH_SIZE
+    _free = staticmethod(_cfree)
+    _from_address = _Out.from_address
+
+    def __init__(self, ptr: int) -> None:
+        self.ptr = ptr
+
+    def __del__(self) -> None:
+        if self._finalizing():
+            return  # a call may be in flight on it: never reused, never freed
+        out = self._from_address(self.ptr)
+        if out.cap == self._size and len(self._spare) < self._spare_max:
+            self._spare.append(self.ptr)
+            return
+        self._free(out.buf)
+        self._free(self.ptr)
+
+
 class _Scratch(threading.local):
-    """Per-thread result buffer and rcg_out struct, allocated once per thread."""
+    """Per-thread result buffer and rcg_out struct, both in C memory (see _Lease).
+
+    ``buf`` is a ctypes array over the buffer (slicing it makes the result bytes in one step),
+    ``out`` the struct; ``ptr``/``vptr`` its address as an int / a ready c_void_p.
+    """
 
     def __init__(self) -> None:
-        self.buf: Any = ctypes.create_string_buffer(SCRATCH_SIZE)  # Any: slicing it gives bytes (typeshed says list)
-        self.addr = ctypes.addressof(self.buf)
-        self.out = _Out(self.addr, SCRATCH_SIZE, 0, None, 0)
-        self.ptr = ctypes.addressof(self.out)
+        try:
+            ptr = _spare.pop()
+        except IndexError:
+            ptr = _new_out()
+        self.lease = _Lease(ptr)
+        self.out = _Out.from_address(ptr)
+        self.ptr = ptr
         # The same address as a ready c_void_p: ctypes passes it without converting an int
         # on every call (measured ~0.1 µs per call).
-        self.vptr = c_void_p(self.ptr)
+        self.vptr = c_void_p(ptr)
+        self.buf: Any = (ctypes.c_char * self.out.cap).from_address(self.out.buf)  # Any: slicing gives bytes
 
     def grow(self, n: int) -> None:
-        """Make room for results of n bytes (n <= SCRATCH_MAX), between calls."""
-        size = len(self.buf)
+        """Make room for results of n bytes (n <= SCRATCH_MAX). Called by the owning thread
+        between its calls only, so no call is writing into the buffer it frees."""
+        out = self.out
+        size = out.cap
         while size < n:
             size *= 2
-        if size > len(self.buf):
-            self.buf = ctypes.create_string_buffer(size)
-            self.addr = ctypes.addressof(self.buf)
-            self.out.buf = self.addr
-            self.out.cap = size
+        if size > out.cap:
+            new = _malloc(size)
+            if not new:
+                return  # results of n bytes keep arriving as overflow (out.big)
+            old = out.buf
+            self.buf = (ctypes.c_char * size).from_address(new)
+            out.buf, out.cap = new, size
+            _cfree(old)
 
 
 _scratch = _Scratch()
@@ -337,6 +421,9 @@ class Client:
             handle = int(s.out.num)
             self._handle = handle
             self._finalizer = weakref.finalize(self, _close_handle, lib, handle)
+            # Not at interpreter exit: daemon threads may still be using the handle then, and
+            # the process ending closes its connections anyway.
+            self._finalizer.atexit = False
             return handle
 
     def close(self) -> None:
@@ -371,14 +458,43 @@ class Client:
         return _ERRORS.get(status, exc.InternalError)(msg)
 
     def _call(self, name: str) -> tuple[ctypes.CDLL, Callable[..., int], int]:
+        """(lib, export, handle) for a call that must not run twice (see _invoke)."""
         lib = library()
         return lib, getattr(lib, name), self._handle or self._open()
 
+    # A call can find its handle closed because close() (disconnect()) ran in another thread
+    # after this thread read the handle. Go refuses such a call before doing anything
+    # (RCG_ERR_CLOSED), so it runs again on the client's current handle (_again). A call that
+    # was already inside Go when close() ran finishes normally on the old handle, which Go
+    # closes after its last call (capi/handles.go).
+    def _reopened(self, h: int) -> bool:
+        """Whether handle h, just found closed, was closed by close(): the client has moved on."""
+        return h != self._handle
+
+    def _again(self, fn: Callable[..., int], h: int, *args: Any) -> int:
+        """The status of fn(handle, out, *args) for a call that got RCG_ERR_CLOSED on handle h:
+        run on the current handle (opened if need be) while close() keeps replacing the handle
+        under it (each round needs another close() in another thread); else RCG_ERR_CLOSED."""
+        status = STATUS_CLOSED
+        while status == STATUS_CLOSED and self._reopened(h):
+            h = self._handle or self._open()
+            status = fn(h, _scratch.vptr, *args)
+        return status
+
+    def _invoke(self, name: str, *args: Any) -> tuple[ctypes.CDLL, int, _Scratch]:
+        """Export ``name``(handle, out, *args) on this thread's scratch: (lib, status, scratch),
+        run again when it lost the race with close() (see _again)."""
+        lib = _lib or library()
+        fn = getattr(lib, name)
+        h = self._handle or self._open()
+        status = fn(h, _scratch.vptr, *args)
+        if status == STATUS_CLOSED:
+            status = self._again(fn, h, *args)
+        return lib, status, _scratch
+
     # -- operations ----------------------------------------------------------
     def ping(self) -> None:
-        lib, fn, h = self._call("rcg_ping")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_ping")
         if status != OK:
             self._raise(lib, status, s)
 
@@ -400,6 +516,12 @@ class Client:
             return s.buf[:out.len]  # type: ignore[no-any-return]
         if status == MISS:
             return None
+        if status == STATUS_CLOSED:
+            status = self._again(lib.rcg_get, h, key, n)
+            if status == OK:
+                return _take(lib, s)
+            if status == MISS:
+                return None
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
@@ -407,20 +529,21 @@ class Client:
         """SET; ttl_ms <= 0 stores without expiry. False when nx and the key existed."""
         lib = _lib or library()
         s = _scratch
-        status = lib.rcg_set(
-            self._handle or self._open(), s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0
-        )
+        h = self._handle or self._open()
+        status = lib.rcg_set(h, s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0)
         if status == OK:
             return True
         if status == MISS:
             return False
+        if status == STATUS_CLOSED:
+            status = self._again(lib.rcg_set, h, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0)
+            if status in (OK, MISS):
+                return status == OK
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
     def _key_op(self, name: str, key: bytes, *args: Any) -> tuple[bool, int]:
-        lib, fn, h = self._call(name)
-        s = _scratch
-        status = fn(h, s.vptr, key, len(key), *args)
+        lib, status, s = self._invoke(name, key, len(key), *args)
         if status == OK:
             return True, int(s.out.num)
         if status == MISS:
@@ -449,18 +572,14 @@ class Client:
         return self._key_op("rcg_incr", key, delta)
 
     def rename(self, src: bytes, dst: bytes) -> bool:
-        lib, fn, h = self._call("rcg_rename")
-        s = _scratch
-        status = fn(h, s.ptr, src, len(src), dst, len(dst))
+        lib, status, s = self._invoke("rcg_rename", src, len(src), dst, len(dst))
         if status in (OK, MISS):
             return status == OK
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
     def _frame_op(self, name: str, frame: bytes, *args: int) -> tuple[ctypes.CDLL, _Scratch]:
-        lib, fn, h = self._call(name)
-        s = _scratch
-        status = fn(h, s.vptr, frame, len(frame), *args)
+        lib, status, s = self._invoke(name, frame, len(frame), *args)
         if status != OK:
             self._raise(lib, status, s)
         return lib, s
@@ -498,9 +617,7 @@ class Client:
 
     def near_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (capi rcg_near_stats), or None without a near-cache."""
-        lib, fn, h = self._call("rcg_near_stats")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_near_stats")
         if status == MISS:
             return None
         if status != OK:
@@ -509,7 +626,5 @@ class Client:
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError)."""
-        lib, fn, h = self._call("rcg_debug_panic")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_debug_panic")
         self._raise(lib, status, s)

@@ -81,6 +81,7 @@ class _LoopQueue:
         self.loop_ref = weakref.ref(loop)
         loop.add_reader(self.rfd, self._drain)
         self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
+        self.finalizer.atexit = False  # a daemon thread's loop may still be running at exit
 
     def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes, n1: int, n2: int) -> asyncio.Future[Result]:
         ticket = next(self.tickets)
@@ -226,7 +227,17 @@ class AsyncClient:
             if self._threaded or (self._fork_aware and self._client._fallback is not None):
                 raise _UseSync
             q = _queue_for(loop)
-            future = q.submit(loop, native._handle or native._open(), op, a, b, n1, n2)
+            h = native._handle or native._open()
+            while True:
+                try:
+                    future = q.submit(loop, h, op, a, b, n1, n2)
+                    break
+                except _Refused as refused:
+                    if refused.status != _native.STATUS_CLOSED or not native._reopened(h):
+                        raise
+                    # disconnect() in another thread got there first and nothing was started:
+                    # again on the current handle (as _native.Client._again).
+                    h = native._handle or native._open()
         except _Refused as refused:
             self._raise(refused.status, refused.message)
         except (exc.ForkedProcessError, _UseSync):

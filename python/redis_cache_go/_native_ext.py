@@ -56,9 +56,7 @@ class Client(_native.Client):
     def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
         """(value, 0) when the value is served; (None, ticket) when the caller must compute;
         FlightFailed when the computation this call waited for failed."""
-        lib, fn, h = self._call("rcg_herd_ask")
-        s = _scratch
-        status = fn(h, s.ptr, key, len(key), lock_ms)
+        lib, status, s = self._invoke("rcg_herd_ask", key, len(key), lock_ms)
         if status == OK:
             return _take(lib, s), 0
         if status == HERD_COMPUTE:
@@ -68,6 +66,9 @@ class Client(_native.Client):
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
+    # herd_publish and herd_abandon work on the handle the ticket was asked on, whatever handle
+    # they pass (Go keeps that handle's connections open until the ticket is spent, also across
+    # close()), and run once: Go spends the ticket on every outcome.
     def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
         lib, fn, h = self._call("rcg_herd_publish")
         s = _scratch
@@ -96,9 +97,8 @@ class Client(_native.Client):
 
     def lock_acquire(self, key: bytes, ttl_ms: int, sleep_ms: int, wait_ms: int, blocking: bool) -> bytes | None:
         """The token, or None when the lock was not acquired."""
-        lib, fn, h = self._call("rcg_lock_acquire")
-        s = _scratch
-        status = fn(h, s.ptr, key, len(key), ttl_ms, sleep_ms, wait_ms, LOCK_BLOCKING if blocking else 0)
+        lib, status, s = self._invoke("rcg_lock_acquire", key, len(key), ttl_ms, sleep_ms, wait_ms,
+                                      LOCK_BLOCKING if blocking else 0)
         if status == OK:
             return _take(lib, s)
         if status == MISS:
@@ -117,9 +117,7 @@ class Client(_native.Client):
 
     def scan(self, server: int, cursor: int, pattern: bytes, count: int) -> tuple[list[bytes], int] | None:
         """One SCAN step on scan target ``server``: (keys, next cursor), or None past the last one."""
-        lib, fn, h = self._call("rcg_scan")
-        s = _scratch
-        status = fn(h, s.ptr, server, _to_i64(cursor), pattern, len(pattern), count)
+        lib, status, s = self._invoke("rcg_scan", server, _to_i64(cursor), pattern, len(pattern), count)
         if status == OK:
             keys = [k for k in decode_frame(_take(lib, s)) if k is not None]
             return keys, int(s.out.num) & 0xFFFFFFFFFFFFFFFF
@@ -139,9 +137,7 @@ class Client(_native.Client):
     def walk_step(self, op: int, server: int, cursor: int, pattern: bytes, count: int) -> tuple[int, int, int] | None:
         """One step of a key walk on scan target ``server`` (rcg_walk_step): (keys found, of which
         counted, deleted or rewritten, next cursor), or None past the last target."""
-        lib, fn, h = self._call("rcg_walk_step")
-        s = _scratch
-        status = fn(h, s.ptr, op, server, _to_i64(cursor), pattern, len(pattern), count)
+        lib, status, s = self._invoke("rcg_walk_step", op, server, _to_i64(cursor), pattern, len(pattern), count)
         if status == OK:
             next_cursor = int(s.out.num) & 0xFFFFFFFFFFFFFFFF
             data = _take(lib, s)
@@ -153,9 +149,7 @@ class Client(_native.Client):
 
     def cache_stats(self) -> list[dict[str, Any]]:
         """Per-server counters kept in Go (rcg_cache_stats), in LOCATION order."""
-        lib, fn, h = self._call("rcg_cache_stats")
-        s = _scratch
-        status = fn(h, s.ptr)
+        lib, status, s = self._invoke("rcg_cache_stats")
         if status != OK:
             self._raise(lib, status, s)
         result: list[dict[str, Any]] = json.loads(_take(lib, s))
@@ -164,10 +158,8 @@ class Client(_native.Client):
     def server_command(self, server: int, args: Sequence[bytes]) -> Any:
         """Run one command on server number ``server`` (LOCATION order), bypassing routing; raises
         IndexError past the last server."""
-        lib, fn, h = self._call("rcg_server_command")
-        s = _scratch
         frame = encode_frame(args)
-        status = fn(h, s.ptr, server, frame, len(frame))
+        lib, status, s = self._invoke("rcg_server_command", server, frame, len(frame))
         if status == OK:
             return decode_reply(_take(lib, s))
         if status == MISS:

@@ -27,14 +27,13 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings
+from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings, _ttl
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
 
-# A TTL of this many milliseconds or more is refused (about 285 million years;
-# Redis would overflow its clock arithmetic).
-MAX_TTL_MS = 2**53
+# The longest TTL stored (about 292 million years); a longer timeout is a ValueError (_ttl.py).
+MAX_TTL_MS = _ttl.MAX_TTL_MS
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 _DELETE = -1  # _ttl_ms() result: a non-positive timeout, "do not store; delete"
 _FOREVER = 0  # _ttl_ms() result: no expiry
@@ -256,10 +255,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             return _DELETE
         if not math.isfinite(timeout):
             raise ValueError(f"timeout must be finite, not {timeout!r}")
-        ms = math.ceil(timeout * 1000)
-        if ms >= MAX_TTL_MS:
-            raise ValueError(f"timeout {timeout!r} is too large")
-        return ms
+        ms = timeout * 1000
+        if ms > MAX_TTL_MS:  # checked before math.ceil, which an infinite product would break
+            raise _ttl.too_large("timeout", timeout)
+        return math.ceil(ms)
 
     # -- Django's cache API ----------------------------------------------------
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:

@@ -10,16 +10,21 @@ import math
 from types import TracebackType
 from typing import Any
 
+from redis_cache_go._ttl import MAX_TTL_MS, whole_ms
 from redis_cache_go.exceptions import LockError, LockNotOwnedError
 
 
-def _ms(seconds: float | None, what: str) -> int:
-    """Seconds to whole milliseconds (rounded up); None and 0 give 0."""
+def _ms(seconds: float | None, what: str, wait: bool = False) -> int:
+    """Seconds to whole milliseconds (rounded up); None and 0 give 0. A time to live past the
+    longest one Redis stores is a ValueError (_ttl.py); a wait that long (``wait``) is as good as
+    forever and is capped there."""
     if seconds is None:
         return 0
     if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0 or not math.isfinite(seconds):
         raise ValueError(f"{what} must be a non-negative number of seconds or None, not {seconds!r}")
-    return math.ceil(seconds * 1000)
+    if wait:
+        return math.ceil(min(seconds * 1000, MAX_TTL_MS))
+    return whole_ms(seconds * 1000, what, seconds)
 
 
 class Lock:
@@ -53,10 +58,10 @@ class Lock:
             blocking = self.blocking
         if blocking_timeout is None:
             blocking_timeout = self.blocking_timeout
-        wait_ms = _ms(blocking_timeout, "blocking_timeout")
+        wait_ms = _ms(blocking_timeout, "blocking_timeout", wait=True)
         if blocking and blocking_timeout is not None and wait_ms == 0:
             wait_ms = 1  # 0 s means "try once more", not "forever"
-        token = self._client.lock_acquire(self.name, self._ttl_ms, _ms(self.sleep, "sleep") or 1, wait_ms, blocking)
+        token = self._client.lock_acquire(self.name, self._ttl_ms, _ms(self.sleep, "sleep", wait=True) or 1, wait_ms, blocking)
         if token is None:
             return False
         self.token = token

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
 
 var ctx = context.Background()
@@ -66,27 +67,27 @@ func TestClientTTLs(t *testing.T) {
 	s := startRedis(t)
 	c := newClient(t, client.Options{Addr: s.Addr})
 
-	_, err := c.Set(ctx, "t", []byte("1"), 1500*time.Millisecond, false)
+	_, err := c.Set(ctx, "t", []byte("1"), expiry.Of(1500*time.Millisecond), false)
 	require.NoError(t, err)
 	ttl, found, err := c.TTL(ctx, "t")
 	require.NoError(t, err)
 	assert.True(t, found)
-	assert.InDelta(t, 1500, ttl.Milliseconds(), 100, "ttl in ms: got %v", ttl)
+	assert.InDelta(t, 1500, int64(ttl), 100, "ttl in ms: got %v", ttl)
 
 	found, err = c.Persist(ctx, "t")
 	require.NoError(t, err)
 	assert.True(t, found)
 	ttl, _, _ = c.TTL(ctx, "t")
-	assert.Equal(t, client.NoExpiry, ttl)
+	assert.Equal(t, expiry.TTL(-1), ttl)
 	found, err = c.Persist(ctx, "t")
 	require.NoError(t, err)
 	assert.True(t, found, "persist of a key without expiry still reports it exists")
 
-	found, err = c.Expire(ctx, "t", 10*time.Second)
+	found, err = c.Expire(ctx, "t", expiry.Of(10*time.Second))
 	require.NoError(t, err)
 	assert.True(t, found)
 	ttl, _, _ = c.TTL(ctx, "t")
-	assert.Greater(t, ttl, 9*time.Second)
+	assert.Greater(t, ttl.Duration(), 9*time.Second)
 
 	found, err = c.Expire(ctx, "t", 0)
 	require.NoError(t, err)
@@ -96,7 +97,7 @@ func TestClientTTLs(t *testing.T) {
 
 	for _, op := range []func() (bool, error){
 		func() (bool, error) { return c.Persist(ctx, "missing") },
-		func() (bool, error) { return c.Expire(ctx, "missing", time.Second) },
+		func() (bool, error) { return c.Expire(ctx, "missing", expiry.Of(time.Second)) },
 		func() (bool, error) { _, f, e := c.TTL(ctx, "missing"); return f, e },
 	} {
 		found, err := op()
@@ -115,13 +116,13 @@ func TestClientIncr(t *testing.T) {
 	ok, _ := c.Exists(ctx, "n")
 	assert.False(t, ok, "incr must not create the key")
 
-	_, _ = c.Set(ctx, "n", []byte("40"), time.Hour, false)
+	_, _ = c.Set(ctx, "n", []byte("40"), expiry.Of(time.Hour), false)
 	v, found, err := c.Incr(ctx, "n", 2)
 	require.NoError(t, err)
 	assert.True(t, found)
 	assert.Equal(t, int64(42), v)
 	ttl, _, _ := c.TTL(ctx, "n")
-	assert.Greater(t, ttl, 59*time.Minute, "incr keeps the TTL")
+	assert.Greater(t, ttl.Duration(), 59*time.Minute, "incr keeps the TTL")
 
 	_, _ = c.Set(ctx, "s", []byte("\x80\x05pickle"), 0, false)
 	_, _, err = c.Incr(ctx, "s", 1)
@@ -133,7 +134,7 @@ func TestClientIncr(t *testing.T) {
 func TestClientRename(t *testing.T) {
 	s := startRedis(t)
 	c := newClient(t, client.Options{Addr: s.Addr})
-	_, _ = c.Set(ctx, ":1:k", []byte("v"), time.Hour, false)
+	_, _ = c.Set(ctx, ":1:k", []byte("v"), expiry.Of(time.Hour), false)
 	found, err := c.Rename(ctx, ":1:k", ":2:k")
 	require.NoError(t, err)
 	assert.True(t, found)
@@ -141,7 +142,7 @@ func TestClientRename(t *testing.T) {
 	assert.True(t, found)
 	assert.Equal(t, []byte("v"), v)
 	ttl, _, _ := c.TTL(ctx, ":2:k")
-	assert.Greater(t, ttl, 59*time.Minute, "rename keeps the TTL")
+	assert.Greater(t, ttl.Duration(), 59*time.Minute, "rename keeps the TTL")
 	found, err = c.Rename(ctx, ":1:k", ":3:k")
 	require.NoError(t, err)
 	assert.False(t, found)
@@ -160,12 +161,12 @@ func TestClientMany(t *testing.T) {
 	assert.Zero(t, n)
 
 	keys := []string{"a", "b", "c"}
-	require.NoError(t, c.SetMany(ctx, keys, [][]byte{[]byte("1"), {}, []byte("3")}, time.Minute))
+	require.NoError(t, c.SetMany(ctx, keys, [][]byte{[]byte("1"), {}, []byte("3")}, expiry.Of(time.Minute)))
 	vals, err = c.GetMany(ctx, []string{"a", "missing", "b", "c"})
 	require.NoError(t, err)
 	assert.Equal(t, [][]byte{[]byte("1"), nil, {}, []byte("3")}, vals)
 	ttl, _, _ := c.TTL(ctx, "c")
-	assert.Greater(t, ttl, 50*time.Second)
+	assert.Greater(t, ttl.Duration(), 50*time.Second)
 
 	err = c.SetMany(ctx, keys, [][]byte{[]byte("1")}, 0)
 	assert.Equal(t, client.KindArgument, client.KindOf(err))
@@ -189,7 +190,7 @@ func TestClientManyIsOneRoundTrip(t *testing.T) {
 	stats := s.do(t, "INFO", "commandstats")
 	assert.Contains(t, stats, "cmdstat_mget:calls=1,", "get_many of 100 keys is one MGET")
 	assert.Contains(t, stats, "cmdstat_mset:calls=1,", "set_many without expiry is one MSET")
-	require.NoError(t, c.SetMany(ctx, keys, vals, time.Minute))
+	require.NoError(t, c.SetMany(ctx, keys, vals, expiry.Of(time.Minute)))
 	stats = s.do(t, "INFO", "commandstats")
 	assert.Contains(t, stats, "cmdstat_set:calls=100,", "set_many with a TTL is one pipeline of SET PX")
 }

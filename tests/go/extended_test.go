@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
@@ -21,10 +22,10 @@ func TestClientLocks(t *testing.T) {
 		op   func() (bool, error)
 		want bool
 	}{
-		{"acquire free", func() (bool, error) { return c.AcquireLock(ctx, "l", "tok", time.Second) }, true},
-		{"acquire held", func() (bool, error) { return c.AcquireLock(ctx, "l", "other", time.Second) }, false},
-		{"extend with a wrong token", func() (bool, error) { return c.ExtendLock(ctx, "l", "other", time.Minute, true) }, false},
-		{"extend", func() (bool, error) { return c.ExtendLock(ctx, "l", "tok", time.Minute, true) }, true},
+		{"acquire free", func() (bool, error) { return c.AcquireLock(ctx, "l", "tok", expiry.Of(time.Second)) }, true},
+		{"acquire held", func() (bool, error) { return c.AcquireLock(ctx, "l", "other", expiry.Of(time.Second)) }, false},
+		{"extend with a wrong token", func() (bool, error) { return c.ExtendLock(ctx, "l", "other", expiry.Of(time.Minute), true) }, false},
+		{"extend", func() (bool, error) { return c.ExtendLock(ctx, "l", "tok", expiry.Of(time.Minute), true) }, true},
 		{"release with a wrong token", func() (bool, error) { return c.ReleaseLock(ctx, "l", "other") }, false},
 		{"release", func() (bool, error) { return c.ReleaseLock(ctx, "l", "tok") }, true},
 		{"release again", func() (bool, error) { return c.ReleaseLock(ctx, "l", "tok") }, false},
@@ -44,9 +45,9 @@ func TestClientSetAllGetManyTTLSwapAndPatterns(t *testing.T) {
 		t.Fatalf("got %q %v, %v on an empty db; want nothing", vals, ttls, err)
 	}
 	err = c.SetAll(ctx, []client.Entry{
-		{Key: "k", Value: []byte("v"), TTL: 90 * time.Second},
-		{Key: "__fresh__k", Value: []byte("2"), TTL: 30 * time.Second},
-		{Key: "e", Value: []byte{}, TTL: client.NoExpiry},
+		{Key: "k", Value: []byte("v"), TTL: expiry.Of(90 * time.Second)},
+		{Key: "__fresh__k", Value: []byte("2"), TTL: expiry.Of(30 * time.Second)},
+		{Key: "e", Value: []byte{}, TTL: 0},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -66,11 +67,11 @@ func TestClientSetAllGetManyTTLSwapAndPatterns(t *testing.T) {
 	for i := range keys {
 		keys[i], vals[i] = "p:"+strconv.Itoa(i), []byte("x")
 	}
-	if err := c.SetMany(ctx, keys, vals, time.Minute); err != nil {
+	if err := c.SetMany(ctx, keys, vals, expiry.Of(time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := c.Dump(ctx, []string{"p:1", "missing"})
-	if err != nil || len(entries) != 1 || entries[0].TTL <= 59*time.Second {
+	if err != nil || len(entries) != 1 || entries[0].TTL <= 59_000 {
 		t.Fatalf("got %+v, %v; want one entry with a TTL near 60s", entries, err)
 	}
 	n, err = c.DeletePattern(ctx, "p:1*", 100)
@@ -92,7 +93,7 @@ func TestHerdOverRealShardsComputesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "cold", 5*time.Second)
+			v, tk, err := g.Ask(ctx, "cold", expiry.Of(5*time.Second))
 			if err != nil {
 				t.Error(err)
 				return
@@ -101,7 +102,7 @@ func TestHerdOverRealShardsComputesOnce(t *testing.T) {
 				computed.Add(1)
 				time.Sleep(100 * time.Millisecond)
 				v = []byte("value")
-				if err := tk.Publish(ctx, v, time.Minute, 30*time.Second); err != nil {
+				if err := tk.Publish(ctx, v, expiry.Of(time.Minute), expiry.Of(30*time.Second)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -133,12 +134,12 @@ func BenchmarkHerdAskFresh(b *testing.B) {
 	}
 	defer c.Close()
 	g := herd.New(c, herd.Options{})
-	_, tk, _ := g.Ask(ctx, "k", time.Second)
+	_, tk, _ := g.Ask(ctx, "k", expiry.Of(time.Second))
 	if err := tk.Publish(ctx, []byte("v"), 0, 0); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, tk, err := g.Ask(ctx, "k", time.Second); err != nil || tk != nil {
+		if _, tk, err := g.Ask(ctx, "k", expiry.Of(time.Second)); err != nil || tk != nil {
 			b.Fatal("not a fresh hit", err)
 		}
 	}
@@ -149,7 +150,7 @@ func BenchmarkLockAcquireRelease(b *testing.B) {
 	defer c.Close()
 	for b.Loop() {
 		tok := lock.NewToken()
-		if ok, err := c.AcquireLock(ctx, "l", tok, time.Second); !ok || err != nil {
+		if ok, err := c.AcquireLock(ctx, "l", tok, expiry.Of(time.Second)); !ok || err != nil {
 			b.Fatal("acquire", err)
 		}
 		if ok, err := c.ReleaseLock(ctx, "l", tok); !ok || err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
@@ -115,7 +116,7 @@ func TestShardRingPlacesKeysWhereTheSeedDid(t *testing.T) {
 			batchVals = append(batchVals, []byte("v"+strconv.Itoa(i)))
 		}
 	}
-	require.NoError(t, c.SetMany(ctx, batchKeys, batchVals, time.Minute))
+	require.NoError(t, c.SetMany(ctx, batchKeys, batchVals, expiry.Of(time.Minute)))
 	for i, k := range keys[:300] {
 		if strings.ContainsAny(k, "\r\n") || k == "" {
 			continue
@@ -173,7 +174,7 @@ func TestShardRingRenameAcrossServers(t *testing.T) {
 			dst = k
 		}
 	}
-	_, err := c.Set(ctx, src, []byte("val"), time.Minute, false)
+	_, err := c.Set(ctx, src, []byte("val"), expiry.Of(time.Minute), false)
 	require.NoError(t, err)
 	ok, err := c.Rename(ctx, src, dst)
 	require.NoError(t, err)
@@ -183,7 +184,7 @@ func TestShardRingRenameAcrossServers(t *testing.T) {
 	ttl, found, err := c.TTL(ctx, dst)
 	require.NoError(t, err)
 	assert.True(t, found)
-	assert.Greater(t, ttl, 50*time.Second, "the TTL moves with the value")
+	assert.Greater(t, ttl.Duration(), 50*time.Second, "the TTL moves with the value")
 }
 
 // Bar 4: copy mode writes everywhere; with a server stopped, reads succeed
