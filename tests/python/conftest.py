@@ -137,6 +137,17 @@ def dead_location():
 
 
 @pytest.fixture
+def proxy(redis_server):
+    """A proxy in front of the session server that counts requests in flight and can hold them
+    (tests/harness/delayproxy.py): point a cache at ``proxy.location``."""
+    from delayproxy import DelayProxy
+
+    host, port = redis_server.location.rsplit(":", 1)
+    with DelayProxy(host, int(port)) as p:
+        yield p
+
+
+@pytest.fixture
 def silent_server():
     """A loopback server that reads and never answers, and tells which commands reached it
     (tests/harness/silent.py): ``silent_server.location``, ``silent_server.settle()``."""

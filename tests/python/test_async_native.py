@@ -2,10 +2,10 @@
 event loop overlap in Go; cancellation leaks nothing; several loops and threads; errors, fail-open,
 fork and the multi-server layouts behave as the sync calls do.
 
-Overlap is counted, not timed: the cache talks to Redis through tests/harness/delayproxy.py, which
-counts the requests in flight at once and can hold them, and our ``aget`` is compared with Django's
-default wrapper (``BaseCache.aget`` -> ``sync_to_async(self.get)``, thread-sensitive) on the same
-cache instance.
+Overlap is counted, not timed: the cache talks to Redis through the ``proxy`` fixture
+(tests/harness/delayproxy.py), which counts the requests in flight at once and can hold them;
+our ``aget`` is compared with Django's default wrapper (``BaseCache.aget`` ->
+``sync_to_async(self.get)``, thread-sensitive) on the same cache instance.
 """
 from __future__ import annotations
 
@@ -16,18 +16,10 @@ import time
 import pytest
 from django.core.cache.backends.base import BaseCache
 
-from delayproxy import DelayProxy
 from forked import call_in_forked_child
 
 N = 100
 POOL = 8  # max_connections: idle connections kept (the raw path opens more for concurrent calls)
-
-
-@pytest.fixture
-def proxy(redis_server):
-    host, port = redis_server.location.rsplit(":", 1)
-    with DelayProxy(host, int(port)) as p:
-        yield p
 
 
 @pytest.fixture
