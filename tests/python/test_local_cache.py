@@ -31,7 +31,7 @@ def _redis_cli() -> str:
 def cli(server, *args: str) -> str:
     """Run the real redis-cli binary against the session server; returns its output."""
     out = subprocess.run([_redis_cli(), "-h", server.host, "-p", str(server.port), *args],
-                         check=True, capture_output=True, timeout=10)
+                         check=True, capture_output=True, timeout=30)
     return out.stdout.decode().strip()
 
 
