@@ -82,7 +82,9 @@ func TestHerdOverRealShardsComputesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "cold", 5*time.Second)
+			// A lock TTL far beyond the computation: a pause on a loaded
+			// machine must not let a follower take over.
+			v, tk, err := g.Ask(ctx, "cold", time.Minute)
 			if err != nil {
 				t.Error(err)
 				return
