@@ -28,7 +28,9 @@ class DelayProxy:
         self.target = (target_host, target_port)
         self.delay = delay
         self.give_up = give_up
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        # A deep accept queue: a test may open a hundred connections at once while this process
+        # is busy, and a full queue turns into connect timeouts.
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
         self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._cond = threading.Condition()

@@ -20,6 +20,9 @@ from forked import call_in_forked_child
 
 N = 100
 POOL = 8  # max_connections: idle connections kept (the raw path opens more for concurrent calls)
+# Requests held at the proxy, and a hundred connections opened through it at once on a loaded
+# machine, must not run into the default 5 s timeouts (and then the circuit breaker).
+PATIENT = {"DB": 0, "SOCKET_TIMEOUT": 60, "SOCKET_CONNECT_TIMEOUT": 60}
 
 
 @pytest.fixture
@@ -44,7 +47,7 @@ def _native_async():
 def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cache, proxy):
     """N concurrent awaits of our aget are N requests in flight at once; through Django's default
     wrapper the same awaits reach Redis one at a time."""
-    cache = make_cache(location=proxy.location)
+    cache = make_cache(location=proxy.location, options=PATIENT)
     cache.set_many({f"k{i}": i for i in range(N)})
     keys = [f"k{i}" for i in range(N)]
 
@@ -72,7 +75,7 @@ def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cach
 
 def test_cancelled_awaits_leak_no_connection_goroutine_or_completion(make_cache, proxy, server_stat, wait_until):
     native, nasync = _native_async()
-    cache = make_cache(location=proxy.location, options={"DB": 0, "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": POOL}})
+    cache = make_cache(location=proxy.location, options={**PATIENT, "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": POOL}})
     cache.set("k", "v")
     clients_before = server_stat("connected_clients")
 
