@@ -22,16 +22,15 @@ import socket
 import threading
 import time
 
+from loopback import LoopbackServer
 
-class DelayProxy:
+
+class DelayProxy(LoopbackServer):
     def __init__(self, target_host: str, target_port: int, delay: float = 0.0, give_up: float = 30.0) -> None:
+        super().__init__("delayproxy")
         self.target = (target_host, target_port)
         self.delay = delay
         self.give_up = give_up
-        # A deep accept queue: a test may open a hundred connections at once while this process
-        # is busy, and a full queue turns into connect timeouts.
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=4096)
-        self.port = self._listener.getsockname()[1]
         self._sockets: list[socket.socket] = []
         self._cond = threading.Condition()
         self._closed = False
@@ -40,21 +39,6 @@ class DelayProxy:
         self._requests = 0
         self._held = False
         self._release_at = 0  # with a hold: release by itself once this many are in flight (0: never)
-        self._accepter = threading.Thread(target=self._accept, name="delayproxy-accept", daemon=True)
-
-    @property
-    def location(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> "DelayProxy":
-        self._accepter.start()
-        return self
-
-    def __enter__(self) -> "DelayProxy":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def connections(self) -> int:
         """Client connections currently open through the proxy."""
@@ -121,27 +105,22 @@ class DelayProxy:
 
     # -- plumbing -------------------------------------------------------------------------------
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._listener.accept()
-            except OSError:
-                return  # stopped
-            try:
-                upstream = socket.create_connection(self.target)
-            except OSError:
+    def _accepted(self, client: socket.socket, peer: object) -> None:
+        try:
+            upstream = socket.create_connection(self.target)
+        except OSError:
+            client.close()
+            return
+        for s in (client, upstream):
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self._cond:
+            if self._closed:
                 client.close()
-                continue
-            for s in (client, upstream):
-                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self._cond:
-                if self._closed:
-                    client.close()
-                    upstream.close()
-                    return
-                self._sockets += [client, upstream]
-            threading.Thread(target=self._pump, args=(client, upstream, client), daemon=True).start()
-            threading.Thread(target=self._pump, args=(upstream, client, client), daemon=True).start()
+                upstream.close()
+                return
+            self._sockets += [client, upstream]
+        threading.Thread(target=self._pump, args=(client, upstream, client), daemon=True).start()
+        threading.Thread(target=self._pump, args=(upstream, client, client), daemon=True).start()
 
     def _pump(self, src: socket.socket, dst: socket.socket, client: socket.socket) -> None:
         try:
@@ -173,15 +152,10 @@ class DelayProxy:
             self._closed = True
             sockets, self._sockets = self._sockets, []
             self._cond.notify_all()
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread (close alone does not)
-        except OSError:
-            pass
-        self._listener.close()
+        super().stop()
         for s in sockets:
             try:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
             s.close()
-        self._accepter.join(timeout=5)

@@ -10,44 +10,24 @@ from __future__ import annotations
 import socket
 import threading
 
+from loopback import LoopbackServer
 
-class SilentServer:
+
+class SilentServer(LoopbackServer):
     def __init__(self) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.port = self._listener.getsockname()[1]
+        super().__init__("silent")
         self._cond = threading.Condition()
         self._conns: list[socket.socket] = []
         self._peers: list[object] = []  # the client address of each accepted connection
         self._received: list[bytearray] = []
-        self._closed = False
-        self._accepter = threading.Thread(target=self._accept, name="silent-accept", daemon=True)
 
-    @property
-    def location(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    def start(self) -> "SilentServer":
-        self._accepter.start()
-        return self
-
-    def __enter__(self) -> "SilentServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, peer = self._listener.accept()
-            except OSError:
-                return  # stopped
-            conn.setblocking(False)
-            with self._cond:
-                self._conns.append(conn)
-                self._peers.append(peer)
-                self._received.append(bytearray())
-                self._cond.notify_all()
+    def _accepted(self, conn: socket.socket, peer: object) -> None:
+        conn.setblocking(False)
+        with self._cond:
+            self._conns.append(conn)
+            self._peers.append(peer)
+            self._received.append(bytearray())
+            self._cond.notify_all()
 
     def settle(self, timeout: float = 30.0) -> list[list[str]]:
         """The command names each connection sent so far (connections in the order accepted).
@@ -72,17 +52,11 @@ class SilentServer:
             marker.close()
 
     def stop(self) -> None:
+        super().stop()
         with self._cond:
-            self._closed = True
             conns, self._conns = self._conns, []
-        try:
-            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
-        except OSError:
-            pass
-        self._listener.close()
         for c in conns:
             c.close()
-        self._accepter.join(timeout=5)
 
 
 def _drain(conn: socket.socket, buf: bytearray) -> None:
