@@ -143,14 +143,16 @@ func TestSingleFlight(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "k", 1000)
+			// A wait bound far beyond the computation: a pause on a loaded
+			// machine must not let a follower take over.
+			v, tk, err := g.Ask(ctx, "k", 60_000)
 			if err != nil {
 				t.Error(err)
 				return
 			}
 			if tk != nil {
 				computed.Add(1)
-				time.Sleep(50 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond) // the computation, not synchronisation
 				v = []byte("value")
 				if err := tk.Publish(ctx, v, 0, 0); err != nil {
 					t.Error(err)
@@ -285,16 +287,20 @@ func TestWaitsForAnotherProcessThenTakesOver(t *testing.T) {
 	m.kv["__lock__k"] = []byte("other") // another process computes, no value yet
 	g := New(m, Options{Poll: time.Millisecond})
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		for m.peeks.Load() < 2 { // published once Ask has found it locked and polls
+			time.Sleep(time.Millisecond)
+		}
 		m.publish("k", []byte("theirs"))
 	}()
-	v, tk, err := g.Ask(ctx, "k", 1000)
+	v, tk, err := g.Ask(ctx, "k", 60_000)
 	if err != nil || tk != nil || string(v) != "theirs" {
 		t.Fatalf("got %q, ticket %v, %v; want %q", v, tk != nil, err, "theirs")
 	}
 	m.kv["__lock__j"] = []byte("stuck") // a lock that never goes away
 	start := time.Now()
 	_, tk, err = g.Ask(ctx, "j", 30)
+	// Only a clock shows the wait is bounded; 1s is 30x the bound, for a
+	// loaded machine.
 	if err != nil || tk == nil || tk.Locked() || time.Since(start) > time.Second {
 		t.Fatalf("got ticket %v, %v after %v; want an unlocked ticket after about 30ms", tk, err, time.Since(start))
 	}

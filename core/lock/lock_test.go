@@ -14,11 +14,13 @@ import (
 type memStore struct {
 	mu    sync.Mutex
 	owner map[string]string
+	tries int // AcquireLock calls
 }
 
 func (m *memStore) AcquireLock(_ context.Context, key, token string, _ expiry.TTL) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.tries++
 	if _, held := m.owner[key]; held {
 		return false, nil
 	}
@@ -66,12 +68,22 @@ func TestAcquire(t *testing.T) {
 func TestAcquireWaitsForRelease(t *testing.T) {
 	m := &memStore{owner: map[string]string{"k": "other"}}
 	go func() {
-		time.Sleep(20 * time.Millisecond)
+		// Released once Acquire has found the lock held (polled, not a
+		// guess at how long that takes).
+		for {
+			m.mu.Lock()
+			tried := m.tries
+			m.mu.Unlock()
+			if tried > 0 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
 		m.ReleaseLock(context.Background(), "k", "other")
 	}()
 	got, err := Acquire(context.Background(), m, "k", "mine", Options{Blocking: true, Sleep: 2 * time.Millisecond})
-	if !got || err != nil || m.owner["k"] != "mine" {
-		t.Fatalf("got %v, %v, owner %q; want true, nil, mine", got, err, m.owner["k"])
+	if !got || err != nil || m.owner["k"] != "mine" || m.tries < 2 {
+		t.Fatalf("got %v, %v, owner %q after %d tries; want true, nil, mine after at least 2", got, err, m.owner["k"], m.tries)
 	}
 }
 

@@ -93,7 +93,9 @@ func TestHerdOverRealShardsComputesOnce(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			v, tk, err := g.Ask(ctx, "cold", expiry.Of(5*time.Second))
+			// A lock TTL far beyond the computation: a pause on a loaded
+			// machine must not let a follower take over.
+			v, tk, err := g.Ask(ctx, "cold", 60_000)
 			if err != nil {
 				t.Error(err)
 				return

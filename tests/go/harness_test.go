@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -56,7 +57,7 @@ func startRedis(t testing.TB, extra ...string) *redisServer {
 		_ = cmd.Process.Kill()
 		_, _ = cmd.Process.Wait()
 	})
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if c, err := net.DialTimeout("tcp", s.Addr, 200*time.Millisecond); err == nil {
 			c.Close()
@@ -103,14 +104,24 @@ func (s *redisServer) do(t *testing.T, args ...string) string {
 	return line
 }
 
+// silent is a server that accepts connections and never answers.
+type silent struct {
+	Addr    string
+	mu      sync.Mutex
+	conns   []net.Conn
+	markers map[string]bool // local addresses of accepted's own connections
+}
+
 // silentServer accepts connections and never answers.
-func silentServer(t *testing.T) string {
+func silentServer(t *testing.T) string { return newSilent(t).Addr }
+
+func newSilent(t *testing.T) *silent {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var conns []net.Conn
+	s := &silent{Addr: l.Addr().String(), markers: map[string]bool{}}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -119,17 +130,53 @@ func silentServer(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			conns = append(conns, c)
+			s.mu.Lock()
+			s.conns = append(s.conns, c)
+			s.mu.Unlock()
 		}
 	}()
 	t.Cleanup(func() {
 		l.Close()
 		<-done
-		for _, c := range conns {
+		for _, c := range s.conns {
 			c.Close()
 		}
 	})
-	return l.Addr().String()
+	return s
+}
+
+// accepted returns how many connections clients opened to s, counting
+// every one dialled before the call: it dials a marker connection and waits
+// until s has accepted it (the listen queue is first in, first out).
+func (s *silent) accepted(t *testing.T) int {
+	t.Helper()
+	m, err := net.Dial("tcp", s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	marker := m.LocalAddr().String()
+	s.mu.Lock()
+	s.markers[marker] = true
+	s.mu.Unlock()
+	n := -1
+	waitFor(t, "the silent server accepts its marker connection", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		clients := 0
+		for _, c := range s.conns {
+			peer := c.RemoteAddr().String()
+			if peer == marker {
+				n = clients
+				return true
+			}
+			if !s.markers[peer] {
+				clients++
+			}
+		}
+		return false
+	})
+	return n
 }
 
 // refusedAddr is a loopback address where nothing listens.

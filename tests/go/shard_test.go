@@ -39,9 +39,10 @@ func (s *redisServer) calls(t *testing.T, command string) int {
 }
 
 // waitFor polls cond until it holds (no fixed sleeps as synchronisation).
+// The deadline only bounds a failing test, so it is generous.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

@@ -1,7 +1,8 @@
 """Run a callable in a fork() child and report what it raised, for the fork tests.
 
 The child never returns into the test runner: it reports through a pipe and leaves with
-``os._exit``. A child that does not finish within ``timeout`` is killed and reported as hung.
+``os._exit``. A child that does not finish within ``timeout`` is killed and reported as hung (the
+deadline only bounds a hang: it is generous, for a loaded machine).
 """
 from __future__ import annotations
 
@@ -15,23 +16,21 @@ from typing import Callable
 class ChildOutcome:
     error: str  # the exception's class name, "" when the call returned
     message: str
-    elapsed: float  # seconds the call took in the child
     hung: bool = False
 
 
-def call_in_forked_child(fn: Callable[[], object], timeout: float = 10.0) -> ChildOutcome:
+def call_in_forked_child(fn: Callable[[], object], timeout: float = 30.0) -> ChildOutcome:
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read)
         try:
-            started = time.monotonic()
             try:
                 fn()
                 outcome = "|"
             except Exception as e:  # noqa: BLE001 - reported to the parent, whatever it is
                 outcome = f"{type(e).__name__}|{e}"
-            os.write(write, f"{time.monotonic() - started:.3f}|{outcome}".encode())
+            os.write(write, outcome.encode())
         finally:
             os._exit(0)
     os.close(write)
@@ -45,7 +44,7 @@ def call_in_forked_child(fn: Callable[[], object], timeout: float = 10.0) -> Chi
         os.kill(pid, 9)
         os.waitpid(pid, 0)
         os.close(read)
-        return ChildOutcome("", "", timeout, hung=True)
+        return ChildOutcome("", "", hung=True)
     with os.fdopen(read) as f:
-        elapsed, name, message = f.read().split("|", 2)
-    return ChildOutcome(name, message, float(elapsed))
+        name, message = f.read().split("|", 1)
+    return ChildOutcome(name, message)

@@ -84,7 +84,7 @@ class RedisServer:
     def location(self) -> str:
         return f"{self.host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "RedisServer":
+    def start(self, timeout: float = 30.0) -> "RedisServer":
         args = [
             _binary(), "--port", str(self.port), "--bind", "127.0.0.1",
             "--save", "", "--appendonly", "no", "--dir", self.dir,
@@ -119,7 +119,7 @@ class RedisServer:
         except OSError:
             return ""
 
-    def command(self, *args: str | bytes, timeout: float = 5.0) -> object:
+    def command(self, *args: str | bytes, timeout: float = 30.0) -> object:
         """Send one command over a fresh socket and return the decoded RESP2 reply.
 
         Independent of every client library, so tests can inspect what is really stored.

@@ -23,8 +23,9 @@ def _redis_cli() -> str:
     return path
 
 
-def wait_for(what: str, cond, timeout: float = 20.0, step: float = 0.05):
-    """Poll cond() until it returns a true value; fail naming what was awaited."""
+def wait_for(what: str, cond, timeout: float = 60.0, step: float = 0.05):
+    """Poll cond() until it returns a true value; fail naming what was awaited. The deadline only
+    bounds a failure (a deployment converging on a loaded machine can take a while)."""
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -97,7 +98,7 @@ class RedisCluster:
             raise
         return self
 
-    def wait_ok(self, timeout: float = 20.0) -> None:
+    def wait_ok(self, timeout: float = 60.0) -> None:
         """Wait until every live node reports cluster_state:ok and sees 3 primaries with slots."""
         def ok() -> bool:
             for n in self.live():
@@ -155,7 +156,7 @@ class Sentinel:
     def start(self) -> "Sentinel":
         self.proc = subprocess.Popen([_binary(), self.conf, "--sentinel"], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
-        wait_for(f"sentinel on port {self.port}", self._client.ping, 10)
+        wait_for(f"sentinel on port {self.port}", self._client.ping, 30)
         return self
 
     def command(self, *args: str) -> object:

@@ -25,7 +25,7 @@ class DeploymentRaw:
     def _send(self, node: RedisServer, *args) -> object:
         return node.command(*args)
 
-    def command(self, *args: str | bytes, timeout: float = 5.0) -> object:
+    def command(self, *args: str | bytes, timeout: float = 30.0) -> object:
         name = (args[0].decode() if isinstance(args[0], bytes) else args[0]).upper()
         if name in KEY_COMMANDS and len(args) > 1:
             key = args[1] if name not in ("OBJECT", "DEBUG") else args[2]

@@ -137,6 +137,27 @@ def dead_location():
 
 
 @pytest.fixture
+def proxy(redis_server):
+    """A proxy in front of the session server that counts requests in flight and can hold them
+    (tests/harness/delayproxy.py): point a cache at ``proxy.location``."""
+    from delayproxy import DelayProxy
+
+    host, port = redis_server.location.rsplit(":", 1)
+    with DelayProxy(host, int(port)) as p:
+        yield p
+
+
+@pytest.fixture
+def silent_server():
+    """A loopback server that reads and never answers, and tells which commands reached it
+    (tests/harness/silent.py): ``silent_server.location``, ``silent_server.settle()``."""
+    from silent import SilentServer
+
+    with SilentServer() as server:
+        yield server
+
+
+@pytest.fixture
 def silent_location():
     """host:port of a socket that completes TCP handshakes but never answers a byte."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -218,9 +239,12 @@ def errors():
 
 @pytest.fixture
 def wait_until():
-    """``wait_until(predicate, timeout=5.0, message="")``: poll until predicate() is truthy."""
+    """``wait_until(predicate, timeout=30.0, message="")``: poll until predicate() is truthy.
 
-    def wait(predicate: Callable[[], object], timeout: float = 5.0, message: str = "") -> object:
+    The deadline only bounds a failing test: a condition that holds ends the wait at once, so it is
+    generous enough for a loaded machine."""
+
+    def wait(predicate: Callable[[], object], timeout: float = 30.0, message: str = "") -> object:
         deadline = time.monotonic() + timeout
         while True:
             result = predicate()

@@ -2,32 +2,27 @@
 event loop overlap in Go; cancellation leaks nothing; several loops and threads; errors, fail-open,
 fork and the multi-server layouts behave as the sync calls do.
 
-The latency comparison (issue 10, bar 2) runs through tests/harness/delayproxy.py, which adds 1 ms
-to every chunk in each direction, and compares our ``aget`` with Django's default wrapper
-(``BaseCache.aget`` -> ``sync_to_async(self.get)``, thread-sensitive) on the same cache instance,
-in the same run: a comparison, not a threshold.
+Overlap is counted, not timed: the cache talks to Redis through the ``proxy`` fixture
+(tests/harness/delayproxy.py), which counts the requests in flight at once and can hold them;
+our ``aget`` is compared with Django's default wrapper (``BaseCache.aget`` ->
+``sync_to_async(self.get)``, thread-sensitive) on the same cache instance.
 """
 from __future__ import annotations
 
 import asyncio
-import statistics
 import threading
 import time
 
 import pytest
 from django.core.cache.backends.base import BaseCache
 
-from delayproxy import DelayProxy
 from forked import call_in_forked_child
 
 N = 100
-
-
-@pytest.fixture
-def proxy(redis_server):
-    host, port = redis_server.location.rsplit(":", 1)
-    with DelayProxy(host, int(port), delay=0.001) as p:
-        yield p
+POOL = 8  # max_connections: idle connections kept (the raw path opens more for concurrent calls)
+# Requests held at the proxy, and a hundred connections opened through it at once on a loaded
+# machine, must not run into the default 5 s timeouts (and then the circuit breaker).
+PATIENT = {"DB": 0, "SOCKET_TIMEOUT": 60, "SOCKET_CONNECT_TIMEOUT": 60}
 
 
 @pytest.fixture
@@ -50,7 +45,9 @@ def _native_async():
 
 
 def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cache, proxy):
-    cache = make_cache(location=proxy.location)
+    """N concurrent awaits of our aget are N requests in flight at once; through Django's default
+    wrapper the same awaits reach Redis one at a time."""
+    cache = make_cache(location=proxy.location, options=PATIENT)
     cache.set_many({f"k{i}": i for i in range(N)})
     keys = [f"k{i}" for i in range(N)]
 
@@ -60,22 +57,17 @@ def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cach
     async def djangos():
         return await asyncio.gather(*(BaseCache.aget(cache, k) for k in keys))
 
-    async def scenario():
-        timings: dict[str, list[float]] = {"ours": [], "django": []}
-        for _ in range(3):  # interleaved rounds; the first of each also warms its connections
-            for name, fn in (("ours", ours), ("django", djangos)):
-                started = time.perf_counter()
-                got = await fn()
-                timings[name].append(time.perf_counter() - started)
-                assert got == list(range(N)), name
-        return timings
-
-    timings = asyncio.run(scenario())
-    ours_s = statistics.median(timings["ours"])
-    django_s = statistics.median(timings["django"])
-    print(f"\n{N} concurrent aget through a 1 ms-per-chunk proxy: ours {ours_s * 1e3:.1f} ms, "
-          f"Django's default wrapper {django_s * 1e3:.1f} ms ({django_s / ours_s:.1f}x)")
-    assert ours_s * 2 < django_s, f"ours {ours_s * 1e3:.1f} ms vs Django's default {django_s * 1e3:.1f} ms"
+    # The proxy holds our requests until all N wait there at once: calls that overlap get there,
+    # calls that queued would stay at 1 until the proxy gives up holding.
+    proxy.hold(until=N)
+    proxy.reset_peak()
+    assert asyncio.run(ours()) == list(range(N))
+    ours_peak = proxy.peak()
+    proxy.reset_peak()
+    assert asyncio.run(djangos()) == list(range(N))
+    django_peak = proxy.peak()
+    print(f"\n{N} concurrent aget: at most {ours_peak} in flight at once (ours), {django_peak} (Django's default wrapper)")
+    assert (ours_peak, django_peak) == (N, 1), "requests in flight at once: (ours, Django's default wrapper)"
 
 
 # --------------------------------------------------------------------------- cancellation
@@ -83,14 +75,14 @@ def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cach
 
 def test_cancelled_awaits_leak_no_connection_goroutine_or_completion(make_cache, proxy, server_stat, wait_until):
     native, nasync = _native_async()
-    pool = 8
-    cache = make_cache(location=proxy.location, options={"DB": 0, "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": pool}})
+    cache = make_cache(location=proxy.location, options={**PATIENT, "CONNECTION_POOL_CLASS_KWARGS": {"max_connections": POOL}})
     cache.set("k", "v")
     clients_before = server_stat("connected_clients")
 
     async def warm():
-        assert await asyncio.gather(*(cache.aget("k") for _ in range(2 * pool))) == ["v"] * (2 * pool)
+        assert await asyncio.gather(*(cache.aget("k") for _ in range(2 * POOL))) == ["v"] * (2 * POOL)
 
+    proxy.hold(until=POOL)  # the warm-up opens every connection of the pool
     asyncio.run(warm())
     wait_until(lambda: nasync.stats()["inflight"] == 0, message="warm-up completions")
     goroutines_before = native.stats()["goroutines"]
@@ -98,16 +90,17 @@ def test_cancelled_awaits_leak_no_connection_goroutine_or_completion(make_cache,
     async def storm():
         loop_pending = []
         for _ in range(5):
+            proxy.hold()  # nothing can complete until released: every await is cancelled in flight
             tasks = [asyncio.ensure_future(cache.aget("k")) for _ in range(200)]
-            # Let every task submit its operation, then cancel them while the proxy holds them.
-            await asyncio.sleep(0)
-            assert nasync.stats()["inflight"] > 0, "nothing was in flight when cancelled"
+            await asyncio.sleep(0)  # one step: every task submits its operation
+            assert nasync.stats()["inflight"] >= 200, "not every operation was in flight when cancelled"
             for t in tasks:
                 t.cancel()
             outcomes = await asyncio.gather(*tasks, return_exceptions=True)
-            assert all(isinstance(o, asyncio.CancelledError) for o in outcomes[:100])
+            proxy.release()
+            assert all(isinstance(o, asyncio.CancelledError) for o in outcomes)
         # The completions still arrive and are dropped: no ticket stays behind on this loop.
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while nasync.pending() or nasync.stats()["inflight"]:
             assert time.monotonic() < deadline, f"pending={nasync.pending()} stats={nasync.stats()}"
             await asyncio.sleep(0.01)
@@ -118,9 +111,9 @@ def test_cancelled_awaits_leak_no_connection_goroutine_or_completion(make_cache,
     assert asyncio.run(storm()) == [0]
     wait_until(lambda: native.stats()["goroutines"] <= goroutines_before,
                message=f"goroutines back to {goroutines_before}: {native.stats()}")
-    # At most the pool's connections were ever opened for this cache.
-    assert server_stat("connected_clients") - clients_before <= pool
-    assert proxy.connections() <= pool
+    # Connections opened beyond the pool's idle ones were closed when their calls ended.
+    assert server_stat("connected_clients") - clients_before <= POOL
+    assert proxy.connections() <= POOL
 
 
 def test_cancelled_aset_still_completes_or_never_starts(make_cache):

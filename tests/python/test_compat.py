@@ -414,8 +414,8 @@ def test_sentinel_client_settings_share_the_cache_with_django_redis(built, senti
     theirs.set("theirs", [2])
     assert d.primary.command("EXISTS", ":1:ours") == 1 and d.primary.command("EXISTS", ":1:theirs") == 1
     # both read from replicas, which replicate asynchronously: poll
-    wait_until(lambda: theirs.get("ours") == {"v": 1}, 10, "django-redis reads our value")
-    wait_until(lambda: ours.get("theirs") == [2], 10, "we read django-redis' value")
+    wait_until(lambda: theirs.get("ours") == {"v": 1}, message="django-redis reads our value")
+    wait_until(lambda: ours.get("theirs") == [2], message="we read django-redis' value")
 
 
 def test_pool_arguments_win_over_options_as_in_django_redis():

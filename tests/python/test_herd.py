@@ -165,7 +165,9 @@ def test_32_threads_on_a_cold_key_run_the_callable_once(redis_server, backend):
     elapsed = time.monotonic() - began
     assert len(calls) == 1
     assert all(r == {"computed": 1} for r in results), results
-    assert elapsed < 5.0  # nobody waited for the lock TTL (30 s by default); typically 0.2 s
+    # Nobody waited for the lock TTL (30 s by default); typically 0.2 s. Only a clock shows a wait,
+    # so the bound is half the TTL: far above a loaded machine's delays, far below the failure.
+    assert elapsed < 15.0
     cache.disconnect()
 
 
@@ -198,9 +200,9 @@ def test_two_processes_with_threads_compute_once_per_expiry(raw, redis_server, w
     for round_ in (1, 2):
         raw.command("DEL", "ready", "go")
         procs = [_python(_PROCESS, redis_server.location) for _ in range(2)]
-        wait_until(lambda: int(raw.command("GET", "ready") or 0) == 2, timeout=20, message="workers ready")
+        wait_until(lambda: int(raw.command("GET", "ready") or 0) == 2, timeout=60, message="workers ready")
         raw.command("SET", "go", "1")
-        outs = [p.communicate(timeout=30) for p in procs]
+        outs = [p.communicate(timeout=60) for p in procs]
         for p, (out, err) in zip(procs, outs):
             assert p.returncode == 0, err
             assert out.strip() == f"['value-{round_}'] 16"
@@ -220,7 +222,7 @@ def test_stale_value_is_served_at_once_while_one_caller_recomputes(make_cache, r
 
     def recompute():
         events.append("compute-start")
-        release.wait(10)
+        release.wait(60)
         events.append("compute-end")
         return "new"
 
@@ -232,11 +234,12 @@ def test_stale_value_is_served_at_once_while_one_caller_recomputes(make_cache, r
                for c in (cache, other) * 4]
     for t in readers:
         t.start()
+    deadline = time.monotonic() + 30  # readers must not need the leader: a generous bound, shared
     for t in readers:
-        t.join(5)
+        t.join(max(deadline - time.monotonic(), 0))
     events.append("readers done")
     release.set()
-    leader.join(5)
+    leader.join(30)
     assert served == ["old"] * 8
     assert events == ["compute-start", "readers done", "compute-end", "leader got new"]
     assert cache.get_or_set("k", lambda: pytest.fail("fresh again"), 30) == "new"
@@ -247,7 +250,7 @@ def test_a_raising_callable_releases_the_lock_and_its_waiters_get_the_failure(ca
 
     def boom():
         entered.set()
-        release.wait(10)
+        release.wait(60)
         raise ValueError("no")
 
     errors = []
@@ -260,13 +263,13 @@ def test_a_raising_callable_releases_the_lock_and_its_waiters_get_the_failure(ca
 
     t = threading.Thread(target=call, args=(boom,))
     t.start()
-    entered.wait(5)
+    assert entered.wait(30)
     f = threading.Thread(target=call, args=("from follower",))
     f.start()
     wait_until(lambda: cache._client.herd_waiting() == 1, message="the follower waits")
     release.set()
-    t.join(5)
-    f.join(5)
+    t.join(30)
+    f.join(30)
     assert len(errors) == 2 and errors[0] is errors[1]  # one failure, raised in both threads
     assert raw.command("EXISTS", "__lock__:1:k", ":1:k") == 0
     assert cache.get_or_set("k", "after the failure") == "after the failure"
@@ -281,7 +284,9 @@ _HOLDER = textwrap.dedent("""
     import redis_cache_go
     cache = redis_cache_go.RedisCache(sys.argv[1], {"OPTIONS": {"DB": 0}})
     def forever():
-        cache.execute_command("SET", "holder-computing", "1")
+        # The lock's PTTL, read by the holder right after taking it: read later by the test, a
+        # 1 s lock could be gone on a loaded machine.
+        cache.execute_command("SET", "holder-computing", cache.execute_command("PTTL", "__lock__:1:k"))
         time.sleep(3600)
     cache.get_or_set("k", forever, 30, lock_timeout=1)
 """)
@@ -290,8 +295,8 @@ _HOLDER = textwrap.dedent("""
 def test_a_killed_lock_holder_blocks_nobody_past_the_lock_ttl(raw, redis_server, cache, wait_until):
     holder = _python(_HOLDER, redis_server.location)
     try:
-        wait_until(lambda: raw.command("GET", "holder-computing"), timeout=20, message="holder computing")
-        assert 0 < raw.command("PTTL", "__lock__:1:k") <= 1000
+        wait_until(lambda: raw.command("GET", "holder-computing"), timeout=60, message="holder computing")
+        assert 0 < int(raw.command("GET", "holder-computing")) <= 1000
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
     finally:
@@ -299,8 +304,9 @@ def test_a_killed_lock_holder_blocks_nobody_past_the_lock_ttl(raw, redis_server,
             holder.kill()
     began = time.monotonic()
     assert cache.get_or_set("k", "recomputed", 30, lock_timeout=1) == "recomputed"
-    # waited at most for the dead holder's 1 s lock TTL (slack for a loaded machine), not forever
-    assert time.monotonic() - began < 3.0
+    # Waited at most for the dead holder's 1 s lock TTL, not for the 30 s timeout or forever: only a
+    # clock shows it, so the bound is 10x the lock TTL, for a loaded machine.
+    assert time.monotonic() - began < 10.0
 
 
 # --------------------------------------------------------------------------- bar 4: seed interop
@@ -316,7 +322,7 @@ def test_each_backend_honours_the_others_fresh_value(herd_cache, seed_cache):
 def _hold_while(cache_get_or_set, entered, release, result):
     def compute():
         entered.set()
-        release.wait(10)
+        release.wait(60)
         return "holder's value"
 
     return threading.Thread(target=lambda: result.append(cache_get_or_set(compute)))
@@ -328,19 +334,19 @@ def test_we_honour_the_seeds_lock(herd_cache, seed_cache, raw):
     entered, release, result = threading.Event(), threading.Event(), []
     t = _hold_while(lambda f: seed_cache.get_or_set("s", f, 30, lock_timeout=10, stale_cache_timeout=60), entered, release, result)
     t.start()
-    assert entered.wait(5)
+    assert entered.wait(30)
     assert herd_cache.get_or_set("s", lambda: pytest.fail("computed under the seed's lock"), 30) == "stale"
     # No value at all: we wait for the seed's result instead of answering None.
     t2_entered, t2_result = threading.Event(), []
     t2 = _hold_while(lambda f: seed_cache.get_or_set("n", f, 30, lock_timeout=10, stale_cache_timeout=60), t2_entered, release, t2_result)
     t2.start()
-    assert t2_entered.wait(5)
+    assert t2_entered.wait(30)
     waiter_result = []
     waiter = threading.Thread(target=lambda: waiter_result.append(herd_cache.get_or_set("n", lambda: pytest.fail("computed"), 30, lock_timeout=10)))
     waiter.start()
     release.set()
     for th in (t, t2, waiter):
-        th.join(10)
+        th.join(30)
     assert result == t2_result == waiter_result == ["holder's value"]
 
 
@@ -350,10 +356,10 @@ def test_the_seed_honours_our_lock(herd_cache, seed_cache, raw):
     entered, release, result = threading.Event(), threading.Event(), []
     t = _hold_while(lambda f: herd_cache.get_or_set("s", f, 30, lock_timeout=10), entered, release, result)
     t.start()
-    assert entered.wait(5)
+    assert entered.wait(30)
     assert raw.command("EXISTS", "__lock__pre:7:s") == 1
     assert seed_cache.get_or_set("s", lambda: pytest.fail("seed computed under our lock"), 30, lock_timeout=10) == "stale"
     release.set()
-    t.join(10)
+    t.join(30)
     assert result == ["holder's value"]
     assert seed_cache.get_or_set("s", lambda: pytest.fail("seed recomputed a fresh value"), 30) == "holder's value"

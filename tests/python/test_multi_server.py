@@ -219,7 +219,7 @@ def test_primary_replica_writes_to_the_primary_and_reads_from_live_replicas(wait
     replicas = [RedisServer(extra=["--replicaof", "127.0.0.1", str(primary.port)]).start() for _ in range(2)]
     try:
         for r in replicas:
-            wait_until(lambda r=r: b"master_link_status:up" in r.command("INFO", "replication"), 10, "replica link up")
+            wait_until(lambda r=r: b"master_link_status:up" in r.command("INFO", "replication"), message="replica link up")
         location = [r.location for r in replicas[:1]] + [primary.location] + [r.location for r in replicas[1:]]
         # MASTER_CACHE written as a URL while LOCATION says host:port: they still match.
         cache = redis_cache_go.RedisCache(location, {"OPTIONS": {"DB": 0, "MASTER_CACHE": f"redis://127.0.0.1:{primary.port}/0"}})
@@ -228,7 +228,7 @@ def test_primary_replica_writes_to_the_primary_and_reads_from_live_replicas(wait
             cache.set_many({"a": 1, "b": 2})
             assert primary.command("EXISTS", ":1:k") == 1
             for r in replicas:
-                wait_until(lambda r=r: r.command("GET", ":1:b") == b"2", 10, "replication")
+                wait_until(lambda r=r: r.command("GET", ":1:b") == b"2", message="replication")
             for s in [primary, *replicas]:
                 s.command("CONFIG", "RESETSTAT")
             for _ in range(10):

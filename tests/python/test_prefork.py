@@ -40,7 +40,7 @@ def _gunicorn(redis_server, worker: str, preload: bool, fallback: bool, tmp_path
     return proc, port, log, out
 
 
-def _request(port: int, path: str, deadline: float = 10.0) -> tuple[int, bytes, float]:
+def _request(port: int, path: str, deadline: float = 30.0) -> tuple[int, bytes, float]:
     started = time.monotonic()
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=deadline) as r:
@@ -107,7 +107,9 @@ def test_preload_default_fails_fast_naming_the_fix(run_gunicorn, worker):
     for _ in range(4):
         status, body, took = _request(port, "/counter/")
         assert status == 500
-        assert took < 2.0  # refused at once, no hang (bound with slack for a loaded machine)
+        # Refused at once, no hang: only a clock shows it. A hang lasts until gunicorn kills the
+        # worker (--timeout 20); the bound is half that, 10x a request on a loaded machine.
+        assert took < 10.0
     text = log.read_text()
     assert "ForkedProcessError" in text
     assert "gunicorn without --preload" in text
@@ -181,7 +183,7 @@ def test_uwsgi(run_uwsgi, lazy, fallback):
     for _ in range(4):
         status, body, took = _request(port, "/counter/")
         statuses.append(status)
-        assert took < 2.0  # no hang (bound with slack for a loaded machine)
+        assert took < 10.0  # no hang: only a clock shows it; 10x a request on a loaded machine
     text = log.read_text()
     if lazy or fallback:
         assert statuses == [200] * 4, text

@@ -12,7 +12,7 @@ def _connected(raw) -> int:
     return next(int(line.split(":")[1]) for line in info.splitlines() if line.startswith("connected_clients:"))
 
 
-def _poll(condition, limit: float = 10.0) -> bool:
+def _poll(condition, limit: float = 30.0) -> bool:
     deadline = time.monotonic() + limit
     while not condition():
         if time.monotonic() > deadline:

@@ -54,7 +54,7 @@ def tls_server(tmp_path_factory):
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     context = ssl.create_default_context(cafile=f"{d}/ca.crt")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         assert proc.poll() is None, "redis-server exited (built without TLS?)"
         try:
@@ -131,7 +131,7 @@ def test_near_cache_over_tls_with_an_acl_user(make_cache, tls_server):
     cache = make_cache(location, {**options, "LOCAL_CACHE": {}}, KEY_PREFIX="tls")
     other = make_cache(location, options, KEY_PREFIX="tls")
     cache.set("k", 1)
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while cache.local_cache_stats()["hits"] < 3:  # tracking confirmed, k filled, then served
         assert cache.get("k") == 1
         assert time.monotonic() < deadline, f"never served from the near-cache: {cache.local_cache_stats()}"

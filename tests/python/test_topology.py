@@ -188,7 +188,7 @@ class Load:
     def __exit__(self, *exc) -> None:
         self.stop.set()
         for th in self.threads:
-            th.join(10)
+            th.join(30)
 
     def ok_after(self, t: float) -> int:
         with self.lock:
@@ -208,6 +208,8 @@ def _check_failover(load: Load, killed: float, promoted: float, label: str) -> N
     bad = [e for _, e in load.errors if not isinstance(e, SWITCH_ERRORS)]
     assert not bad, f"undocumented errors during the switch: {bad[:3]}"
     assert not load.wrong, load.wrong[:5]
+    # Only a clock shows how soon the client follows the promotion (typically under a second);
+    # the bound is 10x that, for a loaded machine.
     assert last_error - promoted < 10, f"errors went on {last_error - promoted:.1f}s after promotion"
 
 
@@ -222,16 +224,16 @@ def test_cluster_primary_failover_under_load(make_cache, wait_until):
         keys += [f"fo-other-{i}" for i in range(4)]
         assert len(keys) >= 10 and hi is not None
         with Load(cache, keys) as load:
-            wait_until(lambda: load.ok_after(0) > 50, 10, "load running")
+            wait_until(lambda: load.ok_after(0) > 50, message="load running")
             killed = time.monotonic()
             victim.proc.kill()
             victim.proc.wait()
             victim.proc = None
-            wait_for("a replica promoted for slot 0", lambda: c.node_for_slot(0) is not victim, 20, 0.02)
+            wait_for("a replica promoted for slot 0", lambda: c.node_for_slot(0) is not victim, 60, 0.02)
             promoted = time.monotonic()
             c.wait_ok()
             settled = time.monotonic()
-            wait_until(lambda: load.ok_after(settled) > 50, 10, "load served again after promotion")
+            wait_until(lambda: load.ok_after(settled) > 50, message="load served again after promotion")
         _check_failover(load, killed, promoted, "cluster failover")
         assert cache.get_many(keys[:5]) is not None
     finally:
@@ -255,14 +257,14 @@ def test_sentinel_primary_failover_under_load(make_cache, wait_until):
         assert cache.get("rep-1") is None
         old = dep.primary.port
         with Load(cache, [f"s{i}" for i in range(20)]) as load:
-            wait_until(lambda: load.ok_after(0) > 50, 10, "load running")
+            wait_until(lambda: load.ok_after(0) > 50, message="load running")
             killed = time.monotonic()
             dep.primary.proc.kill()
             dep.primary.proc.wait()
-            wait_for("sentinels to promote a replica", lambda: dep.current_primary_port() != old, 30, 0.02)
+            wait_for("sentinels to promote a replica", lambda: dep.current_primary_port() != old, 60, 0.02)
             promoted = time.monotonic()
             settled = time.monotonic()
-            wait_until(lambda: load.ok_after(settled) > 50, 10, "load served again after promotion")
+            wait_until(lambda: load.ok_after(settled) > 50, message="load served again after promotion")
         _check_failover(load, killed, promoted, "sentinel failover")
         cache.set("after", 1)
         new = next(s for s in dep.replicas if s.port == dep.current_primary_port())
@@ -276,8 +278,8 @@ def test_sentinel_primary_failover_under_load(make_cache, wait_until):
                 return True
             except SWITCH_ERRORS:
                 return False
-        wait_until(reader_writes, 15, "writes through the replica-reading client after promotion")
+        wait_until(reader_writes, message="writes through the replica-reading client after promotion")
         assert new.command("GET", ":1:after-reader") == b"2"
-        wait_until(lambda: reader.get("after-reader") == 2, 15, "the replica-reading client reads its write")
+        wait_until(lambda: reader.get("after-reader") == 2, message="the replica-reading client reads its write")
     finally:
         dep.stop()

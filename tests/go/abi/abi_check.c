@@ -188,7 +188,8 @@ int main(int argc, char **argv) {
         double t0 = now();
         int cst = rcg_get(h, &out, S("abi:k"), 5);
         double dt = now() - t0;
-        if (cst != RCG_ERR_FORKED || dt > 1.0 || out.len == 0) _exit(3);
+        /* refused at once: the status says so; the clock only catches a hang, 10 s for a loaded machine */
+        if (cst != RCG_ERR_FORKED || dt > 10.0 || out.len == 0) _exit(3);
         cst = rcg_async_submit(1, h, &out, RCG_ASYNC_GET, 1, S("abi:k"), 5, NULL, 0, 0, 0);
         if (cst != RCG_ERR_FORKED) _exit(4);
         _exit(0);
@@ -338,9 +339,9 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_ERR_ARGUMENT, "async unknown op status %d", st);
     int seen = 0, got_set = 0, got_get = 0;
     double t0 = now();
-    while (seen < 2 && now() - t0 < 5.0) {
+    while (seen < 2 && now() - t0 < 30.0) { /* deadlines that only bound a failure */
         struct pollfd pfd = {efd, POLLIN, 0};
-        CHECK(poll(&pfd, 1, 5000) == 1, "async wake-up");
+        CHECK(poll(&pfd, 1, 30000) == 1, "async wake-up");
         uint64_t n;
         CHECK(read(efd, &n, 8) == 8 && n >= 1, "eventfd read");
         reset_out();
