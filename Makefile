@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
@@ -108,7 +108,17 @@ test-fuzz:
 # The Django-API suites run once more per deployment (tests/harness/topology.py): against a
 # 6-node Redis Cluster and against a primary + 2 replicas + 3 sentinels, both on loopback.
 DJANGO_API_TESTS := tests/python/test_django_api.py tests/python/test_async_api.py
-test-python: build venv
+# The Go programs the Python tests run (tests/go/crosslang, examples/goservice) are built here,
+# before pytest, and found through RCG_GO_BIN: a Go build inside a test would race its time limit
+# on a loaded machine (a cold build takes minutes on 2 busy cores).
+GO_BIN := $(CURDIR)/build/bin
+export RCG_GO_BIN := $(GO_BIN)
+go-bin: $(GO_BIN)/crosslang $(GO_BIN)/goservice
+$(GO_BIN)/crosslang: $(GOSRC) $(shell find tests/go/crosslang internal -name '*.go')
+	$(GO) build -o $@ ./tests/go/crosslang
+$(GO_BIN)/goservice: $(GOSRC) $(shell find examples/goservice -name '*.go')
+	$(GO) build -o $@ ./examples/goservice
+test-python: build venv go-bin
 	$(PY) -m pytest -q tests/python
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
@@ -152,7 +162,7 @@ $(DJANGO42_DIR)/.installed: Makefile $(VENV)/.installed
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(DJANGO42_DIR) $(filter Django==%,$(PINS_42))
 	@touch $@
 
-test-django42-api: build venv $(DJANGO42_DIR)/.installed
+test-django42-api: build venv go-bin $(DJANGO42_DIR)/.installed
 	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -c 'import django, sys; v = django.get_version(); print("Django", v, "from", django.__path__[0]); sys.exit(f"Django=={v}" not in "$(PINS_42)")'
 	PYTHONPATH=$(CURDIR)/$(DJANGO42_DIR):$(PYTHONPATH) $(PY) -m pytest -q $(DJANGO42_API_TESTS)
 
@@ -171,7 +181,7 @@ $(DJANGO_SDIST): requirements-dev.txt | venv
 test-django-suite: build venv $(DJANGO_SDIST)
 	$(PY) tests/django_suite/run.py $(DJANGO_SDIST)
 
-test-django%: build .venv-django%/.installed
+test-django%: build go-bin .venv-django%/.installed
 	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
 	.venv-django$*/bin/python -m pytest -q $(MATRIX_PYTEST)
 
@@ -180,7 +190,7 @@ test-django%: build .venv-django%/.installed
 soak: build venv
 	$(PY) tests/soak/soak.py
 
-demo: setup
+demo: setup go-bin
 	$(PY) examples/run_demo.py
 
 bench: setup

@@ -7,9 +7,12 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
 
 
+@pytest.mark.timeout(420)  # the demo's own bound is 400 s (it starts a server and a site)
 def test_demo_site_and_go_service_share_the_cache():
     out = subprocess.run([sys.executable, str(ROOT / "examples" / "run_demo.py")], cwd=ROOT,
                          capture_output=True, text=True, timeout=400, env=dict(os.environ))
