@@ -60,6 +60,7 @@ func New(opts Options) *Client {
 		Username:        o.Username,
 		Password:        o.Password,
 		TLSConfig:       o.TLS,
+		Dialer:          guardedDialer(o.DialTimeout, o.TLS),
 		DialTimeout:     o.DialTimeout,
 		ReadTimeout:     o.ReadTimeout,
 		WriteTimeout:    o.WriteTimeout,

@@ -42,6 +42,7 @@ func newSentinelShard(o Options, t *Topology) *sentinelShard {
 			Addr:                     addr,
 			Password:                 t.SentinelPassword,
 			TLSConfig:                o.TLS,
+			Dialer:                   guardedDialer(o.DialTimeout, o.TLS),
 			DialTimeout:              o.DialTimeout,
 			ReadTimeout:              o.ReadTimeout,
 			WriteTimeout:             o.WriteTimeout,
