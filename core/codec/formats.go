@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	dsbzip2 "github.com/dsnet/compress/bzip2"
@@ -225,9 +226,8 @@ func readAll(dst []byte, r io.Reader, sizeHint, limit int) (out []byte, err erro
 				}
 				return buf, nil
 			}
-			grown := make([]byte, len(buf), min(max(2*len(buf), 512), limit))
-			copy(grown, buf)
-			buf, room = grown, cap(grown)
+			buf = slices.Grow(buf, min(max(len(buf), 512), limit-len(buf))) // doubles, rounded up to Go's size class
+			room = min(cap(buf), limit)
 		}
 		n, err := r.Read(buf[len(buf):room])
 		buf = buf[:len(buf)+n]
