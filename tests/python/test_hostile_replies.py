@@ -35,11 +35,14 @@ class HostileProxy:
         return "127.0.0.1:%d" % self._sock.getsockname()[1]
 
     def close(self) -> None:
-        for s in self._sockets:
+        with self._lock:
+            sockets = list(self._sockets)
+        for s in sockets:
             try:
-                s.close()
+                s.shutdown(socket.SHUT_RDWR)  # wakes a thread blocked in recv on it (close alone does not)
             except OSError:
                 pass
+            s.close()
 
     def _accept(self) -> None:
         while True:
