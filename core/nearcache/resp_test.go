@@ -4,10 +4,11 @@ import (
 	"bufio"
 	"io"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redis-cache-go/redis-cache-go/internal/hostile"
 )
 
 func TestReadValue(t *testing.T) {
@@ -80,30 +81,6 @@ func BenchmarkReadInvalidation(b *testing.B) {
 	}
 }
 
-// repeated is an endless reader of one chunk over and over (a hostile
-// server that never stops sending).
-type repeated struct {
-	head  string
-	chunk string
-	off   int
-}
-
-func (r *repeated) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if r.head != "" {
-			c := copy(p[n:], r.head)
-			r.head = r.head[c:]
-			n += c
-			continue
-		}
-		c := copy(p[n:], r.chunk[r.off:])
-		r.off = (r.off + c) % len(r.chunk)
-		n += c
-	}
-	return n, nil
-}
-
 // truncated sends head, then body bytes of filler, then ends.
 type truncated struct{ left int }
 
@@ -119,26 +96,17 @@ func (r *truncated) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-func allocatedBy(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 func TestReadValueRefusesHostileReplies(t *testing.T) {
 	cases := []struct {
 		name string
 		r    io.Reader
 	}{
-		{"20M nested arrays", &repeated{chunk: "*1\r\n"}},
-		{"20M nested pushes", &repeated{chunk: ">1\r\n"}},
-		{"20M nested maps", &repeated{chunk: "%1\r\n+k\r\n"}},
-		{"endless attributes", &repeated{chunk: "|0\r\n"}},
-		{"array above 512 Mi items", &repeated{head: "*536870913\r\n", chunk: "_\r\n"}},
-		{"map above 512 Mi pairs", &repeated{head: "%536870913\r\n", chunk: "_\r\n"}},
+		{"20M nested arrays", &hostile.Endless{Chunk: "*1\r\n"}},
+		{"20M nested pushes", &hostile.Endless{Chunk: ">1\r\n"}},
+		{"20M nested maps", &hostile.Endless{Chunk: "%1\r\n+k\r\n"}},
+		{"endless attributes", &hostile.Endless{Chunk: "|0\r\n"}},
+		{"array above 512 Mi items", &hostile.Endless{Head: "*536870913\r\n", Chunk: "_\r\n"}},
+		{"map above 512 Mi pairs", &hostile.Endless{Head: "%536870913\r\n", Chunk: "_\r\n"}},
 		{"bulk above 512 MiB three levels deep", strings.NewReader(">1\r\n*1\r\n*1\r\n$9999999999\r\n")},
 		{"bulk length overflowing int64", strings.NewReader("$9999999999999999999\r\n")},
 		{"array length overflowing int64", strings.NewReader("*9999999999999999999\r\n")},
@@ -149,7 +117,7 @@ func TestReadValueRefusesHostileReplies(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			var err error
-			alloc := allocatedBy(func() { _, err = readValue(bufio.NewReaderSize(c.r, 16<<10)) })
+			alloc := hostile.Allocated(func() { _, err = readValue(bufio.NewReaderSize(c.r, 16<<10)) })
 			if err == nil {
 				t.Fatalf("got no error; want one")
 			}

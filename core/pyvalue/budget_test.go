@@ -3,20 +3,11 @@ package pyvalue
 import (
 	"bytes"
 	"encoding/binary"
-	"runtime"
 	"strconv"
 	"testing"
-)
 
-// allocatedBy returns the bytes allocated while f ran.
-func allocatedBy(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
+	"github.com/redis-cache-go/redis-cache-go/internal/hostile"
+)
 
 // within is the memory a pickle of n bytes may take to decode.
 func within(n int) uint64 { return 32*uint64(n) + 1<<20 }
@@ -69,7 +60,7 @@ func TestHostilePicklesStayWithinTheirBudget(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var err error
-			alloc := allocatedBy(func() { _, err = Decode(tc.data) })
+			alloc := hostile.Allocated(func() { _, err = Decode(tc.data) })
 			if tc.failing && err == nil {
 				t.Fatalf("got no error; want one")
 			}
@@ -121,7 +112,7 @@ func TestTypicalPicklesDecodeWellWithinTheBudget(t *testing.T) {
 	} {
 		var v any
 		var err error
-		alloc := allocatedBy(func() { v, err = Decode(data) })
+		alloc := hostile.Allocated(func() { v, err = Decode(data) })
 		if err != nil || v == nil {
 			t.Errorf("%s: got %T, %v", name, v, err)
 		}

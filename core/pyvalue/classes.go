@@ -63,7 +63,7 @@ func collect(args []any, typ string, make func([]any) any) (any, error) {
 		return make([]any{}), nil
 	}
 	if len(args) == 1 {
-		if l, ok := args[0].(*pyList); ok {
+		if l, ok := args[0].(*pySeq); ok && !l.set {
 			if l.items == nil {
 				return make([]any{}), nil
 			}
@@ -216,7 +216,7 @@ func orderedDictOf(args ...any) (any, error) {
 	if len(args) == 0 {
 		return d, nil
 	}
-	if l, ok := args[0].(*pyList); ok && len(args) == 1 {
+	if l, ok := args[0].(*pySeq); ok && !l.set && len(args) == 1 {
 		for _, e := range l.items {
 			pair, ok := e.(Tuple)
 			if !ok || len(pair) != 2 {

@@ -141,9 +141,9 @@ func (m *machine) convert(v any, depth int) (any, error) {
 			return x.Int64(), m.charge(scalarBox)
 		}
 		return v, nil
-	case *pyList:
+	case *pySeq:
 		if x.state != unvisited {
-			return m.revisit(x.state, "list", []any(x.items), depth)
+			return m.revisit(x.state, pythonTypeOf(x), x.result(), depth)
 		}
 		x.state = visiting
 		if x.items == nil {
@@ -153,20 +153,10 @@ func (m *machine) convert(v any, depth int) (any, error) {
 			return nil, err
 		}
 		x.state = visited
-		return []any(x.items), m.charge(boxSize)
-	case *pySet:
-		if x.state != unvisited {
-			return m.revisit(x.state, "set", Set(x.items), depth)
+		if x.set {
+			return x.result(), m.sortElements(x.items)
 		}
-		x.state = visiting
-		if x.items == nil {
-			x.items = Set{}
-		}
-		if err := m.convertAll(x.items, depth); err != nil {
-			return nil, err
-		}
-		x.state = visited
-		return Set(x.items), m.sortElements(x.items)
+		return x.result(), m.charge(boxSize)
 	case *pyDict:
 		if x.state != unvisited {
 			return m.revisit(x.state, "dict", Dict(x.items), depth)
@@ -301,13 +291,22 @@ func (b byKey) Swap(i, j int) {
 
 // pythonTypeOf names the Python type of a value under construction.
 func pythonTypeOf(v any) string {
-	switch v.(type) {
-	case *pyList:
+	switch x := v.(type) {
+	case *pySeq:
+		if x.set {
+			return "set"
+		}
 		return "list"
 	case *pyDict:
 		return "dict"
-	case *pySet:
-		return "set"
 	}
 	return PythonType(v)
+}
+
+// result is the converted list or set.
+func (s *pySeq) result() any {
+	if s.set {
+		return Set(s.items)
+	}
+	return s.items
 }

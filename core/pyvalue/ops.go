@@ -159,11 +159,11 @@ func (m *machine) counted(size int) ([]byte, error) {
 func (m *machine) structure(op byte) error {
 	switch op {
 	case ']': // EMPTY_LIST
-		return m.pushNew(&pyList{})
+		return m.pushNew(&pySeq{})
 	case '}': // EMPTY_DICT
 		return m.pushNew(&pyDict{})
 	case 0x8f: // EMPTY_SET
-		return m.pushNew(&pySet{})
+		return m.pushNew(&pySeq{set: true})
 	case ')': // EMPTY_TUPLE
 		return m.pushTuple(Tuple{})
 	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
@@ -188,7 +188,7 @@ func (m *machine) structure(op byte) error {
 		case 't':
 			return m.pushTuple(Tuple(items))
 		case 'l':
-			return m.pushNew(&pyList{items: items})
+			return m.pushNew(&pySeq{items: items})
 		case 0x91:
 			return m.pushTuple(FrozenSet(items))
 		}
@@ -294,15 +294,8 @@ func (m *machine) fill(op byte) error {
 		return err
 	}
 	switch c := target.(type) {
-	case *pyList:
-		if op == 'a' || op == 'e' {
-			if c.items, err = room(m, c.items, len(items), slotSize); err == nil {
-				c.items = append(c.items, items...)
-			}
-			return err
-		}
-	case *pySet:
-		if op == 0x90 {
+	case *pySeq:
+		if c.set && op == 0x90 || !c.set && (op == 'a' || op == 'e') {
 			if c.items, err = room(m, c.items, len(items), slotSize); err == nil {
 				c.items = append(c.items, items...)
 			}

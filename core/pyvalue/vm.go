@@ -44,18 +44,16 @@ const (
 
 // Mutable containers are pointers while the pickle runs (APPEND, SETITEM
 // and ADDITEMS change them in place, and the memo shares them); convert
-// turns them into []any, Dict and Set.
+// turns them into []any, Set and Dict.
 type (
-	pyList struct {
+	// pySeq is a list, or with set a set.
+	pySeq struct {
 		items []any
 		state visit
+		set   bool
 	}
 	pyDict struct {
 		items []Item
-		state visit
-	}
-	pySet struct {
-		items []any
 		state visit
 	}
 )

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/redis-cache-go/redis-cache-go/internal/hostile"
 )
 
 // fakeConn is a net.Conn reading from r in chunks of random sizes.
@@ -95,30 +97,13 @@ func TestValidRepliesPassUnchangedWhateverTheReadSizes(t *testing.T) {
 	}
 }
 
-// endless repeats head once, then chunk forever.
-type endless struct{ head, chunk string }
-
-func (e *endless) Read(p []byte) (int, error) {
-	n := 0
-	for n < len(p) {
-		if e.head != "" {
-			k := copy(p[n:], e.head)
-			e.head = e.head[k:]
-			n += k
-			continue
-		}
-		n += copy(p[n:], e.chunk)
-	}
-	return n, nil
-}
-
 func TestHostileRepliesFailTheRead(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		r    io.Reader
 	}{
-		{"20M nested arrays", io.LimitReader(&endless{chunk: "*1\r\n"}, 80_000_000)},
-		{"nested maps", &endless{chunk: "%1\r\n+k\r\n"}},
+		{"20M nested arrays", io.LimitReader(&hostile.Endless{Chunk: "*1\r\n"}, 80_000_000)},
+		{"nested maps", &hostile.Endless{Chunk: "%1\r\n+k\r\n"}},
 		{"bulk above 512 MiB", strings.NewReader("$536870913\r\n")},
 		{"bulk length overflowing int64", strings.NewReader("$9999999999999999999\r\n")},
 		{"array above 512 Mi items three deep", strings.NewReader("*1\r\n*1\r\n*999999999\r\n")},
@@ -127,8 +112,8 @@ func TestHostileRepliesFailTheRead(t *testing.T) {
 		{"no length", strings.NewReader("*\r\n")},
 		{"line without CR", strings.NewReader("+OK\n")},
 		{"unknown type", strings.NewReader("?x\r\n")},
-		{"endless line", &endless{head: "+", chunk: "aaaaaaaa"}},
-		{"endless header", &endless{head: "$", chunk: "00000000"}},
+		{"endless line", &hostile.Endless{Head: "+", Chunk: "aaaaaaaa"}},
+		{"endless header", &hostile.Endless{Head: "$", Chunk: "00000000"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, 2))

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"io"
 	"net"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis-cache-go/redis-cache-go/internal/hostile"
 )
 
 // fakeServer is a loopback listener that answers the first command of its
@@ -108,16 +109,6 @@ func sendThenHangUp(head string) func(net.Conn) {
 	}
 }
 
-// allocated returns the bytes the process allocated while f ran.
-func allocated(f func()) uint64 {
-	var before, after runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&before)
-	f()
-	runtime.ReadMemStats(&after)
-	return after.TotalAlloc - before.TotalAlloc
-}
-
 func TestHostileRepliesAreProtocolErrorsThatCloseTheConnection(t *testing.T) {
 	const deep = 20_000_000
 	cases := []struct {
@@ -148,7 +139,7 @@ func TestHostileRepliesAreProtocolErrorsThatCloseTheConnection(t *testing.T) {
 			defer p.Close()
 			var err error
 			var found bool
-			alloc := allocated(func() {
+			alloc := hostile.Allocated(func() {
 				if tc.mget {
 					var vals [][]byte
 					vals, err = p.MGet([]string{"a", "b"})
@@ -225,7 +216,7 @@ func TestDeclaredButUnsentBulkAllocatesWhatArrives(t *testing.T) {
 			p := New(Options{Addr: s.addr()})
 			defer p.Close()
 			var err error
-			alloc := allocated(func() {
+			alloc := hostile.Allocated(func() {
 				if tc.mget {
 					_, err = p.MGet([]string{"a", "b"})
 				} else {
