@@ -151,6 +151,22 @@ func (v *valueCodec) decodeValue(stored []byte) []byte {
 	return out
 }
 
+// recode returns stored re-encoded with the handle's compressor (see
+// reinsert), or false when stored starts like a compressed stream but does
+// not decode (corrupt, or past its decode limit): such a value is left as
+// it is, never wrapped in another layer.
+func (v *valueCodec) recode(stored []byte) ([]byte, bool, error) {
+	plain := stored
+	if v.decode {
+		var err error
+		if plain, _, err = v.codec.Decode(stored); err != nil {
+			return nil, false, nil
+		}
+	}
+	out, err := v.encode(plain)
+	return out, err == nil, err
+}
+
 //export rcgx_decode
 func rcgx_decode(out *C.rcg_out, data *C.uint8_t, n C.size_t) (status C.int) {
 	defer guard(0, out, &status)

@@ -155,11 +155,11 @@ func reinsertKeys(ctx context.Context, vc *valueCodec, s *client.Client, keys []
 	}
 	changed := entries[:0]
 	for _, en := range entries {
-		v, err := vc.encode(vc.decodeValue(en.Value))
+		v, ok, err := vc.recode(en.Value)
 		if err != nil {
 			return 0, err
 		}
-		if !bytes.Equal(v, en.Value) {
+		if ok && !bytes.Equal(v, en.Value) {
 			en.Value = v
 			changed = append(changed, en)
 		}

@@ -167,3 +167,13 @@ def test_decompress_max_ratio_must_be_a_whole_number(make_cache, bad):
 
     with pytest.raises(ImproperlyConfigured, match="DECOMPRESS_MAX_RATIO"):
         make_cache(options={"DB": 0, "DECOMPRESS_MAX_RATIO": bad})
+
+
+def test_reinsert_keys_leaves_a_refused_value_as_stored(make_cache, raw):
+    stored = zlib_bomb(256)
+    raw.command("SET", ":1:bomb", stored)
+    cache = make_cache(options={"DB": 0, "COMPRESSOR": "zstd"})
+    cache.set("fine", "x" * 1000)
+    assert cache.reinsert_keys() == 0  # "fine" is already zstd; the bomb is not wrapped in zstd
+    assert raw.command("GET", ":1:bomb") == stored
+    assert cache.get("fine") == "x" * 1000
