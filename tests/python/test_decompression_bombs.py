@@ -177,3 +177,15 @@ def test_reinsert_keys_leaves_a_refused_value_as_stored(make_cache, raw):
     assert cache.reinsert_keys() == 0  # "fine" is already zstd; the bomb is not wrapped in zstd
     assert raw.command("GET", ":1:bomb") == stored
     assert cache.get("fine") == "x" * 1000
+
+
+def test_reinsert_keys_with_a_python_compressor_skips_a_refused_value(make_cache, raw):
+    stored = zlib_bomb(256)
+    raw.command("SET", ":1:bomb", stored)
+    cache = make_cache(options={"DB": 0, "COMPRESSOR_CLASS": f"{__name__}.CountingZlib"})
+    CountingZlib.calls = 0
+    raw.command("SET", ":1:plain", b"\x80\x05\x95\x05\x00\x00\x00\x00\x00\x00\x00\x8c\x01a\x94.")  # pickle of "a"
+    assert cache.reinsert_keys() == 1  # "plain" compressed; the bomb skipped
+    assert raw.command("GET", ":1:bomb") == stored
+    assert CountingZlib.calls == 1  # only for "plain", stored uncompressed (it raises, and stays so)
+    assert cache.get("plain") == "a"
