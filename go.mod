@@ -5,7 +5,6 @@ go 1.26.8
 require (
 	github.com/dsnet/compress v0.0.1
 	github.com/klauspost/compress v1.20.3
-	github.com/nlpodyssey/gopickle v0.2.0
 	github.com/pierrec/lz4/v4 v4.1.33
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/stretchr/testify v1.12.1

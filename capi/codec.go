@@ -20,6 +20,10 @@ type codecConfig struct {
 	Compressor string `json:"compressor"` // codec.ParseFormat name; "" or "none": store as given
 	Level      int    `json:"level"`      // 0: the compressor's default
 	MinLen     int    `json:"min_len"`    // shorter values are stored uncompressed
+	// MaxRatio bounds what a stored value may inflate to: this many times its
+	// stored size, at least the format's floor (codec.Options.MaxRatio);
+	// 0: the default (64), negative: no ratio bound (512 MiB only).
+	MaxRatio int `json:"max_ratio"`
 	// Decode false hands stored values back exactly as stored (the caller
 	// decodes, e.g. with a compressor of its own and rcg_decode). Default true.
 	Decode *bool `json:"decode"`
@@ -46,7 +50,7 @@ func parseCodec(raw json.RawMessage) (*valueCodec, error) {
 	if err != nil {
 		return nil, err
 	}
-	cd, err := codec.New(codec.Options{Format: f, Level: c.Level, MinLen: c.MinLen})
+	cd, err := codec.New(codec.Options{Format: f, Level: c.Level, MinLen: c.MinLen, MaxRatio: c.MaxRatio})
 	if err != nil {
 		return nil, err
 	}
@@ -106,13 +110,6 @@ func (p *pooledBuf) release() {
 	}
 }
 
-// plausibleRatio and scratchFloor bound the decoded size putValue allocates
-// on a zstd header's word alone: 256x the stored size plus 64 KiB.
-const (
-	plausibleRatio = 256
-	scratchFloor   = 64 << 10
-)
-
 // putValue writes what a read hands back for stored (see decodeValue) to
 // out. A stream that states its decompressed size (zstd) is decoded straight
 // into the result memory (the scratch buffer or the C allocation handed to
@@ -122,10 +119,9 @@ func (v *valueCodec) putValue(out *C.rcg_out, stored []byte) {
 		putBytes(out, stored)
 		return
 	}
-	// The header is trusted for the allocation only within a ratio real data
-	// reaches (a crafted frame could claim up to the decode limit); beyond
-	// it, the general path below, which grows as it decodes.
-	if n, ok := codec.ContentSize(stored); ok && n > 0 && n <= v.codec.Options().MaxDecodedLen && n <= plausibleRatio*len(stored)+scratchFloor {
+	// The header is trusted for the allocation only within the value's decode
+	// limit (a crafted frame could claim up to 512 MiB), which refuses it.
+	if n, ok := codec.ContentSize(stored); ok && n > 0 && n <= v.codec.Options().DecodeLimit(codec.Zstd, len(stored)) {
 		dst := reserve(out, n)
 		got, _, err := v.codec.DecodeTo(dst, stored)
 		if err == nil && len(got) == n && &got[0] == &dst[0] {
@@ -153,6 +149,22 @@ func (v *valueCodec) decodeValue(stored []byte) []byte {
 	}
 	out, _, _ := v.codec.Decode(stored)
 	return out
+}
+
+// recode returns stored re-encoded with the handle's compressor (see
+// reinsert), or false when stored starts like a compressed stream but does
+// not decode (corrupt, or past its decode limit): such a value is left as
+// it is, never wrapped in another layer.
+func (v *valueCodec) recode(stored []byte) ([]byte, bool, error) {
+	plain := stored
+	if v.decode {
+		var err error
+		if plain, _, err = v.codec.Decode(stored); err != nil {
+			return nil, false, nil
+		}
+	}
+	out, err := v.encode(plain)
+	return out, err == nil, err
 }
 
 //export rcgx_decode

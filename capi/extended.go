@@ -161,11 +161,11 @@ func reinsertKeys(ctx context.Context, vc *valueCodec, s *client.Client, keys []
 	changed := entries[:0]
 	var retag []client.Swap // get-or-set's tags follow their values' new bytes
 	for _, en := range entries {
-		v, err := vc.encode(vc.decodeValue(en.Value))
+		v, ok, err := vc.recode(en.Value)
 		if err != nil {
 			return 0, err
 		}
-		if !bytes.Equal(v, en.Value) {
+		if ok && !bytes.Equal(v, en.Value) {
 			retag = append(retag, client.Swap{Key: herd.TagKey(en.Key), Old: herd.Tag(en.Value), New: herd.Tag(v)})
 			en.Value = v
 			changed = append(changed, en)

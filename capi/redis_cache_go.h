@@ -180,7 +180,9 @@ void rcg_free(void *p);
  * the decompressed value in out and out->num = its format (1 zlib, 2 gzip,
  * 3 bzip2, 4 xz, 5 zstd, 6 lz4 frame, 7 s2/snappy stream); RCG_MISS when no
  * known magic starts it; RCG_ERR_ARGUMENT when one does but the stream is
- * corrupt, truncated, followed by other bytes, or inflates past 512 MiB.
+ * corrupt, truncated, followed by other bytes, or inflates past its decode
+ * limit (64 times its size, at least 8 to 64 MiB by format, at most 512 MiB:
+ * core/codec Options.MaxRatio; the message then says "decode limit").
  * A handle's own compressor is the "codec" member of the rcg_open document
  * (capi/codec.go). */
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len);
@@ -286,7 +288,9 @@ int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_
 int rcg_cache_stats(uintptr_t handle, rcg_out *out);
 
 /* Diagnostics: writes the Go runtime's counters into out as text,
- * "goroutines=N heap_alloc=B heap_objects=O" (used by `make soak`). */
+ * "goroutines=N heap_alloc=B heap_objects=O total_alloc=T inflated=I"
+ * (used by `make soak`; total_alloc: bytes Go allocated, inflated: bytes the
+ * decompressors produced, both since the library loaded). */
 int rcg_stats(rcg_out *out);
 
 /* Near-cache counters of a handle opened with a "local_cache" member

@@ -9,11 +9,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"runtime"
+
+	"github.com/redis-cache-go/redis-cache-go/core/codec"
 )
 
 // rcgx_stats writes the Go runtime's resource counters as
-// "goroutines=N heap_alloc=B heap_objects=O" (diagnostics and the soak
-// test: a leak shows up as a count that keeps growing).
+// "goroutines=N heap_alloc=B heap_objects=O total_alloc=T inflated=I"
+// (diagnostics and the soak test: a leak shows up as a count that keeps
+// growing; total_alloc is every byte Go allocated, inflated every byte the
+// decompressors produced, both since the library loaded).
 //
 //export rcgx_stats
 func rcgx_stats(out *C.rcg_out) (status C.int) {
@@ -21,8 +25,8 @@ func rcgx_stats(out *C.rcg_out) (status C.int) {
 	reset(out)
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	putBytes(out, fmt.Appendf(nil, "goroutines=%d heap_alloc=%d heap_objects=%d",
-		runtime.NumGoroutine(), m.HeapAlloc, m.HeapObjects))
+	putBytes(out, fmt.Appendf(nil, "goroutines=%d heap_alloc=%d heap_objects=%d total_alloc=%d inflated=%d",
+		runtime.NumGoroutine(), m.HeapAlloc, m.HeapObjects, m.TotalAlloc, codec.Inflated()))
 	return C.RCG_OK
 }
 

@@ -63,6 +63,7 @@ func New(opts Options) *Client {
 		Username:        o.Username,
 		Password:        o.Password,
 		TLSConfig:       o.TLS,
+		Dialer:          guardedDialer(o.DialTimeout, o.TLS),
 		DialTimeout:     o.DialTimeout,
 		ReadTimeout:     o.ReadTimeout,
 		WriteTimeout:    o.WriteTimeout,
@@ -83,7 +84,6 @@ func New(opts Options) *Client {
 	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{brk})
 	rdb.AddHook(resendHook{maxUnsent: o.PoolSize}) // inside the breaker: it counts the last try only
-	rdb.AddHook(connHook{})
 	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
 		wire: newWire(o), brk: brk}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/redis-cache-go/redis-cache-go/core/respguard"
 	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
@@ -168,6 +169,10 @@ var goRedisParseErrors = []string{"redis: invalid reply: ", "redis: can't parse 
 func notRedis(err error) error {
 	if errors.Is(err, wire.ErrNotRedis) {
 		return err
+	}
+	var bad *respguard.Error
+	if errors.As(err, &bad) && bad.Got != nil {
+		return fmt.Errorf("%w: %w", err, wire.NotRedisHint(bad.Got))
 	}
 	msg := err.Error()
 	for _, p := range goRedisParseErrors {

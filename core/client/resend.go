@@ -17,27 +17,8 @@ import (
 // and sent nothing, so the command goes out again whatever it is, up to
 // maxUnsent times (each time one dead idle connection is dropped). It sits
 // inside the breaker hook: only the outcome of the last try is counted.
-// connHook wraps the connections (DialHook), so a Client needs both.
+// guardedDialer wraps the connections it needs (see guard.go).
 type resendHook struct{ maxUnsent int }
-
-// connHook wraps each connection go-redis dials in a trackedConn.
-type connHook struct{}
-
-func (connHook) DialHook(next redis.DialHook) redis.DialHook {
-	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		nc, err := next(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return track(nc), nil
-	}
-}
-
-func (connHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
-
-func (connHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
-}
 
 func (resendHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 

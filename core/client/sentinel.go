@@ -19,6 +19,7 @@ func sentinelClient(o Options, t *Topology, addr string) *redis.SentinelClient {
 		Addr:                     addr,
 		Password:                 t.SentinelPassword,
 		TLSConfig:                o.TLS,
+		Dialer:                   guardedDialer(o.DialTimeout, o.TLS),
 		DialTimeout:              o.DialTimeout,
 		ReadTimeout:              o.ReadTimeout,
 		WriteTimeout:             o.WriteTimeout,

@@ -8,7 +8,7 @@ import (
 	"unsafe"
 )
 
-// Every connection go-redis dials for a Client is wrapped (connHook) so that
+// Every connection go-redis dials for a Client is wrapped (guardedDialer) so that
 // the one failure worth a resend can be told apart: a connection that had
 // answered an earlier command, reused from the pool, broke before any byte
 // of the current reply arrived (the server, a proxy or a load balancer
@@ -61,8 +61,15 @@ func track(nc net.Conn) net.Conn {
 	if sc, ok := nc.(syscall.Conn); ok {
 		return trackedSysConn{trackedConn: t, sys: sc}
 	}
-	if u, ok := nc.(interface{ NetConn() net.Conn }); ok {
-		t.raw, _ = u.NetConn().(syscall.Conn)
+	// The socket under TLS (and under respguard's wrapper): unwrap until
+	// one has a file descriptor.
+	for c := nc; t.raw == nil; {
+		u, ok := c.(interface{ NetConn() net.Conn })
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+		t.raw, _ = c.(syscall.Conn)
 	}
 	return t
 }

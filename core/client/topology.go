@@ -72,7 +72,6 @@ func newTopology(o Options) *Client {
 		// One primary and its replicas seen as a one-shard cluster: reads
 		// spread over the nodes, walks use ForEachMaster (the primary).
 		shard := newSentinelShard(o, t)
-		shard.OnNewNode(func(node *redis.Client) { node.AddHook(connHook{}) })
 		c.rdb = shard
 		c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
 		c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
@@ -90,6 +89,7 @@ func newTopology(o Options) *Client {
 		Password:         o.Password,
 		DB:               o.DB,
 		TLSConfig:        o.TLS,
+		Dialer:           guardedDialer(o.DialTimeout, o.TLS),
 		DialTimeout:      o.DialTimeout,
 		ReadTimeout:      o.ReadTimeout,
 		WriteTimeout:     o.WriteTimeout,
@@ -104,7 +104,6 @@ func newTopology(o Options) *Client {
 	c.rdb = redis.NewFailoverClient(fo)
 	c.rdb.AddHook(statsHook{c.stats}) // first: the outermost hook
 	c.rdb.AddHook(resendHook{maxUnsent: o.PoolSize})
-	c.rdb.AddHook(connHook{})
 	c.rdb.AddHook(sentinelHook{o: o, t: t})
 	return c
 }
@@ -117,6 +116,7 @@ func clusterOptions(o Options) *redis.ClusterOptions {
 		Username:                 o.Username,
 		Password:                 o.Password,
 		TLSConfig:                o.TLS,
+		Dialer:                   guardedDialer(o.DialTimeout, o.TLS),
 		DialTimeout:              o.DialTimeout,
 		ReadTimeout:              o.ReadTimeout,
 		WriteTimeout:             o.WriteTimeout,

@@ -208,24 +208,29 @@ var decoders = map[Format]func(dst, stored []byte, limit int) ([]byte, error){
 // readAll reads r to its end, appending to dst (which must be empty; a new
 // slice of about sizeHint bytes when dst has no capacity), refusing more
 // than limit bytes. It reads straight into the destination and doubles it
-// when full, so a well-sized dst is written once and never copied.
-func readAll(dst []byte, r io.Reader, sizeHint, limit int) ([]byte, error) {
+// when full, never past limit, so a well-sized dst is written once and
+// never copied, and a value that would inflate further is refused after
+// limit bytes of work.
+func readAll(dst []byte, r io.Reader, sizeHint, limit int) (out []byte, err error) {
 	buf := dst
 	if cap(buf) == 0 {
-		buf = make([]byte, 0, min(max(sizeHint, 512), limit+1))
+		buf = make([]byte, 0, min(max(sizeHint, 512), limit))
 	}
+	defer func() { inflated.Add(uint64(len(buf))) }()
 	for {
-		if len(buf) == cap(buf) {
-			if len(buf) > limit {
-				return nil, errTooLarge
+		room := min(cap(buf), limit)
+		if len(buf) >= room {
+			if len(buf) >= limit {
+				if err := endsHere(r); err != nil {
+					return nil, err
+				}
+				return buf, nil
 			}
-			buf = slices.Grow(buf, min(max(len(buf), 512), limit+1-len(buf)))
+			buf = slices.Grow(buf, min(max(len(buf), 512), limit-len(buf))) // doubles, rounded up to Go's size class
+			room = min(cap(buf), limit)
 		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
+		n, err := r.Read(buf[len(buf):room])
 		buf = buf[:len(buf)+n]
-		if len(buf) > limit {
-			return nil, errTooLarge
-		}
 		if err == io.EOF {
 			return buf, nil
 		}
@@ -233,6 +238,24 @@ func readAll(dst []byte, r io.Reader, sizeHint, limit int) ([]byte, error) {
 			return nil, err
 		}
 	}
+}
+
+// endsHere reports whether r is at its end: nil when it is, errTooLarge when
+// it has more to give.
+func endsHere(r io.Reader) error {
+	var one [1]byte
+	for range 100 { // a reader may return 0, nil a few times
+		n, err := r.Read(one[:])
+		switch {
+		case n > 0:
+			return errTooLarge
+		case err == io.EOF:
+			return nil
+		case err != nil:
+			return err
+		}
+	}
+	return io.ErrNoProgress
 }
 
 // zlibReaders pools zlib readers; each is Reset onto the next input.
@@ -298,12 +321,22 @@ func decodeBzip2(dst, stored []byte, limit int) ([]byte, error) {
 	return readAll(dst, stdbzip2.NewReader(bytes.NewReader(stored)), 4*len(stored), limit)
 }
 
+// decodeXZ walks the value first: its chunks state what it decodes to, so a
+// value past its limit is refused at once, the output is allocated at its
+// exact size, and every block's dictionary is cut to what the block needs.
 func decodeXZ(dst, stored []byte, limit int) ([]byte, error) {
-	r, err := xz.ReaderConfig{SingleStream: false}.NewReader(bytes.NewReader(stored))
+	info, err := xzWalk(stored)
 	if err != nil {
 		return nil, err
 	}
-	return readAll(dst, r, 4*len(stored), limit)
+	if info.size > int64(limit) {
+		return nil, errTooLarge
+	}
+	r, err := xz.ReaderConfig{SingleStream: false}.NewReader(bytes.NewReader(trimmedXZ(stored, info)))
+	if err != nil {
+		return nil, err
+	}
+	return readAll(dst, r, int(info.size)+1, limit) // +1: room to see the end without growing
 }
 
 // zstdDecoder is shared: DecodeAll is safe for concurrent use.
@@ -311,20 +344,35 @@ var zstdDecoder = sync.OnceValues(func() (*zstd.Decoder, error) {
 	return zstd.NewReader(nil, zstd.WithDecoderConcurrency(0), zstd.WithDecoderMaxMemory(DefaultMaxDecodedLen))
 })
 
+// decodeZstd decodes whole with DecodeAll when every frame states its
+// content size (as zstd writers do unless they stream), which allocates the
+// output once and can never produce more than the frames state; else it
+// streams, growing the output as it goes.
 func decodeZstd(dst, stored []byte, limit int) ([]byte, error) {
+	size, known, err := zstdSize(stored)
+	if err != nil {
+		return nil, err
+	}
+	if size > limit {
+		return nil, errTooLarge
+	}
+	if !known {
+		r, err := zstd.NewReader(bytes.NewReader(stored), zstd.WithDecoderConcurrency(1),
+			zstd.WithDecoderMaxWindow(uint64(max(limit, zstd.MinWindowSize))), zstd.WithDecoderMaxMemory(uint64(limit)+1))
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		return readAll(dst, r, 4*len(stored), limit)
+	}
 	d, err := zstdDecoder()
 	if err != nil {
 		return nil, err
 	}
-	if n, ok := ContentSize(stored); ok && n > limit {
-		return nil, errTooLarge
-	}
 	out, err := d.DecodeAll(stored, dst)
+	inflated.Add(uint64(max(len(out)-len(dst), 0)))
 	if err != nil {
 		return nil, err
-	}
-	if len(out) > limit {
-		return nil, errTooLarge
 	}
 	return out, nil
 }

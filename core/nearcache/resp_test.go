@@ -2,9 +2,13 @@ package nearcache
 
 import (
 	"bufio"
+	"io"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redis-cache-go/redis-cache-go/internal/hostile"
 )
 
 func TestReadValue(t *testing.T) {
@@ -74,5 +78,72 @@ func BenchmarkReadInvalidation(b *testing.B) {
 		if _, err := readValue(r); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// truncated sends head, then body bytes of filler, then ends.
+type truncated struct{ left int }
+
+func (r *truncated) Read(p []byte) (int, error) {
+	if r.left == 0 {
+		return 0, io.EOF
+	}
+	n := min(len(p), r.left)
+	for i := range p[:n] {
+		p[i] = 'x'
+	}
+	r.left -= n
+	return n, nil
+}
+
+func TestReadValueRefusesHostileReplies(t *testing.T) {
+	cases := []struct {
+		name string
+		r    io.Reader
+	}{
+		{"20M nested arrays", &hostile.Endless{Chunk: "*1\r\n"}},
+		{"20M nested pushes", &hostile.Endless{Chunk: ">1\r\n"}},
+		{"20M nested maps", &hostile.Endless{Chunk: "%1\r\n+k\r\n"}},
+		{"endless attributes", &hostile.Endless{Chunk: "|0\r\n"}},
+		{"array above 512 Mi items", &hostile.Endless{Head: "*536870913\r\n", Chunk: "_\r\n"}},
+		{"map above 512 Mi pairs", &hostile.Endless{Head: "%536870913\r\n", Chunk: "_\r\n"}},
+		{"bulk above 512 MiB three levels deep", strings.NewReader(">1\r\n*1\r\n*1\r\n$9999999999\r\n")},
+		{"bulk length overflowing int64", strings.NewReader("$9999999999999999999\r\n")},
+		{"array length overflowing int64", strings.NewReader("*9999999999999999999\r\n")},
+		{"negative bulk length other than -1", strings.NewReader("$-2\r\n")},
+		{"negative array length other than -1", strings.NewReader("*-2\r\n")},
+		{"500 MiB bulk declared, 100 KiB sent", io.MultiReader(strings.NewReader("$524288000\r\n"), &truncated{left: 100 << 10})},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var err error
+			alloc := hostile.Allocated(func() { _, err = readValue(bufio.NewReaderSize(c.r, 16<<10)) })
+			if err == nil {
+				t.Fatalf("got no error; want one")
+			}
+			if alloc > 1<<20 {
+				t.Fatalf("allocated %d bytes before failing; want under 1 MiB", alloc)
+			}
+		})
+	}
+}
+
+func TestReadValueReadsDeepestAllowedAndLargeBulks(t *testing.T) {
+	in := strings.Repeat("*1\r\n", maxDepth) + ":7\r\n"
+	v, err := readValue(bufio.NewReader(strings.NewReader(in)))
+	for i := 0; i < maxDepth && err == nil; i++ {
+		items, ok := v.([]any)
+		if !ok || len(items) != 1 {
+			t.Fatalf("level %d: got %#v", i, v)
+		}
+		v = items[0]
+	}
+	if err != nil || v != int64(7) {
+		t.Fatalf("%d nested arrays: got %#v, %v; want 7 inside", maxDepth, v, err)
+	}
+	big := strings.Repeat("ab", 300<<10)
+	v, err = readValue(bufio.NewReader(strings.NewReader("$" + strconv.Itoa(len(big)) + "\r\n" + big + "\r\n")))
+	if b, ok := v.([]byte); err != nil || !ok || string(b) != big {
+		t.Fatalf("a %d-byte bulk: got %d bytes, %v", len(big), len(b), err)
 	}
 }

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"math/big"
 	"time"
-
-	"github.com/nlpodyssey/gopickle/types"
 )
 
 // The Python constructors Decode knows, as the unpickler calls them.
@@ -14,11 +12,11 @@ import (
 type uuidState struct{ n *big.Int }
 
 func (u *uuidState) PySetState(state any) error {
-	d, ok := state.(*types.Dict)
+	d, ok := state.(*pyDict)
 	if !ok {
 		return &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "unexpected state"}
 	}
-	v, ok := d.Get("int")
+	v, ok := Dict(d.items).Get("int")
 	if !ok {
 		return &UnsupportedTypeError{PythonType: "uuid.UUID", Reason: "state without 'int'"}
 	}
@@ -52,8 +50,8 @@ type safeUUID struct{}
 
 func bigOf(v any) (*big.Int, error) {
 	switch n := v.(type) {
-	case int:
-		return big.NewInt(int64(n)), nil
+	case int64:
+		return big.NewInt(n), nil
 	case *big.Int:
 		return n, nil
 	}
@@ -62,11 +60,14 @@ func bigOf(v any) (*big.Int, error) {
 
 func collect(args []any, typ string, make func([]any) any) (any, error) {
 	if len(args) == 0 {
-		return make(nil), nil
+		return make([]any{}), nil
 	}
 	if len(args) == 1 {
-		if l, ok := args[0].(*types.List); ok {
-			return make([]any(*l)), nil
+		if l, ok := args[0].(*pySeq); ok && !l.set {
+			if l.items == nil {
+				return make([]any{}), nil
+			}
+			return make(l.items), nil
 		}
 	}
 	return nil, &UnsupportedTypeError{PythonType: "builtins." + typ, Reason: "unexpected constructor arguments"}
@@ -167,12 +168,12 @@ func timeOf(args ...any) (any, error) {
 
 func timedeltaOf(args ...any) (any, error) {
 	if len(args) == 3 {
-		d, ok1 := args[0].(int)
-		s, ok2 := args[1].(int)
-		us, ok3 := args[2].(int)
-		if ok1 && ok2 && ok3 {
-			total := new(big.Int).Mul(big.NewInt(int64(d)), big.NewInt(86400e9))
-			total.Add(total, big.NewInt(int64(s)*1e9+int64(us)*1e3))
+		d, ok1 := args[0].(int64)
+		s, ok2 := args[1].(int64)
+		us, ok3 := args[2].(int64)
+		if ok1 && ok2 && ok3 && s >= -(1<<40) && s <= 1<<40 && us >= -(1<<40) && us <= 1<<40 {
+			total := new(big.Int).Mul(big.NewInt(d), big.NewInt(86400e9))
+			total.Add(total, big.NewInt(s*1e9+us*1e3))
 			if !total.IsInt64() {
 				return nil, &UnsupportedTypeError{PythonType: "datetime.timedelta", Reason: "longer than a time.Duration holds (about 292 years)"}
 			}
@@ -206,4 +207,72 @@ func decimalOf(args ...any) (any, error) {
 		}
 	}
 	return nil, &UnsupportedTypeError{PythonType: "decimal.Decimal", Reason: "unexpected constructor arguments"}
+}
+
+// orderedDictOf is collections.OrderedDict: empty (its items follow with
+// SETITEMS), or from a list of pairs; it decodes as a Dict.
+func orderedDictOf(args ...any) (any, error) {
+	d := &pyDict{}
+	if len(args) == 0 {
+		return d, nil
+	}
+	if l, ok := args[0].(*pySeq); ok && !l.set && len(args) == 1 {
+		for _, e := range l.items {
+			pair, ok := e.(Tuple)
+			if !ok || len(pair) != 2 {
+				return nil, &UnsupportedTypeError{PythonType: "collections.OrderedDict", Reason: "items are not pairs"}
+			}
+			d.items = append(d.items, Item{Key: pair[0], Value: pair[1]})
+		}
+		return d, nil
+	}
+	return nil, &UnsupportedTypeError{PythonType: "collections.OrderedDict", Reason: "unexpected constructor arguments"}
+}
+
+// objectClass is builtins.object, the base copy_reg._reconstructor names.
+type objectClass struct{}
+
+// reconstruct is copy_reg._reconstructor(cls, base, state), how protocols 0
+// and 1 rebuild an instance: cls.__new__ with the state as argument (none
+// for an object base).
+func reconstruct(args ...any) (any, error) {
+	if len(args) == 3 {
+		if cls, ok := args[0].(newer); ok {
+			if args[2] == nil {
+				return cls.PyNew()
+			}
+			return cls.PyNew(args[2])
+		}
+	}
+	if len(args) > 0 {
+		if f, ok := args[0].(*foreign); ok {
+			return nil, &UnsupportedTypeError{PythonType: f.name}
+		}
+	}
+	return nil, &UnsupportedTypeError{PythonType: "copy_reg._reconstructor", Reason: "unexpected arguments"}
+}
+
+// build is BUILD: inst.__setstate__(state). Only a UUID takes a state; an
+// empty one is accepted on anything (a str subclass pickles an empty
+// __dict__).
+func build(inst, state any) error {
+	if s, ok := inst.(interface{ PySetState(any) error }); ok {
+		return s.PySetState(state)
+	}
+	if emptyState(state) {
+		return nil
+	}
+	return &UnsupportedTypeError{PythonType: pythonTypeOf(inst), Reason: "an instance with pickled state"}
+}
+
+func emptyState(state any) bool {
+	switch s := state.(type) {
+	case nil:
+		return true
+	case *pyDict:
+		return len(s.items) == 0
+	case Tuple:
+		return len(s) == 2 && emptyState(s[0]) && emptyState(s[1])
+	}
+	return false
 }

@@ -265,11 +265,12 @@ func TestDecodeSelfReferenceAndExpansion(t *testing.T) {
 		expand = append(expand, ']', '(', 'h', byte(i), 'h', byte(i), 'e', 'q', byte(i+1))
 	}
 	expand = append(expand, '.')
-	for name, data := range map[string][]byte{"self": self, "expand": expand} {
-		v, err := Decode(data)
-		var ute *UnsupportedTypeError
-		if !errors.As(err, &ute) || ute.PythonType != "list" {
-			t.Errorf("%s: got %T, %v; want an UnsupportedTypeError naming list", name, v, err)
-		}
+	v, err := Decode(self)
+	var ute *UnsupportedTypeError
+	if !errors.As(err, &ute) || ute.PythonType != "list" {
+		t.Errorf("self: got %T, %v; want an UnsupportedTypeError naming list", v, err)
+	}
+	if v, err := Decode(expand); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("expand: got %T, %v; want ErrTooLarge", v, err)
 	}
 }

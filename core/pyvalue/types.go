@@ -28,7 +28,8 @@
 //
 // Any other class in a pickle (an enum, a model instance, a zoneinfo zone)
 // makes Decode fail with an *UnsupportedTypeError that names the Python
-// type. Decode never panics on any input.
+// type. Decode never panics on any input, and its memory stays within 32
+// times the pickle's size plus 1 MiB (ErrTooLarge beyond).
 //
 // # Go to Python
 //

@@ -149,11 +149,8 @@ func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) erro
 		case kindNil:
 			continue
 		case kindBulk:
-		default:
-			if err := c.skip(kind, n); err != nil {
-				return err
-			}
-			continue
+		default: // a server never answers MGET so: the stream is not what we think
+			return errProtocol("MGET item is not a bulk string")
 		}
 		if n+2 > int64(len(c.rbuf)) { // larger than the read buffer: its own slice
 			v, err := c.bulkBody(n)

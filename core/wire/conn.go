@@ -3,8 +3,10 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"sync/atomic"
 	"syscall"
@@ -233,7 +235,28 @@ func (e ServerError) Error() string { return string(e) }
 // RedisError marks e as a reply from the server.
 func (ServerError) RedisError() {}
 
-func errProtocol(what string) error { return errors.New("wire: protocol error: " + what) }
+// ErrProtocol is wrapped by every error about a reply that breaks RESP or
+// the limits below; the connection that read it is closed, never reused.
+var ErrProtocol = errors.New("wire: protocol error")
+
+func errProtocol(what string) error { return fmt.Errorf("%w: %s", ErrProtocol, what) }
+
+// Limits on what a reply may declare, checked as each header is read.
+const (
+	// maxLen bounds a bulk string's length and an array's item count: 512
+	// MiB is Redis' own proto-max-bulk-len, so a longer one is not a reply
+	// a server sends.
+	maxLen = 512 << 20
+	// maxDepth bounds the nesting of arrays in a reply (the outermost array
+	// is level 1). The hot-path replies are flat (MGET is one array of bulk
+	// strings); a deeper reply of the wrong type is a protocol error rather
+	// than something to skip.
+	maxDepth = 8
+	// bulkPrealloc: a bulk string up to this length is allocated whole; a
+	// longer one grows as its bytes arrive, so a declared length that is
+	// never sent costs only what was received.
+	bulkPrealloc = 1 << 20
+)
 
 // Kind of a parsed reply header.
 const (
@@ -268,8 +291,10 @@ func (c *conn) header() (kind int, n int64, status []byte, err error) {
 		switch {
 		case l[0] == ':':
 			return kindInt, v, nil, nil
-		case v < 0:
+		case v == -1:
 			return kindNil, 0, nil, nil
+		case v < 0 || v > maxLen:
+			return 0, 0, nil, errProtocol("length out of range " + strconv.Quote(string(l)))
 		case l[0] == '$':
 			return kindBulk, v, nil, nil
 		}
@@ -281,38 +306,48 @@ func (c *conn) header() (kind int, n int64, status []byte, err error) {
 	return 0, 0, nil, errProtocol("unexpected reply " + strconv.Quote(string(l)))
 }
 
+// parseInt parses a reply's decimal integer; false when it is not one or
+// does not fit an int64.
 func parseInt(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 19 {
-		return 0, false
-	}
-	neg := b[0] == '-'
+	neg := len(b) > 0 && b[0] == '-'
 	if neg {
 		b = b[1:]
-		if len(b) == 0 {
-			return 0, false
-		}
 	}
-	var v int64
+	if len(b) == 0 || len(b) > 19 { // 19 digits cannot overflow a uint64
+		return 0, false
+	}
+	var v uint64
 	for _, ch := range b {
 		if ch < '0' || ch > '9' {
 			return 0, false
 		}
-		v = v*10 + int64(ch-'0')
+		v = v*10 + uint64(ch-'0')
 	}
-	if neg {
-		v = -v
+	switch {
+	case neg && v <= 1<<63:
+		return int64(-v), true
+	case !neg && v < 1<<63:
+		return int64(v), true
 	}
-	return v, true
+	return 0, false
 }
 
-// bulkBody reads a bulk reply's n bytes and CRLF into a fresh slice.
+// bulkBody reads a bulk reply's n bytes (n <= maxLen, as header checked)
+// and CRLF into a fresh slice. Up to bulkPrealloc bytes are allocated at
+// once; beyond, the slice doubles as the bytes arrive.
 func (c *conn) bulkBody(n int64) ([]byte, error) {
-	if n > 512<<20 {
-		return nil, errProtocol("bulk reply longer than 512 MiB")
-	}
-	v := make([]byte, n)
+	size := int(n)
+	v := make([]byte, min(size, bulkPrealloc))
 	if err := c.readFull(v); err != nil {
 		return nil, err
+	}
+	for len(v) < size {
+		v = slices.Grow(v, min(len(v), size-len(v)))
+		at := len(v)
+		v = v[:min(cap(v), size)]
+		if err := c.readFull(v[at:]); err != nil {
+			return nil, err
+		}
 	}
 	return v, c.crlf()
 }
@@ -330,22 +365,39 @@ func (c *conn) crlf() error {
 	return nil
 }
 
-// skip reads and discards one whole reply of kind/n (nested arrays too).
+// skip reads and discards one whole reply of kind/n, nested arrays
+// included up to maxDepth levels; deeper is a protocol error. It keeps one
+// count per open level, so it neither recurses nor allocates.
 func (c *conn) skip(kind int, n int64) error {
 	switch kind {
 	case kindBulk:
 		return c.discard(int(n) + 2)
 	case kindArray:
-		for ; n > 0; n-- {
-			k, m, _, err := c.header()
-			if err != nil && !isServerError(err) {
+	default:
+		return nil
+	}
+	var left [maxDepth]int64 // items still to read at each open level
+	left[0] = n
+	for depth := 1; depth > 0; {
+		if left[depth-1] == 0 {
+			depth--
+			continue
+		}
+		left[depth-1]--
+		k, m, _, err := c.header()
+		switch {
+		case err != nil && !isServerError(err):
+			return err
+		case err != nil:
+		case k == kindBulk:
+			if err := c.discard(int(m) + 2); err != nil {
 				return err
 			}
-			if err == nil {
-				if err := c.skip(k, m); err != nil {
-					return err
-				}
-			}
+		case k == kindArray && depth == maxDepth:
+			return errProtocol(fmt.Sprintf("reply nested more than %d arrays deep", maxDepth))
+		case k == kindArray:
+			left[depth] = m
+			depth++
 		}
 	}
 	return nil

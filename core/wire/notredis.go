@@ -27,12 +27,19 @@ func notRedis(got []byte, closed bool) error {
 	if len(shown) > 64 {
 		shown = shown[:64]
 	}
-	hint := ErrNotRedis
-	if len(got) > 0 && (got[0] == 0x15 || got[0] == 0x16) { // a TLS alert or handshake record
-		hint = fmt.Errorf("%w; it answered with TLS: write the LOCATION entry as rediss://", ErrNotRedis)
-	}
+	hint := NotRedisHint(got)
 	if closed {
 		return fmt.Errorf("wire: protocol error: the peer sent %q and closed the connection (%w): %w", shown, io.EOF, hint)
 	}
 	return fmt.Errorf("wire: protocol error: unexpected reply %q: %w", shown, hint)
+}
+
+// NotRedisHint is the error to wrap for a peer that answered got, which no
+// Redis reply starts like: ErrNotRedis, saying also to write rediss:// when
+// got is a TLS record.
+func NotRedisHint(got []byte) error {
+	if len(got) > 0 && (got[0] == 0x15 || got[0] == 0x16) { // a TLS alert or handshake record
+		return fmt.Errorf("%w; it answered with TLS: write the LOCATION entry as rediss://", ErrNotRedis)
+	}
+	return ErrNotRedis
 }

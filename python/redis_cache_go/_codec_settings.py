@@ -2,11 +2,12 @@
 
 Accepted keys: django-redis-cache's ``SERIALIZER_CLASS``, ``SERIALIZER_CLASS_KWARGS``,
 ``COMPRESSOR_CLASS``, ``COMPRESSOR_CLASS_KWARGS``; django-redis's ``SERIALIZER`` and
-``COMPRESSOR``; and ``COMPRESSOR_LEVEL``, ``COMPRESS_MIN_LEN``. Everything is checked here, at
+``COMPRESSOR``; and ``COMPRESSOR_LEVEL``, ``COMPRESS_MIN_LEN``, ``DECOMPRESS_MAX_RATIO``. Everything is checked here, at
 construction, and a wrong value is an ``ImproperlyConfigured`` naming the key.
 """
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import pickle
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from redis_cache_go.exceptions import setting_error as _bad
 KEYS = {
     "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "SERIALIZER",
     "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS", "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN",
+    "DECOMPRESS_MAX_RATIO",
 }
 
 
@@ -186,7 +188,17 @@ def _takes_positional(cls: type) -> bool:
     return bool(params) and params[0].kind in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD)
 
 
+def _max_ratio(options: dict[str, Any]) -> int:
+    """DECOMPRESS_MAX_RATIO as the Go codec takes it: 0 its default (64), -1 no ratio bound."""
+    value = options.get("DECOMPRESS_MAX_RATIO")
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise _bad("OPTIONS['DECOMPRESS_MAX_RATIO']", value, "must be an integer >= 1 (times the stored size), or 0 for no ratio bound")
+    return value or -1
+
+
 def parse(options: dict[str, Any], pickle_version: int | None) -> Codec:
     """The serializer and compression the OPTIONS select (pickle_version None: not given)."""
     serializer, implied = _serializer(options, pickle_version)
-    return Codec(serializer, _compression(options, implied))
+    return Codec(serializer, dataclasses.replace(_compression(options, implied), max_ratio=_max_ratio(options)))

@@ -21,6 +21,7 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 from redis_cache_go._native_ext import FlightFailed
 from redis_cache_go._ttl import seconds_ms as _seconds_ms
 from redis_cache_go._ttl import whole_ms
+from redis_cache_go.exceptions import DecodeError
 from redis_cache_go.lock import Lock
 
 # The stale window of get_or_set when the caller names none: a value stays readable this many
@@ -289,7 +290,10 @@ class ExtendedMixin:
                     found, ms = self._client.ttl(k)
                     if data is None or not found or (data[:1] != b"\x80" and data.strip().lstrip(b"-").isdigit()):
                         continue
-                    raw = self._py_decompress(data)
+                    try:
+                        raw = self._py_decompress(data)
+                    except DecodeError:
+                        continue  # refused for its size: left as stored, never wrapped again
                     if len(raw) >= self._min_len:
                         raw = self._py_compressor.compress(raw)
                     self._client.set(k, raw, max(ms, 0))

@@ -27,7 +27,7 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings, _ttl
+from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings, _ttl, compressors
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
@@ -46,6 +46,13 @@ _PICKLES_ONLY = frozenset((0x80,))  # first bytes of a batch of protocol 2+ pick
 _first_byte = operator.itemgetter(0)
 # get_or_set's fresh flags and value tags: clear() removes them with their keys (locks expire)
 _HERD_COMPANIONS = (b"__fresh__", b"__herd__")
+# core/codec's LimitError says this: the value would inflate past its decode limit.
+_GO_LIMIT = "decode limit"
+
+
+def _undecodable(describe: str, key: bytes, data: bytes, why: str) -> DecodeError:
+    return DecodeError(f"{describe}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
+                       f"({len(data)} bytes starting {data[:16]!r}): {why}")
 
 
 class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
@@ -219,24 +226,26 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             except ValueError:
                 pass
         if self._py_compressor is not None:
-            data = self._py_decompress(data)
+            data = self._py_decompress(data, key)
         try:
             return self._loads(data)
         except Exception as e:
             why = f"not a valid {getattr(self._serializer, 'name', 'serialized')} payload: {type(e).__name__}: {e}"
-            codec_error = _native.decode(data)[1]  # error path only: did it look like a compressed stream?
-            if isinstance(codec_error, str):
-                why += f"; {codec_error.removeprefix('redis-cache-go: ')}"
-            raise DecodeError(
-                f"{self._describe}: cannot decode the value stored at key {key.decode(errors='replace')!r} "
-                f"({len(data)} bytes starting {data[:16]!r}): {why}"
-            ) from e
+            # Named from its magic bytes, not by decoding it again (a bomb would cost its limit twice):
+            # Go hands a value back as stored when it does not decode within its limit.
+            fmt = compressors.stream_format(data)
+            if fmt is not None:
+                why += (f"; it starts like a {fmt} stream but did not decode as one (corrupt, truncated, "
+                        f"or inflating past its limit: OPTIONS['DECOMPRESS_MAX_RATIO'] times its size)")
+            raise _undecodable(self._describe, key, data, why) from e
 
-    def _py_decompress(self, data: bytes) -> bytes:
+    def _py_decompress(self, data: bytes, key: bytes = b"?") -> bytes:
         """A Python compressor's decode: known formats in Go first, then its own decompress()."""
         status, result = _native.decode(data)
         if status == _native.OK and isinstance(result, bytes):
             return result
+        if isinstance(result, str) and _GO_LIMIT in result:  # Go refused a bomb: never inflate it here
+            raise _undecodable(self._describe, key, data, result.removeprefix("redis-cache-go: "))
         try:
             plain: bytes = self._py_compressor.decompress(data)
             return plain

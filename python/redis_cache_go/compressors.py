@@ -6,6 +6,10 @@ or by the dotted name django-redis-cache (``COMPRESSOR_CLASS``) or django-redis
 (``COMPRESSOR``) used; those names are mapped, so neither package needs to be installed. Any
 other dotted path is a user's class with ``compress``/``decompress``, run in Python.
 
+``DECOMPRESS_MAX_RATIO``: a stored value may inflate to this many times its size (default 64),
+and always to a floor of 8 to 64 MiB by format (core/codec.DecodeFloor); more is refused as a
+decompression bomb. 0 turns the ratio bound off (512 MiB, the largest Redis string, remains).
+
 ``COMPRESS_MIN_LEN``: serialized values shorter than this are stored uncompressed. Its default
 follows the name used, so a mixed fleet reads every value the others write:
 
@@ -63,14 +67,16 @@ class Compression:
     level: int = 0
     min_len: int = 0
     python: Any = None
+    max_ratio: int = 0  # DECOMPRESS_MAX_RATIO as Go takes it: 0 the default (64), -1 no ratio bound
 
     def native_config(self) -> dict[str, Any]:
         """The "codec" member of the configuration document (capi/codec.go)."""
         if self.python is not None:
             # Go stores what Python compressed and hands back raw bytes; Python asks rcg_decode
-            # for the known formats before trying its own decompress().
+            # for the known formats (with the default limits) before trying its own decompress().
             return {"compressor": "none", "level": 0, "min_len": 0, "decode": False}
-        return {"compressor": self.format, "level": self.level, "min_len": self.min_len, "decode": True}
+        return {"compressor": self.format, "level": self.level, "min_len": self.min_len, "decode": True,
+                "max_ratio": self.max_ratio}
 
     def describe(self) -> str:
         if self.python is not None:
@@ -82,3 +88,21 @@ def check_python_compressor(obj: Any) -> Any:
     if not (callable(getattr(obj, "compress", None)) and callable(getattr(obj, "decompress", None))):
         raise TypeError("a compressor needs compress() and decompress() methods")
     return obj
+
+
+# The magic bytes core/codec.Sniff recognises, to name a format in a message without decoding.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x78\x01", "zlib"), (b"\x78\x5e", "zlib"), (b"\x78\x9c", "zlib"), (b"\x78\xda", "zlib"),
+    (b"\x1f\x8b\x08", "gzip"), (b"\xfd7zXZ\x00", "lzma"), (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\x04\x22\x4d\x18", "lz4"), (b"\xff\x06\x00\x00S2sTwO", "s2"), (b"\xff\x06\x00\x00sNaPpY", "s2"),
+)
+
+
+def stream_format(data: bytes) -> str | None:
+    """The compressed format whose magic bytes start data, or None (as core/codec.Sniff)."""
+    if data[:3] == b"BZh" and len(data) >= 4 and 0x31 <= data[3] <= 0x39:
+        return "bz2"
+    for magic, name in _MAGIC:
+        if data.startswith(magic):
+            return name
+    return None

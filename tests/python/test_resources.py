@@ -37,5 +37,5 @@ def test_disconnect_releases_goroutines_and_connections(make_cache, raw):
 
 def test_stats_names_its_counters():
     stats = _native.stats()
-    assert set(stats) == {"goroutines", "heap_alloc", "heap_objects"}
+    assert set(stats) == {"goroutines", "heap_alloc", "heap_objects", "total_alloc", "inflated"}
     assert stats["goroutines"] >= 1

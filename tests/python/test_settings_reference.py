@@ -218,6 +218,8 @@ def code_defaults() -> dict[str, Any]:
     out["SOCKET_CONNECT_TIMEOUT"] = go_duration("core/client/options.go", "defaultDialTimeout")
     out["CIRCUIT_BREAKER_FAILURES"] = go_int("core/breaker/breaker.go", "DefaultFailures")
     out["CIRCUIT_BREAKER_COOLDOWN"] = go_duration("core/breaker/breaker.go", "DefaultCooldown")
+    assert doc["codec"]["max_ratio"] == 0  # Go's default
+    out["DECOMPRESS_MAX_RATIO"] = go_int("core/codec/codec.go", "DefaultMaxRatio")
     config_go = (ROOT / "capi" / "config.go").read_text(encoding="utf-8")
     assert re.search(r'case "", "required"', config_go), "capi/config.go: an unset cert_reqs must verify like 'required'"
     out["SSL_CERT_REQS"] = "required"
