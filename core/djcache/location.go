@@ -44,8 +44,7 @@ func parseEntry(entry string, db int, password string) (server, error) {
 	case strings.HasPrefix(entry, "[") && strings.Contains(entry, "]:"):
 		host, port, _ = strings.Cut(entry[1:], "]:")
 	case strings.Contains(strings.SplitN(entry, "/", 2)[0], "@"): // user:password@host without redis://
-		return server{}, fmt.Errorf("djcache: LOCATION entry %q: a host name has no '@': write credentials in a URL, "+
-			"redis://user:password@host:port/db, or in Options.Password", redact(entry))
+		return server{}, errCredentials(entry)
 	case strings.Contains(entry, ":"):
 		i := strings.LastIndexByte(entry, ':')
 		host, port = entry[:i], entry[i+1:]
@@ -55,12 +54,22 @@ func parseEntry(entry string, db int, password string) (server, error) {
 	default: // a bare name: a host on the default port
 		host, port = entry, strconv.Itoa(defaultPort)
 	}
+	if strings.Contains(host, "@") { // "//user:password@:port" and the like
+		return server{}, errCredentials(entry)
+	}
 	p, err := parsePort(entry, port)
 	if err != nil {
 		return server{}, err
 	}
 	o := client.Options{Network: "tcp", Addr: joinHostPort(host, p), DB: db, Password: password}
 	return server{o, ring.Identifier(&host, &p, db, nil)}, nil
+}
+
+// errCredentials refuses an entry that looks like credentials written
+// before a host without a URL scheme (a host name has no '@').
+func errCredentials(entry string) error {
+	return fmt.Errorf("djcache: LOCATION entry %q: a host name has no '@': write credentials in a URL, "+
+		"redis://user:password@host:port/db, or in Options.Password", redact(entry))
 }
 
 func parsePort(entry, text string) (int, error) {

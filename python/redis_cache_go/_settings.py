@@ -229,12 +229,12 @@ def parse_server(entry: str, db: int, password: str | None) -> Server:
     if entry.startswith("[") and "]:" in entry:  # [::1]:6379
         host, _, port = entry[1:].partition("]:")
         return Server(entry, host, _port(entry, port), db, None, password)
-    if "@" in entry.partition("/")[0]:  # user:password@host:port without redis://
+    host = entry.rpartition(":")[0] if ":" in entry else entry if "/" not in entry else ""
+    if "@" in entry.partition("/")[0] or "@" in host:  # user:password@host:port without redis://
         raise _bad("LOCATION entry", entry, "a host name has no '@': write credentials in a URL, "
                    "redis://user:password@host:port/db, or in OPTIONS['USERNAME'] / OPTIONS['PASSWORD']")
     if ":" in entry:
-        host, _, port = entry.rpartition(":")
-        return Server(entry, host, _port(entry, port), db, None, password)
+        return Server(entry, host, _port(entry, entry.rpartition(":")[2]), db, None, password)
     if "/" in entry:
         return Server(entry, None, None, db, entry, password)
     # A bare name without a port or a slash: django-redis-cache took it for a

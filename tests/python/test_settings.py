@@ -183,6 +183,7 @@ SECRET_CASES = [
     (f"redis://user:{SECRET}@127.0.0.1:6379/0?bogus=1", {}, {}),
     (f"redis://user:{SECRET}@127.0.0.1:notaport/0", {}, {}),
     (f"user:{SECRET}@127.0.0.1:6379", {}, {}),  # a URL without its scheme
+    (f"//:{SECRET}@:6379", {}, {}),  # ... and without its scheme's name (found by FuzzParseEntry)
     ([f"redis://:{SECRET}@10.0.0.1:6379/0", f"unix://:{SECRET}@/tmp/r.sock"], {"CLUSTER": True}, {}),
     ([f"redis+cluster://:{SECRET}@10.0.0.1:6379", f"redis://:{SECRET}@10.0.0.2:6379"], {}, {}),
     ([f"redis://:{SECRET}@10.0.0.1:6379/0", "10.0.0.2:6379"], {"WEIGHTS": {f"redis://:{SECRET}@10.9.9.9:1": 2}}, {}),
