@@ -84,6 +84,8 @@ typecheck: venv
 
 test-go: build venv
 	RCG_LIBRARY=$(CURDIR)/$(LIB) $(PY) tests/harness/with_redis.py -- $(GO) test -race -count=1 ./...
+	@# core/codec's bomb and large-value tests are built without -race (see core/codec/bomb_test.go)
+	$(GO) test -count=1 ./core/codec
 
 # The C ABI test again, against a library built with cgocheck2 (checks every
 # pointer that crosses the boundary).
