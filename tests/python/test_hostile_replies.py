@@ -12,29 +12,26 @@ import threading
 
 import pytest
 
+from loopback import LoopbackServer
 from redis_cache_go import exceptions
 
 DEEP = 20_000_000  # arrays nested this deep: the reader must stop after a few levels
 
 
-class HostileProxy:
+class HostileProxy(LoopbackServer):
     """Forwards to upstream; the first command containing b"hostile" gets ``reply`` instead."""
 
     def __init__(self, upstream: tuple[str, int], reply: bytes, repeat: int = 1) -> None:
+        super().__init__("hostile-proxy")
         self.upstream = upstream
         self.reply, self.repeat = reply, repeat
         self.accepted = 0
         self.answered = False
         self._lock = threading.Lock()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        self._sockets: list[socket.socket] = [self._sock]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self._sockets: list[socket.socket] = []
 
-    @property
-    def location(self) -> str:
-        return "127.0.0.1:%d" % self._sock.getsockname()[1]
-
-    def close(self) -> None:
+    def stop(self) -> None:
+        super().stop()
         with self._lock:
             sockets = list(self._sockets)
         for s in sockets:
@@ -44,18 +41,13 @@ class HostileProxy:
                 pass
             s.close()
 
-    def _accept(self) -> None:
-        while True:
-            try:
-                client, _ = self._sock.accept()
-            except OSError:
-                return
-            up = socket.create_connection(self.upstream)
-            with self._lock:
-                self.accepted += 1
-                self._sockets += [client, up]
-            threading.Thread(target=self._pump, args=(up, client), daemon=True).start()
-            threading.Thread(target=self._requests, args=(client, up), daemon=True).start()
+    def _accepted(self, client: socket.socket, peer: object) -> None:
+        up = socket.create_connection(self.upstream)
+        with self._lock:
+            self.accepted += 1
+            self._sockets += [client, up]
+        threading.Thread(target=self._pump, args=(up, client), daemon=True).start()
+        threading.Thread(target=self._requests, args=(client, up), daemon=True).start()
 
     @staticmethod
     def _pump(src: socket.socket, dst: socket.socket) -> None:
@@ -94,7 +86,7 @@ class HostileProxy:
     ids=["int64 overflow", "20M nested arrays", "10 GB three arrays deep", "MGET array item", "MGET integer item"],
 )
 def test_hostile_reply_is_a_connection_error_and_the_next_call_works(make_cache, redis_server, op, reply, repeat):
-    proxy = HostileProxy((redis_server.host, redis_server.port), reply, repeat)
+    proxy = HostileProxy((redis_server.host, redis_server.port), reply, repeat).start()
     try:
         cache = make_cache(location=proxy.location, options={"DB": 0, "SOCKET_TIMEOUT": 30})
         cache.set("fine", 42)
@@ -108,4 +100,4 @@ def test_hostile_reply_is_a_connection_error_and_the_next_call_works(make_cache,
         assert cache.get_many(["fine", "nope"]) == {"fine": 42}
         assert proxy.accepted == accepted + 1, "the connection that read the bad reply was reused"
     finally:
-        proxy.close()
+        proxy.stop()
