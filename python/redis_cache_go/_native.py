@@ -384,14 +384,35 @@ def _reply_at(data: bytes, off: int) -> tuple[Any, int]:
     raise exc.InternalError(f"redis-cache-go: unknown reply tag {tag!r} at offset {off - 1}")
 
 
-def _close_handle(lib: ctypes.CDLL, handle: int) -> None:
-    """Finalizer: close a handle that its Client forgot to close."""
-    s = _scratch
-    lib.rcg_close(handle, s.ptr)
-    out = s.out
-    if out.big:  # never expected for close; be tidy anyway
-        lib.rcg_free(out.big)
-        out.big = None
+class _OwnOut:
+    """An rcg_out of its own, with a small buffer (error messages are truncated to it), for
+    calls made from finalizers. A finalizer runs wherever the garbage collector runs, which can
+    be in the middle of the current thread's own call, between its reply landing in the
+    thread's scratch memory and being read: it must never write there."""
+
+    def __init__(self) -> None:
+        self.buf = ctypes.create_string_buffer(256)
+        self.out = _Out(ctypes.addressof(self.buf), 256, 0, None, 0)
+        self.ptr = ctypes.addressof(self.out)
+
+    def release(self, lib: ctypes.CDLL) -> None:
+        if self.out.big:  # an overflow is not expected for a close; freed anyway
+            lib.rcg_free(self.out.big)
+            self.out.big = None
+
+
+def _close_handle(lib: ctypes.CDLL, handle: int, finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+    """Finalizer: close a handle that its Client forgot to close.
+
+    Not while the interpreter shuts down: a Client that only a thread's locals held (Django keeps
+    one cache object per thread) can be collected then, when this module's globals may be gone
+    and a daemon thread may still be inside a call on it; the process ending closes its
+    connections anyway (``finalizing`` is bound at definition for that reason)."""
+    if finalizing():
+        return
+    own = _OwnOut()
+    lib.rcg_close(handle, own.ptr)
+    own.release(lib)
 
 
 class Client:

@@ -21,10 +21,11 @@ import functools
 import itertools
 import os
 import struct
+import sys
 import threading
 import weakref
 from ctypes import c_int, c_int64
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
@@ -146,9 +147,14 @@ def _close_fds(rfd: int, wfd: int) -> None:
         os.close(wfd)
 
 
-def _close_queue(lib: Any, handle: int, rfd: int, wfd: int) -> None:
-    lib.rcg_async_close(handle, _scratch.ptr)  # in a forked child this is refused: nothing to free
-    _take(lib, _scratch)
+def _close_queue(lib: Any, handle: int, rfd: int, wfd: int, finalizing: Callable[[], bool] = sys.is_finalizing) -> None:
+    """Close a loop's queue (its finalizer, also called by close()). As _native._close_handle:
+    nothing at interpreter shutdown, and never through the calling thread's scratch memory."""
+    if finalizing():
+        return
+    own = _native._OwnOut()
+    lib.rcg_async_close(handle, own.ptr)  # in a forked child this is refused: nothing to free
+    own.release(lib)
     _close_fds(rfd, wfd)
 
 

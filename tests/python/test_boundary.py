@@ -255,3 +255,38 @@ def test_pickling_errors_are_pickle_errors(make_cache):
     with pytest.raises((pickle.PicklingError, TypeError, AttributeError)):
         cache.set("k", lambda: None)
     assert cache.get("k") == 1
+
+
+def test_a_client_collected_by_the_gc_leaves_the_calling_threads_scratch_alone(make_cache):
+    """A Client in a reference cycle (a fail-open cache is one: its wrappers hold its bound
+    methods) is closed by its finalizer whenever the cyclic GC runs: in any thread, possibly in
+    the middle of that thread's own call, between the reply landing in its scratch buffer and
+    being read. The finalizer must not write into that scratch memory."""
+    import gc
+
+    doomed = make_cache(options={"DB": 0, "IGNORE_EXCEPTIONS": True})
+    doomed.set("k", 1)  # its handle is open
+    cycle = [doomed]
+    cycle.append(cycle)
+    del doomed
+    s = _native._scratch
+    s.buf[:5] = b"reply"
+    s.out.len, s.out.num = 5, 42  # a reply that this thread has not read yet
+    gc.disable()
+    try:
+        _drop_from_fixture(make_cache, cycle[0])
+        del cycle
+        assert gc.collect() > 0
+        assert (s.out.len, s.out.num, s.buf[:5], s.out.big) == (5, 42, b"reply", None)
+    finally:
+        gc.enable()
+
+
+def _drop_from_fixture(make_cache, cache) -> None:
+    """The make_cache fixture remembers every cache it built (to disconnect it): forget one."""
+    for cell in make_cache.__closure__ or ():
+        made = cell.cell_contents
+        if isinstance(made, list) and cache in made:
+            made.remove(cache)
+            return
+    raise AssertionError("make_cache keeps its caches elsewhere")

@@ -124,7 +124,7 @@ def test_exit_with_threads_inside_cache_calls_is_clean(redis_server, scenario):
                               timeout=120, env=env)
         crashed = done.returncode != 0 or any(s in done.stderr for s in ("fatal error", "SIGSEGV", "SIGABRT", "Traceback"))
         if crashed:
-            failures.append(f"run {run}: exit status {done.returncode}: {done.stderr.strip()[:300]}")
+            failures.append(f"run {run}: exit status {done.returncode}: {done.stderr.strip()[-3000:]}")
             continue
         # The scenario really had every worker looping with grown buffers and correct values.
         assert done.stdout.strip() == f"rounds>=3 grown={8} wrong=0", done.stdout + done.stderr
