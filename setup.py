@@ -201,7 +201,9 @@ setup(
     python_requires=">=3.10",
     install_requires=["Django>=4.2"],
     # optional serializers: OPTIONS["SERIALIZER"] = "msgpack" / "yaml"
-    extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"], "prometheus": ["prometheus_client>=0.12"]},
+    extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"], "prometheus": ["prometheus_client>=0.12"],
+                    # raw access (cache.get_client(), get_redis_connection()) returns redis-py clients
+                    "redis": ["redis>=5.0"]},
     distclass=BinaryDistribution,
     cmdclass=cmdclass,
     classifiers=[

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from redis_cache_go._raw import get_redis_connection
 from redis_cache_go.backend import RedisCache
 from redis_cache_go.dummy import RedisDummyCache
 from redis_cache_go.multi import RedisCopyCache, ShardedRedisCache
 
-__all__ = ["RedisCache", "ShardedRedisCache", "RedisCopyCache", "RedisDummyCache", "__version__"]
+__all__ = ["RedisCache", "ShardedRedisCache", "RedisCopyCache", "RedisDummyCache", "get_redis_connection", "__version__"]

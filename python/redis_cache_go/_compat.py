@@ -18,6 +18,7 @@ ignoring it would change what is stored or where. Unknown keys stay errors (``_s
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -327,8 +328,12 @@ def _sentinel(t: Translation) -> None:
 
 
 def _global(name: str) -> Any:
+    """A django-redis global setting; None where Django has no settings (a process that only
+    unpickled a cache, started by multiprocessing's spawn, has none, and reads them as unset)."""
     from django.conf import settings
 
+    if not settings.configured and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        return None
     return getattr(settings, name, None)
 
 

@@ -33,6 +33,34 @@ DEFAULT_ITERSIZE = 1000
 _DEFAULT: Any = object()  # "not given" for get_or_set's stale_cache_timeout
 
 
+def herd_arguments(extra: tuple[Any, ...], version: Any, lock_timeout: Any, stale_cache_timeout: Any) -> tuple[Any, Any, Any]:
+    """get_or_set's (version, lock_timeout, stale_cache_timeout) from the positional arguments
+    after ``timeout`` (``extra``) and the keyword ones.
+
+    Django's fourth parameter is ``version``; django-redis-cache's were ``lock_timeout,
+    stale_cache_timeout``. Two extra positionals can only be the seed's, and work as there. One
+    alone is ambiguous (``get_or_set(k, f, 60, 10)``: version 10, or a 10 s lock?), so unless it is
+    None (the default of both) it is a TypeError that says how to write either by name: never a
+    lock timeout silently used as a version.
+    """
+    if not extra:
+        return version, lock_timeout, stale_cache_timeout
+    if len(extra) > 2:
+        raise TypeError(f"get_or_set() takes at most 5 positional arguments after self ({3 + len(extra)} given)")
+    if len(extra) == 2:  # django-redis-cache's get_or_set(key, default, timeout, lock_timeout, stale_cache_timeout)
+        if lock_timeout is not None or stale_cache_timeout is not _DEFAULT:
+            raise TypeError("get_or_set() got lock_timeout/stale_cache_timeout both by position and by name")
+        return version, extra[0], extra[1]
+    if version is not None:
+        raise TypeError("get_or_set() got multiple values for argument 'version'")
+    if extra[0] is None:
+        return None, lock_timeout, stale_cache_timeout
+    raise TypeError(
+        f"get_or_set(key, default, timeout, {extra[0]!r}): a fourth positional argument is ambiguous: Django reads "
+        f"it as the key's version, django-redis-cache read it as lock_timeout. Pass it by name: "
+        f"version={extra[0]!r} or lock_timeout={extra[0]!r}")
+
+
 class _Failures:
     """The exceptions of failed get_or_set computations of this process, by herd ticket, kept
     until every call that waited for that computation has taken it."""
@@ -95,13 +123,13 @@ class ExtendedMixin:
         def _py_decompress(self, data: bytes) -> bytes: ...
 
     # -- herd-protected get_or_set ----------------------------------------------
-    def get_or_set(
+    def get_or_set(  # version by name (or None) or the seed's two positionals (herd_arguments)
         self,
         key: Any,
         default: Any,
         timeout: Any = DEFAULT_TIMEOUT,
+        *extra: Any,
         version: int | None = None,
-        *,
         lock_timeout: float | None = None,
         stale_cache_timeout: Any = _DEFAULT,
     ) -> Any:
@@ -118,7 +146,12 @@ class ExtendedMixin:
         neither a value nor a free lock waits for the result (at most ``lock_timeout``). Threads of
         one process share one computation: when ``default`` raises, the lock is released, nothing
         is stored, and every call that waited for that computation raises the same exception.
+
+        After ``timeout``, pass ``version`` by name: django-redis-cache's positional
+        ``get_or_set(key, default, timeout, lock_timeout, stale_cache_timeout)`` works, and a lone
+        fourth positional argument is a TypeError (see :func:`herd_arguments`).
         """
+        version, lock_timeout, stale_cache_timeout = herd_arguments(extra, version, lock_timeout, stale_cache_timeout)
         return self._get_or_set(self._key(key, version), default, timeout, lock_timeout, stale_cache_timeout)
 
     def _get_or_set(self, k: bytes, default: Any, timeout: Any, lock_timeout: float | None, stale_cache_timeout: Any) -> Any:

@@ -22,6 +22,7 @@ import os
 import threading
 from typing import Any, Callable, Sequence, cast
 
+from redis_cache_go import _raw
 from redis_cache_go import exceptions as exc
 
 logger = logging.getLogger("redis_cache_go")
@@ -68,25 +69,8 @@ class FallbackClient:
         import redis
 
         self.describe = describe
-        kwargs: dict[str, Any] = {
-            "db": config.get("db", 0),
-            "username": config.get("username") or None,
-            "password": config.get("password") or None,
-            "socket_timeout": config.get("socket_timeout") or 5.0,
-            "socket_connect_timeout": config.get("connect_timeout") or 5.0,
-        }
-        if config.get("network") == "unix":
-            kwargs["unix_socket_path"] = config["addr"]
-        else:
-            host, _, port = config["addr"].rpartition(":")
-            kwargs["host"], kwargs["port"] = host.strip("[]"), int(port)
-        tls = config.get("tls")
-        if tls is not None:
-            kwargs.update(ssl=True, ssl_ca_certs=tls.get("ca_file"), ssl_certfile=tls.get("cert_file"),
-                          ssl_keyfile=tls.get("key_file"), ssl_cert_reqs=tls.get("cert_reqs") or "required")
-        if config.get("max_connections"):
-            kwargs["max_connections"] = config["max_connections"]
-        self._r = redis.Redis(**kwargs)
+        pool_timeout = config.get("pool_timeout") or None
+        self._r = _raw.config_client(config, config.get("max_connections") or 0, pool_timeout)
         self._tickets = itertools.count(1)
         self._pending: dict[int, bytes] = {}
 

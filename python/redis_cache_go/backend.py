@@ -27,9 +27,9 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _settings, _ttl, compressors
+from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _raw, _settings, _ttl, compressors
 from redis_cache_go._commands import CommandsMixin
-from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin
+from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin, herd_arguments
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
 
 # The longest TTL stored (about 292 million years); a longer timeout is a ValueError (_ttl.py).
@@ -55,7 +55,7 @@ def _undecodable(describe: str, key: bytes, data: bytes, why: str) -> DecodeErro
                        f"({len(data)} bytes starting {data[:16]!r}): {why}")
 
 
-class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
+class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
     One LOCATION: that server. Several: primary/replica, as in django-redis-cache: writes and
@@ -66,6 +66,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
     _mode = "primary"  # the layout used with several LOCATIONs (see _layout.py)
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
+        self._init_args = (server, params)  # what pickling keeps (__getstate__)
         self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
         super().__init__(params)
         self._server = self._settings.servers[0]
@@ -90,6 +91,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         # caches of one configuration share aget_or_set's calls (Go shares get_or_set's flights)
         self._flight_scope = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).digest()
         self._client = _native_ext.Client(document, self._describe)
+        self._raw = _raw.Clients(self._settings, self._mode, self._primary, lambda key: self._client.locate(key))
         options = self._settings.options
         if options.get("FORK_FALLBACK", False):
             self._client = _fallback.ForkAware(self._client, document, self._describe)
@@ -111,6 +113,7 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         if self._mode != "ring" and (weights or "HASH_RING" in options):
             _compat.warn_once("OPTIONS HASH_RING/WEIGHTS", f"ignored: {type(self).__name__} does not shard")
             weights = None
+        self._primary = primary
         self._describe = _layout.describe(self._settings, self._mode, primary)
         local = self._settings.local_cache
         if local is not None:
@@ -128,6 +131,15 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._describe}>"
+
+    # Pickling keeps the settings only, as django-redis-cache's did: the copy builds its own
+    # native client (and raw clients) on first use, in whatever process unpickles it.
+    def __getstate__(self) -> dict[str, Any]:
+        server, params = self._init_args
+        return {"server": server, "params": params}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        type(self).__init__(self, state["server"], state["params"])
 
     # -- encoding ------------------------------------------------------------
     def validate_key(self, key: Any) -> None:
@@ -290,14 +302,18 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                 pass  # _decode raises the DecodeError that explains it
         return self._decode(data, k)
 
-    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+    # Django's stubs say set() returns None; django-redis-cache and django-redis return a bool, and
+    # code tests it (`if cache.set(...)`): True when stored, False when a non-positive timeout
+    # deleted the key instead (fail-open: False when the server could not be reached).
+    def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:  # type: ignore[override]
         k = self._key(key, version)
         data = self._encode(value)
         ttl = self._ttl_ms(timeout)
         if ttl == _DELETE:
             self._client.delete(k)
-        else:
-            self._client.set(k, data, ttl)
+            return False
+        self._client.set(k, data, ttl)
+        return True
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         k = self._key(key, version)
@@ -414,8 +430,10 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
         """Django calls this after every request; connections stay pooled (as in Django's RedisCache)."""
 
     def disconnect(self) -> None:
-        """Close the native client and its connections; the next call reconnects."""
+        """Close the native client and its connections (and the raw clients' pools); the next
+        call reconnects."""
         self._client.close()
+        self._raw.close()
 
     # -- async: native (capi "Asynchronous calls", _native_async.py) --------------------
     # Each a* method runs its sync twin's Python steps (the same _key / _encode / _ttl_ms /
@@ -440,14 +458,15 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
             return default
         return self._decode(data, k)
 
-    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> None:
+    async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:  # type: ignore[override]
         k = self._key(key, version)
         data = self._encode(value)
         ttl = self._ttl_ms(timeout)
         if ttl == _DELETE:
             await self._aclient.delete(k)
-        else:
-            await self._aclient.set(k, data, ttl)
+            return False
+        await self._aclient.set(k, data, ttl)
+        return True
 
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         k = self._key(key, version)
@@ -514,14 +533,17 @@ class RedisCache(ExtendedMixin, CommandsMixin, BaseCache):
                 self._ignored_log("get_many", e)
         return result
 
-    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None, *,
+    async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
+                          *extra: Any, version: int | None = None,
                           lock_timeout: float | None = None, stale_cache_timeout: Any = _STALE_DEFAULT) -> Any:
         """get_or_set in a worker thread.
 
         Not native: the herd path blocks in Go while another caller computes (rcg_herd_ask waits
         up to lock_timeout), and a callable default is sync code. Concurrent calls for one key on
         one event loop (through any instance of this configuration) share one worker thread and
-        its outcome, the value or the exception; cancelling one of them cancels no other."""
+        its outcome, the value or the exception; cancelling one of them cancels no other.
+        Arguments as get_or_set's."""
+        version, lock_timeout, stale_cache_timeout = herd_arguments(extra, version, lock_timeout, stale_cache_timeout)
         k = self._key(key, version)
         loop = asyncio.get_running_loop()
         try:

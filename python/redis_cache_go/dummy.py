@@ -11,6 +11,8 @@ from typing import Any, Iterator
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.dummy import DummyCache
 
+from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, herd_arguments
+
 
 class DummyLock:
     """A lock that is always free: acquire succeeds at once and nothing is stored."""
@@ -50,16 +52,17 @@ class DummyLock:
 class RedisDummyCache(DummyCache):
     """Caches nothing; every extended method answers as for a missing key."""
 
-    def get_or_set(
+    def get_or_set(  # as RedisCache's (see herd_arguments)
         self,
         key: Any,
         default: Any,
         timeout: Any = DEFAULT_TIMEOUT,
+        *extra: Any,
         version: int | None = None,
-        *,
         lock_timeout: float | None = None,
-        stale_cache_timeout: Any = None,
+        stale_cache_timeout: Any = _STALE_DEFAULT,
     ) -> Any:
+        version, _, _ = herd_arguments(extra, version, lock_timeout, stale_cache_timeout)  # as RedisCache's
         self.make_and_validate_key(key, version=version)
         return default() if callable(default) else default
 

@@ -60,6 +60,10 @@ class LibraryError(RedisCacheError):
     """The native library could not be found or loaded."""
 
 
+class MissingDependencyError(RedisCacheError, ImportError):
+    """An optional dependency a feature needs is not installed; the message names the extra to install."""
+
+
 class LockError(RedisCacheError):
     """A lock could not be acquired, or was released or extended without being held
     (redis-py's LockError has the same meaning)."""
@@ -81,6 +85,7 @@ __all__ = [
     "ForkedProcessError",
     "InternalError",
     "LibraryError",
+    "MissingDependencyError",
     "LockError",
     "LockNotOwnedError",
 ]

@@ -38,7 +38,7 @@ def test_calls_racing_with_disconnect_run_on_the_new_handle(make_cache):
                 cache.set(own, (w, n), None)
                 check(own, cache.get(own), (w, n))
                 check("get_many", cache.get_many(list(shared)), shared)
-                check("incr", cache.incr(f"count{w}") if n else cache.set(f"count{w}", 1, None), n + 1 if n else None)
+                check("incr", cache.incr(f"count{w}") if n else cache.set(f"count{w}", 1, None), n + 1 if n else True)
         except BaseException as e:  # noqa: BLE001  (every failure is reported below)
             errors.append(e)
 

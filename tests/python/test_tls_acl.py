@@ -138,3 +138,30 @@ def test_near_cache_over_tls_with_an_acl_user(make_cache, tls_server):
     other.set("k", 2)
     while cache.get("k") != 2:
         assert time.monotonic() < deadline, "the other client's write never invalidated the near-cache"
+
+
+def test_raw_client_speaks_tls_as_the_acl_user_with_the_client_certificate(make_cache, tls_server):
+    """get_client() (issue 15) connects as the cache does: TLS, CA, client certificate,
+    SSL_SERVER_NAME and the OPTIONS ACL user."""
+    d = tls_server["dir"]
+    cache = make_cache(tls_server["location"], {"SSL_CA_CERTS": f"{d}/ca.crt", "SSL_CERTFILE": f"{d}/client.crt",
+                                                "SSL_KEYFILE": f"{d}/client.key", "SSL_SERVER_NAME": "localhost",
+                                                "USERNAME": "cacheuser", "PASSWORD": PASSWORD})
+    client = cache.get_client("k", write=True)
+    assert client.acl_whoami() in ("cacheuser", b"cacheuser")
+    assert client.hset("raw-tls", mapping={"a": 1}) == 1
+    cache.set("k", 1)
+    assert client.exists(":1:k") == 1
+    assert PASSWORD not in repr(cache.clients)
+
+
+def test_raw_client_checks_the_certificate_against_ssl_server_name(make_cache, tls_server):
+    import redis
+
+    d = tls_server["dir"]
+    cache = make_cache(tls_server["location"], {"SSL_CA_CERTS": f"{d}/ca.crt", "SSL_SERVER_NAME": "elsewhere.example",
+                                                "SOCKET_CONNECT_TIMEOUT": 2})
+    with pytest.raises(redis.ConnectionError, match="(?i)hostname|certificate"):
+        cache.get_client().ping()
+    with pytest.raises(exc.ConnectionError, match="certificate"):
+        cache.get("k")  # the cache refuses the same server for the same reason
