@@ -91,10 +91,11 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
         # caches of one configuration share aget_or_set's calls (Go shares get_or_set's flights)
         self._flight_scope = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).digest()
         self._client = _native_ext.Client(document, self._describe)
-        self._raw = _raw.Clients(self._settings, self._mode, self._primary, lambda key: self._client.locate(key))
         options = self._settings.options
         if options.get("FORK_FALLBACK", False):
             self._client = _fallback.ForkAware(self._client, document, self._describe)
+        # the ring's routing for get_client(key): the client's bound method (no cycle through self)
+        self._raw = _raw.Clients(self._settings, self._mode, self._primary, self._client.locate)
         self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
         if self._ignore_exceptions:
             names = [server.describe() for server in self._settings.servers]
