@@ -300,3 +300,9 @@ def test_without_redis_py_the_error_names_the_extra():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "pip install 'redis-cache-go[redis]'" in out.stdout
+
+
+def test_ssl_server_name_with_a_cluster_is_refused_before_connecting(use):
+    cache = use("RedisCache", "rediss://127.0.0.1:1/0", {"CLUSTER": True, "SSL_SERVER_NAME": "cache.internal"})
+    with pytest.raises(NotImplementedError, match=r"SSL_SERVER_NAME.*Redis Cluster.*drop the setting"):
+        cache.get_client()
