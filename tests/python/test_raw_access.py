@@ -213,10 +213,23 @@ def test_raw_code_through_a_ring_runs_on_the_keys_own_server(three, use, accesso
             assert where(three, f"{{{tag}}}:{name}") == [owner]
 
 
-def test_master_client_of_a_ring_is_the_first_server_as_in_the_seed(three, use):
-    cache = use("ShardedRedisCache", [s.location for s in three])
-    cache.get_master_client().set("m", "1")
-    assert where(three, "m") == [0]
+@pytest.mark.parametrize("accessor", ["get_master_client()", "master_client", "client_list[0]"])
+def test_master_client_of_a_ring_is_the_first_server_as_in_the_seed(three, use, accessor):
+    import redis_cache
+
+    locations = [s.location for s in three]
+    cache = use("ShardedRedisCache", locations)
+    client = {"get_master_client()": cache.get_master_client, "master_client": lambda: cache.master_client,
+              "client_list[0]": lambda: cache.client_list[0]}[accessor]()
+    exercise(client, "master")  # raw code on the write server, wherever the ring would put the keys
+    for name in ("hash", "board", "n"):
+        assert where(three, f"{{master}}:{name}") == [0]
+    seed = redis_cache.ShardedRedisCache(locations, {"OPTIONS": {"DB": 0}})
+    try:
+        assert seed.get_master_client().connection_pool.connection_identifier == cache._settings.servers[0].identifier
+    finally:
+        for c in seed.clients.values():
+            c.connection_pool.disconnect()
     assert [c.connection_pool.connection_kwargs["port"] for c in cache.client_list] == [s.port for s in three]
 
 
