@@ -193,7 +193,8 @@ class Native:
         assert labs is not None
         self.noop: dict[str, Any] = {}
         for name in ("rcg_get", "rcg_set", "rcg_get_many", "rcg_set_many"):
-            self.noop[name] = ctypes.CFUNCTYPE(ctypes.c_int, *_native._SIGNATURES[name])(labs)
+            restype, argtypes = _native._SIGNATURES[name]
+            self.noop[name] = ctypes.CFUNCTYPE(restype, *argtypes)(labs)
 
     def repeat(self, op: int, items: list[bytes], count: int, profile: str = "") -> float:
         """µs per call of the export body inside Go."""
