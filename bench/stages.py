@@ -183,11 +183,7 @@ class Native:
         self.client = cache._client
         self.h = self.client._handle or self.client._open()
         self.s = _native._scratch
-        fn = self.lib.rcg_debug_repeat
-        fn.argtypes = [ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
-                       ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
-        fn.restype = ctypes.c_int
-        self.repeat_fn = fn
+        self.repeat_fn = self.lib.rcg_debug_repeat  # its argtypes: _native's signature table
         # a C no-op with each export's argtypes: libc labs() ignores the extra registers
         labs = ctypes.cast(ctypes.CDLL(None).labs, ctypes.c_void_p).value
         assert labs is not None

@@ -205,6 +205,7 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_near_stats": (_INT, (_H, _O)),
     "rcg_cache_stats": (_INT, (_H, _O)),
     "rcg_debug_panic": (_INT, (_H, _O)),
+    "rcg_debug_repeat": (_INT, (_H, _O, _INT, _B, _N, _I64, _I64, _B, _N)),  # bench/stages.py
     # herd get_or_set, locks, key walks (_native_ext.Client)
     "rcg_herd_ask": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_herd_publish": (_INT, (_H, _O, _I64, _B, _N, _I64, _I64)),
