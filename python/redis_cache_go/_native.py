@@ -204,8 +204,6 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_locate": (_INT, (_H, _O, _B, _N)),
     "rcg_near_stats": (_INT, (_H, _O)),
     "rcg_cache_stats": (_INT, (_H, _O)),
-    "rcg_debug_panic": (_INT, (_H, _O)),
-    "rcg_debug_repeat": (_INT, (_H, _O, _INT, _B, _N, _I64, _I64, _B, _N)),  # bench/stages.py
     # herd get_or_set, locks, key walks (_native_ext.Client)
     "rcg_herd_ask": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_herd_publish": (_INT, (_H, _O, _I64, _B, _N, _I64, _I64)),
@@ -225,6 +223,14 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_async_submit": (_INT, (_H, _H, _O, _INT, _I64, _B, _N, _B, _N, _I64, _I64)),
     "rcg_async_drain": (_INT, (_H, _O)),
     "rcg_async_stats": (_INT, (_O,)),
+}
+
+# The test and bench exports (capi/redis_cache_go_debug.h): only in a library built with the Go
+# tag rcgdebug (`make build-debug`, $RCG_DEBUG_LIBRARY), loaded through RCG_LIBRARY in the tests
+# and benchmarks that use them; applied only when the loaded library has them.
+_DEBUG_SIGNATURES: dict[str, Signature] = {
+    "rcg_debug_panic": (_INT, (_H, _O)),
+    "rcg_debug_repeat": (_INT, (_H, _O, _INT, _B, _N, _I64, _I64, _B, _N)),  # bench/stages.py
 }
 
 
@@ -254,6 +260,8 @@ def _load(path: str) -> ctypes.CDLL:
     except OSError as e:
         raise exc.LibraryError(f"redis-cache-go: cannot load {path}: {e}") from e
     _apply(lib, _SIGNATURES)
+    if has_debug_exports(lib):
+        _apply(lib, _DEBUG_SIGNATURES)
     # rcg_get once more, without argtypes, for Client.get: ctypes then passes the handle and the
     # key length (Python ints) as C ints instead of converting each through c_size_t.from_param
     # (measured: 0.43 vs 0.71 µs per call of the same export). libffi widens a C int argument to
@@ -266,6 +274,11 @@ def _load(path: str) -> ctypes.CDLL:
     get_int.restype = _SIGNATURES["rcg_get"][0]
     setattr(lib, "rcg_get_int", get_int)  # looked up as lib.rcg_get_int like the others
     return lib
+
+
+def has_debug_exports(lib: ctypes.CDLL) -> bool:
+    """Whether lib was built with -tags rcgdebug (it exports capi/redis_cache_go_debug.h)."""
+    return hasattr(lib, "rcg_debug_panic")
 
 
 def _apply(lib: ctypes.CDLL, signatures: dict[str, Signature]) -> None:
@@ -680,6 +693,13 @@ class Client:
         return {k: int(v) for k, v in (item.split("=") for item in _take(lib, s).decode().split())}
 
     def debug_panic(self) -> None:
-        """Test-only: provoke a Go panic inside the library (raises InternalError)."""
+        """Test-only: provoke a Go panic inside the library (raises InternalError). Needs the
+        library built with -tags rcgdebug (`make build-debug`), loaded through RCG_LIBRARY."""
+        if not has_debug_exports(_lib or library()):
+            raise exc.LibraryError(
+                f"redis-cache-go: {library_path()} has no test exports: load the library built "
+                "with -tags rcgdebug (`make build-debug`: build/debug/libredis_cache_go.so) "
+                "through RCG_LIBRARY"
+            )
         lib, status, s = self._invoke("rcg_debug_panic")
         self._raise(lib, status, s)

@@ -1,15 +1,20 @@
-"""The ctypes signature table (``_native._SIGNATURES``) against the C header it binds.
+"""The ctypes signature tables (``_native._SIGNATURES``, ``_DEBUG_SIGNATURES``) against the C
+headers they bind, and the built libraries against the tables.
 
 capi/redis_cache_go.h is the hand-written contract of the library; ctypes cannot read it, so a
 wrong argtype (an int64 TTL declared c_int, a missing length) would pass silently and corrupt
 arguments at run time. These tests parse the header's prototypes and hold every table entry
 against them: the same functions, the same number of arguments, and each argument's and the
-result's ctypes type the one the mapping below gives for its C type.
+result's ctypes type the one the mapping below gives for its C type. The test exports
+(capi/redis_cache_go_debug.h) exist only in the library built with -tags rcgdebug (`make
+build-debug`); the production library must not have them.
 """
 from __future__ import annotations
 
 import ctypes
+import os
 import re
+import subprocess
 from ctypes import POINTER, c_char_p, c_int, c_int64, c_size_t, c_uint8, c_uint64, c_void_p
 from pathlib import Path
 from typing import Any
@@ -20,7 +25,10 @@ from redis_cache_go import _native
 
 REPO = Path(__file__).resolve().parents[2]
 HEADER = REPO / "capi" / "redis_cache_go.h"
+DEBUG_HEADER = REPO / "capi" / "redis_cache_go_debug.h"
 PACKAGE = REPO / "python" / "redis_cache_go"
+# the production library, as the package ships it (make build puts it there)
+PRODUCTION_LIBRARY = PACKAGE / _native.LIBRARY_NAME
 
 # C type (as written in the header, whitespace normalized) -> the ctypes types that pass it
 # correctly. One type each where the package has a convention: handles (uintptr_t) travel as
@@ -132,9 +140,28 @@ def used_exports() -> set[str]:
     return names
 
 
+def debug_library() -> Path:
+    """The -tags rcgdebug build: $RCG_DEBUG_LIBRARY (the Makefile exports it) or build/debug/."""
+    path = Path(os.environ.get("RCG_DEBUG_LIBRARY") or REPO / "build" / "debug" / _native.LIBRARY_NAME)
+    if not path.exists():
+        pytest.fail(f"{path} not found: run `make build-debug` (make test-python does)")
+    return path
+
+
+def defined_dynamic_symbols(path: Path) -> set[str]:
+    """`nm -D --defined-only`: the symbols the shared library exports."""
+    out = subprocess.run(["nm", "-D", "--defined-only", str(path)], capture_output=True, text=True, check=True).stdout
+    return {line.split()[-1] for line in out.splitlines() if line.strip()}
+
+
 @pytest.fixture(scope="module")
 def header() -> dict[str, Prototype]:
     return parse_header(HEADER)
+
+
+@pytest.fixture(scope="module")
+def debug_header() -> dict[str, Prototype]:
+    return parse_header(DEBUG_HEADER)
 
 
 def test_the_parser_reads_the_headers_style(header):
@@ -154,11 +181,23 @@ def test_the_table_matches_the_header(header):
     assert not problems, "_native._SIGNATURES disagrees with capi/redis_cache_go.h:\n" + "\n".join(problems)
 
 
-def test_every_export_the_package_calls_is_in_the_table_and_the_header(header):
+def test_the_debug_table_matches_the_debug_header(debug_header):
+    problems = mismatches(debug_header, _native._DEBUG_SIGNATURES)
+    assert not problems, "_native._DEBUG_SIGNATURES disagrees with capi/redis_cache_go_debug.h:\n" + "\n".join(problems)
+    assert sorted(debug_header) == sorted(_native._DEBUG_SIGNATURES) == ["rcg_debug_panic", "rcg_debug_repeat"]
+
+
+def test_the_production_and_debug_declarations_are_apart(header, debug_header):
+    assert set(header).isdisjoint(debug_header)
+    assert set(_native._SIGNATURES).isdisjoint(_native._DEBUG_SIGNATURES)
+    assert not [name for name in header if "debug" in name or "test" in name]
+
+
+def test_every_export_the_package_calls_is_in_a_table_and_a_header(header, debug_header):
     used = used_exports()
     assert {"rcg_get", "rcg_set", "rcg_herd_ask", "rcg_async_submit", "rcg_free"} <= used  # the scan works
-    assert sorted(used - set(_native._SIGNATURES)) == []
-    assert sorted(used - set(header)) == []
+    assert sorted(used - set(_native._SIGNATURES) - set(_native._DEBUG_SIGNATURES)) == []
+    assert sorted(used - set(header) - set(debug_header)) == []
 
 
 def test_every_production_header_function_is_in_the_table(header):
@@ -203,6 +242,21 @@ def test_the_tables_functions_exist_in_the_built_library():
     path = _native.library_path()
     if not Path(path).exists():
         pytest.fail(f"{path} not found: run `make build` first")
-    lib = ctypes.CDLL(path)
+    lib = ctypes.CDLL(path)  # the same file _native loads: the same mapping, one Go runtime
     missing = [name for name in _native._SIGNATURES if not hasattr(lib, name)]
     assert missing == []
+    # and in the files themselves (the debug build is read, never loaded here: a second Go
+    # runtime in this process would not get along with the first)
+    for built in (PRODUCTION_LIBRARY, debug_library()):
+        assert sorted(set(_native._SIGNATURES) - defined_dynamic_symbols(built)) == [], built
+    assert sorted(set(_native._DEBUG_SIGNATURES) - defined_dynamic_symbols(debug_library())) == []
+
+
+def test_the_production_library_exports_nothing_for_tests():
+    """The library the package ships has no test or bench export (they need -tags rcgdebug)."""
+    if not PRODUCTION_LIBRARY.exists():
+        pytest.fail(f"{PRODUCTION_LIBRARY} not found: run `make build` first")
+    symbols = defined_dynamic_symbols(PRODUCTION_LIBRARY)
+    assert "rcg_version" in symbols and "rcg_get" in symbols  # nm read it
+    assert sorted(s for s in symbols if re.search(r"debug|test", s, re.I)) == []
+    assert sorted(set(_native._DEBUG_SIGNATURES) & symbols) == []
