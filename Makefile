@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
@@ -24,6 +24,7 @@ help:
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
+	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
 	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag"
 	@echo "make test-matrix - the Python suite under Django 4.2 LTS and 5.2 LTS, each in its own virtualenv"
 
@@ -54,6 +55,18 @@ $(LIB): $(GOSRC)
 	$(GO) build -trimpath -buildvcs=false -buildmode=c-shared -o build/$(LIBNAME) ./capi
 	@# replace atomically: a process that has the old file mapped keeps it intact
 	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
+
+# The same library with the test and bench exports of capi/redis_cache_go_debug.h (Go build tag
+# rcgdebug: capi/debug.go), for the tests that provoke a panic and for `make profile`; they find
+# it through RCG_DEBUG_LIBRARY. The production library above has none of them.
+DEBUG_LIB := build/debug/$(LIBNAME)
+export RCG_DEBUG_LIBRARY := $(CURDIR)/$(DEBUG_LIB)
+build-debug: $(DEBUG_LIB)
+
+$(DEBUG_LIB): $(GOSRC)
+	@mkdir -p build/debug/stage
+	$(GO) build -tags rcgdebug -trimpath -buildvcs=false -buildmode=c-shared -o build/debug/stage/$(LIBNAME) ./capi
+	mv -f build/debug/stage/$(LIBNAME) $@
 
 # Distributions. `make wheel` builds the sdist, then the wheel FROM that sdist (so every wheel
 # proves the sdist builds with Go), then auditwheel checks the wheel against the manylinux policy
@@ -88,11 +101,13 @@ test-go: build venv
 	$(GO) test -count=1 ./core/codec
 
 # The C ABI test again, against a library built with cgocheck2 (checks every
-# pointer that crosses the boundary).
+# pointer that crosses the boundary) and with the test exports (-tags rcgdebug:
+# panic recovery and the repeat loop are checked here; test-go runs it on the
+# production library).
 test-capi: venv
 	@mkdir -p build/cgocheck2
-	GOEXPERIMENT=cgocheck2 $(GO) build -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
-	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
+	GOEXPERIMENT=cgocheck2 $(GO) build -tags rcgdebug -buildmode=c-shared -o build/cgocheck2/$(LIBNAME) ./capi
+	RCG_LIBRARY=$(CURDIR)/build/cgocheck2/$(LIBNAME) RCG_CABI_DEBUG=1 GOEXPERIMENT=cgocheck2 $(GO) test -count=1 -run 'TestCABI' ./tests/go/
 
 # A short burst of coverage-guided fuzzing per target (the sniffing decoder, the pickle reader, the
 # C-boundary frame decoder, LOCATION/URL parsing), on
@@ -120,7 +135,7 @@ $(GO_BIN)/crosslang: $(GOSRC) $(shell find tests/go/crosslang internal -name '*.
 	$(GO) build -o $@ ./tests/go/crosslang
 $(GO_BIN)/goservice: $(GOSRC) $(shell find examples/goservice -name '*.go')
 	$(GO) build -o $@ ./examples/goservice
-test-python: build venv go-bin
+test-python: build build-debug venv go-bin
 	$(PY) -m pytest -q tests/python
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
@@ -183,7 +198,7 @@ $(DJANGO_SDIST): requirements-dev.txt | venv
 test-django-suite: build venv $(DJANGO_SDIST)
 	$(PY) tests/django_suite/run.py $(DJANGO_SDIST)
 
-test-django%: build go-bin .venv-django%/.installed
+test-django%: build build-debug go-bin .venv-django%/.installed
 	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
 	.venv-django$*/bin/python -m pytest -q $(MATRIX_PYTEST)
 
@@ -202,7 +217,7 @@ bench-plot: venv
 	$(PY) bench/plot.py
 
 # perf is optional (bench/stages.py says so and goes on without it): try to install it once.
-profile: setup
+profile: setup build-debug
 	@command -v perf >/dev/null || { echo ">> trying to install linux-perf (optional)"; \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq linux-perf >/dev/null 2>&1 || true; }
 	$(PY) bench/stages.py
@@ -212,4 +227,4 @@ bench-async: setup
 	$(PY) bench/async_bench.py
 
 clean:
-	rm -rf build/*.so build/*.h build/cgocheck2 build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info
+	rm -rf build/*.so build/*.h build/cgocheck2 build/debug build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info

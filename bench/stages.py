@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Where the time goes: µs per stage of one get hit, one set, get_many 100 and set_many 100.
 
-`make profile` (or `.venv/bin/python bench/stages.py`) prints a markdown table that goes into
+`make profile` (or `make build-debug` and `.venv/bin/python bench/stages.py`) prints a markdown table that goes into
 bench/README.md ("Where the time goes"), then the evidence behind it: a cProfile of the Python
 side, a Go pprof CPU profile of the export bodies (through the test-only export
-rcg_debug_repeat), context switches per call (the Go scheduler hand-off), and a
+rcg_debug_repeat, which only the library built with -tags rcgdebug has: `make build-debug`),
+context switches per call (the Go scheduler hand-off), and a
 GODEBUG=schedtrace=1000 sample from a child process. Client and redis-server are pinned to one
 CPU, as in the bench's single-thread rows.
 
@@ -162,11 +163,15 @@ def open_cache(srv: RedisServer) -> Any:
 
 
 def private_library() -> str | None:
-    """Load the .so from a private copy (a concurrent `make build` must not rewrite it under us)."""
+    """Load the .so from a private copy (a concurrent `make build` must not rewrite it under us) of
+    the library built with -tags rcgdebug, whose rcg_debug_repeat times the Go stages: `make
+    build-debug` (`make profile` runs it) writes it to $RCG_DEBUG_LIBRARY, by default
+    build/debug/. An RCG_LIBRARY already set is used as it is (it must be such a build)."""
     if os.environ.get("RCG_LIBRARY"):
         return None
-    from redis_cache_go import _native
-    src = _native.library_path()
+    src = os.environ.get("RCG_DEBUG_LIBRARY") or os.path.join(REPO, "build", "debug", "libredis_cache_go.so")
+    if not os.path.exists(src):
+        raise SystemExit(f"{src} not found: run `make build-debug` (`make profile` does)")
     tmp = tempfile.mkdtemp(prefix="rcg-profile-lib-")
     shutil.copy2(src, os.path.join(tmp, os.path.basename(src)))
     os.environ["RCG_LIBRARY"] = os.path.join(tmp, os.path.basename(src))
@@ -183,17 +188,17 @@ class Native:
         self.client = cache._client
         self.h = self.client._handle or self.client._open()
         self.s = _native._scratch
-        fn = self.lib.rcg_debug_repeat
-        fn.argtypes = [ctypes.c_size_t, ctypes.c_void_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_size_t,
-                       ctypes.c_int64, ctypes.c_int64, ctypes.c_char_p, ctypes.c_size_t]
-        fn.restype = ctypes.c_int
-        self.repeat_fn = fn
+        if not _native.has_debug_exports(self.lib):
+            raise SystemExit(f"{_native.library_path()} has no rcg_debug_repeat: load the library built "
+                             "with -tags rcgdebug (`make build-debug`)")
+        self.repeat_fn = self.lib.rcg_debug_repeat  # its argtypes: _native._DEBUG_SIGNATURES
         # a C no-op with each export's argtypes: libc labs() ignores the extra registers
         labs = ctypes.cast(ctypes.CDLL(None).labs, ctypes.c_void_p).value
         assert labs is not None
         self.noop: dict[str, Any] = {}
         for name in ("rcg_get", "rcg_set", "rcg_get_many", "rcg_set_many"):
-            self.noop[name] = ctypes.CFUNCTYPE(ctypes.c_int, *_native._SIGNATURES[name])(labs)
+            restype, argtypes = _native._SIGNATURES[name]
+            self.noop[name] = ctypes.CFUNCTYPE(restype, *argtypes)(labs)
 
     def repeat(self, op: int, items: list[bytes], count: int, profile: str = "") -> float:
         """µs per call of the export body inside Go."""

@@ -1,8 +1,15 @@
+//go:build rcgdebug
+
+// Test and bench exports (capi/redis_cache_go_debug.h), compiled only with -tags rcgdebug
+// (`make build-debug`: build/debug/libredis_cache_go.so). The production library has none of
+// them: tests/python/test_abi_table.py checks its dynamic symbols. RCG_DEBUG turns on their C
+// entry points in guard.c (cgo applies a package's CFLAGS to every C file in it).
 package main
 
 /*
+#cgo CFLAGS: -DRCG_DEBUG
 #include <stdlib.h>
-#include "redis_cache_go.h"
+#include "redis_cache_go_debug.h"
 */
 import "C"
 
@@ -20,6 +27,17 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 )
+
+//export rcgx_debug_panic
+func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+	defer guard(h, out, &status)
+	e, st := use(h, out)
+	if e == nil {
+		return st
+	}
+	defer e.done()
+	panic("rcg_debug_panic: deliberate panic for tests")
+}
 
 // Operations rcg_debug_repeat can repeat (RCG_REPEAT_* in the header).
 const (

@@ -432,14 +432,3 @@ func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t
 	out.num = C.int64_t(count)
 	return C.RCG_OK
 }
-
-//export rcgx_debug_panic
-func rcgx_debug_panic(h C.uintptr_t, out *C.rcg_out) (status C.int) {
-	defer guard(h, out, &status)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	defer e.done()
-	panic("rcg_debug_panic: deliberate panic for tests")
-}

@@ -7,6 +7,9 @@
 #include <string.h>
 
 #include "redis_cache_go.h"
+#ifdef RCG_DEBUG
+#include "redis_cache_go_debug.h"
+#endif
 #include "_cgo_export.h"
 
 static volatile int rcg_forked = 0;
@@ -229,17 +232,6 @@ int rcg_near_stats(uintptr_t h, rcg_out *out) {
     return rcgx_near_stats(h, out);
 }
 
-int rcg_debug_panic(uintptr_t h, rcg_out *out) {
-    GUARD(out);
-    return rcgx_debug_panic(h, out);
-}
-
-int rcg_debug_repeat(uintptr_t h, rcg_out *out, int op, const uint8_t *frame, size_t frame_len,
-                     int64_t ttl_ms, int64_t count, const uint8_t *cpu_profile, size_t cpu_profile_len) {
-    GUARD(out);
-    return rcgx_debug_repeat(h, out, op, U8(frame), frame_len, ttl_ms, count, U8(cpu_profile), cpu_profile_len);
-}
-
 int rcg_decode(rcg_out *out, const uint8_t *data, size_t data_len) {
     GUARD(out);
     return rcgx_decode(out, U8(data), data_len);
@@ -273,3 +265,18 @@ int rcg_async_stats(rcg_out *out) {
     GUARD(out);
     return rcgx_async_stats(out);
 }
+
+#ifdef RCG_DEBUG
+/* Test and bench exports: only in the library built with -tags rcgdebug (capi/debug.go sets
+ * RCG_DEBUG), declared in redis_cache_go_debug.h. */
+int rcg_debug_panic(uintptr_t h, rcg_out *out) {
+    GUARD(out);
+    return rcgx_debug_panic(h, out);
+}
+
+int rcg_debug_repeat(uintptr_t h, rcg_out *out, int op, const uint8_t *frame, size_t frame_len,
+                     int64_t ttl_ms, int64_t count, const uint8_t *cpu_profile, size_t cpu_profile_len) {
+    GUARD(out);
+    return rcgx_debug_repeat(h, out, op, U8(frame), frame_len, ttl_ms, count, U8(cpu_profile), cpu_profile_len);
+}
+#endif

@@ -30,6 +30,9 @@
  *   rcg_close gets RCG_ERR_CLOSED without having done anything.
  * - In a child made by fork() after the library was loaded, every call except
  *   rcg_free returns RCG_ERR_FORKED at once without entering Go.
+ * - Test and benchmark exports (rcg_debug_*) are not part of this library: they
+ *   exist only in a build with the Go tag rcgdebug, declared in
+ *   redis_cache_go_debug.h.
  */
 #ifndef REDIS_CACHE_GO_H
 #define REDIS_CACHE_GO_H
@@ -304,10 +307,6 @@ int rcg_stats(rcg_out *out);
  * handle drops the keys it wrote from it at once. */
 int rcg_near_stats(uintptr_t handle, rcg_out *out);
 
-/* Test-only: panics inside Go on this handle; returns RCG_ERR_INTERNAL and
- * disables the handle. Proves a panic never crashes the host process. */
-int rcg_debug_panic(uintptr_t handle, rcg_out *out);
-
 /* Asynchronous calls, for event loops (one completion queue per loop).
  * rcg_async_open takes a descriptor the caller polls for reading (an eventfd,
  * or the write end of a pipe whose read end it polls); the library keeps its
@@ -355,27 +354,6 @@ int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, in
                      int64_t n1, int64_t n2);
 int rcg_async_drain(uintptr_t queue, rcg_out *out);
 int rcg_async_stats(rcg_out *out);
-
-/* Test-only (bench/stages.py): calls one export count times inside Go, with
- * no cgo crossing per call, and sets out->num = the total nanoseconds. op is
- * an RCG_REPEAT_* value; frame holds its arguments: NOOP (resolve the handle
- * only) ignores it, GET takes [key], SET [key, value] (ttl_ms as rcg_set),
- * GET_MANY and SET_MANY the frame rcg_get_many / rcg_set_many take; WIRE_NETCONN
- * and WIRE_SYSCALL take [addr "host:port", request bytes, reply length in decimal]
- * and time the bare round trip on a connection of their own, through Go's
- * net.Conn or through blocking syscalls on the calling thread. Results
- * are discarded. A non-empty cpu_profile is a file path: a Go pprof CPU
- * profile of the loop is written there. Stops at the first error status and
- * returns it with its message. */
-#define RCG_REPEAT_NOOP 0
-#define RCG_REPEAT_GET 1
-#define RCG_REPEAT_SET 2
-#define RCG_REPEAT_GET_MANY 3
-#define RCG_REPEAT_SET_MANY 4
-#define RCG_REPEAT_WIRE_NETCONN 5
-#define RCG_REPEAT_WIRE_SYSCALL 6
-int rcg_debug_repeat(uintptr_t handle, rcg_out *out, int op, const uint8_t *frame, size_t frame_len,
-                     int64_t ttl_ms, int64_t count, const uint8_t *cpu_profile, size_t cpu_profile_len);
 
 #ifdef __cplusplus
 }

@@ -167,33 +167,70 @@ _scratch = _Scratch()
 _lib: ctypes.CDLL | None = None
 _load_lock = threading.Lock()
 
-# (name, argtypes); every function returns int except rcg_free.
-_H, _O, _B, _N, _I64 = c_size_t, c_void_p, c_char_p, c_size_t, c_int64
-_SIGNATURES: dict[str, list[Any]] = {
-    "rcg_version": [_O],
-    "rcg_build_info": [_O],
-    "rcg_stats": [_O],
-    "rcg_open": [_B, _N, _O],
-    "rcg_close": [_H, _O],
-    "rcg_ping": [_H, _O],
-    "rcg_get": [_H, _O, _B, _N],
-    "rcg_set": [_H, _O, _B, _N, _B, _N, _I64, c_int],
-    "rcg_delete": [_H, _O, _B, _N],
-    "rcg_exists": [_H, _O, _B, _N],
-    "rcg_expire": [_H, _O, _B, _N, _I64],
-    "rcg_persist": [_H, _O, _B, _N],
-    "rcg_ttl": [_H, _O, _B, _N],
-    "rcg_incr": [_H, _O, _B, _N, _I64],
-    "rcg_rename": [_H, _O, _B, _N, _B, _N],
-    "rcg_get_many": [_H, _O, _B, _N],
-    "rcg_set_many": [_H, _O, _B, _N, _I64],
-    "rcg_delete_many": [_H, _O, _B, _N],
-    "rcg_clear": [_H, _O, _B, _N],
-    "rcg_command": [_H, _O, _B, _N],
-    "rcg_locate": [_H, _O, _B, _N],
-    "rcg_debug_panic": [_H, _O],
-    "rcg_near_stats": [_H, _O],
-    "rcg_decode": [_O, _B, _N],
+# The C types of the ABI (capi/redis_cache_go.h), as ctypes passes them: a handle or queue
+# (uintptr_t) and a length (size_t) as c_size_t, the rcg_out pointer as c_void_p (an int or a
+# ready c_void_p), input bytes (const uint8_t *) as c_char_p, int64_t as c_int64, int as c_int.
+_H, _O, _B, _N, _I64, _INT = c_size_t, c_void_p, c_char_p, c_size_t, c_int64, c_int
+Signature = tuple[Any, tuple[Any, ...]]  # (restype, argtypes)
+
+# Every export the package calls, applied to the library in one place when it loads (_load).
+# tests/python/test_abi_table.py holds this table against the header's prototypes.
+_SIGNATURES: dict[str, Signature] = {
+    # no handle
+    "rcg_version": (_INT, (_O,)),
+    "rcg_build_info": (_INT, (_O,)),
+    "rcg_stats": (_INT, (_O,)),
+    "rcg_decode": (_INT, (_O, _B, _N)),
+    "rcg_free": (None, (c_void_p,)),
+    # handles and the cache calls (_native.Client)
+    "rcg_open": (_INT, (_B, _N, _O)),
+    "rcg_close": (_INT, (_H, _O)),
+    "rcg_ping": (_INT, (_H, _O)),
+    "rcg_get": (_INT, (_H, _O, _B, _N)),
+    "rcg_set": (_INT, (_H, _O, _B, _N, _B, _N, _I64, _INT)),
+    "rcg_delete": (_INT, (_H, _O, _B, _N)),
+    "rcg_exists": (_INT, (_H, _O, _B, _N)),
+    "rcg_expire": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_persist": (_INT, (_H, _O, _B, _N)),
+    "rcg_ttl": (_INT, (_H, _O, _B, _N)),
+    "rcg_incr": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_rename": (_INT, (_H, _O, _B, _N, _B, _N)),
+    "rcg_get_many": (_INT, (_H, _O, _B, _N)),
+    "rcg_set_many": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_delete_many": (_INT, (_H, _O, _B, _N)),
+    "rcg_clear": (_INT, (_H, _O, _B, _N)),
+    "rcg_command": (_INT, (_H, _O, _B, _N)),
+    "rcg_server_command": (_INT, (_H, _O, _I64, _B, _N)),
+    "rcg_locate": (_INT, (_H, _O, _B, _N)),
+    "rcg_near_stats": (_INT, (_H, _O)),
+    "rcg_cache_stats": (_INT, (_H, _O)),
+    # herd get_or_set, locks, key walks (_native_ext.Client)
+    "rcg_herd_ask": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_herd_publish": (_INT, (_H, _O, _I64, _B, _N, _I64, _I64)),
+    "rcg_herd_abandon": (_INT, (_H, _O, _I64)),
+    "rcg_herd_waiting": (_INT, (_H, _O)),
+    "rcg_lock_acquire": (_INT, (_H, _O, _B, _N, _I64, _I64, _I64, _INT)),
+    "rcg_lock_release": (_INT, (_H, _O, _B, _N, _B, _N)),
+    "rcg_lock_extend": (_INT, (_H, _O, _B, _N, _B, _N, _I64, _INT)),
+    "rcg_lock_held": (_INT, (_H, _O, _B, _N)),
+    "rcg_scan": (_INT, (_H, _O, _I64, _I64, _B, _N, _I64)),
+    "rcg_delete_pattern": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_reinsert": (_INT, (_H, _O, _B, _N, _I64)),
+    "rcg_walk_step": (_INT, (_H, _O, _INT, _I64, _I64, _B, _N, _I64)),
+    # async completion queues (_native_async)
+    "rcg_async_open": (_INT, (_INT, _O)),
+    "rcg_async_close": (_INT, (_H, _O)),
+    "rcg_async_submit": (_INT, (_H, _H, _O, _INT, _I64, _B, _N, _B, _N, _I64, _I64)),
+    "rcg_async_drain": (_INT, (_H, _O)),
+    "rcg_async_stats": (_INT, (_O,)),
+}
+
+# The test and bench exports (capi/redis_cache_go_debug.h): only in a library built with the Go
+# tag rcgdebug (`make build-debug`, $RCG_DEBUG_LIBRARY), loaded through RCG_LIBRARY in the tests
+# and benchmarks that use them; applied only when the loaded library has them.
+_DEBUG_SIGNATURES: dict[str, Signature] = {
+    "rcg_debug_panic": (_INT, (_H, _O)),
+    "rcg_debug_repeat": (_INT, (_H, _O, _INT, _B, _N, _I64, _I64, _B, _N)),  # bench/stages.py
 }
 
 
@@ -222,12 +259,9 @@ def _load(path: str) -> ctypes.CDLL:
         lib = ctypes.CDLL(path)  # CDLL, not PyDLL: calls release the GIL
     except OSError as e:
         raise exc.LibraryError(f"redis-cache-go: cannot load {path}: {e}") from e
-    for name, argtypes in _SIGNATURES.items():
-        fn = getattr(lib, name)
-        fn.argtypes = argtypes
-        fn.restype = c_int
-    lib.rcg_free.argtypes = [c_void_p]
-    lib.rcg_free.restype = None
+    _apply(lib, _SIGNATURES)
+    if has_debug_exports(lib):
+        _apply(lib, _DEBUG_SIGNATURES)
     # rcg_get once more, without argtypes, for Client.get: ctypes then passes the handle and the
     # key length (Python ints) as C ints instead of converting each through c_size_t.from_param
     # (measured: 0.43 vs 0.71 µs per call of the same export). libffi widens a C int argument to
@@ -237,9 +271,22 @@ def _load(path: str) -> ctypes.CDLL:
     # in registers (rcg_get's four are): a C int on the stack fills half its 8-byte slot, so
     # rcg_set (its int64 TTL is the 7th argument) keeps its argtypes.
     get_int = lib._FuncPtr(("rcg_get", lib))
-    get_int.restype = c_int
+    get_int.restype = _SIGNATURES["rcg_get"][0]
     setattr(lib, "rcg_get_int", get_int)  # looked up as lib.rcg_get_int like the others
     return lib
+
+
+def has_debug_exports(lib: ctypes.CDLL) -> bool:
+    """Whether lib was built with -tags rcgdebug (it exports capi/redis_cache_go_debug.h)."""
+    return hasattr(lib, "rcg_debug_panic")
+
+
+def _apply(lib: ctypes.CDLL, signatures: dict[str, Signature]) -> None:
+    """Set restype and argtypes of every export in signatures (the only place that sets them)."""
+    for name, (restype, argtypes) in signatures.items():
+        fn = getattr(lib, name)
+        fn.restype = restype
+        fn.argtypes = argtypes
 
 
 def _take(lib: ctypes.CDLL, s: _Scratch) -> bytes:
@@ -646,6 +693,13 @@ class Client:
         return {k: int(v) for k, v in (item.split("=") for item in _take(lib, s).decode().split())}
 
     def debug_panic(self) -> None:
-        """Test-only: provoke a Go panic inside the library (raises InternalError)."""
+        """Test-only: provoke a Go panic inside the library (raises InternalError). Needs the
+        library built with -tags rcgdebug (`make build-debug`), loaded through RCG_LIBRARY."""
+        if not has_debug_exports(_lib or library()):
+            raise exc.LibraryError(
+                f"redis-cache-go: {library_path()} has no test exports: load the library built "
+                "with -tags rcgdebug (`make build-debug`: build/debug/libredis_cache_go.so) "
+                "through RCG_LIBRARY"
+            )
         lib, status, s = self._invoke("rcg_debug_panic")
         self._raise(lib, status, s)

@@ -5,7 +5,8 @@ Contract: capi/redis_cache_go.h, "Asynchronous calls". Each event loop gets one 
 ``loop.add_reader``. ``rcg_async_submit`` copies the inputs, starts the operation and returns at
 once; when a result is queued in Go the descriptor becomes readable and one ``rcg_async_drain``
 call hands over every finished operation, whose futures are then resolved on the loop thread.
-Nothing calls from Go into Python, and nothing here loads the library at import.
+Nothing calls from Go into Python, and nothing here loads the library at import. The exports'
+signatures are in ``_native._SIGNATURES`` with all the others.
 
 A task cancelled while its operation is in flight only drops its ticket: the operation completes
 in Go within the configured timeouts, its connection goes back to the pool, and the completion is
@@ -24,23 +25,14 @@ import struct
 import sys
 import threading
 import weakref
-from ctypes import c_int, c_int64
 from typing import Any, Callable, Sequence
 
 from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
-from redis_cache_go._native import _B, _ERRORS, _H, _I64, _N, _O, OK, _scratch, _take
+from redis_cache_go._native import _ERRORS, OK, _scratch, _take
 
 # Operation codes (RCG_ASYNC_* in the header).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
-
-_native._SIGNATURES.update({
-    "rcg_async_open": [c_int, _O],
-    "rcg_async_close": [_H, _O],
-    "rcg_async_submit": [_H, _H, _O, c_int, c_int64, _B, _N, _B, _N, _I64, _I64],
-    "rcg_async_drain": [_H, _O],
-    "rcg_async_stats": [_O],
-})
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length

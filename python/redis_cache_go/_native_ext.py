@@ -1,40 +1,20 @@
 """ctypes calls for herd get_or_set, locks and key walks (capi/herd.go, capi/extended.go).
 
-``Client`` here is ``_native.Client`` plus these calls; the backend uses it. Importing this module
-only adds the signatures to ``_native``'s table: the library is still loaded on first use.
+``Client`` here is ``_native.Client`` plus these calls; the backend uses it. The exports'
+signatures are in ``_native._SIGNATURES`` with all the others; the library is loaded on first use.
 """
 from __future__ import annotations
 
 import json
-from ctypes import c_int
 from typing import Any, Sequence
 
 from redis_cache_go import _native
-from redis_cache_go._native import (
-    MISS, OK, _B, _H, _I64, _N, _O, _scratch, _take, decode_frame, decode_reply, encode_frame,
-)
+from redis_cache_go._native import MISS, OK, _scratch, _take, decode_frame, decode_reply, encode_frame
 
 HERD_COMPUTE = 2  # rcg_herd_ask: the caller computes (RCG_HERD_COMPUTE)
 HERD_FAILED = 3  # rcg_herd_ask: the computation waited for failed (RCG_HERD_FAILED)
 LOCK_BLOCKING = 1  # rcg_lock_acquire flag
 WALK_COUNT, WALK_DELETE, WALK_REINSERT = 0, 1, 2  # rcg_walk_step operations
-
-_native._SIGNATURES.update({
-    "rcg_herd_ask": [_H, _O, _B, _N, _I64],
-    "rcg_herd_publish": [_H, _O, _I64, _B, _N, _I64, _I64],
-    "rcg_herd_abandon": [_H, _O, _I64],
-    "rcg_herd_waiting": [_H, _O],
-    "rcg_lock_acquire": [_H, _O, _B, _N, _I64, _I64, _I64, c_int],
-    "rcg_lock_release": [_H, _O, _B, _N, _B, _N],
-    "rcg_lock_extend": [_H, _O, _B, _N, _B, _N, _I64, c_int],
-    "rcg_lock_held": [_H, _O, _B, _N],
-    "rcg_scan": [_H, _O, _I64, _I64, _B, _N, _I64],
-    "rcg_delete_pattern": [_H, _O, _B, _N, _I64],
-    "rcg_reinsert": [_H, _O, _B, _N, _I64],
-    "rcg_walk_step": [_H, _O, c_int, _I64, _I64, _B, _N, _I64],
-    "rcg_cache_stats": [_H, _O],
-    "rcg_server_command": [_H, _O, _I64, _B, _N],
-})
 
 
 def _to_i64(cursor: int) -> int:

@@ -50,14 +50,6 @@ _IGNORED_POOL_KWARGS = {
     "encoding_errors": "values are bytes end to end",
     "decode_responses": "values are bytes end to end",
 }
-# Options that later releases implement; refusing them beats silently writing
-# data in a format the site does not expect.
-_NOT_YET = {
-    "SERIALIZER_CLASS", "SERIALIZER_CLASS_KWARGS", "COMPRESSOR_CLASS", "COMPRESSOR_CLASS_KWARGS",
-    "COMPRESSOR", "COMPRESSOR_LEVEL", "COMPRESS_MIN_LEN", "SERIALIZER",
-    "CLUSTER", "READ_FROM_REPLICAS",
-    "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "LOCAL_CACHE",
-}
 _SUPPORTED = {
     "DB", "PASSWORD", "PARSER_CLASS", "PICKLE_VERSION", "SOCKET_TIMEOUT", "SOCKET_CONNECT_TIMEOUT",
     "CONNECTION_POOL_CLASS", "CONNECTION_POOL_CLASS_KWARGS",
@@ -71,13 +63,10 @@ _SUPPORTED = {
     "FORK_FALLBACK",  # see _fallback.py
 }
 # Serializers and compressors (issue 4): read by _codec_settings.
-_NOT_YET -= _codec_settings.KEYS
 _SUPPORTED |= _codec_settings.KEYS
 # Cluster and Sentinel (issue 8): read by _topology.
-_NOT_YET -= _topology.KEYS
 _SUPPORTED |= _topology.KEYS
 # The near-cache (issue 9): read by _local_cache.
-_NOT_YET.discard(_local_cache.KEY)
 _SUPPORTED.add(_local_cache.KEY)
 _URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
 
@@ -383,15 +372,12 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
 
 
 def _check_option_names(options: dict[str, Any]) -> None:
-    known = _SUPPORTED | _NOT_YET
     for key in ("IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "FORK_FALLBACK"):
         if key in options and not isinstance(options[key], bool):
             raise _bad(f"OPTIONS[{key!r}]", options[key], "must be True or False")
     for key in options:
-        if key in _NOT_YET:
-            raise _bad(f"OPTIONS[{key!r}]", options[key], "is not supported by this version of redis-cache-go yet")
-        if key not in known:
-            hint = difflib.get_close_matches(str(key), sorted(known), n=1)
+        if key not in _SUPPORTED:
+            hint = difflib.get_close_matches(str(key), sorted(_SUPPORTED), n=1)
             why = f"unknown option (did you mean {hint[0]!r}?)" if hint else "unknown option"
             raise _bad(f"OPTIONS[{key!r}]", options[key], why)
 
@@ -414,7 +400,7 @@ def _check_entry_keys(params: dict[str, Any], db: int) -> None:
             _notes.warn(what, f"is not read: django-kidoredis read the database at the top level; here it goes in "
                         f"OPTIONS, and until then this cache uses database {db}", _notes.UNREAD_KEY,
                         f"Move it into OPTIONS: 'OPTIONS': {{'DB': {shown}}} (or use the lower-case top-level 'db').")
-        elif name in _SUPPORTED or name in _NOT_YET or name in _compat.DJANGO_REDIS_KEYS:
+        elif name in _SUPPORTED or name in _compat.DJANGO_REDIS_KEYS:
             _notes.warn(what, "is not read at the top level: it is an OPTIONS key", _notes.UNREAD_KEY,
                         f"Move it into OPTIONS: 'OPTIONS': {{{name!r}: ...}}.")
         else:
@@ -476,7 +462,6 @@ def documented_keys() -> dict[str, frozenset[str]]:
     """Every settings name the code accepts, grouped as the settings reference lists them."""
     return {
         "OPTIONS key": frozenset(_SUPPORTED),
-        "reserved OPTIONS key": frozenset(_NOT_YET),
         "CONNECTION_POOL_CLASS_KWARGS key": frozenset(_POOL_KWARGS | set(_IGNORED_POOL_KWARGS)),
         "LOCATION query parameter": frozenset(_URL_QUERY),
         "CACHES entry key": frozenset(_CACHES_KEYS),

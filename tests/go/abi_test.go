@@ -1,6 +1,7 @@
 package gotests
 
 import (
+	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,12 +23,42 @@ func libraryPath(t *testing.T) string {
 	return p
 }
 
+// hasDebugExports reports whether the library at path was built with -tags
+// rcgdebug: whether it exports rcg_debug_panic (capi/redis_cache_go_debug.h).
+func hasDebugExports(t *testing.T, path string) bool {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == "rcg_debug_panic" && s.Section != elf.SHN_UNDEF {
+			return true
+		}
+	}
+	return false
+}
+
 // TestCABI compiles a C program against the hand-written header and the
 // built library, and runs it against a real server: scratch buffer and
-// overflow results, frames, statuses, the fork guard, panic recovery and
-// handle lifetime, all through the public C entry points.
+// overflow results, frames, statuses, the fork guard and handle lifetime,
+// all through the public C entry points; with a library built with -tags
+// rcgdebug (make test-capi uses one, and sets RCG_CABI_DEBUG=1 to insist on
+// it) also panic recovery and the repeat loop, through redis_cache_go_debug.h.
 func TestCABI(t *testing.T) {
 	lib := libraryPath(t)
+	debug := hasDebugExports(t, lib)
+	if os.Getenv("RCG_CABI_DEBUG") == "1" && !debug {
+		t.Fatalf("RCG_CABI_DEBUG=1 but %s has no rcg_debug_* exports: build it with -tags rcgdebug", lib)
+	}
+	if !debug {
+		t.Logf("%s is a production build (no -tags rcgdebug): panic recovery is checked by make test-capi", lib)
+	}
 	s := startRedis(t)
 	root := repoRoot(t)
 	dir := t.TempDir()
@@ -40,10 +71,14 @@ func TestCABI(t *testing.T) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(dir, "abi_check")
-	cc := exec.Command("gcc", "-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror",
-		"-I", filepath.Join(root, "capi"),
+	args := []string{"-std=c11", "-D_POSIX_C_SOURCE=200809L", "-Wall", "-Wextra", "-Werror"}
+	if debug {
+		args = append(args, "-DRCG_DEBUG")
+	}
+	args = append(args, "-I", filepath.Join(root, "capi"),
 		"-o", bin, filepath.Join(root, "tests", "go", "abi", "abi_check.c"),
 		"-L", dir, "-lredis_cache_go", "-Wl,-rpath,"+dir)
+	cc := exec.Command("gcc", args...)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("compile abi_check.c: %v\n%s", err, out)
 	}

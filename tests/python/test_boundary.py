@@ -20,6 +20,7 @@ from redis_cache_go import exceptions as exc
 
 PYTHONPATH = os.environ.get("PYTHONPATH", "")
 LIB_PATH = _native.library_path()
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def run_python(code: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
@@ -140,13 +141,49 @@ def test_fork_before_first_use_works(redis_server):
     assert result.stdout.strip() == "ok"
 
 
-def test_go_panic_becomes_an_exception_and_the_cache_recovers(make_cache):
+def debug_library() -> str:
+    """The library built with -tags rcgdebug (its test exports: rcg_debug_panic), which `make
+    build-debug` writes to $RCG_DEBUG_LIBRARY (the Makefile exports it), by default build/debug/.
+    A test loads it in a subprocess of its own, through RCG_LIBRARY: never next to the production
+    library in this process (two Go runtimes in one process do not get along)."""
+    path = os.environ.get("RCG_DEBUG_LIBRARY") or os.path.join(REPO, "build", "debug", _native.LIBRARY_NAME)
+    if not os.path.exists(path):
+        pytest.fail(f"{path} not found: run `make build-debug` (make test-python does)")
+    return path
+
+
+def test_go_panic_becomes_an_exception_and_the_cache_recovers(redis_server):
+    result = run_python(
+        SETUP
+        + f"""
+    from redis_cache_go import exceptions as exc
+    cache = RedisCache("{redis_server.location}", {{"OPTIONS": {{"DB": 0}}}})
+    cache.set("panic-k", "v")
+    try:
+        cache._client.debug_panic()
+    except exc.InternalError as e:
+        assert "deliberate panic" in str(e), e
+    else:
+        raise AssertionError("no InternalError")
+    # The disabled handle is dropped; the next call opens a fresh one.
+    assert cache.get("panic-k") == "v"
+    print("ok")
+    """,
+        RCG_LIBRARY=debug_library(),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok"
+
+
+def test_the_production_library_refuses_debug_calls_clearly(make_cache):
+    """The package's library has no test exports: asking for one names the build that has them."""
+    if _native.has_debug_exports(_native.library()):
+        pytest.skip(f"RCG_LIBRARY={_native.library_path()} is a -tags rcgdebug build")
     cache = make_cache()
     cache.set("k", "v")
-    with pytest.raises(exc.InternalError) as info:
+    with pytest.raises(exc.LibraryError) as info:
         cache._client.debug_panic()
-    assert "deliberate panic" in str(info.value)
-    # The disabled handle is dropped; the next call opens a fresh one.
+    assert "rcgdebug" in str(info.value) and "make build-debug" in str(info.value)
     assert cache.get("k") == "v"
 
 

@@ -1,7 +1,7 @@
 """The settings reference (docs/settings.md) against the code (issue 10, bar 4).
 
-Every name the code accepts — OPTIONS keys, reserved keys, CONNECTION_POOL_CLASS_KWARGS keys, URL
-query parameters, the top-level ``db`` — must be a row of the reference, and every row must be a
+Every name the code accepts — OPTIONS keys, CONNECTION_POOL_CLASS_KWARGS keys, URL query
+parameters, the top-level ``db`` — must be a row of the reference, and every row must be a
 name the code accepts. Defaults written as literals in the reference must equal the code's: the
 ``OPTIONS.get("KEY", literal)`` reads anywhere in the package, the Python constants, and the Go
 constants the native library applies when Python leaves a value unset.
@@ -87,8 +87,8 @@ def rows_of(kind: str) -> dict[str, Row]:
 def test_reference_lists_exactly_the_names_the_code_accepts(kind):
     documented = [r.key for r in ROWS if r.kind == kind]
     accepted = _settings.documented_keys()[kind]
-    # (a kind the code has emptied, e.g. no reserved keys left, may drop its table)
-    assert documented or not accepted, f"docs/settings.md has no table whose header starts with | {kind} |"
+    assert accepted, f"the code accepts no {kind}: drop the kind from documented_keys()"
+    assert documented, f"docs/settings.md has no table whose header starts with | {kind} |"
     dupes = sorted({k for k in documented if documented.count(k) > 1})
     assert not dupes, f"listed twice in docs/settings.md ({kind}): {dupes}"
     undocumented = sorted(accepted - set(documented))
@@ -107,10 +107,7 @@ def test_registry_matches_what_parse_accepts_and_refuses():
         try:  # the value may be wrong for the key; the name must be known
             _parse({key: False})
         except ImproperlyConfigured as e:
-            assert "unknown option" not in str(e) and "not supported" not in str(e), str(e)
-    for key in registry["reserved OPTIONS key"]:
-        with pytest.raises(ImproperlyConfigured, match="not supported by this version"):
-            _parse({key: {}})
+            assert "unknown option" not in str(e), str(e)
     with pytest.raises(ImproperlyConfigured, match="unknown option"):
         _parse({"SOCKET_TIMOUT": 1})
 

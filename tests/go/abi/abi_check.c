@@ -1,6 +1,8 @@
 /* Exercises libredis_cache_go.so through its hand-written header only, as any C
  * caller would. Usage: abi_check HOST:PORT. Prints one line per check and exits
- * non-zero on the first failure. */
+ * non-zero on the first failure. Compiled with -DRCG_DEBUG (TestCABI does so for a
+ * library built with -tags rcgdebug) it also checks the test exports of
+ * redis_cache_go_debug.h: the repeat loop and panic recovery. */
 #define _GNU_SOURCE /* memmem */
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +14,9 @@
 #include <unistd.h>
 
 #include "redis_cache_go.h"
+#ifdef RCG_DEBUG
+#include "redis_cache_go_debug.h"
+#endif
 
 static uint8_t scratch[256];
 static rcg_out out;
@@ -377,6 +382,7 @@ int main(int argc, char **argv) {
     CHECK(st == RCG_OK && out.len > 0 && memcmp(out.buf, "inflight=0 queues=0", 19) == 0, "async stats %.*s", (int)out.len, (char *)out.buf);
     printf("ok async submit, eventfd wake-up, drain, close\n");
 
+#ifdef RCG_DEBUG
     /* test-only repeat loop (bench/stages.py): 3 GETs of abi:k inside Go */
     reset_out();
     uint32_t rhdr[2] = {1, 5};
@@ -389,6 +395,7 @@ int main(int argc, char **argv) {
     st = rcg_debug_repeat(h, &out, 99, rframe, sizeof rframe, 0, 3, NULL, 0);
     CHECK(st == RCG_ERR_ARGUMENT, "repeat with an unknown op status %d", st);
     printf("ok debug repeat\n");
+#endif
 
     reset_out();
     st = rcg_near_stats(h, &out);
@@ -417,12 +424,16 @@ int main(int argc, char **argv) {
     }
     printf("ok near-cache stats, open and refusal\n");
 
+#ifdef RCG_DEBUG
     reset_out();
     st = rcg_debug_panic(h, &out);
     CHECK(st == RCG_ERR_INTERNAL, "panic status %d", st);
     st = rcg_get(h, &out, S("abi:k"), 5);
     CHECK(st == RCG_ERR_INTERNAL, "disabled handle status %d", st);
     printf("ok panic recovered, handle disabled\n");
+#else
+    printf("skip debug repeat and panic recovery: not a -tags rcgdebug library\n");
+#endif
 
     st = rcg_close(h, &out);
     CHECK(st == RCG_OK, "close status %d", st);
