@@ -234,7 +234,7 @@ func ShardOptions(opts Options) (shard.Options, error) {
 // touch the network; the first operation connects.
 func Open(opts Options) (*Cache, error) {
 	o := opts.withDefaults()
-	so, err := ShardOptions(o)
+	so, err := ShardOptions(opts) // not o: a cluster tells an explicit DB from the default
 	if err != nil {
 		return nil, err
 	}
