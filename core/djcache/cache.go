@@ -80,8 +80,10 @@ type Options struct {
 	// Location lists the servers as LOCATION does: "host:port",
 	// "[::1]:6379", a bare host, a socket path, or a redis://, rediss:// or
 	// unix:// URL (with ?db=, ?socket_timeout=, ?socket_connect_timeout=,
-	// ?ssl_cert_reqs=). Use SplitLocation for a comma-separated string.
-	// Default: "127.0.0.1:6379".
+	// ?ssl_cert_reqs=); or the seed nodes of one Redis Cluster, every entry
+	// a redis+cluster:// or rediss+cluster:// URL (database 0). Use
+	// SplitLocation for a comma-separated string. Default (nil):
+	// "127.0.0.1:6379"; an empty non-nil list is an error, as in Django.
 	Location []string
 	// DB is the database for entries that do not name one (OPTIONS["DB"]).
 	// Default: DefaultDB (1). Use DB(0) for database 0.
