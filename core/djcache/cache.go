@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
@@ -79,8 +80,10 @@ type Options struct {
 	// Location lists the servers as LOCATION does: "host:port",
 	// "[::1]:6379", a bare host, a socket path, or a redis://, rediss:// or
 	// unix:// URL (with ?db=, ?socket_timeout=, ?socket_connect_timeout=,
-	// ?ssl_cert_reqs=). Use SplitLocation for a comma-separated string.
-	// Default: "127.0.0.1:6379".
+	// ?ssl_cert_reqs=); or the seed nodes of one Redis Cluster, every entry
+	// a redis+cluster:// or rediss+cluster:// URL (database 0). Use
+	// SplitLocation for a comma-separated string. Default (nil):
+	// "127.0.0.1:6379"; an empty non-nil list is an error, as in Django.
 	Location []string
 	// DB is the database for entries that do not name one (OPTIONS["DB"]).
 	// Default: DefaultDB (1). Use DB(0) for database 0.
@@ -182,15 +185,37 @@ type Cache struct {
 // derived as the Python package derives them from the same settings.
 func ShardOptions(opts Options) (shard.Options, error) {
 	o := opts.withDefaults()
+	if opts.Location != nil && len(opts.Location) == 0 {
+		o.Location = opts.Location // nil is the default; an empty LOCATION is an error, as in Django
+	}
+	if *o.DB < 0 || *o.DB > MaxDB {
+		return shard.Options{}, fmt.Errorf("djcache: Options.DB = %d: must be an integer from 0 to %d", *o.DB, MaxDB)
+	}
+	loc, err := parseLocation(o.Location, *o.DB, o.Password)
+	if err != nil {
+		return shard.Options{}, err
+	}
 	so := shard.Options{Mode: o.Mode, HashRing: o.HashRing, Weights: o.Weights, Primary: o.Primary}
-	for _, entry := range o.Location {
-		if len(entry) == 0 {
-			return shard.Options{}, fmt.Errorf("djcache: empty LOCATION entry in %q", o.Location)
+	servers := loc.servers
+	if loc.cluster {
+		// One client on the cluster: every entry is a seed node, and the
+		// first one's credentials and TLS serve every node, as in Python.
+		if opts.DB != nil && *opts.DB != 0 {
+			return shard.Options{}, fmt.Errorf("djcache: Options.DB = %d: a Redis Cluster has only database 0", *opts.DB)
 		}
-		s, err := parseEntry(entry, *o.DB, o.Password)
-		if err != nil {
-			return shard.Options{}, err
+		t := &client.Topology{Cluster: true}
+		for _, s := range servers {
+			t.Addrs = append(t.Addrs, s.opts.Addr)
 		}
+		first := servers[0]
+		first.opts.Topology = t
+		if first.opts.TLS != nil {
+			first.opts.TLS.ServerName = "" // each node's own host name, as go-redis dials it
+		}
+		servers = []server{first}
+		so.Mode, so.Weights, so.Primary = shard.Ring, nil, 0
+	}
+	for i, s := range servers {
 		if s.opts.ReadTimeout == 0 {
 			s.opts.ReadTimeout = o.SocketTimeout
 		}
@@ -199,8 +224,8 @@ func ShardOptions(opts Options) (shard.Options, error) {
 		}
 		s.opts.PoolSize = o.MaxConnections
 		so.Servers = append(so.Servers, s.opts)
-		if o.HashRing == shard.DjangoRedisRing {
-			s.name = entry // django-redis names a node by its LOCATION entry as written
+		if o.HashRing == shard.DjangoRedisRing && !loc.cluster {
+			s.name = o.Location[i] // django-redis names a node by its LOCATION entry as written
 		}
 		so.Names = append(so.Names, s.name)
 	}
@@ -211,7 +236,7 @@ func ShardOptions(opts Options) (shard.Options, error) {
 // touch the network; the first operation connects.
 func Open(opts Options) (*Cache, error) {
 	o := opts.withDefaults()
-	so, err := ShardOptions(o)
+	so, err := ShardOptions(opts) // not o: a cluster tells an explicit DB from the default
 	if err != nil {
 		return nil, err
 	}

@@ -139,3 +139,22 @@ func TestParseEntry(t *testing.T) {
 		}
 	}
 }
+
+// A LOCATION of redis+cluster:// entries opens one Redis Cluster client on
+// database 0 (nothing connects until the first operation); Options.DB may
+// say 0 but nothing else.
+func TestOpenClusterLocation(t *testing.T) {
+	for _, db := range []*int{nil, DB(0)} {
+		c, err := OpenURL("redis+cluster://127.0.0.1:7000, redis+cluster://127.0.0.1:7001", Options{DB: db})
+		if err != nil {
+			t.Fatalf("DB %v: got %v; want no error", db, err)
+		}
+		if got, want := c.String(), "djcache redis cluster 127.0.0.1:7000,127.0.0.1:7001"; got != want {
+			t.Errorf("got %q; want %q", got, want)
+		}
+		_ = c.Close()
+	}
+	if _, err := OpenURL("redis+cluster://127.0.0.1:7000", Options{DB: DB(2)}); err == nil || !strings.Contains(err.Error(), "only database 0") {
+		t.Errorf("DB 2: got %v; want a Redis Cluster has only database 0", err)
+	}
+}

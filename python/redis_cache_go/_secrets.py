@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import re
 from typing import Any
+from urllib.parse import unquote_plus
 
 MASK = "***"
 # Names whose value is a secret, and the words that make any other name one.
@@ -30,28 +31,44 @@ def is_secret_name(name: Any) -> bool:
     return bool(difflib.get_close_matches(upper, SECRET_NAMES, n=1, cutoff=0.8))
 
 
-def redact_url(entry: str) -> str:
-    """A LOCATION entry with its password (if any) replaced by ``***``; the user name is kept.
+# The LOCATION query parameters whose values messages show; any other parameter's value is masked
+# (a URL copied from redis-py may carry ``?password=``). _settings reads exactly these.
+URL_QUERY = frozenset({"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"})
 
-    Also for ``user:password@host:port`` written without a scheme.
+
+def redact_url(entry: str) -> str:
+    """A LOCATION entry with its password (if any) replaced by ``***``; the user name is kept, and
+    so are the values of the known query parameters (the others' values are masked too).
+
+    Also for ``user:password@host:port`` written without a scheme. core/djcache/location.go's
+    redact does the same (tests/fixtures/locations.json checks both).
     """
     scheme, sep, rest = entry.partition("://")
     if not sep:
         scheme, rest = "", entry
-    if "@" not in rest:
-        return entry
-    creds, _, tail = rest.rpartition("@")
-    if ":" not in creds:
-        return entry
-    user = creds.split(":", 1)[0]
-    return f"{scheme}{sep}{user}:{MASK}@{tail}"
+    if "@" in rest:
+        creds, _, tail = rest.rpartition("@")
+        if ":" in creds:
+            rest = f"{creds.split(':', 1)[0]}:{MASK}@{tail}"
+    if sep and "?" in rest:
+        head, _, query = rest.partition("?")
+        rest = head + "?" + "&".join(_redact_param(p) for p in query.split("&"))
+    return f"{scheme}{sep}{rest}"
+
+
+def _redact_param(param: str) -> str:
+    name, eq, value = param.partition("=")
+    if not value or unquote_plus(name) in URL_QUERY:
+        return param
+    end = min((i for i in (value.find("'"), value.find('"')) if i >= 0), default=len(value))
+    return f"{name}{eq}{MASK}{value[end:]}"  # a quote ends the value: the entry may be quoted in a message
 
 
 def redact(value: Any) -> Any:
     """A copy of ``value`` safe to print: passwords in URLs masked; in a dict (or a list of pairs)
     the values of secret-looking keys masked; recursively."""
     if isinstance(value, str):
-        return redact_url(value) if "@" in value else value
+        return redact_url(value) if "@" in value or "?" in value else value
     if isinstance(value, dict):
         return {k: MASK if is_secret_name(k) and v not in (None, "") else redact(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -72,7 +89,7 @@ def _redact_item(v: Any) -> Any:
 
 def scrub(text: str) -> str:
     """Free text with the password of every URL in it masked (the backstop for composed messages)."""
-    if "@" not in text:
+    if "@" not in text and "?" not in text:
         return text
     out, pos = [], 0
     for match in _SCHEME.finditer(text):

@@ -8,9 +8,11 @@ without loading the native library or touching the network: a wrong setting is a
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import logging
 import math
 import pickle
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -68,7 +70,7 @@ _SUPPORTED |= _codec_settings.KEYS
 _SUPPORTED |= _topology.KEYS
 # The near-cache (issue 9): read by _local_cache.
 _SUPPORTED.add(_local_cache.KEY)
-_URL_QUERY = {"db", "ssl_cert_reqs", "socket_timeout", "socket_connect_timeout"}
+_URL_QUERY = set(_secrets.URL_QUERY)  # the values of any other are masked in messages
 
 
 @dataclass(repr=False)
@@ -84,6 +86,7 @@ class Server:
     username: str | None = None
     tls: bool = False
     query: dict[str, str] = field(default_factory=dict)
+    db_in_url: bool = False  # the URL named the database (/db or ?db=)
 
     def __repr__(self) -> str:
         return f"Server({_redact(self.location)!r}, identifier={self.identifier!r})"
@@ -185,13 +188,22 @@ def _seconds(what: str, value: Any) -> float | None:
             value = float(value)
         except ValueError:
             raise _bad(what, value, "must be a number of seconds or None") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+    # at least a nanosecond and less than 2**63 of them: the Go side's time.Duration
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= _nanoseconds(value) < 2.0**63:
         raise _bad(what, value, "must be a positive number of seconds or None")
     return float(value)
 
 
+def _nanoseconds(seconds: float) -> float:
+    try:
+        ns = float(seconds) * 1e9
+    except OverflowError:  # an int beyond a float
+        return math.inf
+    return ns if math.isfinite(ns) else math.inf  # NaN and -inf fail the range check too
+
+
 def _int(what: str, value: Any, minimum: int = 0) -> int:
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and re.fullmatch(r"-?[0-9]+", value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _bad(what, value, f"must be an integer >= {minimum}")
@@ -206,78 +218,180 @@ def split_location(location: Any) -> list[str]:
         entries = list(location)
     else:
         raise _bad("LOCATION", location, "must be a string or a list of strings")
-    if not entries or any(not isinstance(e, str) or not e.strip() for e in entries):
-        raise _bad("LOCATION", location, "needs at least one non-empty server entry")
+    if not entries:
+        raise _bad("LOCATION", location, "needs at least one server entry")
+    if any(not isinstance(e, str) for e in entries):
+        raise _bad("LOCATION", location, "must be a string or a list of strings")
+    if any(not e.strip(_SPACE) for e in entries):
+        raise _bad("LOCATION", location, "has an empty server entry")
     return entries
+
+
+# The rules below are core/djcache/location.go's too; tests/fixtures/locations.json holds the cases
+# both test suites check (tests/python/test_locations.py, core/djcache/location_fixture_test.go).
+_SPACE = " \t\n\r\x0b\x0c"  # around an entry: ignored (the seed's int() ignored it after a port)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HOST_NAME = re.compile(r"[A-Za-z0-9._-]+\Z")
+_DIGITS = re.compile(r"[0-9]+\Z")
+_DECIMAL = re.compile(r"(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
+_USERINFO = re.compile(r"[A-Za-z0-9._~!$&'()*+,;=:%@-]*\Z")  # RFC 3986 (Go's url.Parse checks the same)
+MAX_DB = 2**31 - 1  # Redis' databases setting is an int
 
 
 def parse_server(entry: str, db: int, password: str | None) -> Server:
     """Parse one LOCATION entry: host:port, redis://, rediss://, unix://, or a socket path."""
+    text = entry.strip(_SPACE)
+    if _CONTROL.search(text):
+        raise _bad("LOCATION entry", _redact(entry), "contains a control character")
     if "://" in entry:
-        return _parse_url(entry, db)
-    if entry.startswith("[") and "]:" in entry:  # [::1]:6379
-        host, _, port = entry[1:].partition("]:")
-        return Server(entry, host, _port(entry, port), db, None, password)
+        return _parse_url(entry, text, db)
+    if text.startswith("[") and "]:" in text:  # [::1]:6379
+        address, _, port_text = text[1:].partition("]:")
+        if ":" not in address:
+            raise _bad("LOCATION entry", _redact(entry), f"{address!r} is not a host name or an IP address (brackets are for IPv6 addresses)")
+        if "@" in address:
+            raise _credentials(entry)
+        port = _port(entry, port_text)
+        return Server(entry, _host(entry, address), port, db, None, password)
     host = entry.rpartition(":")[0] if ":" in entry else entry if "/" not in entry else ""
     if "@" in entry.partition("/")[0] or "@" in host:  # user:password@host:port without redis://
-        raise _bad("LOCATION entry", entry, "a host name has no '@': write credentials in a URL, "
-                   "redis://user:password@host:port/db, or in OPTIONS['USERNAME'] / OPTIONS['PASSWORD']")
+        raise _credentials(entry)
     if ":" in entry:
-        return Server(entry, host, _port(entry, entry.rpartition(":")[2]), db, None, password)
+        port = _port(entry, entry.rpartition(":")[2])
+        _host(entry, host)
+        return Server(entry, host, port, db, None, password)  # the host as written names the ring node
     if "/" in entry:
         return Server(entry, None, None, db, entry, password)
     # A bare name without a port or a slash: django-redis-cache took it for a
     # socket file in the working directory; we take it for a host on 6379.
+    _host(entry, entry)
     return Server(entry, entry, DEFAULT_PORT, db, None, password)
 
 
-def _port(entry: str, text: str) -> int:
+def _credentials(entry: str) -> ImproperlyConfigured:
+    return _bad("LOCATION entry", entry, "a host name has no '@': write credentials in a URL, "
+                "redis://user:password@host:port/db, or in OPTIONS['USERNAME'] / OPTIONS['PASSWORD']")
+
+
+def _host(entry: str, host: str) -> str:
+    """The host (spaces around it ignored) if it is a host name or an IP address; else an error."""
+    name = host.strip(_SPACE)
+    if _HOST_NAME.match(name) or ":" in name and _is_ipv6(name):
+        return name
+    why = f"{name!r} is not a host name or an IP address"
+    if ";" in name:
+        why += " (separate servers with ',')"
+    elif ":" in name and _DIGITS.match(name.rpartition(":")[2]):
+        why += " (host:port:db is no LOCATION form: write redis://host:port/db)"
+    raise _bad("LOCATION entry", _redact(entry), why)
+
+
+def _is_ipv6(name: str) -> bool:
+    address, percent, zone = name.partition("%")
+    if percent and not _HOST_NAME.match(zone):  # an interface name: fe80::1%eth0
+        return False
     try:
-        port = int(text)
+        ipaddress.IPv6Address(name)
     except ValueError:
-        raise _bad("LOCATION entry", entry, "the port must be a number") from None
-    if not 0 < port < 65536:
-        raise _bad("LOCATION entry", entry, "the port must be between 1 and 65535")
-    return port
+        return False
+    return True
 
 
-def _parse_url(entry: str, default_db: int) -> Server:
-    url = urlsplit(entry)
+def _port(entry: str, text: str) -> int:
+    text = text.strip(_SPACE)
+    if not _DIGITS.match(text) or not 0 < int(text) < 65536:
+        raise _bad("LOCATION entry", _redact(entry), "the port must be a number between 1 and 65535")
+    return int(text)
+
+
+def _db(what: str, value: Any) -> int:
+    """A database number: an int or a string of ASCII digits, 0 to MAX_DB."""
+    if isinstance(value, str) and _DIGITS.match(value.strip(_SPACE)):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DB:
+        raise _bad(what, value, f"must be an integer from 0 to {MAX_DB}")
+    return value
+
+
+def _not_url(entry: str, why: str) -> ImproperlyConfigured:
+    return _bad("LOCATION entry", _redact(entry), f"not a valid URL ({why})")
+
+
+def _parse_url(entry: str, text: str, default_db: int) -> Server:
+    """A redis://, rediss:// or unix:// entry, read as redis-py's from_url reads it (percent-escapes
+    decoded in the user name, password, path and IPv6 zone), refusing what from_url would drop."""
+    if text.partition("://")[0].lower() not in ("redis", "rediss", "unix"):
+        raise _bad("LOCATION entry", _redact(entry), "the scheme must be redis://, rediss://, unix://, redis+cluster:// or rediss+cluster://")
+    if any(c.isspace() for c in text):
+        raise _not_url(entry, "a space must be percent-encoded as %20")
+    if "#" in text:
+        raise _not_url(entry, "a '#' must be percent-encoded as %23")
+    if _BAD_ESCAPE.search(text):
+        raise _not_url(entry, "a '%' must start an escape such as %40")
+    try:
+        url = urlsplit(text)
+    except ValueError:
+        raise _not_url(entry, "it does not parse") from None
     scheme = url.scheme.lower()
-    if scheme not in ("redis", "rediss", "unix"):
-        raise _bad("LOCATION entry", _redact(entry), "the scheme must be redis://, rediss:// or unix://")
+    if "@" in url.path or "@" in url.query:
+        raise _not_url(entry, "percent-encode '/', '?', '#' and '@' in a user name or password")
+    if ";" in url.query:
+        raise _not_url(entry, "query parameters are separated by '&'")
+    userinfo, _, hostinfo = url.netloc.rpartition("@")
+    if not _USERINFO.match(userinfo):
+        raise _not_url(entry, "percent-encode '/', '?', '#' and '@' in a user name or password")
+    if "%" in hostinfo and not hostinfo.startswith("[") \
+            or hostinfo.startswith("[") and (hostinfo.count("[") > 1 or hostinfo.count("]") > 1):
+        raise _not_url(entry, "it does not parse")  # only an IPv6 zone is percent-encoded; one [address]
+    port_text = hostinfo.rpartition("]")[2] if hostinfo.startswith("[") else hostinfo
+    if hostinfo.startswith("[") and port_text and not port_text.startswith(":"):
+        raise _not_url(entry, "an IPv6 address in brackets is followed by ':port' or nothing")
+    port_text = port_text.partition(":")[2]
+    if port_text and not _DIGITS.match(port_text):
+        raise _not_url(entry, "the port is not a number")
     query: dict[str, str] = {}
     for name, values in parse_qs(url.query, keep_blank_values=True).items():
         if name not in _URL_QUERY:
             raise _bad("LOCATION entry", _redact(entry), f"unsupported query parameter {name!r} (supported: {', '.join(sorted(_URL_QUERY))})")
-        query[name] = values[-1]
+        query[name] = values[-1].strip(_SPACE)
+    where = f"LOCATION {_redact(entry)!r}"
     if "ssl_cert_reqs" in query:
-        query["ssl_cert_reqs"] = _cert_reqs(query["ssl_cert_reqs"])
+        query["ssl_cert_reqs"] = _cert_reqs(query["ssl_cert_reqs"], f"{where} ?ssl_cert_reqs")
     for name in ("socket_timeout", "socket_connect_timeout"):
         if name in query:
-            _seconds(f"LOCATION {_redact(entry)!r} ?{name}", query[name])
+            if not _DECIMAL.match(query[name]):
+                raise _bad(f"{where} ?{name}", query[name], "must be a positive number of seconds")
+            _seconds(f"{where} ?{name}", query[name])
     # The URL's own credentials; OPTIONS' fill in what it lacks (_compat.apply_credentials).
     password = unquote(url.password) if url.password else None
     username = unquote(url.username) if url.username else None
-    db = default_db
-    if "db" in query:
-        db = _int(f"LOCATION {_redact(entry)!r} ?db", query["db"])
+    db, db_in_url = default_db, "db" in query
+    if db_in_url:
+        db = _db(f"{where} ?db", query["db"])
     if scheme == "unix":
-        if not url.path:
+        if hostinfo:
+            raise _bad("LOCATION entry", _redact(entry), "a unix:// URL has no host: write unix:///path/to/redis.sock")
+        path = unquote(url.path)
+        if not path:
             raise _bad("LOCATION entry", _redact(entry), "a unix:// URL needs a socket path")
         # The seed's identifier uses the pool defaults for host and port.
-        return Server(entry, "127.0.0.1", DEFAULT_PORT, db, url.path, password, username, False, query)
-    path = url.path.lstrip("/")
-    if path and "db" not in query:
-        db = _int(f"LOCATION {_redact(entry)!r} database", path)
-    try:
-        port = url.port or DEFAULT_PORT
-    except ValueError:
-        raise _bad("LOCATION entry", _redact(entry), "the port must be a number between 1 and 65535") from None
-    host = url.hostname or "localhost"
+        return Server(entry, "127.0.0.1", DEFAULT_PORT, db, path, password, username, False, query, db_in_url)
+    path = unquote(url.path).lstrip("/")
+    if path and not db_in_url:
+        db, db_in_url = _db(f"{where} database", path), True
+    port = int(port_text) if port_text else DEFAULT_PORT
+    if not 0 < port < 65536:
+        raise _bad("LOCATION entry", _redact(entry), "the port must be a number between 1 and 65535")
+    host = url.hostname or ""
+    if ":" in host and "%" in host:  # an IPv6 zone: fe80::1%25eth0 (RFC 6874)
+        if not host.partition("%")[2].startswith("25"):
+            raise _not_url(entry, "it does not parse")
+        host = unquote(host)
+    host = _host(entry, host) if host else "localhost"
     tls = scheme == "rediss"
     # redis:// identifiers carry '' as socket path, rediss:// carry None (seed quirk).
-    return Server(entry, host, port, db, None if tls else "", password, username, tls, query)
+    return Server(entry, host, port, db, None if tls else "", password, username, tls, query, db_in_url)
 
 
 _redact = _secrets.redact_url  # the entry with any password replaced by '***'
@@ -307,9 +421,9 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
 
     db = DEFAULT_DB
     if "DB" in options:
-        db = _int("OPTIONS['DB']", options["DB"])
+        db = _db("OPTIONS['DB']", options["DB"])
     if "db" in params:  # django-redis-cache's top-level lowercase db wins
-        db = _int("CACHES 'db'", params["db"])
+        db = _db("CACHES 'db'", params["db"])
     _check_entry_keys(params, db)
     password = options.get("PASSWORD")
     if password is not None and not isinstance(password, str):
@@ -321,9 +435,11 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
     topology = _topology.parse(options, servers, scheme_cluster)
     if topology and topology["kind"] == "cluster":
         explicit = [v for v in (options.get("DB"), params.get("db")) if v is not None]
-        if any(_int("DB", v) != 0 for v in explicit):
+        if any(_db("DB", v) != 0 for v in explicit):
             raise _bad("OPTIONS['DB']", explicit[0], "a Redis Cluster has only database 0")
         for s in servers:
+            if s.db_in_url and s.db != 0:  # redis+cluster://host:port/3 would silently be db 0
+                raise _bad("LOCATION entry", _redact(s.location), "a Redis Cluster has only database 0")
             s.db = 0
 
     pickle_version = options.get("PICKLE_VERSION", -1)
@@ -439,7 +555,7 @@ def _pool_kwargs(kwargs: Any, pool_class: str, as_written: Callable[[str], str])
     return max_connections, pool_timeout
 
 
-def _cert_reqs(value: Any) -> str:
+def _cert_reqs(value: Any, what: str = "OPTIONS['SSL_CERT_REQS']") -> str:
     import ssl
 
     names: dict[int, str] = {ssl.CERT_NONE: "none", ssl.CERT_OPTIONAL: "optional", ssl.CERT_REQUIRED: "required"}
@@ -447,7 +563,7 @@ def _cert_reqs(value: Any) -> str:
         return names[value]
     if isinstance(value, str) and value.lower() in ("none", "optional", "required"):
         return value.lower()
-    raise _bad("OPTIONS['SSL_CERT_REQS']", value, "must be 'none', 'optional' or 'required' (or an ssl.CERT_* constant)")
+    raise _bad(what, value, "must be 'none', 'optional' or 'required' (or an ssl.CERT_* constant)")
 
 
 # The names docs/settings.md documents, by the first header cell of its reference tables;

@@ -17,17 +17,20 @@ KEYS = {"CLUSTER", "READ_FROM_REPLICAS", "SENTINELS", "SENTINEL_SERVICE", "SENTI
 CLUSTER_SCHEMES = ("redis+cluster://", "rediss+cluster://")
 
 
+_SPACE = " \t\n\r\x0b\x0c"  # around an entry (as _settings and core/djcache/location.go strip it)
+
+
 def strip_cluster_scheme(entries: list[str]) -> tuple[list[str], bool]:
     """LOCATION entries with redis+cluster:// turned into redis:// (and whether any had it)."""
     out, seen = [], False
     for e in entries:
-        low = e.strip().lower()
+        low = e.strip(_SPACE).lower()
         for scheme in CLUSTER_SCHEMES:
             if low.startswith(scheme):
-                e = scheme.replace("+cluster", "") + e.strip()[len(scheme):]
+                e = scheme.replace("+cluster", "") + e.strip(_SPACE)[len(scheme):]
                 seen = True
         out.append(e)
-    if seen and not all(e.strip().lower().startswith(CLUSTER_SCHEMES) for e in entries):
+    if seen and not all(e.strip(_SPACE).lower().startswith(CLUSTER_SCHEMES) for e in entries):
         raise _bad("LOCATION", entries, "mixes redis+cluster:// entries with others")
     return out, seen
 
