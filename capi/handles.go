@@ -11,23 +11,16 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
-	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
-	"github.com/redis-cache-go/redis-cache-go/core/shard"
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 )
 
-// entry is what a handle refers to.
+// entry is what a handle refers to: an opened cache, and the state of the
+// handle around it.
 type entry struct {
-	cache *shard.Cache // one server or several
+	c *cache.Cache
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]
-	// codec is applied to the values of get/set/get_many/set_many (codec.go).
-	codec *valueCodec
-	// stats are the counters shared by every handle of the same
-	// configuration (statsgroup.go).
-	stats *statsGroup
-	// near is the near-cache (OPTIONS LOCAL_CACHE, near.go), or nil.
-	near *nearcache.Cache
 	// calls counts the calls between use and done; closing is set by
 	// rcg_close, and whoever sees calls reach 0 with closing set (close
 	// itself, or the last call out) shuts the entry, once (shut).
@@ -109,12 +102,7 @@ func (e *entry) shutdown() error {
 	if !e.shut.CompareAndSwap(false, true) {
 		return nil
 	}
-	groups.Delete(e) // its herd group (herd.go)
-	e.stats.remove(e)
-	if e.near != nil {
-		e.near.Close() // stops tracking, drops every entry
-	}
-	return e.cache.Close()
+	return e.c.Close()
 }
 
 // guard is deferred first in every export: it turns a panic into
@@ -125,12 +113,19 @@ func guard(h C.uintptr_t, out *C.rcg_out, status *C.int) {
 	if r == nil {
 		return
 	}
-	msg := fmt.Sprintf("internal error (please report it): %v", r)
-	if e := lookup(h); e != nil {
-		e.disabled.CompareAndSwap(nil, &msg)
-	}
+	msg := internalError(lookup(h), r)
 	if out != nil {
-		putMessage(out, "redis-cache-go: "+msg+"\n"+string(debug.Stack()))
+		putMessage(out, msg)
 	}
 	*status = C.RCG_ERR_INTERNAL
+}
+
+// internalError disables e (which may be nil) for the recovered panic r
+// and returns the message that reports it.
+func internalError(e *entry, r any) string {
+	msg := fmt.Sprintf("internal error (please report it): %v", r)
+	if e != nil {
+		e.disabled.CompareAndSwap(nil, &msg)
+	}
+	return "redis-cache-go: " + msg + "\n" + string(debug.Stack())
 }

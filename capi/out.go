@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"unsafe"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 )
 
@@ -80,19 +81,78 @@ func borrowedString(p *C.uint8_t, n C.size_t) string {
 	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-// frameWriter builds a frame of n items (every item missing until put) in
-// the caller's scratch buffer while a reply is read, moving to Go memory only
-// when the scratch buffer turns out too small; finish hands it to out.
-type frameWriter struct {
-	out     *C.rcg_out
-	buf     []byte
-	off     int  // end of the items written so far
-	private bool // buf is Go memory (the scratch buffer was too small)
+// cOut is the caller's rcg_out as a cache.Sink: a value is written into
+// the scratch buffer, or into C memory handed over in out->big.
+type cOut C.rcg_out
+
+// Alloc reserves n bytes of the result (see reserve).
+func (o *cOut) Alloc(n int) []byte { return reserve((*C.rcg_out)(o), n) }
+
+// Free drops what Alloc reserved.
+func (o *cOut) Free() { unreserve((*C.rcg_out)(o)) }
+
+// reply is where an operation writes its outcome: the rcg_out of a sync
+// call, or (out nil) the completion of an async one, in Go memory.
+type reply struct {
+	out *C.rcg_out
+	c   *completion
 }
 
-func newFrameWriter(out *C.rcg_out, n int) *frameWriter {
+// sink is where a value goes.
+func (r reply) sink() cache.Sink {
+	if r.out != nil {
+		return (*cOut)(r.out)
+	}
+	return r.c
+}
+
+// bytes writes b as the result.
+func (r reply) bytes(b []byte) { copy(r.sink().Alloc(len(b)), b) }
+
+// num sets the integer result.
+func (r reply) num(n int64) {
+	if r.out != nil {
+		r.out.num = C.int64_t(n)
+	} else {
+		r.c.num = n
+	}
+}
+
+// message writes msg as the result (an error message) and returns status.
+func (r reply) message(status C.int, msg string) C.int {
+	if r.out != nil {
+		putMessage(r.out, msg)
+	} else {
+		r.c.data = []byte(msg)
+	}
+	return status
+}
+
+// fail writes err's message and returns the status of its class.
+func (r reply) fail(err error) C.int { return r.message(statusOf(err), err.Error()) }
+
+// argError reports a malformed argument.
+func (r reply) argError(msg string) C.int {
+	return r.message(C.RCG_ERR_ARGUMENT, "redis-cache-go: invalid argument: "+msg)
+}
+
+// frameWriter builds a frame of n items (every item missing until put) in
+// the caller's scratch buffer while a reply is read, moving to Go memory only
+// when the scratch buffer turns out too small (or there is none: async);
+// finish makes it the result.
+type frameWriter struct {
+	r       reply
+	buf     []byte
+	off     int  // end of the items written so far
+	private bool // buf is Go memory
+}
+
+func newFrameWriter(r reply, n int) *frameWriter {
 	head := 4 + 4*n
-	w := &frameWriter{out: out, buf: scratch(out), off: head}
+	w := &frameWriter{r: r, off: head}
+	if r.out != nil {
+		w.buf = scratch(r.out)
+	}
 	if len(w.buf) < head {
 		w.buf, w.private = make([]byte, 2*head), true
 	}
@@ -116,10 +176,16 @@ func (w *frameWriter) put(i int, v []byte) {
 
 // finish makes the frame the call's result.
 func (w *frameWriter) finish() {
-	if w.private {
-		copy(reserve(w.out, w.off), w.buf[:w.off])
-		return
+	switch {
+	case w.r.out == nil:
+		w.r.c.data = w.buf[:w.off]
+	case w.private:
+		copy(reserve(w.r.out, w.off), w.buf[:w.off])
+	default:
+		w.r.out.big = nil
+		w.r.out.len = C.size_t(w.off)
 	}
-	w.out.big = nil
-	w.out.len = C.size_t(w.off)
 }
+
+// frame writes items as a frame, the result.
+func (r reply) frame(items [][]byte) { frame.Put(r.sink().Alloc(frame.Size(items)), items) }
