@@ -21,23 +21,6 @@ import (
 // queue goes from empty to non-empty; rcg_async_drain hands every queued
 // completion over in one frame. Nothing calls back into the caller.
 
-// Operation codes of rcg_async_submit (RCG_ASYNC_* in the header).
-const (
-	opGet        = 1
-	opSet        = 2
-	opDelete     = 3
-	opExists     = 4
-	opExpire     = 5
-	opPersist    = 6
-	opIncr       = 7
-	opRename     = 8
-	opGetMany    = 9
-	opSetMany    = 10
-	opDeleteMany = 11
-	opClear      = 12
-	opTTL        = 13
-)
-
 // asyncInflight counts submitted operations whose completion is not yet
 // queued, over all queues (rcg_async_stats; a leak shows as a count that
 // does not return to 0).
@@ -103,18 +86,10 @@ func (q *asyncq) release() {
 	}
 }
 
-func queueOf(h C.uintptr_t) (q *asyncq) {
-	if h == 0 {
-		return nil
-	}
-	defer func() {
-		if recover() != nil {
-			q = nil
-		}
-	}()
-	q, _ = cgo.Handle(h).Value().(*asyncq)
-	return q
-}
+// queueOf resolves a queue handle (nil: closed or invalid).
+func queueOf(h C.uintptr_t) *asyncq { return handleValue[asyncq](uintptr(h)) }
+
+const closedQueueMessage = "redis-cache-go: the completion queue is closed or invalid"
 
 //export rcgx_async_open
 func rcgx_async_open(fd C.int, out *C.rcg_out) (status C.int) {
@@ -138,7 +113,7 @@ func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(qh).Delete()
@@ -168,10 +143,10 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	}()
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
-	if op < opGet || op > opTTL {
+	if op < 0 || int(op) >= len(ops) || ops[op] == nil {
 		return argError(out, fmt.Sprintf("unknown async operation %d", int(op)))
 	}
 	// The inputs are borrowed: copy them before returning.
@@ -208,7 +183,7 @@ func rcgx_async_drain(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	q.mu.Lock()
@@ -250,8 +225,8 @@ func runOp(e *entry, code int, x args) (c completion) {
 			c = completion{status: C.RCG_ERR_INTERNAL, data: []byte(internalError(e, r))}
 		}
 	}()
-	if msg := e.disabled.Load(); msg != nil {
-		return completion{status: C.RCG_ERR_INTERNAL, data: []byte("redis-cache-go: this handle was disabled by an earlier internal error: " + *msg)}
+	if msg := e.disabledMessage(); msg != "" {
+		return completion{status: C.RCG_ERR_INTERNAL, data: []byte(msg)}
 	}
 	c.status = int32(ops[code](e, x, reply{c: &c}))
 	return c

@@ -7,7 +7,6 @@ import "C"
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
@@ -52,18 +51,12 @@ func appendBytes(b []byte, s string) []byte {
 // commandArgs decodes a frame of command items into owned strings
 // (go-redis may keep its args).
 func commandArgs(buf []byte) ([]any, error) {
-	items, err := frame.Decode(buf)
-	if err != nil {
-		return nil, err
-	}
+	items, err := frame.Keys(buf)
 	args := make([]any, len(items))
 	for i, it := range items {
-		if it == nil {
-			return nil, errors.New("a command frame item is marked missing")
-		}
-		args[i] = string(it)
+		args[i] = it
 	}
-	return args, nil
+	return args, err
 }
 
 func command(e *entry, x args, r reply) C.int {

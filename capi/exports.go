@@ -17,9 +17,10 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/version"
 )
 
-// The sync exports: each resolves its handle (use … done), unpacks its C
-// arguments into args and runs its operation (ops.go) on the caller's
-// outputs. guard turns a panic into RCG_ERR_INTERNAL.
+// The exports, each documented in redis_cache_go.h under its rcg_ name.
+// Those on a handle resolve it (use … done), unpack their C arguments into
+// args and run their operation (ops.go) on the caller's outputs; guard
+// turns a panic into RCG_ERR_INTERNAL.
 
 // call runs f on handle h for a sync export.
 func call(h C.uintptr_t, out *C.rcg_out, f op, x args) C.int {
@@ -49,15 +50,16 @@ func rcgx_open(doc *C.uint8_t, n C.size_t, out *C.rcg_out) (status C.int) {
 	defer guard(0, out, &status)
 	reset(out)
 	cfg, err := cache.Parse(borrowed(doc, n))
+	var c *cache.Cache
 	if err == nil {
-		var c *cache.Cache
-		if c, err = cache.Open(cfg); err == nil {
-			out.num = C.int64_t(cgo.NewHandle(&entry{c: c}))
-			return C.RCG_OK
-		}
+		c, err = cache.Open(cfg)
 	}
-	putMessage(out, "redis-cache-go: "+err.Error())
-	return C.RCG_ERR_CONFIG
+	if err != nil {
+		putMessage(out, "redis-cache-go: "+err.Error())
+		return C.RCG_ERR_CONFIG
+	}
+	out.num = C.int64_t(cgo.NewHandle(&entry{c: c}))
+	return C.RCG_OK
 }
 
 //export rcgx_close
@@ -93,12 +95,6 @@ func rcgx_decode(out *C.rcg_out, data *C.uint8_t, n C.size_t) (status C.int) {
 	return C.RCG_OK
 }
 
-// rcgx_stats writes the Go runtime's resource counters as
-// "goroutines=N heap_alloc=B heap_objects=O total_alloc=T inflated=I"
-// (diagnostics and the soak test: a leak shows up as a count that keeps
-// growing; total_alloc is every byte Go allocated, inflated every byte the
-// decompressors produced, both since the library loaded).
-//
 //export rcgx_stats
 func rcgx_stats(out *C.rcg_out) (status C.int) {
 	defer guard(0, out, &status)
@@ -203,10 +199,6 @@ func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (st
 	return call(h, out, command, key(buf, n))
 }
 
-// rcgx_server_command runs one command on server number server (LOCATION
-// order), whatever the layout would route: the admin path (INFO, DBSIZE,
-// PING per server). See rcg_server_command in the header.
-//
 //export rcgx_server_command
 func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C.uint8_t, n C.size_t) (status C.int) {
 	defer guard(h, out, &status)
@@ -261,27 +253,18 @@ func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.siz
 	return call(h, out, reinsert, args{a: borrowed(pattern, plen), n1: int64(count)})
 }
 
-// rcgx_walk_step is one SCAN step of a key walk that acts on the keys found
-// (count, delete or re-encode them). See rcg_walk_step in the header.
-//
 //export rcgx_walk_step
 func rcgx_walk_step(h C.uintptr_t, out *C.rcg_out, op C.int, server C.int64_t, cursor C.int64_t, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	return call(h, out, walkStep, args{a: borrowed(pattern, plen), n1: int64(op), n2: int64(server), n3: int64(cursor), n4: int64(count)})
 }
 
-// rcgx_cache_stats writes the per-server counters (core/stats) as a JSON
-// array in LOCATION order; see rcg_cache_stats in the header.
-//
 //export rcgx_cache_stats
 func rcgx_cache_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
 	return call(h, out, cacheStats, args{})
 }
 
-// rcgx_near_stats writes the near-cache counters as "hits=N misses=N …"
-// (nearcache.Stats.String); RCG_MISS when the handle has no near-cache.
-//
 //export rcgx_near_stats
 func rcgx_near_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)
@@ -294,9 +277,6 @@ func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, l
 	return call(h, out, herdAsk, args{a: borrowed(k, klen), n1: int64(lockMS)})
 }
 
-// rcgx_herd_waiting counts the waiting asks of every handle of the
-// handle's configuration (they share one flight table).
-//
 //export rcgx_herd_waiting
 func rcgx_herd_waiting(h C.uintptr_t, out *C.rcg_out) (status C.int) {
 	defer guard(h, out, &status)

@@ -30,17 +30,22 @@ type entry struct {
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.
-func lookup(h C.uintptr_t) (e *entry) {
+func lookup(h C.uintptr_t) *entry { return handleValue[entry](uintptr(h)) }
+
+// handleValue resolves a cgo handle to the *T it refers to; a zero,
+// unknown or deleted handle, or one that refers to something else, yields
+// nil.
+func handleValue[T any](h uintptr) (v *T) {
 	if h == 0 {
 		return nil
 	}
 	defer func() {
 		if recover() != nil { // cgo.Handle.Value panics on an invalid handle
-			e = nil
+			v = nil
 		}
 	}()
-	e, _ = cgo.Handle(h).Value().(*entry)
-	return e
+	v, _ = cgo.Handle(h).Value().(*T)
+	return v
 }
 
 const closedMessage = "redis-cache-go: the cache handle is closed or invalid"
@@ -61,12 +66,20 @@ func use(h C.uintptr_t, out *C.rcg_out) (*entry, C.int) {
 		putMessage(out, closedMessage)
 		return nil, C.RCG_ERR_CLOSED
 	}
-	if msg := e.disabled.Load(); msg != nil {
+	if msg := e.disabledMessage(); msg != "" {
 		e.done()
-		putMessage(out, "redis-cache-go: this handle was disabled by an earlier internal error: "+*msg)
+		putMessage(out, msg)
 		return nil, C.RCG_ERR_INTERNAL
 	}
 	return e, C.RCG_OK
+}
+
+// disabledMessage says why e refuses calls, or is "" while it is usable.
+func (e *entry) disabledMessage() string {
+	if msg := e.disabled.Load(); msg != nil {
+		return "redis-cache-go: this handle was disabled by an earlier internal error: " + *msg
+	}
+	return ""
 }
 
 // enter counts a call in, or reports false (counting nothing) once close has begun.

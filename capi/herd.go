@@ -46,14 +46,9 @@ type heldTicket struct {
 // ticketOf resolves and spends a ticket handle; the caller must call
 // e.done() on the result's entry.
 func ticketOf(t C.int64_t) *heldTicket {
-	if t == 0 {
-		return nil
-	}
-	defer func() { _ = recover() }() // an invalid handle panics in Value
-	th := cgo.Handle(t)
-	held, _ := th.Value().(*heldTicket)
+	held := handleValue[heldTicket](uintptr(t))
 	if held != nil {
-		th.Delete()
+		cgo.Handle(t).Delete()
 	}
 	return held
 }

@@ -9,8 +9,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
-	"strings"
 	"time"
 	"unsafe"
 
@@ -43,9 +41,10 @@ type op func(e *entry, x args, r reply) C.int
 // ops are the operations rcg_async_submit runs, by RCG_ASYNC_* code; the
 // sync export of the same name runs the same function.
 var ops = [...]op{
-	opGet: get, opSet: set, opDelete: del, opExists: exists, opExpire: expire, opPersist: persist,
-	opIncr: incr, opRename: rename, opGetMany: getMany, opSetMany: setMany, opDeleteMany: deleteMany,
-	opClear: clear, opTTL: ttlOf,
+	C.RCG_ASYNC_GET: get, C.RCG_ASYNC_SET: set, C.RCG_ASYNC_DELETE: del, C.RCG_ASYNC_EXISTS: exists,
+	C.RCG_ASYNC_EXPIRE: expire, C.RCG_ASYNC_PERSIST: persist, C.RCG_ASYNC_INCR: incr,
+	C.RCG_ASYNC_RENAME: rename, C.RCG_ASYNC_GET_MANY: getMany, C.RCG_ASYNC_SET_MANY: setMany,
+	C.RCG_ASYNC_DELETE_MANY: deleteMany, C.RCG_ASYNC_CLEAR: clear, C.RCG_ASYNC_TTL: ttlOf,
 }
 
 // str views b as a string without copying (b must not change meanwhile).
@@ -61,21 +60,17 @@ func ttl(ms int64) expiry.TTL { return expiry.TTL(ms) }
 // time.Duration, the longest one past about 292 years instead of wrapping.
 func waitOf(ms int64) time.Duration { return expiry.TTL(ms).Duration() }
 
-// statusOf is the status of err's class.
+// statuses are the RCG_ERR_* statuses of the error classes.
+var statuses = map[client.Kind]C.int{
+	client.KindConnection: C.RCG_ERR_CONNECTION, client.KindTimeout: C.RCG_ERR_TIMEOUT,
+	client.KindAuth: C.RCG_ERR_AUTH, client.KindServer: C.RCG_ERR_SERVER,
+	client.KindClosed: C.RCG_ERR_CLOSED, client.KindArgument: C.RCG_ERR_ARGUMENT,
+}
+
+// statusOf is the status of err's class (RCG_ERR_INTERNAL without one).
 func statusOf(err error) C.int {
-	switch client.KindOf(err) {
-	case client.KindConnection:
-		return C.RCG_ERR_CONNECTION
-	case client.KindTimeout:
-		return C.RCG_ERR_TIMEOUT
-	case client.KindAuth:
-		return C.RCG_ERR_AUTH
-	case client.KindServer:
-		return C.RCG_ERR_SERVER
-	case client.KindClosed:
-		return C.RCG_ERR_CLOSED
-	case client.KindArgument:
-		return C.RCG_ERR_ARGUMENT
+	if st, ok := statuses[client.KindOf(err)]; ok {
+		return st
 	}
 	return C.RCG_ERR_INTERNAL
 }
@@ -161,72 +156,30 @@ func rename(e *entry, x args, r reply) C.int {
 	return found(r, ok, err)
 }
 
-// keysOf decodes a frame of keys; a missing item is not a key.
-func keysOf(buf []byte) ([]string, error) {
-	items, err := frame.Decode(buf)
-	if err != nil {
-		return nil, err
-	}
-	// go-redis may keep args in pipelines: own the keys, in one allocation
-	// for all of them (one string, sliced).
-	total := 0
-	for _, it := range items {
-		if it == nil {
-			return nil, errors.New("frame: a key is marked missing")
-		}
-		total += len(it)
-	}
-	var all strings.Builder
-	all.Grow(total)
-	for _, it := range items {
-		all.Write(it)
-	}
-	joined := all.String()
-	keys := make([]string, len(items))
-	off := 0
-	for i, it := range items {
-		keys[i] = joined[off : off+len(it)]
-		off += len(it)
-	}
-	return keys, nil
-}
-
 func getMany(e *entry, x args, r reply) C.int {
-	keys, err := keysOf(x.a)
+	keys, err := frame.Keys(x.a) // owned: go-redis may keep args in pipelines
 	if err != nil {
 		return r.argError(err.Error())
 	}
 	// The reply is written into the frame as it is read: no value is kept.
-	w := newFrameWriter(r, len(keys))
-	if err := e.c.GetMany(bg, keys, w.put); err != nil {
+	w := frame.NewWriter(r.scratch(), len(keys))
+	if err := e.c.GetMany(bg, keys, w.Put); err != nil {
 		return r.fail(err)
 	}
-	w.finish()
+	r.framed(w.Bytes())
 	return C.RCG_OK
 }
 
 func setMany(e *entry, x args, r reply) C.int {
-	items, err := frame.Decode(x.a)
+	keys, vals, err := frame.Pairs(x.a)
 	if err != nil {
-		return r.argError(err.Error())
-	}
-	if len(items)%2 != 0 {
-		return r.argError("set_many frame needs key, value pairs")
-	}
-	keys := make([]string, len(items)/2)
-	vals := make([][]byte, len(items)/2)
-	for i := range keys {
-		k, v := items[2*i], items[2*i+1]
-		if k == nil || v == nil {
-			return r.argError("set_many frame has a missing key or value")
-		}
-		keys[i], vals[i] = string(k), v
+		return r.argError("set_many " + err.Error())
 	}
 	return outcome(r, e.c.SetMany(bg, keys, vals, ttl(x.n1)))
 }
 
 func deleteMany(e *entry, x args, r reply) C.int {
-	keys, err := keysOf(x.a)
+	keys, err := frame.Keys(x.a)
 	if err != nil {
 		return r.argError(err.Error())
 	}

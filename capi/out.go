@@ -7,7 +7,6 @@ package main
 import "C"
 
 import (
-	"encoding/binary"
 	"unsafe"
 
 	"github.com/redis-cache-go/redis-cache-go/core/cache"
@@ -56,9 +55,6 @@ func unreserve(out *C.rcg_out) {
 
 // putBytes writes a result.
 func putBytes(out *C.rcg_out, b []byte) { copy(reserve(out, len(b)), b) }
-
-// putFrame writes items as a frame.
-func putFrame(out *C.rcg_out, items [][]byte) { frame.Put(reserve(out, frame.Size(items)), items) }
 
 // putMessage writes an error message, truncated to the scratch buffer.
 func putMessage(out *C.rcg_out, msg string) {
@@ -136,55 +132,26 @@ func (r reply) argError(msg string) C.int {
 	return r.message(C.RCG_ERR_ARGUMENT, "redis-cache-go: invalid argument: "+msg)
 }
 
-// frameWriter builds a frame of n items (every item missing until put) in
-// the caller's scratch buffer while a reply is read, moving to Go memory only
-// when the scratch buffer turns out too small (or there is none: async);
-// finish makes it the result.
-type frameWriter struct {
-	r       reply
-	buf     []byte
-	off     int  // end of the items written so far
-	private bool // buf is Go memory
-}
-
-func newFrameWriter(r reply, n int) *frameWriter {
-	head := 4 + 4*n
-	w := &frameWriter{r: r, off: head}
-	if r.out != nil {
-		w.buf = scratch(r.out)
-	}
-	if len(w.buf) < head {
-		w.buf, w.private = make([]byte, 2*head), true
-	}
-	binary.LittleEndian.PutUint32(w.buf, uint32(n))
-	for i := 4; i < head; i++ {
-		w.buf[i] = 0xFF // frame.Missing
-	}
-	return w
-}
-
-// put writes item i (each index at most once, v no longer than frame.MaxItem).
-func (w *frameWriter) put(i int, v []byte) {
-	if need := w.off + len(v); need > len(w.buf) {
-		grown := make([]byte, max(2*len(w.buf), need))
-		copy(grown, w.buf[:w.off])
-		w.buf, w.private = grown, true
-	}
-	binary.LittleEndian.PutUint32(w.buf[4+4*i:], uint32(len(v)))
-	w.off += copy(w.buf[w.off:], v)
-}
-
-// finish makes the frame the call's result.
-func (w *frameWriter) finish() {
+// framed makes f, a frame built by a frame.Writer started on r's scratch
+// buffer (see scratch), the result; inPlace: f is still in that buffer.
+func (r reply) framed(f []byte, inPlace bool) {
 	switch {
-	case w.r.out == nil:
-		w.r.c.data = w.buf[:w.off]
-	case w.private:
-		copy(reserve(w.r.out, w.off), w.buf[:w.off])
+	case r.out == nil:
+		r.c.data = f
+	case inPlace:
+		r.out.big = nil
+		r.out.len = C.size_t(len(f))
 	default:
-		w.r.out.big = nil
-		w.r.out.len = C.size_t(w.off)
+		copy(reserve(r.out, len(f)), f)
 	}
+}
+
+// scratch is the memory r's results go to first (nil when async).
+func (r reply) scratch() []byte {
+	if r.out == nil {
+		return nil
+	}
+	return scratch(r.out)
 }
 
 // frame writes items as a frame, the result.
