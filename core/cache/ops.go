@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"slices"
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
@@ -120,13 +121,18 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, each func(i int, v [
 // SetMany stores keys[i] = values[i] (compressed) with ttl, as Set: one
 // pipeline per involved server.
 func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl expiry.TTL) error {
-	stored := make([][]byte, len(values))
+	stored := values // copied on the first value stored in another form
 	for i, v := range values {
-		s, err := c.values.encode(v)
+		s, compressed, err := c.values.codec.EncodeTo(nil, v)
 		if err != nil {
 			return err
 		}
-		stored[i] = s
+		if compressed {
+			if &stored[0] == &values[0] {
+				stored = slices.Clone(values)
+			}
+			stored[i] = s
+		}
 	}
 	err := c.shards.SetMany(ctx, keys, stored, ttl)
 	c.forget(keys...)
