@@ -93,6 +93,11 @@ type Server struct {
 	Name string `json:"name"`
 	// Weight is the ring weight (>= 1). Default: 1.
 	Weight int `json:"weight"`
+	// ConnectTimeout and SocketTimeout are this server's own (a LOCATION
+	// URL's ?socket_connect_timeout= and ?socket_timeout=). Default: 0,
+	// Config's.
+	ConnectTimeout Seconds `json:"connect_timeout"`
+	SocketTimeout  Seconds `json:"socket_timeout"`
 }
 
 // TLS is an Endpoint's TLS settings.

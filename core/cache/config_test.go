@@ -16,7 +16,7 @@ func shardOptionsOf(doc string) (shard.Options, error) {
 	if err != nil {
 		return shard.Options{}, err
 	}
-	return cfg.withDefaults().shardOptions()
+	return cfg.ShardOptions()
 }
 
 func TestParseOneServer(t *testing.T) {
@@ -52,7 +52,7 @@ func TestParseOneServer(t *testing.T) {
 
 func TestParseServers(t *testing.T) {
 	opts, err := shardOptionsOf(`{"socket_timeout":0.5,"mode":"primary","primary":1,
-		"servers":[{"addr":"a:1","db":2,"name":"('a', 1, 2, None)","weight":2},
+		"servers":[{"addr":"a:1","db":2,"name":"('a', 1, 2, None)","weight":2,"socket_timeout":0.75},
 		           {"network":"unix","addr":"/s.sock","db":3,"password":"p","name":"(None, None, 3, '/s.sock')"}]}`)
 	if err != nil {
 		t.Fatalf("got error %v; want nil", err)
@@ -61,8 +61,8 @@ func TestParseServers(t *testing.T) {
 		t.Fatalf("got mode %v primary %d servers %d; want primary 1 of 2", opts.Mode, opts.Primary, len(opts.Servers))
 	}
 	s0, s1 := opts.Servers[0], opts.Servers[1]
-	if s0.Addr != "a:1" || s0.DB != 2 || s0.ReadTimeout != 500*time.Millisecond {
-		t.Errorf("server 0: got %+v; want a:1 db 2, read timeout 500ms", s0)
+	if s0.Addr != "a:1" || s0.DB != 2 || s0.ReadTimeout != 750*time.Millisecond {
+		t.Errorf("server 0: got %+v; want a:1 db 2, its own read timeout 750ms", s0)
 	}
 	if s1.Network != "unix" || s1.Password != "p" || s1.ReadTimeout != 500*time.Millisecond {
 		t.Errorf("server 1: got %+v; want unix, password p, read timeout 500ms", s1)

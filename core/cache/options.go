@@ -13,12 +13,15 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
-// shardOptions validates c's servers and layout (c has its defaults) and
-// returns what core/shard takes: one server (the top-level Endpoint) or the
-// Servers list.
+// ShardOptions validates c's servers and layout and returns what core/shard
+// takes: one server (the top-level Endpoint) or the Servers list. Open uses
+// it; it is exported for callers that show or reuse the resolved servers.
+func (c Config) ShardOptions() (shard.Options, error) { return c.withDefaults().shardOptions() }
+
+// shardOptions is ShardOptions of a Config that has its defaults.
 func (c Config) shardOptions() (shard.Options, error) {
 	if len(c.Servers) == 0 {
-		o, err := c.clientOptions(c.Endpoint)
+		o, err := c.clientOptions(Server{Endpoint: c.Endpoint})
 		if err != nil {
 			return shard.Options{}, err
 		}
@@ -55,7 +58,7 @@ func (c Config) shardOptions() (shard.Options, error) {
 		weighted = weighted || (s.Weight != 0 && s.Weight != 1)
 	}
 	for i, s := range c.Servers {
-		o, err := c.clientOptions(s.Endpoint)
+		o, err := c.clientOptions(s)
 		if err != nil {
 			return shard.Options{}, fmt.Errorf("server %d: %w", i, err)
 		}
@@ -78,7 +81,14 @@ func (c Config) shardOptions() (shard.Options, error) {
 
 // clientOptions validates one server with c's shared settings and returns
 // its client.Options.
-func (c Config) clientOptions(e Endpoint) (client.Options, error) {
+func (c Config) clientOptions(s Server) (client.Options, error) {
+	e := s.Endpoint
+	if s.ConnectTimeout != 0 {
+		c.ConnectTimeout = s.ConnectTimeout
+	}
+	if s.SocketTimeout != 0 {
+		c.SocketTimeout = s.SocketTimeout
+	}
 	if e.Network != "" && e.Network != "tcp" && e.Network != "unix" {
 		return client.Options{}, fmt.Errorf("network must be tcp or unix, not %q", e.Network)
 	}

@@ -39,20 +39,27 @@
 // *pyvalue.UnsupportedTypeError naming the Python type, or a
 // *pyvalue.MismatchError naming both types.
 //
-// # Not here yet
+// # Opened as the Python package opens it
 //
-// GetOrSet is Django's plain get_or_set, without stampede protection, and
-// there are no locks: both are core/herd's.
+// A Cache is a core/cache.Cache underneath, configured as the Python
+// package configures one from the same settings: the near-cache
+// (Options.LocalCache, OPTIONS["LOCAL_CACHE"]), Redis Cluster and Sentinel
+// (Options.Cluster, Options.Sentinels …), the circuit breaker, fail-open
+// (Options.IgnoreExceptions), herd-protected GetOrSet, and counters shared
+// by every Cache of equal Options in the process (Stats).
 package djcache
 
 import (
 	"fmt"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
+	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // Forever, as a ttl or as Options.Timeout, stores a key without expiry
@@ -83,7 +90,7 @@ type Options struct {
 	// Default: "127.0.0.1:6379".
 	Location []string
 	// DB is the database for entries that do not name one (OPTIONS["DB"]).
-	// Default: DefaultDB (1). Use DB(0) for database 0.
+	// Default: DefaultDB (1), 0 with Cluster. Use DB(0) for database 0.
 	DB *int
 	// Password is OPTIONS["PASSWORD"], sent by every entry whose URL
 	// carries none of its own (a URL's own password wins). Default: none.
@@ -134,6 +141,50 @@ type Options struct {
 	Compressor      codec.Format
 	CompressorLevel int
 	CompressMinLen  int
+
+	// LocalCache is OPTIONS["LOCAL_CACHE"]: an in-process near-cache kept
+	// correct by Redis' invalidations (one plain server only). Default:
+	// nil, off.
+	LocalCache *LocalCache
+	// Cluster is OPTIONS["CLUSTER"]: Location lists seed nodes of a Redis
+	// Cluster (database 0). Default: false.
+	Cluster bool
+	// Sentinels are OPTIONS["SENTINELS"] ("host:port" each): Location then
+	// supplies only the database and the password of the primary that
+	// Sentinel names SentinelService (OPTIONS["SENTINEL_SERVICE"]);
+	// SentinelPassword is OPTIONS["SENTINEL_PASSWORD"]. Default: none.
+	Sentinels        []string
+	SentinelService  string
+	SentinelPassword string
+	// ReadFromReplicas is OPTIONS["READ_FROM_REPLICAS"]: with Cluster or
+	// Sentinels, reads go to replicas too. Default: false.
+	ReadFromReplicas bool
+	// CircuitBreakerFailures and CircuitBreakerCooldown are OPTIONS'
+	// CIRCUIT_BREAKER_FAILURES (consecutive connection or timeout failures
+	// that open the breaker; negative: no breaker) and
+	// CIRCUIT_BREAKER_COOLDOWN. Default: core/breaker's (5, 1s).
+	CircuitBreakerFailures int
+	CircuitBreakerCooldown time.Duration
+	// IgnoreExceptions is OPTIONS["IGNORE_EXCEPTIONS"], fail-open: a
+	// connection or timeout error, or a value that cannot be read, is a
+	// miss or a no-op instead of an error (see IgnoredErrors). Default:
+	// false.
+	IgnoreExceptions bool
+	// IgnoredErrors, when set, is called with every error IgnoreExceptions
+	// turns into a miss (to log it: the Python package logs them).
+	// Default: nil.
+	IgnoredErrors func(error)
+}
+
+// LocalCache is OPTIONS["LOCAL_CACHE"]. Zero fields mean core/nearcache's
+// defaults.
+type LocalCache struct {
+	// MaxEntries bounds the entries. Default: 10,000.
+	MaxEntries int
+	// MaxBytes bounds their bytes. Default: 64 MiB.
+	MaxBytes int64
+	// TTL is the longest an entry is served. Default: 60s.
+	TTL time.Duration
 }
 
 // DB returns a pointer to n, for Options.DB.
@@ -145,6 +196,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DB == nil {
 		o.DB = DB(DefaultDB)
+		if o.Cluster {
+			o.DB = DB(0) // a Redis Cluster has database 0 only
+		}
 	}
 	if o.Version == 0 {
 		o.Version = 1
@@ -170,10 +224,9 @@ func (o Options) withDefaults() Options {
 // Cache is a Django cache seen from Go. It is safe for concurrent use;
 // Close releases its connections.
 type Cache struct {
-	opts   Options
-	shards *shard.Cache
-	codec  *codec.Codec
-	herd   *herd.Group
+	opts  Options
+	c     *cache.Cache
+	codec *codec.Codec // Encode and Decode's, as configured for c
 }
 
 // ShardOptions returns the core/shard configuration that opts describe:
@@ -181,28 +234,13 @@ type Cache struct {
 // ring's identifier repr, or the entry itself for shard.DjangoRedisRing),
 // derived as the Python package derives them from the same settings.
 func ShardOptions(opts Options) (shard.Options, error) {
-	o := opts.withDefaults()
-	so := shard.Options{Mode: o.Mode, HashRing: o.HashRing, Weights: o.Weights, Primary: o.Primary}
-	for _, entry := range o.Location {
-		if len(entry) == 0 {
-			return shard.Options{}, fmt.Errorf("djcache: empty LOCATION entry in %q", o.Location)
-		}
-		s, err := parseEntry(entry, *o.DB, o.Password)
-		if err != nil {
-			return shard.Options{}, err
-		}
-		if s.opts.ReadTimeout == 0 {
-			s.opts.ReadTimeout = o.SocketTimeout
-		}
-		if s.opts.DialTimeout == 0 {
-			s.opts.DialTimeout = o.ConnectTimeout
-		}
-		s.opts.PoolSize = o.MaxConnections
-		so.Servers = append(so.Servers, s.opts)
-		if o.HashRing == shard.DjangoRedisRing {
-			s.name = entry // django-redis names a node by its LOCATION entry as written
-		}
-		so.Names = append(so.Names, s.name)
+	cfg, err := config(opts.withDefaults())
+	if err != nil {
+		return shard.Options{}, err
+	}
+	so, err := cfg.ShardOptions()
+	if err != nil {
+		return shard.Options{}, fmt.Errorf("djcache: %w", err)
 	}
 	return so, nil
 }
@@ -211,7 +249,7 @@ func ShardOptions(opts Options) (shard.Options, error) {
 // touch the network; the first operation connects.
 func Open(opts Options) (*Cache, error) {
 	o := opts.withDefaults()
-	so, err := ShardOptions(o)
+	cfg, err := config(o)
 	if err != nil {
 		return nil, err
 	}
@@ -219,11 +257,11 @@ func Open(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
-	sc, err := shard.New(so)
+	c, err := cache.Open(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
-	return &Cache{opts: o, shards: sc, codec: cd, herd: herd.New(sc, herd.Options{LockTTL: o.LockTimeout})}, nil
+	return &Cache{opts: o, c: c, codec: cd}, nil
 }
 
 // OpenURL opens a cache on the servers of location, a LOCATION string
@@ -255,16 +293,25 @@ func (c *Cache) AtVersion(version int) *Cache {
 
 // Locate returns the index in Options.Location of the server that holds
 // key (a cache key, before MakeKey), as the Python package picks it.
-func (c *Cache) Locate(key string) int { return c.shards.Locate(c.MakeKey(key)) }
+func (c *Cache) Locate(key string) int { return c.c.Locate(c.MakeKey(key)) }
 
-// Shards returns the servers behind the cache, for raw commands.
-func (c *Cache) Shards() *shard.Cache { return c.shards }
+// Shards returns the servers behind the cache, for raw commands (a write
+// through them bypasses the near-cache's invalidation of own writes).
+func (c *Cache) Shards() *shard.Cache { return c.c.Shards() }
 
-// Close closes every connection.
-func (c *Cache) Close() error { return c.shards.Close() }
+// Stats returns the servers' counters in Location order, counted by every
+// Cache opened with equal Options in this process (core/cache.Stats).
+func (c *Cache) Stats() []stats.Snapshot { return c.c.Stats() }
+
+// NearStats returns the near-cache's counters, or false without
+// Options.LocalCache.
+func (c *Cache) NearStats() (nearcache.Stats, bool) { return c.c.NearStats() }
+
+// Close closes every connection (and stops the near-cache).
+func (c *Cache) Close() error { return c.c.Close() }
 
 // String describes the servers without credentials.
-func (c *Cache) String() string { return "djcache " + c.shards.String() }
+func (c *Cache) String() string { return "djcache " + c.c.String() }
 
 // ttl turns a ttl argument into the TTL core/client wants (0: none), in
 // whole milliseconds (at least 1).

@@ -107,3 +107,14 @@ func (s *Server) Do(t testing.TB, args ...string) string {
 	}
 	return line
 }
+
+// FreeAddr returns a loopback address where nothing listens (connections
+// are refused).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	port, err := freePort()
+	if err != nil {
+		t.Fatalf("no free port: %v", err)
+	}
+	return fmt.Sprintf("127.0.0.1:%d", port)
+}
