@@ -76,8 +76,10 @@ type Endpoint struct {
 	Addr string `json:"addr"`
 	// DB is the database selected on every connection. Default: 0.
 	DB int `json:"db"`
-	// Username and Password are sent with AUTH when set. Default: none.
+	// Username is the ACL user sent with AUTH. Default: none.
 	Username string `json:"username"`
+	// Password is sent with AUTH when set; it never appears in a message.
+	// Default: none.
 	Password string `json:"password"`
 	// TLS, when set, makes connections TLS. Default: nil, plain TCP.
 	TLS *TLS `json:"tls"`
@@ -85,6 +87,7 @@ type Endpoint struct {
 
 // Server is one entry of Config.Servers.
 type Server struct {
+	// Endpoint names the server.
 	Endpoint
 	// Name is the server's ring node name: for the seed ring Python's repr
 	// of the server's identifier tuple, for the django-redis ring the
@@ -93,21 +96,23 @@ type Server struct {
 	Name string `json:"name"`
 	// Weight is the ring weight (>= 1). Default: 1.
 	Weight int `json:"weight"`
-	// ConnectTimeout and SocketTimeout are this server's own (a LOCATION
-	// URL's ?socket_connect_timeout= and ?socket_timeout=). Default: 0,
-	// Config's.
+	// ConnectTimeout is this server's own (a LOCATION URL's
+	// ?socket_connect_timeout=). Default: 0, Config's.
 	ConnectTimeout Seconds `json:"connect_timeout"`
-	SocketTimeout  Seconds `json:"socket_timeout"`
+	// SocketTimeout is this server's own (a LOCATION URL's
+	// ?socket_timeout=). Default: 0, Config's.
+	SocketTimeout Seconds `json:"socket_timeout"`
 }
 
 // TLS is an Endpoint's TLS settings.
 type TLS struct {
 	// CAFile is a PEM bundle of the CAs to trust. Default: the system's.
 	CAFile string `json:"ca_file"`
-	// CertFile and KeyFile are the client certificate, given together.
+	// CertFile is the client certificate (PEM), given with KeyFile.
 	// Default: none.
 	CertFile string `json:"cert_file"`
-	KeyFile  string `json:"key_file"`
+	// KeyFile is CertFile's private key (PEM). Default: none.
+	KeyFile string `json:"key_file"`
 	// CertReqs is "required", "optional" (both verify the server) or
 	// "none". Default: "required".
 	CertReqs string `json:"cert_reqs"`
@@ -120,10 +125,15 @@ type TLS struct {
 // Sentinel deployment (Kind "sentinel", Addrs = the Sentinels, Service =
 // the master name).
 type Topology struct {
-	Kind             string   `json:"kind"`
-	Addrs            []string `json:"addrs"`
-	Service          string   `json:"service"`
-	SentinelPassword string   `json:"sentinel_password"`
+	// Kind is "cluster" or "sentinel".
+	Kind string `json:"kind"`
+	// Addrs are the seed nodes (cluster) or the Sentinels, host:port; at
+	// least one.
+	Addrs []string `json:"addrs"`
+	// Service is the master name Sentinel watches (sentinel only).
+	Service string `json:"service"`
+	// SentinelPassword is sent to the Sentinels. Default: none.
+	SentinelPassword string `json:"sentinel_password"`
 	// ReadFromReplicas sends reads to replicas. Default: false.
 	ReadFromReplicas bool `json:"read_from_replicas"`
 }

@@ -150,20 +150,24 @@ type Options struct {
 	// Cluster (database 0). Default: false.
 	Cluster bool
 	// Sentinels are OPTIONS["SENTINELS"] ("host:port" each): Location then
-	// supplies only the database and the password of the primary that
-	// Sentinel names SentinelService (OPTIONS["SENTINEL_SERVICE"]);
-	// SentinelPassword is OPTIONS["SENTINEL_PASSWORD"]. Default: none.
-	Sentinels        []string
-	SentinelService  string
+	// supplies only the database and the password of the primary that the
+	// Sentinels name SentinelService. Default: none.
+	Sentinels []string
+	// SentinelService is OPTIONS["SENTINEL_SERVICE"], the master name.
+	// Default: none.
+	SentinelService string
+	// SentinelPassword is OPTIONS["SENTINEL_PASSWORD"], sent to the
+	// Sentinels. Default: none.
 	SentinelPassword string
 	// ReadFromReplicas is OPTIONS["READ_FROM_REPLICAS"]: with Cluster or
 	// Sentinels, reads go to replicas too. Default: false.
 	ReadFromReplicas bool
-	// CircuitBreakerFailures and CircuitBreakerCooldown are OPTIONS'
-	// CIRCUIT_BREAKER_FAILURES (consecutive connection or timeout failures
-	// that open the breaker; negative: no breaker) and
-	// CIRCUIT_BREAKER_COOLDOWN. Default: core/breaker's (5, 1s).
+	// CircuitBreakerFailures is OPTIONS["CIRCUIT_BREAKER_FAILURES"]: the
+	// consecutive connection or timeout failures that open the circuit
+	// breaker; negative: no breaker. Default: 5 (core/breaker).
 	CircuitBreakerFailures int
+	// CircuitBreakerCooldown is OPTIONS["CIRCUIT_BREAKER_COOLDOWN"]: how
+	// long an open breaker fails calls at once. Default: 1s (core/breaker).
 	CircuitBreakerCooldown time.Duration
 	// IgnoreExceptions is OPTIONS["IGNORE_EXCEPTIONS"], fail-open: a
 	// connection or timeout error, or a value that cannot be read, is a
