@@ -6,12 +6,9 @@ package main
 import "C"
 
 import (
-	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"runtime/cgo"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -23,23 +20,6 @@ import (
 // queue's file descriptor (an eventfd or the write end of a pipe) when the
 // queue goes from empty to non-empty; rcg_async_drain hands every queued
 // completion over in one frame. Nothing calls back into the caller.
-
-// Operation codes of rcg_async_submit (RCG_ASYNC_* in the header).
-const (
-	opGet        = 1
-	opSet        = 2
-	opDelete     = 3
-	opExists     = 4
-	opExpire     = 5
-	opPersist    = 6
-	opIncr       = 7
-	opRename     = 8
-	opGetMany    = 9
-	opSetMany    = 10
-	opDeleteMany = 11
-	opClear      = 12
-	opTTL        = 13
-)
 
 // asyncInflight counts submitted operations whose completion is not yet
 // queued, over all queues (rcg_async_stats; a leak shows as a count that
@@ -56,6 +36,16 @@ type completion struct {
 	num    int64
 	data   []byte // the value, frame or error message
 }
+
+// Alloc makes data n bytes long (a completion is the cache.Sink of an
+// async read).
+func (c *completion) Alloc(n int) []byte {
+	c.data = make([]byte, n)
+	return c.data
+}
+
+// Free drops data.
+func (c *completion) Free() { c.data = nil }
 
 // asyncq is the completion queue of one caller event loop.
 type asyncq struct {
@@ -96,18 +86,10 @@ func (q *asyncq) release() {
 	}
 }
 
-func queueOf(h C.uintptr_t) (q *asyncq) {
-	if h == 0 {
-		return nil
-	}
-	defer func() {
-		if recover() != nil {
-			q = nil
-		}
-	}()
-	q, _ = cgo.Handle(h).Value().(*asyncq)
-	return q
-}
+// queueOf resolves a queue handle (nil: closed or invalid).
+func queueOf(h C.uintptr_t) *asyncq { return handleValue[asyncq](uintptr(h)) }
+
+const closedQueueMessage = "redis-cache-go: the completion queue is closed or invalid"
 
 //export rcgx_async_open
 func rcgx_async_open(fd C.int, out *C.rcg_out) (status C.int) {
@@ -131,7 +113,7 @@ func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	cgo.Handle(qh).Delete()
@@ -161,17 +143,17 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	}()
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
-	if op < opGet || op > opTTL {
+	if op < 0 || int(op) >= len(ops) || ops[op] == nil {
 		return argError(out, fmt.Sprintf("unknown async operation %d", int(op)))
 	}
 	// The inputs are borrowed: copy them before returning.
 	buf := make([]byte, int(alen)+int(blen))
 	copy(buf, borrowed(a, alen))
 	copy(buf[alen:], borrowed(b, blen))
-	args := opArgs{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2)}
+	x := args{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2)}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()
@@ -184,7 +166,7 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	started = true
 	go func() {
 		defer e.done()
-		c := runOp(e, int(op), args)
+		c := runOp(e, int(op), x)
 		c.ticket = int64(ticket)
 		q.push(c)
 	}()
@@ -201,7 +183,7 @@ func rcgx_async_drain(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, "redis-cache-go: the completion queue is closed or invalid")
+		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
 	q.mu.Lock()
@@ -235,99 +217,17 @@ func rcgx_async_stats(out *C.rcg_out) (status C.int) {
 	return C.RCG_OK
 }
 
-// opArgs are an operation's inputs, owned by its goroutine.
-type opArgs struct {
-	a, b   []byte
-	n1, n2 int64
-}
-
-// failed turns err into a completion with the status class of the sync exports.
-func failed(err error) completion {
-	var probe C.rcg_out // no buffer: fail only classifies
-	return completion{status: int32(fail(&probe, err)), data: []byte(err.Error())}
-}
-
-func boolDone(ok bool, err error) completion {
-	if err != nil {
-		return failed(err)
-	}
-	return completion{status: int32(found(ok))}
-}
-
-var errArgument = errors.New("redis-cache-go: invalid argument")
-
-func argFailed(msg string) completion {
-	return completion{status: C.RCG_ERR_ARGUMENT, data: []byte(errArgument.Error() + ": " + msg)}
-}
-
-// runOp performs one operation; a panic becomes RCG_ERR_INTERNAL and
-// disables the handle, as in the sync exports.
-func runOp(e *entry, op int, x opArgs) (c completion) {
+// runOp performs one operation of the ops table; a panic becomes
+// RCG_ERR_INTERNAL and disables the handle, as in the sync exports.
+func runOp(e *entry, code int, x args) (c completion) {
 	defer func() {
 		if r := recover(); r != nil {
-			msg := fmt.Sprintf("internal error (please report it): %v", r)
-			e.disabled.CompareAndSwap(nil, &msg)
-			c = completion{status: C.RCG_ERR_INTERNAL, data: []byte("redis-cache-go: " + msg + "\n" + string(debug.Stack()))}
+			c = completion{status: C.RCG_ERR_INTERNAL, data: []byte(internalError(e, r))}
 		}
 	}()
-	if msg := e.disabled.Load(); msg != nil {
-		return completion{status: C.RCG_ERR_INTERNAL, data: []byte("redis-cache-go: this handle was disabled by an earlier internal error: " + *msg)}
+	if msg := e.disabledMessage(); msg != "" {
+		return completion{status: C.RCG_ERR_INTERNAL, data: []byte(msg)}
 	}
-	c0 := e.cache
-	key := string(x.a)
-	switch op { // the near-cache forgets what this handle writes (near.go)
-	case opSet, opDelete, opExpire, opPersist, opIncr:
-		defer e.forget(key)
-	case opRename:
-		defer e.forget(key, string(x.b))
-	}
-	switch op {
-	case opGet:
-		if e.near != nil {
-			v, ok, err := nearRead(e, key)
-			if err != nil {
-				return failed(err)
-			}
-			if !ok {
-				return completion{status: C.RCG_MISS}
-			}
-			return completion{status: C.RCG_OK, data: bytes.Clone(v)} // v may be the cache's own
-		}
-		v, ok, err := c0.Get(bg, key)
-		if err != nil {
-			return failed(err)
-		}
-		if !ok {
-			return completion{status: C.RCG_MISS}
-		}
-		return completion{status: C.RCG_OK, data: e.codec.decodeValue(v)}
-	case opSet:
-		if x.n2&^C.RCG_SET_NX != 0 {
-			return argFailed("unknown rcg_set flags")
-		}
-		stored, err := e.codec.encode(x.b)
-		if err != nil {
-			return failed(err)
-		}
-		return boolDone(c0.Set(bg, key, stored, ttl(C.int64_t(x.n1)), x.n2&C.RCG_SET_NX != 0))
-	case opDelete:
-		return boolDone(c0.Delete(bg, key))
-	case opExists:
-		return boolDone(c0.Exists(bg, key))
-	case opExpire:
-		return boolDone(c0.Expire(bg, key, ttl(C.int64_t(x.n1))))
-	case opPersist:
-		return boolDone(c0.Persist(bg, key))
-	case opIncr:
-		v, ok, err := c0.Incr(bg, key, x.n1)
-		if err != nil {
-			return failed(err)
-		}
-		return completion{status: int32(found(ok)), num: v}
-	case opRename:
-		return boolDone(c0.Rename(bg, key, string(x.b)))
-	case opTTL:
-		return ttlOp(c0, key)
-	}
-	return manyOp(e, op, x)
+	c.status = int32(ops[code](e, x, reply{c: &c}))
+	return c
 }

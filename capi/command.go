@@ -10,7 +10,6 @@ import (
 	"fmt"
 
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
-	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -49,101 +48,55 @@ func appendBytes(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
-//export rcgx_command
-func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	defer e.done()
-	items, err := frame.Decode(borrowed(buf, n))
-	if err != nil {
-		return argError(out, err.Error())
-	}
-	if len(items) < 2 {
-		return argError(out, "a command frame needs the routing key and the command name")
-	}
-	args := make([]any, len(items)-1)
+// commandArgs decodes a frame of command items into owned strings
+// (go-redis may keep its args).
+func commandArgs(buf []byte) ([]any, error) {
+	items, err := frame.Keys(buf)
+	args := make([]any, len(items))
 	for i, it := range items {
-		if it == nil {
-			return argError(out, "a command frame item is marked missing")
-		}
-		if i > 0 {
-			args[i-1] = string(it) // own the bytes: go-redis may keep its args
-		}
+		args[i] = it
 	}
-	replies, perServer, err := e.cache.Do(bg, string(items[0]), args...)
-	if e.near != nil && !shard.IsRead(fmt.Sprint(args[0])) {
-		// A raw write: forget the routing key and every argument that may
-		// name a key (MSET, DEL k1 k2 …); Redis' push covers the rest.
-		e.near.Invalidate(string(items[0]))
-		for _, a := range args[1:] {
-			e.near.Invalidate(a.(string))
-		}
-	}
+	return args, err
+}
+
+func command(e *entry, x args, r reply) C.int {
+	args, err := commandArgs(x.a)
 	if err != nil {
-		return fail(out, err)
+		return r.argError(err.Error())
+	}
+	if len(args) < 2 {
+		return r.argError("a command frame needs the routing key and the command name")
+	}
+	replies, perServer, err := e.c.Do(bg, args[0].(string), args[1:]...)
+	if err != nil {
+		return r.fail(err)
 	}
 	var res []byte
 	if perServer {
 		res = binary.LittleEndian.AppendUint32([]byte{'a'}, uint32(len(replies)))
-		for _, r := range replies {
-			res = appendReply(res, r.Value)
+		for _, rep := range replies {
+			res = appendReply(res, rep.Value)
 		}
-		out.num = 1
+		r.num(1)
 	} else {
 		res = appendReply(nil, replies[0].Value)
 	}
-	putBytes(out, res)
+	r.bytes(res)
 	return C.RCG_OK
 }
 
-//export rcgx_locate
-func rcgx_locate(h C.uintptr_t, out *C.rcg_out, key *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	defer e.done()
-	out.num = C.int64_t(e.cache.Locate(borrowedString(key, klen)))
-	return C.RCG_OK
-}
-
-// rcgx_server_command runs one command on server number server (LOCATION
-// order), whatever the layout would route: the admin path (INFO, DBSIZE,
-// PING per server). See rcg_server_command in the header.
-//
-//export rcgx_server_command
-func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	defer e.done()
-	if server < 0 || int(server) >= e.cache.Len() {
-		return C.RCG_MISS
-	}
-	items, err := frame.Decode(borrowed(buf, n))
+func serverCommand(e *entry, x args, r reply) C.int {
+	args, err := commandArgs(x.a)
 	if err != nil {
-		return argError(out, err.Error())
+		return r.argError(err.Error())
 	}
-	if len(items) < 1 {
-		return argError(out, "a server command frame needs the command name")
+	if len(args) < 1 {
+		return r.argError("a server command frame needs the command name")
 	}
-	args := make([]any, len(items))
-	for i, it := range items {
-		if it == nil {
-			return argError(out, "a command frame item is marked missing")
-		}
-		args[i] = string(it)
+	v, ok, err := e.c.ServerDo(bg, int(x.n1), args...)
+	if !ok || err != nil {
+		return found(r, ok, err)
 	}
-	reply, err := e.cache.Server(int(server)).Do(bg, args...)
-	if err != nil {
-		return fail(out, err)
-	}
-	putBytes(out, appendReply(nil, reply))
+	r.bytes(appendReply(nil, v))
 	return C.RCG_OK
 }

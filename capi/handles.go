@@ -11,23 +11,16 @@ import (
 	"runtime/debug"
 	"sync/atomic"
 
-	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
-	"github.com/redis-cache-go/redis-cache-go/core/shard"
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 )
 
-// entry is what a handle refers to.
+// entry is what a handle refers to: an opened cache, and the state of the
+// handle around it.
 type entry struct {
-	cache *shard.Cache // one server or several
+	c *cache.Cache
 	// disabled holds the message of the internal error that disabled the
 	// handle, or nil while it is usable.
 	disabled atomic.Pointer[string]
-	// codec is applied to the values of get/set/get_many/set_many (codec.go).
-	codec *valueCodec
-	// stats are the counters shared by every handle of the same
-	// configuration (statsgroup.go).
-	stats *statsGroup
-	// near is the near-cache (OPTIONS LOCAL_CACHE, near.go), or nil.
-	near *nearcache.Cache
 	// calls counts the calls between use and done; closing is set by
 	// rcg_close, and whoever sees calls reach 0 with closing set (close
 	// itself, or the last call out) shuts the entry, once (shut).
@@ -37,17 +30,22 @@ type entry struct {
 }
 
 // lookup resolves a handle; a zero, unknown or closed handle yields nil.
-func lookup(h C.uintptr_t) (e *entry) {
+func lookup(h C.uintptr_t) *entry { return handleValue[entry](uintptr(h)) }
+
+// handleValue resolves a cgo handle to the *T it refers to; a zero,
+// unknown or deleted handle, or one that refers to something else, yields
+// nil.
+func handleValue[T any](h uintptr) (v *T) {
 	if h == 0 {
 		return nil
 	}
 	defer func() {
 		if recover() != nil { // cgo.Handle.Value panics on an invalid handle
-			e = nil
+			v = nil
 		}
 	}()
-	e, _ = cgo.Handle(h).Value().(*entry)
-	return e
+	v, _ = cgo.Handle(h).Value().(*T)
+	return v
 }
 
 const closedMessage = "redis-cache-go: the cache handle is closed or invalid"
@@ -68,12 +66,20 @@ func use(h C.uintptr_t, out *C.rcg_out) (*entry, C.int) {
 		putMessage(out, closedMessage)
 		return nil, C.RCG_ERR_CLOSED
 	}
-	if msg := e.disabled.Load(); msg != nil {
+	if msg := e.disabledMessage(); msg != "" {
 		e.done()
-		putMessage(out, "redis-cache-go: this handle was disabled by an earlier internal error: "+*msg)
+		putMessage(out, msg)
 		return nil, C.RCG_ERR_INTERNAL
 	}
 	return e, C.RCG_OK
+}
+
+// disabledMessage says why e refuses calls, or is "" while it is usable.
+func (e *entry) disabledMessage() string {
+	if msg := e.disabled.Load(); msg != nil {
+		return "redis-cache-go: this handle was disabled by an earlier internal error: " + *msg
+	}
+	return ""
 }
 
 // enter counts a call in, or reports false (counting nothing) once close has begun.
@@ -109,12 +115,7 @@ func (e *entry) shutdown() error {
 	if !e.shut.CompareAndSwap(false, true) {
 		return nil
 	}
-	groups.Delete(e) // its herd group (herd.go)
-	e.stats.remove(e)
-	if e.near != nil {
-		e.near.Close() // stops tracking, drops every entry
-	}
-	return e.cache.Close()
+	return e.c.Close()
 }
 
 // guard is deferred first in every export: it turns a panic into
@@ -125,12 +126,19 @@ func guard(h C.uintptr_t, out *C.rcg_out, status *C.int) {
 	if r == nil {
 		return
 	}
-	msg := fmt.Sprintf("internal error (please report it): %v", r)
-	if e := lookup(h); e != nil {
-		e.disabled.CompareAndSwap(nil, &msg)
-	}
+	msg := internalError(lookup(h), r)
 	if out != nil {
-		putMessage(out, "redis-cache-go: "+msg+"\n"+string(debug.Stack()))
+		putMessage(out, msg)
 	}
 	*status = C.RCG_ERR_INTERNAL
+}
+
+// internalError disables e (which may be nil) for the recovered panic r
+// and returns the message that reports it.
+func internalError(e *entry, r any) string {
+	msg := fmt.Sprintf("internal error (please report it): %v", r)
+	if e != nil {
+		e.disabled.CompareAndSwap(nil, &msg)
+	}
+	return "redis-cache-go: " + msg + "\n" + string(debug.Stack())
 }

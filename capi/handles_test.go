@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -8,22 +9,19 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/client"
-	"github.com/redis-cache-go/redis-cache-go/core/shard"
 )
 
 // newTestEntry is an entry on a server that is never dialled (nothing here
 // touches the network).
 func newTestEntry(t *testing.T) *entry {
 	t.Helper()
-	c, err := shard.New(shard.Options{Servers: []client.Options{{Addr: "127.0.0.1:1"}}})
+	c, err := cache.Open(cache.Config{Endpoint: cache.Endpoint{Addr: "127.0.0.1:1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &statsGroup{live: map[*entry]struct{}{}}
-	e := &entry{cache: c, stats: g}
-	g.add(e)
-	return e
+	return &entry{c: c}
 }
 
 func TestCloseWaitsForTheCallsThatGotIn(t *testing.T) {
@@ -62,8 +60,8 @@ func TestCloseWaitsForTheCallsThatGotIn(t *testing.T) {
 		if got := e.calls.Load(); got != 0 {
 			t.Errorf("%s: got %d calls counted at the end; want 0", tt.name, got)
 		}
-		if _, ok := e.stats.live[e]; ok {
-			t.Errorf("%s: got the entry still in its stats group; want it removed by the shutdown", tt.name)
+		if err := e.c.Ping(context.Background()); client.KindOf(err) != client.KindClosed {
+			t.Errorf("%s: got %v from a call after the shutdown; want a closed error", tt.name, err)
 		}
 	}
 }

@@ -7,9 +7,9 @@ package main
 import "C"
 
 import (
-	"encoding/binary"
 	"unsafe"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 )
 
@@ -56,9 +56,6 @@ func unreserve(out *C.rcg_out) {
 // putBytes writes a result.
 func putBytes(out *C.rcg_out, b []byte) { copy(reserve(out, len(b)), b) }
 
-// putFrame writes items as a frame.
-func putFrame(out *C.rcg_out, items [][]byte) { frame.Put(reserve(out, frame.Size(items)), items) }
-
 // putMessage writes an error message, truncated to the scratch buffer.
 func putMessage(out *C.rcg_out, msg string) {
 	out.big = nil
@@ -80,46 +77,82 @@ func borrowedString(p *C.uint8_t, n C.size_t) string {
 	return unsafe.String((*byte)(unsafe.Pointer(p)), int(n))
 }
 
-// frameWriter builds a frame of n items (every item missing until put) in
-// the caller's scratch buffer while a reply is read, moving to Go memory only
-// when the scratch buffer turns out too small; finish hands it to out.
-type frameWriter struct {
-	out     *C.rcg_out
-	buf     []byte
-	off     int  // end of the items written so far
-	private bool // buf is Go memory (the scratch buffer was too small)
+// cOut is the caller's rcg_out as a cache.Sink: a value is written into
+// the scratch buffer, or into C memory handed over in out->big.
+type cOut C.rcg_out
+
+// Alloc reserves n bytes of the result (see reserve).
+func (o *cOut) Alloc(n int) []byte { return reserve((*C.rcg_out)(o), n) }
+
+// Free drops what Alloc reserved.
+func (o *cOut) Free() { unreserve((*C.rcg_out)(o)) }
+
+// reply is where an operation writes its outcome: the rcg_out of a sync
+// call, or (out nil) the completion of an async one, in Go memory.
+type reply struct {
+	out *C.rcg_out
+	c   *completion
 }
 
-func newFrameWriter(out *C.rcg_out, n int) *frameWriter {
-	head := 4 + 4*n
-	w := &frameWriter{out: out, buf: scratch(out), off: head}
-	if len(w.buf) < head {
-		w.buf, w.private = make([]byte, 2*head), true
+// sink is where a value goes.
+func (r reply) sink() cache.Sink {
+	if r.out != nil {
+		return (*cOut)(r.out)
 	}
-	binary.LittleEndian.PutUint32(w.buf, uint32(n))
-	for i := 4; i < head; i++ {
-		w.buf[i] = 0xFF // frame.Missing
-	}
-	return w
+	return r.c
 }
 
-// put writes item i (each index at most once, v no longer than frame.MaxItem).
-func (w *frameWriter) put(i int, v []byte) {
-	if need := w.off + len(v); need > len(w.buf) {
-		grown := make([]byte, max(2*len(w.buf), need))
-		copy(grown, w.buf[:w.off])
-		w.buf, w.private = grown, true
+// bytes writes b as the result.
+func (r reply) bytes(b []byte) { copy(r.sink().Alloc(len(b)), b) }
+
+// num sets the integer result.
+func (r reply) num(n int64) {
+	if r.out != nil {
+		r.out.num = C.int64_t(n)
+	} else {
+		r.c.num = n
 	}
-	binary.LittleEndian.PutUint32(w.buf[4+4*i:], uint32(len(v)))
-	w.off += copy(w.buf[w.off:], v)
 }
 
-// finish makes the frame the call's result.
-func (w *frameWriter) finish() {
-	if w.private {
-		copy(reserve(w.out, w.off), w.buf[:w.off])
-		return
+// message writes msg as the result (an error message) and returns status.
+func (r reply) message(status C.int, msg string) C.int {
+	if r.out != nil {
+		putMessage(r.out, msg)
+	} else {
+		r.c.data = []byte(msg)
 	}
-	w.out.big = nil
-	w.out.len = C.size_t(w.off)
+	return status
 }
+
+// fail writes err's message and returns the status of its class.
+func (r reply) fail(err error) C.int { return r.message(statusOf(err), err.Error()) }
+
+// argError reports a malformed argument.
+func (r reply) argError(msg string) C.int {
+	return r.message(C.RCG_ERR_ARGUMENT, "redis-cache-go: invalid argument: "+msg)
+}
+
+// framed makes f, a frame built by a frame.Writer started on r's scratch
+// buffer (see scratch), the result; inPlace: f is still in that buffer.
+func (r reply) framed(f []byte, inPlace bool) {
+	switch {
+	case r.out == nil:
+		r.c.data = f
+	case inPlace:
+		r.out.big = nil
+		r.out.len = C.size_t(len(f))
+	default:
+		copy(reserve(r.out, len(f)), f)
+	}
+}
+
+// scratch is the memory r's results go to first (nil when async).
+func (r reply) scratch() []byte {
+	if r.out == nil {
+		return nil
+	}
+	return scratch(r.out)
+}
+
+// frame writes items as a frame, the result.
+func (r reply) frame(items [][]byte) { frame.Put(r.sink().Alloc(frame.Size(items)), items) }

@@ -39,21 +39,27 @@
 // *pyvalue.UnsupportedTypeError naming the Python type, or a
 // *pyvalue.MismatchError naming both types.
 //
-// # Not here yet
+// # Opened as the Python package opens it
 //
-// GetOrSet is Django's plain get_or_set, without stampede protection, and
-// there are no locks: both are core/herd's.
+// A Cache is a core/cache.Cache underneath, configured as the Python
+// package configures one from the same settings: the near-cache
+// (Options.LocalCache, OPTIONS["LOCAL_CACHE"]), Redis Cluster and Sentinel
+// (Options.Cluster, Options.Sentinels …), the circuit breaker, fail-open
+// (Options.IgnoreExceptions), herd-protected GetOrSet, and counters shared
+// by every Cache of equal Options in the process (Stats).
 package djcache
 
 import (
 	"fmt"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/client"
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/herd"
+	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // Forever, as a ttl or as Options.Timeout, stores a key without expiry
@@ -86,7 +92,7 @@ type Options struct {
 	// "127.0.0.1:6379"; an empty non-nil list is an error, as in Django.
 	Location []string
 	// DB is the database for entries that do not name one (OPTIONS["DB"]).
-	// Default: DefaultDB (1). Use DB(0) for database 0.
+	// Default: DefaultDB (1), 0 with Cluster. Use DB(0) for database 0.
 	DB *int
 	// Password is OPTIONS["PASSWORD"], sent by every entry whose URL
 	// carries none of its own (a URL's own password wins). Default: none.
@@ -137,6 +143,54 @@ type Options struct {
 	Compressor      codec.Format
 	CompressorLevel int
 	CompressMinLen  int
+
+	// LocalCache is OPTIONS["LOCAL_CACHE"]: an in-process near-cache kept
+	// correct by Redis' invalidations (one plain server only). Default:
+	// nil, off.
+	LocalCache *LocalCache
+	// Cluster is OPTIONS["CLUSTER"]: Location lists seed nodes of a Redis
+	// Cluster (database 0). Default: false.
+	Cluster bool
+	// Sentinels are OPTIONS["SENTINELS"] ("host:port" each): Location then
+	// supplies only the database and the password of the primary that the
+	// Sentinels name SentinelService. Default: none.
+	Sentinels []string
+	// SentinelService is OPTIONS["SENTINEL_SERVICE"], the master name.
+	// Default: none.
+	SentinelService string
+	// SentinelPassword is OPTIONS["SENTINEL_PASSWORD"], sent to the
+	// Sentinels. Default: none.
+	SentinelPassword string
+	// ReadFromReplicas is OPTIONS["READ_FROM_REPLICAS"]: with Cluster or
+	// Sentinels, reads go to replicas too. Default: false.
+	ReadFromReplicas bool
+	// CircuitBreakerFailures is OPTIONS["CIRCUIT_BREAKER_FAILURES"]: the
+	// consecutive connection or timeout failures that open the circuit
+	// breaker; negative: no breaker. Default: 5 (core/breaker).
+	CircuitBreakerFailures int
+	// CircuitBreakerCooldown is OPTIONS["CIRCUIT_BREAKER_COOLDOWN"]: how
+	// long an open breaker fails calls at once. Default: 1s (core/breaker).
+	CircuitBreakerCooldown time.Duration
+	// IgnoreExceptions is OPTIONS["IGNORE_EXCEPTIONS"], fail-open: a
+	// connection or timeout error, or a value that cannot be read, is a
+	// miss or a no-op instead of an error (see IgnoredErrors). Default:
+	// false.
+	IgnoreExceptions bool
+	// IgnoredErrors, when set, is called with every error IgnoreExceptions
+	// turns into a miss (to log it: the Python package logs them).
+	// Default: nil.
+	IgnoredErrors func(error)
+}
+
+// LocalCache is OPTIONS["LOCAL_CACHE"]. Zero fields mean core/nearcache's
+// defaults.
+type LocalCache struct {
+	// MaxEntries bounds the entries. Default: 10,000.
+	MaxEntries int
+	// MaxBytes bounds their bytes. Default: 64 MiB.
+	MaxBytes int64
+	// TTL is the longest an entry is served. Default: 60s.
+	TTL time.Duration
 }
 
 // DB returns a pointer to n, for Options.DB.
@@ -148,6 +202,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DB == nil {
 		o.DB = DB(DefaultDB)
+		if o.Cluster {
+			o.DB = DB(0) // a Redis Cluster has database 0 only
+		}
 	}
 	if o.Version == 0 {
 		o.Version = 1
@@ -173,10 +230,9 @@ func (o Options) withDefaults() Options {
 // Cache is a Django cache seen from Go. It is safe for concurrent use;
 // Close releases its connections.
 type Cache struct {
-	opts   Options
-	shards *shard.Cache
-	codec  *codec.Codec
-	herd   *herd.Group
+	opts  Options
+	c     *cache.Cache
+	codec *codec.Codec // Encode and Decode's, as configured for c
 }
 
 // ShardOptions returns the core/shard configuration that opts describe:
@@ -184,50 +240,13 @@ type Cache struct {
 // ring's identifier repr, or the entry itself for shard.DjangoRedisRing),
 // derived as the Python package derives them from the same settings.
 func ShardOptions(opts Options) (shard.Options, error) {
-	o := opts.withDefaults()
-	if opts.Location != nil && len(opts.Location) == 0 {
-		o.Location = opts.Location // nil is the default; an empty LOCATION is an error, as in Django
-	}
-	if *o.DB < 0 || *o.DB > MaxDB {
-		return shard.Options{}, fmt.Errorf("djcache: Options.DB = %d: must be an integer from 0 to %d", *o.DB, MaxDB)
-	}
-	loc, err := parseLocation(o.Location, *o.DB, o.Password)
+	cfg, err := config(opts)
 	if err != nil {
 		return shard.Options{}, err
 	}
-	so := shard.Options{Mode: o.Mode, HashRing: o.HashRing, Weights: o.Weights, Primary: o.Primary}
-	servers := loc.servers
-	if loc.cluster {
-		// One client on the cluster: every entry is a seed node, and the
-		// first one's credentials and TLS serve every node, as in Python.
-		if opts.DB != nil && *opts.DB != 0 {
-			return shard.Options{}, fmt.Errorf("djcache: Options.DB = %d: a Redis Cluster has only database 0", *opts.DB)
-		}
-		t := &client.Topology{Cluster: true}
-		for _, s := range servers {
-			t.Addrs = append(t.Addrs, s.opts.Addr)
-		}
-		first := servers[0]
-		first.opts.Topology = t
-		if first.opts.TLS != nil {
-			first.opts.TLS.ServerName = "" // each node's own host name, as go-redis dials it
-		}
-		servers = []server{first}
-		so.Mode, so.Weights, so.Primary = shard.Ring, nil, 0
-	}
-	for i, s := range servers {
-		if s.opts.ReadTimeout == 0 {
-			s.opts.ReadTimeout = o.SocketTimeout
-		}
-		if s.opts.DialTimeout == 0 {
-			s.opts.DialTimeout = o.ConnectTimeout
-		}
-		s.opts.PoolSize = o.MaxConnections
-		so.Servers = append(so.Servers, s.opts)
-		if o.HashRing == shard.DjangoRedisRing && !loc.cluster {
-			s.name = o.Location[i] // django-redis names a node by its LOCATION entry as written
-		}
-		so.Names = append(so.Names, s.name)
+	so, err := cfg.ShardOptions()
+	if err != nil {
+		return shard.Options{}, fmt.Errorf("djcache: %w", err)
 	}
 	return so, nil
 }
@@ -236,7 +255,7 @@ func ShardOptions(opts Options) (shard.Options, error) {
 // touch the network; the first operation connects.
 func Open(opts Options) (*Cache, error) {
 	o := opts.withDefaults()
-	so, err := ShardOptions(opts) // not o: a cluster tells an explicit DB from the default
+	cfg, err := config(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -244,11 +263,11 @@ func Open(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
-	sc, err := shard.New(so)
+	c, err := cache.Open(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
-	return &Cache{opts: o, shards: sc, codec: cd, herd: herd.New(sc, herd.Options{LockTTL: o.LockTimeout})}, nil
+	return &Cache{opts: o, c: c, codec: cd}, nil
 }
 
 // OpenURL opens a cache on the servers of location, a LOCATION string
@@ -280,16 +299,25 @@ func (c *Cache) AtVersion(version int) *Cache {
 
 // Locate returns the index in Options.Location of the server that holds
 // key (a cache key, before MakeKey), as the Python package picks it.
-func (c *Cache) Locate(key string) int { return c.shards.Locate(c.MakeKey(key)) }
+func (c *Cache) Locate(key string) int { return c.c.Locate(c.MakeKey(key)) }
 
-// Shards returns the servers behind the cache, for raw commands.
-func (c *Cache) Shards() *shard.Cache { return c.shards }
+// Shards returns the servers behind the cache, for raw commands (a write
+// through them bypasses the near-cache's invalidation of own writes).
+func (c *Cache) Shards() *shard.Cache { return c.c.Shards() }
 
-// Close closes every connection.
-func (c *Cache) Close() error { return c.shards.Close() }
+// Stats returns the servers' counters in Location order, counted by every
+// Cache opened with equal Options in this process (core/cache.Stats).
+func (c *Cache) Stats() []stats.Snapshot { return c.c.Stats() }
+
+// NearStats returns the near-cache's counters, or false without
+// Options.LocalCache.
+func (c *Cache) NearStats() (nearcache.Stats, bool) { return c.c.NearStats() }
+
+// Close closes every connection (and stops the near-cache).
+func (c *Cache) Close() error { return c.c.Close() }
 
 // String describes the servers without credentials.
-func (c *Cache) String() string { return "djcache " + c.shards.String() }
+func (c *Cache) String() string { return "djcache " + c.c.String() }
 
 // ttl turns a ttl argument into the TTL core/client wants (0: none), in
 // whole milliseconds (at least 1).

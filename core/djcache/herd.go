@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
 )
@@ -32,22 +33,31 @@ const DefaultStaleTimeout = 60 * time.Second
 //     waited for it get a *herd.FailedError wrapping compute's error.
 //
 // compute's error is returned as is: nothing is stored and the lock is
-// released.
+// released. With Options.IgnoreExceptions, a server that cannot be reached
+// (or a stored value that cannot be read) makes GetOrSet return compute's
+// value without storing it.
 func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {
 	made := c.MakeKey(key)
-	stored, ticket, err := c.herd.Ask(ctx, made, expiry.Of(c.opts.LockTimeout))
-	if err != nil {
-		return nil, err
+	var stored cache.Buffer
+	ticket, err := c.c.Ask(ctx, made, expiry.Of(c.opts.LockTimeout), &stored)
+	if err == nil && ticket == nil {
+		var v any
+		if v, err = c.decodeAt(made, stored.B); err == nil {
+			return v, nil
+		}
 	}
-	if ticket == nil {
-		return c.decodeAt(made, stored)
+	if err != nil {
+		if c.ignored(err) { // fail-open: computed, not stored
+			return compute(ctx)
+		}
+		return nil, err
 	}
 	v, err := compute(ctx)
 	if err != nil {
 		_, _ = ticket.Abandon(ctx, err)
 		return nil, err
 	}
-	data, err := c.Encode(v)
+	data, err := c.serialize(v)
 	if err != nil {
 		_, _ = ticket.Abandon(ctx, err)
 		return nil, err
@@ -57,7 +67,7 @@ func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, com
 	if fresh > 0 && c.opts.StaleTimeout > 0 {
 		value = fresh + expiry.Of(c.opts.StaleTimeout) // in ms: no time.Duration overflow
 	}
-	if err := ticket.Publish(ctx, data, value, fresh); err != nil {
+	if err := ticket.Publish(ctx, data, value, fresh); err != nil && !c.ignored(err) {
 		return nil, err
 	}
 	return v, nil
@@ -85,17 +95,17 @@ func (c *Cache) Lock(key string, ttl time.Duration) *Lock {
 // retries every 100 ms until it succeeds, wait passes (<= 0: until ctx
 // ends) or ctx ends. It reports whether the lock is now held.
 func (l *Lock) Acquire(ctx context.Context, blocking bool, wait time.Duration) (bool, error) {
-	return lock.Acquire(ctx, l.c.shards, l.key, l.token, lock.Options{TTL: expiry.Of(l.ttl), Blocking: blocking, Wait: wait})
+	return lock.Acquire(ctx, l.c.c.Shards(), l.key, l.token, lock.Options{TTL: expiry.Of(l.ttl), Blocking: blocking, Wait: wait})
 }
 
 // Release frees the lock if this Lock still holds it, and reports whether
 // it did (false: it expired, and maybe someone else holds it now).
 func (l *Lock) Release(ctx context.Context) (bool, error) {
-	return l.c.shards.ReleaseLock(ctx, l.key, l.token)
+	return l.c.c.Shards().ReleaseLock(ctx, l.key, l.token)
 }
 
 // Extend adds ttl to the lock's remaining time (or sets it, with replace)
 // while this Lock holds it, and reports whether it did.
 func (l *Lock) Extend(ctx context.Context, ttl time.Duration, replace bool) (bool, error) {
-	return l.c.shards.ExtendLock(ctx, l.key, l.token, expiry.Of(ttl), replace)
+	return l.c.c.Shards().ExtendLock(ctx, l.key, l.token, expiry.Of(ttl), replace)
 }

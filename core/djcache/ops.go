@@ -1,6 +1,8 @@
 package djcache
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +10,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/redis-cache-go/redis-cache-go/core/cache"
+	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
 )
@@ -38,14 +42,19 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // ints; otherwise the serialized value, compressed by the configured
 // compressor.
 func (c *Cache) Encode(v any) ([]byte, error) {
-	if raw, ok := plainInt(v); ok {
-		return raw, nil
-	}
-	data, err := c.opts.Serializer.Marshal(v)
+	data, err := c.serialize(v)
 	if err != nil {
 		return nil, err
 	}
 	return c.codec.Encode(data)
+}
+
+// serialize is Encode before compression (core/cache compresses).
+func (c *Cache) serialize(v any) ([]byte, error) {
+	if raw, ok := plainInt(v); ok {
+		return raw, nil
+	}
+	return c.opts.Serializer.Marshal(v)
 }
 
 func plainInt(v any) ([]byte, bool) {
@@ -113,12 +122,15 @@ func (c *Cache) decodeAt(key string, stored []byte) (any, error) {
 // as Python None is found with v == nil.
 func (c *Cache) Get(ctx context.Context, key string) (v any, found bool, err error) {
 	k := c.MakeKey(key)
-	stored, found, err := c.shards.Get(ctx, k)
-	if err != nil || !found {
-		return nil, false, err
+	var b cache.Buffer
+	found, err = c.c.Get(ctx, k, &b)
+	if err == nil && found {
+		v, err = c.decodeAt(k, b.B)
 	}
-	v, err = c.decodeAt(k, stored)
-	return v, err == nil, err
+	if err != nil || !found {
+		return nil, false, c.unlessIgnored(err)
+	}
+	return v, true, nil
 }
 
 // GetInto reads key into the variable dst points to (see pyvalue.Into for
@@ -139,41 +151,41 @@ func (c *Cache) GetInto(ctx context.Context, key string, dst any) (found bool, e
 // Set stores v at key. ttl 0 means Options.Timeout; Forever means no
 // expiry.
 func (c *Cache) Set(ctx context.Context, key string, v any, ttl time.Duration) error {
-	data, err := c.Encode(v)
+	data, err := c.serialize(v)
 	if err != nil {
 		return err
 	}
-	_, err = c.shards.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), false)
-	return err
+	_, err = c.c.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), false)
+	return c.unlessIgnored(err)
 }
 
 // Add stores v at key only when key does not exist, and reports whether it
 // did (Django's add).
 func (c *Cache) Add(ctx context.Context, key string, v any, ttl time.Duration) (bool, error) {
-	data, err := c.Encode(v)
+	data, err := c.serialize(v)
 	if err != nil {
 		return false, err
 	}
-	return c.shards.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), true)
+	return c.bool(c.c.Set(ctx, c.MakeKey(key), data, c.ttl(ttl), true))
 }
 
 // Delete removes key and reports whether it existed.
 func (c *Cache) Delete(ctx context.Context, key string) (bool, error) {
-	return c.shards.Delete(ctx, c.MakeKey(key))
+	return c.bool(c.c.Delete(ctx, c.MakeKey(key)))
 }
 
 // Has reports whether key exists.
 func (c *Cache) Has(ctx context.Context, key string) (bool, error) {
-	return c.shards.Exists(ctx, c.MakeKey(key))
+	return c.bool(c.c.Exists(ctx, c.MakeKey(key)))
 }
 
 // Touch sets a new ttl on key (0: Options.Timeout, Forever: none) and
 // reports whether key exists.
 func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if d := c.ttl(ttl); d > 0 {
-		return c.shards.Expire(ctx, c.MakeKey(key), d)
+		return c.bool(c.c.Expire(ctx, c.MakeKey(key), d))
 	}
-	return c.shards.Persist(ctx, c.MakeKey(key))
+	return c.bool(c.c.Persist(ctx, c.MakeKey(key)))
 }
 
 // TTL returns key's remaining time to live, Forever for a key without
@@ -181,17 +193,22 @@ func (c *Cache) Touch(ctx context.Context, key string, ttl time.Duration) (bool,
 // time.Duration holds (about 292 years, as another client may set) is the
 // longest Duration.
 func (c *Cache) TTL(ctx context.Context, key string) (ttl time.Duration, found bool, err error) {
-	d, found, err := c.shards.TTL(ctx, c.MakeKey(key))
-	if d < 0 {
-		return Forever, found, err
+	d, found, err := c.c.TTL(ctx, c.MakeKey(key))
+	if err != nil {
+		return 0, false, c.unlessIgnored(err)
 	}
-	return d.Duration(), found, err
+	if d < 0 {
+		return Forever, found, nil
+	}
+	return d.Duration(), found, nil
 }
 
 // Incr adds delta to the integer at key, keeping its ttl, and returns the
-// new value; a missing key is ErrNotFound (Django's incr/decr).
+// new value; a missing key is ErrNotFound (Django's incr/decr). Its errors
+// are returned even with Options.IgnoreExceptions: there is no value to
+// give instead.
 func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error) {
-	n, found, err := c.shards.Incr(ctx, c.MakeKey(key), delta)
+	n, found, err := c.c.Incr(ctx, c.MakeKey(key), delta)
 	if err == nil && !found {
 		err = ErrNotFound
 	}
@@ -205,20 +222,25 @@ func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string]any, err
 	for i, k := range keys {
 		made[i] = c.MakeKey(k)
 	}
-	stored, err := c.shards.GetMany(ctx, made)
-	if err != nil {
-		return nil, err
-	}
 	out := make(map[string]any, len(keys))
-	for i, s := range stored {
-		if s == nil {
-			continue
+	var bad error
+	err := c.c.GetMany(ctx, made, func(i int, stored []byte) {
+		if bad != nil {
+			return
 		}
-		v, err := c.decodeAt(made[i], s)
+		// a Serializer may keep what it reads; stored is valid only now
+		v, err := c.decodeAt(made[i], bytes.Clone(stored))
 		if err != nil {
-			return nil, err
+			bad = err
+			return
 		}
 		out[keys[i]] = v
+	})
+	if err = cmp.Or(err, bad); err != nil {
+		if c.ignored(err) {
+			return map[string]any{}, nil
+		}
+		return nil, err
 	}
 	return out, nil
 }
@@ -229,14 +251,14 @@ func (c *Cache) SetMany(ctx context.Context, values map[string]any, ttl time.Dur
 	keys := make([]string, 0, len(values))
 	data := make([][]byte, 0, len(values))
 	for k, v := range values {
-		b, err := c.Encode(v)
+		b, err := c.serialize(v)
 		if err != nil {
 			return fmt.Errorf("djcache: key %q: %w", k, err)
 		}
 		keys = append(keys, c.MakeKey(k))
 		data = append(data, b)
 	}
-	return c.shards.SetMany(ctx, keys, data, c.ttl(ttl))
+	return c.unlessIgnored(c.c.SetMany(ctx, keys, data, c.ttl(ttl)))
 }
 
 // DeleteMany removes the keys and returns how many existed.
@@ -245,5 +267,43 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	for i, k := range keys {
 		made[i] = c.MakeKey(k)
 	}
-	return c.shards.DeleteMany(ctx, made)
+	n, err := c.c.DeleteMany(ctx, made)
+	if err != nil {
+		return 0, c.unlessIgnored(err)
+	}
+	return n, nil
+}
+
+// ignored reports whether Options.IgnoreExceptions turns err into a miss
+// or a no-op: a connection or timeout error (the circuit breaker's
+// included) or a value that cannot be read, as the Python package's
+// fail-open does; it hands err to Options.IgnoredErrors.
+func (c *Cache) ignored(err error) bool {
+	if err == nil || !c.opts.IgnoreExceptions {
+		return false
+	}
+	var unreadable *ValueError
+	if k := client.KindOf(err); k != client.KindConnection && k != client.KindTimeout && !errors.As(err, &unreadable) {
+		return false
+	}
+	if c.opts.IgnoredErrors != nil {
+		c.opts.IgnoredErrors(err)
+	}
+	return true
+}
+
+// unlessIgnored is err, or nil when fail-open ignores it.
+func (c *Cache) unlessIgnored(err error) error {
+	if c.ignored(err) {
+		return nil
+	}
+	return err
+}
+
+// bool is a yes/no outcome under fail-open: an ignored error is a no.
+func (c *Cache) bool(ok bool, err error) (bool, error) {
+	if err != nil {
+		return false, c.unlessIgnored(err)
+	}
+	return ok, nil
 }

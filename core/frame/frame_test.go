@@ -106,3 +106,92 @@ func BenchmarkPut100(b *testing.B) {
 		Put(dst, items)
 	}
 }
+
+func TestWriter(t *testing.T) {
+	tests := []struct {
+		name        string
+		buf         int // capacity of the given buffer
+		items       [][]byte
+		wantInPlace bool
+	}{
+		{"fits", 64, [][]byte{[]byte("a"), nil, []byte("ccc")}, true},
+		{"no buffer", 0, [][]byte{[]byte("a"), nil}, false},
+		{"head fits, items do not", 16, [][]byte{[]byte("a"), bytes.Repeat([]byte("b"), 100)}, false},
+		{"all missing", 12, [][]byte{nil, nil}, true},
+	}
+	for _, tt := range tests {
+		buf := make([]byte, tt.buf)
+		w := NewWriter(buf, len(tt.items))
+		for i := range tt.items {
+			if tt.items[i] != nil {
+				w.Put(i, tt.items[i])
+			}
+		}
+		got, inPlace := w.Bytes()
+		if inPlace != tt.wantInPlace {
+			t.Errorf("%s: got in place %v; want %v", tt.name, inPlace, tt.wantInPlace)
+		}
+		items, err := Decode(got)
+		if err != nil {
+			t.Fatalf("%s: Decode: got error %v; want nil", tt.name, err)
+		}
+		for i := range tt.items {
+			if !bytes.Equal(items[i], tt.items[i]) || (items[i] == nil) != (tt.items[i] == nil) {
+				t.Errorf("%s: item %d: got %q; want %q", tt.name, i, items[i], tt.items[i])
+			}
+		}
+	}
+}
+
+func TestKeysAndPairs(t *testing.T) {
+	keys, err := Keys(Append(nil, [][]byte{[]byte("a"), {}, []byte("bc")}))
+	if err != nil || len(keys) != 3 || keys[0] != "a" || keys[1] != "" || keys[2] != "bc" {
+		t.Errorf("Keys: got %q, %v; want [a  bc], nil", keys, err)
+	}
+	ks, vs, err := Pairs(Append(nil, [][]byte{[]byte("k"), []byte("v"), []byte("k2"), {}}))
+	if err != nil || len(ks) != 2 || ks[1] != "k2" || string(vs[0]) != "v" || vs[1] == nil {
+		t.Errorf("Pairs: got %q %q, %v; want [k k2] [v ''], nil", ks, vs, err)
+	}
+	bad := []struct {
+		name string
+		f    func() error
+	}{
+		{"Keys with a missing key", func() error { _, err := Keys(Append(nil, [][]byte{nil})); return err }},
+		{"Keys of a truncated frame", func() error { _, err := Keys([]byte{1, 0}); return err }},
+		{"Pairs of an odd count", func() error { _, _, err := Pairs(Append(nil, [][]byte{[]byte("k")})); return err }},
+		{"Pairs with a missing value", func() error {
+			_, _, err := Pairs(Append(nil, [][]byte{[]byte("k"), nil}))
+			return err
+		}},
+	}
+	for _, b := range bad {
+		if err := b.f(); err == nil {
+			t.Errorf("%s: got nil error; want one", b.name)
+		}
+	}
+}
+
+func BenchmarkWriter100(b *testing.B) {
+	buf := make([]byte, 64<<10)
+	v := bytes.Repeat([]byte("v"), 100)
+	for b.Loop() {
+		w := NewWriter(buf, 100)
+		for i := 0; i < 100; i++ {
+			w.Put(i, v)
+		}
+		w.Bytes()
+	}
+}
+
+func BenchmarkKeys100(b *testing.B) {
+	items := make([][]byte, 100)
+	for i := range items {
+		items[i] = []byte("prefix:1:key-number-" + string(rune('a'+i%26)))
+	}
+	buf := Append(nil, items)
+	for b.Loop() {
+		if _, err := Keys(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

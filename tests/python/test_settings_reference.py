@@ -217,8 +217,8 @@ def code_defaults() -> dict[str, Any]:
     out["CIRCUIT_BREAKER_COOLDOWN"] = go_duration("core/breaker/breaker.go", "DefaultCooldown")
     assert doc["codec"]["max_ratio"] == 0  # Go's default
     out["DECOMPRESS_MAX_RATIO"] = go_int("core/codec/codec.go", "DefaultMaxRatio")
-    config_go = (ROOT / "capi" / "config.go").read_text(encoding="utf-8")
-    assert re.search(r'case "", "required"', config_go), "capi/config.go: an unset cert_reqs must verify like 'required'"
+    options_go = (ROOT / "core" / "cache" / "options.go").read_text(encoding="utf-8")
+    assert re.search(r'case "", "required"', options_go), "core/cache/options.go: an unset cert_reqs must verify like 'required'"
     out["SSL_CERT_REQS"] = "required"
     return out
 
