@@ -20,7 +20,7 @@ help:
 	@echo "make test-django-suite - Django's own cache tests (BaseCacheTests, from the pinned Django's sdist) against RedisCache"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
-	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; issue-9 bars"
+	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; the performance bars"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"

@@ -1,4 +1,4 @@
-"""Issue 9's bars, evaluated from one bench run (bench.py's summary and sharded.py's results).
+"""The performance bars, evaluated from one bench run (bench.py's summary and sharded.py's results).
 
 Every bar is a ratio of two medians measured in the same interleaved run. A bar whose inputs were
 not measured (a workload skipped with --only, a backend unavailable) reads "not measured" with the
@@ -78,7 +78,7 @@ def evaluate(results: dict[str, dict[str, Any]], sharded: dict[str, Any] | None,
 
 def print_bars(bars: list[dict[str, Any]], command: str) -> None:
     print()
-    print(f"Issue 9 bars (ratios of medians from this one run: {command})")
+    print(f"Performance bars (ratios of medians from this one run: {command})")
     w = max(len(b["what"]) for b in bars) if bars else 0
     for b in bars:
         if b["ratio"] is None:

@@ -40,7 +40,7 @@ for _p in (os.path.join(REPO, "python"), os.path.join(REPO, "tests", "harness"))
 
 from redisproc import RedisServer, RedisServerError  # noqa: E402
 
-import bars  # noqa: E402  (bench/bars.py: issue 9's bars, evaluated from the results)
+import bars  # noqa: E402  (bench/bars.py: the performance bars, evaluated from the results)
 import floor  # noqa: E402  (bench/floor.py: the floor rows)
 import sharded  # noqa: E402  (bench/sharded.py: the 3-server section)
 
@@ -77,7 +77,7 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "KEY_PREFIX": "br",
     },
 }
-# The backend variant hook: ours with a near-cache (issue 9's LOCAL_CACHE). Optional: when the
+# The backend variant hook: ours with a near-cache (OPTIONS LOCAL_CACHE). Optional: when the
 # backend refuses the option (it did before LOCAL_CACHE existed) it is reported as unavailable and
 # the run still succeeds. Add more variants here the same way ("optional": True).
 MIB = 1024 * 1024
@@ -340,7 +340,7 @@ WORKLOADS = [
     *[Workload(f"{op}_256k_{comp}", f"{op} of a 256 KiB compressible value, {comp} compressor",
                _prep_c_set if op == "set" else _prep_c_get, _check_c, compressor=comp)
       for comp in COMPRESSED for op in ("set", "get")],
-    # issue 9 bar 3: set then get of the compressible value as one op; both against django-redis'
+    # the compression bar: set then get of the compressible value as one op; both against django-redis'
     # ZlibCompressor (ours zstd is compared with that same zlib peer, as the bar says)
     Workload("setget_256k_zlib", "set then get (1 op) of a 256 KiB compressible value; ours zlib vs "
              "django-redis ZlibCompressor", _prep_c_setget, _check_c, compressor="zlib"),

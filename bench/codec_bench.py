@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Issue 9 bar 3: a 256 KiB compressible value, set then get, through Django's cache API.
+"""The compression bar: a 256 KiB compressible value, set then get, through Django's cache API.
 
 One throw-away redis-server, one process, interleaved rounds (the starting alias rotates each
 round), this process and the server pinned to one CPU like bench.py does. One op is

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Near-cache micro-benchmark (issue 9, bar 5): hot-key ``cache.get`` through the Django API.
+"""Near-cache micro-benchmark (the near-cache bar, >= 10x the best peer's get): hot-key ``cache.get`` through the Django API.
 
 Backends, each on its own KEY_PREFIX of one throw-away redis-server:
   django        Django's built-in RedisCache (redis-py + hiredis)

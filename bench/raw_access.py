@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Raw access (issue 15): what the redis-py client that ``cache.get_client()`` returns costs,
+"""Raw access: what the redis-py client that ``cache.get_client()`` returns costs,
 against the Go path the cache already has for raw commands (``cache.execute_command``).
 
 The question it answers: should raw access return redis-py clients or an object over the Go core?

@@ -30,7 +30,7 @@ func wordText(n int) []byte {
 }
 
 // BenchmarkEncode256K and BenchmarkDecode256K time one 256 KiB word-text
-// value per format at its default level: the large-value path of issue 9.
+// value per format at its default level: the large-value path.
 func BenchmarkEncode256K(b *testing.B) {
 	v := wordText(256 << 10)
 	for _, f := range Formats() {

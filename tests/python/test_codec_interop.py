@@ -1,9 +1,9 @@
 """Our compressed bytes are readable by the peers, theirs by us, and what is unreadable is an error.
 
-Bar 3 of issue 4: values written with our zlib and bzip2 compressors (configured with
+Values written with our zlib and bzip2 compressors (configured with
 django-redis-cache's own COMPRESSOR_CLASS names) decode with Python's ``zlib``/``bz2`` exactly the
 way django-redis-cache's ``get_value`` decoded them (``int()``, else decompress, then unpickle),
-for every recorded fixture value. Beyond the bar: gzip/lzma/zstd/lz4 with the libraries
+for every recorded fixture value. Beyond that: gzip/lzma/zstd/lz4 with the libraries
 django-redis uses, django-redis itself reading ours and writing for us, switching compressors on
 a warm cache, custom Python compressors, and decode errors that name the key.
 """

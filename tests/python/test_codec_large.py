@@ -1,4 +1,4 @@
-"""The large-value path of the codec (issue 9 bar 3): results bigger than the per-thread scratch
+"""The large-value path of the codec: results bigger than the per-thread scratch
 buffer, zstd decoded straight into the result memory by its frame's content size, compression
 into reused buffers, and frames whose stated size is not the truth.
 """

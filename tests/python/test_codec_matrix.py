@@ -1,4 +1,4 @@
-"""Every serializer × every compressor round-trips (issue 4, bar 2).
+"""Every serializer × every compressor round-trips.
 
 Values: empty, one character, unicode, 300 KiB compressible, 300 KiB random (incompressible),
 plain ints (which stay raw so INCR works), and the COMPRESS_MIN_LEN edge: a value whose

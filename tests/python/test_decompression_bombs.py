@@ -1,4 +1,4 @@
-"""A decompression bomb stored in Redis costs a bounded amount to refuse (issue 14, item 4).
+"""A decompression bomb stored in Redis costs a bounded amount to refuse.
 
 Each bomb inflates to 256 MiB of zeros: under the 512 MiB cap, far over the limit of a value
 its size (64 times the stored size, at least a floor of 8 to 64 MiB by format). ``get()`` raises

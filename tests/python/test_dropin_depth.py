@@ -1,4 +1,4 @@
-"""The seed's small behaviours that code relies on (issue 15): ``set()`` returns a bool, a cache
+"""The seed's small behaviours that code relies on: ``set()`` returns a bool, a cache
 object pickles (and its copy works in another process), the seed's positional ``get_or_set``
 arguments work or fail loudly, and raw access under Sentinel."""
 from __future__ import annotations

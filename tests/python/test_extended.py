@@ -1,4 +1,4 @@
-"""The extended API against real redis-servers (issue 5, bars 5 and 6): TTL control, patterns,
+"""The extended API against real redis-servers: TTL control, patterns,
 clear(version), reinsert_keys, locks, and RedisDummyCache. Keys and patterns are in Django's key
 space: KEY_PREFIX and VERSION apply."""
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Fail-open (IGNORE_EXCEPTIONS), the circuit breaker and recovery after a server restart.
 
-Issue 7, bars 2 and 3: real redis-servers and real silent sockets, no mocks.
+Real redis-servers and real silent sockets, no mocks.
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Reading what all 13 recorded writers stored (tests/fixtures/values.json), with serializers and
-compressors (issue 4, bar 1).
+compressors.
 
 For every writer, our backend is configured with the writer's own OPTIONS, copied unchanged
 (django-redis-cache's SERIALIZER_CLASS/COMPRESSOR_CLASS names, django-redis's SERIALIZER/COMPRESSOR

@@ -1,4 +1,4 @@
-"""A Go service and the Django site share one cache (issue 6, bar 1).
+"""A Go service and the Django site share one cache.
 
 Python (this package's backend) writes every value kind of values.json, plus datetimes,
 Decimal and UUID; the Go API (core/djcache, driven by the helper tests/go/crosslang) reads each

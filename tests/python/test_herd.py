@@ -1,4 +1,4 @@
-"""Herd-protected get_or_set (core/herd) against real redis-servers: the issue-5 bars 1-4.
+"""Herd-protected get_or_set (core/herd) against real redis-servers.
 
 Storage matches django-redis-cache 3.0.1 (tests/fixtures/herd_seed.json): the value with TTL
 timeout + stale, ``__fresh__<key>`` with TTL timeout, ``__lock__<key>`` holding a token while one

@@ -1,4 +1,4 @@
-"""The near-cache (OPTIONS['LOCAL_CACHE'], issue 9) through the Django API, against a real
+"""The near-cache (OPTIONS['LOCAL_CACHE']) through the Django API, against a real
 redis-server: hits served from process memory, never stale once Redis' invalidation arrived
 (writes from the real redis-cli binary and from another client), bounded memory, TTLs (local and
 Redis'), invalidation-connection loss, FLUSHALL, and our own writes invalidating at once.

@@ -239,7 +239,7 @@ def test_sdist_carries_the_go_sources_and_installs(installed: Path, workdir: Pat
     assert report["library"] == [str(site / "redis_cache_go" / LIBNAME)]
 
 
-# --- `make wheel`, installed where there is no Go (issue 10, bar 1) ---------------------------
+# --- `make wheel`, installed where there is no Go ---------------------------
 
 WHEEL_TAG = re.compile(r"^py3-none-manylinux_(\d+)_(\d+)_x86_64$")
 GLIBC_SYMBOL_VERSION = re.compile(r"^GLIBC_(\d+)\.(\d+)(?:\.\d+)?$")

@@ -1,4 +1,4 @@
-"""Real gunicorn serving examples/demo (issue 7, bar 1): sync and gthread workers, with and without
+"""Real gunicorn serving examples/demo: sync and gthread workers, with and without
 --preload, with the cache touched in the master; FORK_FALLBACK on and off. The same with uWSGI,
 with and without lazy-apps.
 

@@ -1,4 +1,4 @@
-"""Raw Redis access (issue 15): the accessors that django-redis-cache and django-redis code calls.
+"""Raw Redis access: the accessors that django-redis-cache and django-redis code calls.
 
 Each accessor returns a redis-py client; the tests run code shaped like the two libraries'
 documented raw-access examples (hashes, sorted sets, a pipeline of 100 commands, a Lua script,

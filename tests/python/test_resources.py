@@ -1,4 +1,4 @@
-"""Resource safety across the C boundary (issue 7): closed handles leave no goroutines or
+"""Resource safety across the C boundary: closed handles leave no goroutines or
 connections behind. The long version is `make soak` (tests/soak/soak.py)."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The settings reference (docs/settings.md) against the code (issue 10, bar 4).
+"""The settings reference (docs/settings.md) against the code.
 
 Every name the code accepts — OPTIONS keys, CONNECTION_POOL_CLASS_KWARGS keys, URL query
 parameters, the top-level ``db`` — must be a row of the reference, and every row must be a

@@ -1,4 +1,4 @@
-"""TLS and ACL against a real redis-server (issue 7, bar 4).
+"""TLS and ACL against a real redis-server.
 
 The test makes a CA, a server certificate (for 127.0.0.1) and a client certificate with the
 openssl CLI, and starts redis-server with ``--port 0 --tls-port N``: TLS only.
@@ -141,7 +141,7 @@ def test_near_cache_over_tls_with_an_acl_user(make_cache, tls_server):
 
 
 def test_raw_client_speaks_tls_as_the_acl_user_with_the_client_certificate(make_cache, tls_server):
-    """get_client() (issue 15) connects as the cache does: TLS, CA, client certificate,
+    """get_client() connects as the cache does: TLS, CA, client certificate,
     SSL_SERVER_NAME and the OPTIONS ACL user."""
     d = tls_server["dir"]
     cache = make_cache(tls_server["location"], {"SSL_CA_CERTS": f"{d}/ca.crt", "SSL_CERTFILE": f"{d}/client.crt",

@@ -1,4 +1,4 @@
-"""Redis Cluster and Redis Sentinel deployments (issue 8), each started by the test on loopback.
+"""Redis Cluster and Redis Sentinel deployments, each started by the test on loopback.
 
 The Django-API suites themselves run against both deployments through RCG_TEST_DEPLOYMENT (see
 conftest.py and the Makefile); this file holds what only a multi-node deployment can show:

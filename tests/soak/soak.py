@@ -1,4 +1,4 @@
-"""Leak soak (issue 7, bar 5; `make soak`, not part of `make test`).
+"""Leak soak (`make soak`, not part of `make test`).
 
 1,000,000 mixed cache operations from 8 threads against a throw-away redis-server. After the first
 100,000 and after the whole run it records the process RSS, the Go goroutine count (rcg_stats), the
