@@ -15,7 +15,7 @@ export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 .PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
-	@echo "make demo   - start a throw-away redis-server and run the example Django app through the backend"
+	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
 	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict; Django-API tests under Django 4.2 too; Django's own BaseCacheTests)"
 	@echo "make test-django-suite - Django's own cache tests (BaseCacheTests, from the pinned Django's sdist) against RedisCache"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
@@ -134,6 +134,7 @@ go-bin: $(GO_BIN)/crosslang $(GO_BIN)/goservice
 $(GO_BIN)/crosslang: $(GOSRC) $(shell find tests/go/crosslang internal -name '*.go')
 	$(GO) build -o $@ ./tests/go/crosslang
 $(GO_BIN)/goservice: $(GOSRC) $(shell find examples/goservice -name '*.go')
+	@echo ">> go build of the Go service example (examples/goservice) into build/bin/ (a first build takes a minute or two)"
 	$(GO) build -o $@ ./examples/goservice
 test-python: build build-debug venv go-bin
 	$(PY) -m pytest -q tests/python
@@ -207,7 +208,7 @@ test-django%: build build-debug go-bin .venv-django%/.installed
 soak: build venv
 	$(PY) tests/soak/soak.py
 
-demo: setup go-bin
+demo: setup $(GO_BIN)/goservice
 	$(PY) examples/run_demo.py
 
 bench: setup

@@ -2,12 +2,18 @@
 """Run the example Django site (examples/demo) against a throw-away redis-server and check it.
 
 What it does, in order:
-  1. starts a private redis-server on a free loopback port (tests/harness/redisproc.py),
-  2. configures the demo project to use it (REDIS_LOCATION) and runs Django's system checks,
-  3. serves the project over real HTTP on another free loopback port (wsgiref, in a thread),
-  4. requests every view with urllib, prints what came back, and checks it, also looking
+  1. builds the Go service example (examples/goservice) with `go build` into build/bin/, unless
+     `make` already did ($RCG_GO_BIN),
+  2. starts a private redis-server on a free loopback port and a Sentinel watching it as
+     "demo-primary" on another (tests/harness/redisproc.py, topology.py),
+  3. configures the demo project to use the server (REDIS_LOCATION) and runs Django's checks,
+  4. serves the project over real HTTP on another free loopback port (wsgiref, in a thread),
+  5. requests every view with urllib, prints what came back, and checks it, also looking
      straight into Redis to see what the backend stored,
-  5. stops the HTTP server and redis-server, whatever happened.
+  6. runs the Go service on the same cache (its writes through the Sentinel, its reads through a
+     near-cache), prints its Stats() and NearStats(), and checks what each side read of the
+     other's entries,
+  7. stops the HTTP server, the Sentinel and redis-server, whatever happened.
 
 Exit status 0 when every check passed, 1 otherwise. `make demo` runs it with PYTHONPATH set to
 python/ and tests/harness/; run directly, it falls back to those directories of this checkout.
@@ -29,18 +35,25 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-
-
-def _goservice_command() -> list[str]:
-    """The Go service example: the binary `make` built into $RCG_GO_BIN, else `go run`."""
-    built = os.path.join(os.environ.get("RCG_GO_BIN", ""), "goservice")
-    if os.environ.get("RCG_GO_BIN") and os.access(built, os.X_OK):
-        return [built]
-    return ["go", "run", "./examples/goservice"]
 DEMO_DIR = os.path.join(HERE, "demo")
 
 PRIMES_LIMIT = 1_000_000
 PRIMES_EXPECTED = {"count": 78498, "largest": 999983}
+SENTINEL_SERVICE = "demo-primary"  # the name the Sentinel gives the demo's redis-server
+
+
+def _goservice_binary() -> str:
+    """The Go service example: the binary `make` built into $RCG_GO_BIN, else built here with
+    `go build` into build/bin/ (go's build cache makes a rebuild of unchanged sources quick)."""
+    prebuilt = os.path.join(os.environ.get("RCG_GO_BIN", ""), "goservice")
+    if os.environ.get("RCG_GO_BIN") and os.access(prebuilt, os.X_OK):
+        return prebuilt
+    binary = os.path.join(ROOT, "build", "bin", "goservice")
+    print("go build ./examples/goservice -> build/bin/goservice (a first build takes a minute or two) ...",
+          flush=True)
+    subprocess.run([os.environ.get("GO", "go"), "build", "-o", binary, "./examples/goservice"],
+                   cwd=ROOT, check=True, timeout=900)
+    return binary
 
 
 def _ensure_importable() -> None:
@@ -61,9 +74,11 @@ class DemoFailed(Exception):
 
 
 class Demo:
-    def __init__(self, base_url: str, redis: Any) -> None:
+    def __init__(self, base_url: str, redis: Any, sentinel: Any, goservice: str) -> None:
         self.base_url = base_url
         self.redis = redis
+        self.sentinel = sentinel
+        self.goservice = goservice
         self.failures: list[str] = []
         # Talk to our own loopback server directly, never through an http_proxy from the environment.
         self.opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -200,19 +215,49 @@ class Demo:
 
         print("\n[8] a Go service on the same cache (examples/goservice, the core/djcache API)")
         visits_before = self.get("/info/")["visits"]
-        self.get("/prices/")  # the rows are cached again for the Go side to read
+        rows = self.get("/prices/")["prices"]  # the rows are cached again for the Go side to read
+        self.say(f"running {os.path.relpath(self.goservice, ROOT)}: writes through the Sentinel at "
+                 f"{self.sentinel.location} ({SENTINEL_SERVICE!r}), reads through a near-cache ...")
         go = subprocess.run(
-            _goservice_command(), cwd=ROOT, capture_output=True, text=True, timeout=300,
-            env=dict(os.environ, REDIS_LOCATION=self.redis.location),
+            [self.goservice], cwd=ROOT, capture_output=True, text=True, timeout=300,
+            env=dict(os.environ, REDIS_LOCATION=self.redis.location,
+                     REDIS_SENTINELS=self.sentinel.location, REDIS_SENTINEL_SERVICE=SENTINEL_SERVICE),
         )
+        for line in go.stderr.splitlines():
+            self.say("  " + line)
         if go.returncode != 0:
-            raise DemoFailed(f"go run ./examples/goservice failed: {go.stderr.strip()}")
+            raise DemoFailed(f"{self.goservice} exited with status {go.returncode}")
         report = json.loads(go.stdout)
-        self.say(f"go run ./examples/goservice -> {json.dumps(report, sort_keys=True)}")
+        self.say(f"Go: shared cache via {report['topology']}: incr(visits, 10) -> {report['visits_after_incr']}; "
+                 f"set(price:mug) with ttl {report['mug_ttl_seconds']:g} s")
+        self.say(f"Go: hot cache (near-cache): primes:{PRIMES_LIMIT} count {report['primes_count']} read "
+                 f"{report['primes_reads']} times; prices {report['prices']}; mug after the write: "
+                 f"{report['hot_mug_cents']} cents")
+        self.expect("Go's shared cache topology", report["topology"], "sentinel")
         self.expect("Go incr of the site's counter", report["visits_after_incr"], visits_before + 10)
         self.expect("Go read of the site's get_or_set result", report["primes_count"], PRIMES_EXPECTED["count"])
-        self.expect("Go read of the site's teapot row", report.get("price:teapot"), 4599)
+        self.expect("Go read of the site's rows", report["prices"], {sku: row["cents"] for sku, row in rows.items()})
         self.expect("Go set ttl", report["mug_ttl_seconds"], 120)
+        self.expect("near-cache read of Go's write", report["hot_mug_cents"], 999)
+
+        print("\n[9] the Go service's counters: Stats() per server, NearStats()")
+        for name, snaps in (("shared", report["stats"]), ("hot", report["hot_stats"])):
+            for snap in snaps:
+                calls = ", ".join(f"{op}={n}" for op, n in sorted(snap["calls"].items()) if n)
+                self.say(f"{name}.Stats(): {snap['server']}: {snap['commands']} commands ({calls}), "
+                         f"{snap['errors']} errors")
+                self.expect(f"{name} errors", snap["errors"], 0)
+        servers = [snap["server"] for snap in report["stats"]]
+        self.expect("shared cache: one server, found through the Sentinel",
+                    len(servers) == 1 and SENTINEL_SERVICE in servers[0] and self.sentinel.location in servers[0], True)
+        near = report["near_stats"]
+        self.say("hot.NearStats(): " + ", ".join(
+            f"{k.lower()}={near[k]}" for k in ("Hits", "Misses", "Fills", "Invalidations", "Entries", "Tracking")))
+        self.expect("near-cache tracking", near["Tracking"], True)
+        self.expect("near-cache served the repeated reads", near["Hits"] >= report["primes_reads"] - 1, True)
+        self.expect("near-cache saw Redis' invalidation of Go's write", near["Invalidations"] >= 1, True)
+
+        print("\n[10] the site reads what the Go service wrote")
         visits = self.get("/counter/")["visits"]
         self.say(f"GET /counter/ -> visits={visits} (the site counts on from Go's incr)")
         self.expect("site counter after Go's incr", visits, visits_before + 11)
@@ -226,13 +271,19 @@ def main() -> int:
     started = time.monotonic()
     _ensure_importable()
     from redisproc import RedisServer
+    from topology import Sentinel
 
+    goservice = _goservice_binary()
     redis = RedisServer()
+    sentinel: Sentinel | None = None
     httpd: WSGIServer | None = None
     thread: threading.Thread | None = None
     try:
+        print("starting a throw-away redis-server and a Sentinel on loopback ...", flush=True)
         redis.start()
         print(f"redis-server: throw-away instance on {redis.location} (no persistence)")
+        sentinel = Sentinel(redis, SENTINEL_SERVICE).start()
+        print(f"redis-sentinel: on {sentinel.location}, watching it as {SENTINEL_SERVICE!r}")
 
         os.environ["REDIS_LOCATION"] = redis.location
         os.environ["DJANGO_SETTINGS_MODULE"] = "demo.settings"
@@ -255,7 +306,7 @@ def main() -> int:
         base_url = f"http://127.0.0.1:{httpd.server_port}"
         print(f"django: demo project served at {base_url}/ (wsgiref, in-process thread)")
 
-        demo = Demo(base_url, redis)
+        demo = Demo(base_url, redis, sentinel, goservice)
         demo.run()
         if demo.failures:
             print(f"\nFAILED: {len(demo.failures)} check(s) did not hold:")
@@ -280,6 +331,8 @@ def main() -> int:
                 caches.close_all()
             except Exception as e:  # shutting down anyway; say so, do not hide the first error
                 print(f"note: closing the cache failed: {e!r}", file=sys.stderr)
+        if sentinel is not None:
+            sentinel.stop()
         redis.stop()
 
 
