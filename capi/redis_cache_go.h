@@ -326,7 +326,9 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  * of a closed queue are dropped. A completion is queued for every submitted
  * operation, within the configured timeouts; a caller that no longer wants
  * it simply ignores its ticket (connections go back to the pool as usual).
- * Arguments per op (a, b: bytes; n1, n2: integers):
+ * Arguments per op (a, b: bytes; n1 … n4: integers, 0 when unused): the
+ * sync export's parameters after out, in their order, bytes to a then b,
+ * integers to n1, n2, n3 then n4:
  *   GET a=key | SET a=key b=value n1=ttl_ms n2=flags (RCG_SET_NX) |
  *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
  *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
@@ -351,7 +353,7 @@ int rcg_async_open(int fd, rcg_out *out);
 int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,
                      const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
-                     int64_t n1, int64_t n2);
+                     int64_t n1, int64_t n2, int64_t n3, int64_t n4);
 int rcg_async_drain(uintptr_t queue, rcg_out *out);
 int rcg_async_stats(rcg_out *out);
 

@@ -31,7 +31,7 @@ from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
 from redis_cache_go._native import _ERRORS, OK, _scratch, _take
 
-# Operation codes (RCG_ASYNC_* in the header).
+# Operation codes: RCG_ASYNC_<name> in the header (tests/python/test_abi_table.py holds them against it).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
 
 STATUS_FORKED = -8
@@ -76,11 +76,12 @@ class _LoopQueue:
         self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
         self.finalizer.atexit = False  # a daemon thread's loop may still be running at exit
 
-    def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes, n1: int, n2: int) -> asyncio.Future[Result]:
+    def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes,
+               n1: int, n2: int, n3: int, n4: int) -> asyncio.Future[Result]:
         ticket = next(self.tickets)
         lib = self.lib
         s = _scratch
-        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2)
+        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2, n3, n4)
         if status != OK:
             message = _take(lib, s)
             if status == STATUS_FORKED:
@@ -217,8 +218,10 @@ class AsyncClient:
         self._threaded = not isinstance(native, _native.Client)
 
     async def _run(self, name: str, sync_args: tuple[Any, ...], op: int, a: bytes = b"", b: bytes = b"",
-                   n1: int = 0, n2: int = 0) -> Result | _Sync:
-        """Submit op: (status OK or MISS, num, payload), a _Sync result of the fallback, or raises."""
+                   n1: int = 0, n2: int = 0, n3: int = 0, n4: int = 0) -> Result | _Sync:
+        """Submit op (its arguments as the sync export's: header, "Asynchronous calls"): (status OK
+        or MISS, num, payload), or a _Sync result of the sync client's method ``name`` called with
+        ``sync_args`` (fork fallback, unknown client wrapper), or raises."""
         loop = asyncio.get_running_loop()
         native = self._native
         try:
@@ -228,7 +231,7 @@ class AsyncClient:
             h = native._handle or native._open()
             while True:
                 try:
-                    future = q.submit(loop, h, op, a, b, n1, n2)
+                    future = q.submit(loop, h, op, a, b, n1, n2, n3, n4)
                     break
                 except _Refused as refused:
                     if refused.status != _native.STATUS_CLOSED or not native._reopened(h):
