@@ -24,6 +24,9 @@ from redis_cache_go._ttl import whole_ms
 from redis_cache_go.exceptions import DecodeError
 from redis_cache_go.lock import Lock
 
+if TYPE_CHECKING:
+    from redis_cache_go._native_async import AsyncClient
+
 # The stale window of get_or_set when the caller names none: a value stays readable this many
 # seconds after it stops being fresh, served while one worker recomputes.
 DEFAULT_STALE_TIMEOUT = 60
@@ -116,6 +119,8 @@ class ExtendedMixin:
         version: int
         key_func: Callable[..., str]
 
+        @property
+        def _aclient(self) -> AsyncClient: ...  # the native async client (_native_async)
         def _key(self, key: Any, version: int | None) -> bytes: ...
         def _encode(self, value: Any) -> bytes: ...
         def _decode(self, data: bytes, key: bytes) -> Any: ...
@@ -225,15 +230,19 @@ class ExtendedMixin:
     # -- TTLs ---------------------------------------------------------------------
     def ttl(self, key: Any, version: int | None = None) -> int | None:
         """Seconds left (rounded up); None when the key never expires; 0 when it is missing."""
-        ms = self.pttl(key, version)
-        return ms if ms in (None, 0) else math.ceil(ms / 1000)
+        return _seconds(self.pttl(key, version))
 
     def pttl(self, key: Any, version: int | None = None) -> int | None:
         """Milliseconds left; None when the key never expires; 0 when it is missing."""
-        found, ms = self._client.ttl(self._key(key, version))
-        if not found:
-            return 0
-        return None if ms < 0 else ms
+        return _remaining(*self._client.ttl(self._key(key, version)))
+
+    async def attl(self, key: Any, version: int | None = None) -> int | None:
+        """ttl, natively async."""
+        return _seconds(await self.apttl(key, version))
+
+    async def apttl(self, key: Any, version: int | None = None) -> int | None:
+        """pttl, natively async."""
+        return _remaining(*await self._aclient.ttl(self._key(key, version)))
 
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` seconds (<= 0 deletes it); False when it is missing."""
@@ -368,6 +377,18 @@ class ExtendedMixin:
 
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
+
+
+def _remaining(found: bool, ms: int) -> int | None:
+    """pttl's answer from the client's (found, ms or -1): 0 when missing, None without expiry."""
+    if not found:
+        return 0
+    return None if ms < 0 else ms
+
+
+def _seconds(ms: int | None) -> int | None:
+    """ttl's answer from pttl's: whole seconds, rounded up (None and 0 as they are)."""
+    return math.ceil(ms / 1000) if ms else ms
 
 
 def _value_ms(ttl: int, stale_cache_timeout: Any) -> int:

@@ -78,6 +78,12 @@ class RedisDummyCache(DummyCache):
         self.make_and_validate_key(key, version=version)
         return 0
 
+    async def attl(self, key: Any, version: int | None = None) -> int:
+        return self.ttl(key, version)
+
+    async def apttl(self, key: Any, version: int | None = None) -> int:
+        return self.pttl(key, version)
+
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         self.make_and_validate_key(key, version=version)
         return False
