@@ -269,6 +269,26 @@ class ExtendedMixin:
         done: bool = self._client.persist(self._key(key, version))
         return done
 
+    async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
+        """expire, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout * 1000))
+
+    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        """pexpire, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout))
+
+    async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
+        """expire_at, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1000)))
+
+    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        """pexpire_at, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1)))
+
+    async def apersist(self, key: Any, version: int | None = None) -> bool:
+        """persist, natively async."""
+        return await self._aclient.persist(self._key(key, version))
+
     # -- patterns ------------------------------------------------------------------
     def make_pattern(self, pattern: str, version: int | None = None) -> bytes:
         """The Redis glob for a pattern in this cache's key space (django-redis' make_pattern)."""

@@ -100,6 +100,21 @@ class RedisDummyCache(DummyCache):
     def persist(self, key: Any, version: int | None = None) -> bool:
         return self.expire(key, 0, version)
 
+    async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
+        return self.expire(key, timeout, version)
+
+    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return self.pexpire(key, timeout, version)
+
+    async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
+        return self.expire_at(key, when, version)
+
+    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return self.pexpire_at(key, when, version)
+
+    async def apersist(self, key: Any, version: int | None = None) -> bool:
+        return self.persist(key, version)
+
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         return 0
 

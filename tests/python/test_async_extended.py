@@ -114,6 +114,83 @@ def test_many_apttl_in_flight_at_once(make_cache, proxy):
     assert peak == N
 
 
+# --------------------------------------------------------------------------- aexpire family, apersist
+
+
+def test_aexpire_and_apexpire(pcache, raw):
+    async def scenario():
+        assert await pcache.aexpire("missing", 10) is False and await pcache.apexpire("missing", 10) is False
+        await pcache.aset("k", 1, timeout=None)
+        assert await pcache.aexpire("k", 10) is True and await pcache.attl("k") == 10
+        window = ttl_window(2500)
+        assert await pcache.apexpire("k", 2500) is True
+        window.check(await pcache.apttl("k"))
+        assert await pcache.aexpire("k", 0.25) is True and 0 < raw.command("PTTL", pcache.make_key("k")) <= 250
+        assert await pcache.aexpire("k", 0) is True  # <= 0 deletes, as Redis does
+        assert raw.command("EXISTS", pcache.make_key("k")) == 0
+        await pcache.aset("n", 1, timeout=None)
+        assert await pcache.apexpire("n", -5) is True and await pcache.aget("n") is None
+
+    run(scenario())
+
+
+def test_aexpire_at_and_apexpire_at(pcache):
+    from datetime import datetime, timedelta, timezone
+
+    async def scenario():
+        assert await pcache.aexpire_at("missing", time.time() + 10) is False
+        await pcache.aset("k", 1, timeout=None)
+        assert await pcache.aexpire_at("k", datetime.now(timezone.utc) + timedelta(seconds=30)) is True
+        assert 29 <= await pcache.attl("k") <= 30
+        assert await pcache.aexpire_at("k", time.time() + 60) is True and 59 <= await pcache.attl("k") <= 60
+        assert await pcache.apexpire_at("k", int(time.time() * 1000) + 5000) is True
+        assert 4000 < await pcache.apttl("k") <= 5000
+        assert await pcache.aexpire_at("k", time.time() - 1) is True  # in the past: deleted
+        assert await pcache.aget("k") is None
+
+    run(scenario())
+
+
+def test_apersist_and_versions(pcache):
+    async def scenario():
+        assert await pcache.apersist("missing") is False
+        await pcache.aset("k", 1, timeout=10)
+        assert await pcache.apersist("k") is True and await pcache.attl("k") is None
+        assert await pcache.apersist("k") is True  # already without expiry: still True (it exists)
+        await pcache.aset("v", 1, timeout=10, version=3)
+        assert await pcache.apersist("v") is False and await pcache.apersist("v", version=3) is True
+        assert await pcache.aexpire("v", 20) is False and await pcache.aexpire("v", 20, version=3) is True
+        assert pcache.ttl("v", version=3) == 20
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("call", [
+    lambda c: c.aexpire("k", float("inf")),
+    lambda c: c.apexpire("k", 10**30),
+    lambda c: c.aexpire_at("k", float("nan")),
+    lambda c: c.apexpire_at("k", float("inf")),
+], ids=["aexpire inf", "apexpire 10**30", "aexpire_at nan", "apexpire_at inf"])
+def test_expire_arguments_are_checked_before_anything_is_sent(cache, raw, call):
+    """As the sync calls: ValueError, and the key keeps its value and expiry (the bounds of every
+    timeout, MAX_TTL_MS, are in test_ttl_bounds.py for these paths too)."""
+    cache.set("k", "v", timeout=None)
+    with pytest.raises(ValueError):
+        run(call(cache))
+    assert cache.get("k") == "v" and raw.command("PTTL", ":1:k") == -1
+
+
+def test_many_aexpire_and_apersist_in_flight_at_once(make_cache, proxy):
+    cache = make_cache(location=proxy.location, options=PATIENT)
+    cache.set_many({f"k{i}": i for i in range(N)}, timeout=None)
+    results, peak = in_flight_at_once(proxy, N, lambda: [cache.aexpire(f"k{i}", 100 + i) for i in range(N)])
+    assert results == [True] * N and peak == N
+    assert [cache.ttl(f"k{i}") for i in range(N)] == [100 + i for i in range(N)]
+    results, peak = in_flight_at_once(proxy, N, lambda: [cache.apersist(f"k{i}") for i in range(N)])
+    assert results == [True] * N and peak == N
+    assert {cache.ttl(f"k{i}") for i in range(N)} == {None}
+
+
 # --------------------------------------------------------------------------- errors, fail-open, fork
 
 
@@ -140,6 +217,11 @@ def _every_call(cache, fail_open=False):
     return [
         (lambda: cache.ttl("k"), lambda: cache.attl("k")),
         (lambda: cache.pttl("k"), lambda: cache.apttl("k")),
+        (lambda: cache.expire("k", 5), lambda: cache.aexpire("k", 5)),
+        (lambda: cache.pexpire("k", 5), lambda: cache.apexpire("k", 5)),
+        (lambda: cache.expire_at("k", time.time() + 5), lambda: cache.aexpire_at("k", time.time() + 5)),
+        (lambda: cache.pexpire_at("k", 10**13), lambda: cache.apexpire_at("k", 10**13)),
+        (lambda: cache.persist("k"), lambda: cache.apersist("k")),
     ]
 
 
@@ -165,12 +247,21 @@ def test_in_a_forked_child_with_fork_fallback_they_serve_as_the_sync_calls(make_
         async def scenario():
             got = await gather(cache.attl("k"), cache.apttl("forever"), cache.attl("missing"))
             assert got == [100, None, 0], got
+            assert await cache.aexpire("k", 50) is True and await cache.attl("k") == 50
+            assert await cache.apexpire("k", 40_000) is True and await cache.attl("k") == 40
+            assert await cache.aexpire_at("k", time.time() + 30.5) is True and await cache.attl("k") in (30, 31)
+            assert await cache.apexpire_at("k", int(time.time() * 1000) + 20_000) is True
+            assert 19 <= await cache.attl("k") <= 20
+            assert await cache.apersist("k") is True and await cache.attl("k") is None
+            assert await cache.aexpire("missing", 5) is False and await cache.apersist("missing") is False
+            assert cache._client._fallback is not None, "the fallback served the calls"
 
         run(scenario())
 
     outcome = call_in_forked_child(child)
     assert not outcome.hung
     assert outcome.error == "", outcome.message
+    assert raw.command("PTTL", ":1:k") == -1  # the child's apersist
 
 
 # --------------------------------------------------------------------------- native, not threaded
@@ -193,7 +284,8 @@ def test_they_are_submitted_to_go_from_the_loop(cache):
 
 def _native_calls(cache):
     """One awaitable per new operation whose first step submits exactly one native call."""
-    return [cache.attl("k"), cache.apttl("k")]
+    return [cache.attl("k"), cache.apttl("k"), cache.aexpire("k", 100), cache.apexpire("k", 100_000),
+            cache.aexpire_at("k", time.time() + 100), cache.apexpire_at("k", 10**13), cache.apersist("k")]
 
 
 # --------------------------------------------------------------------------- several servers
@@ -216,3 +308,16 @@ def _on_three_servers(cache, backend, three):
 
     if backend != "RedisCache":  # primary/replica without replication here: reads of a replica miss
         assert run(ttls()) == [100] * 60 + [None, 0]
+
+    async def expiries():
+        return await gather(*(cache.aexpire(f"k{i}", 50) for i in range(30)),
+                            *(cache.apersist(f"k{i}") for i in range(30, 60)), cache.aexpire("none", 5))
+
+    assert run(expiries()) == [True] * 60 + [False]
+    assert [cache.ttl(f"k{i}") for i in (0, 29, 30, 59)] == ([50, 50, None, None] if backend != "RedisCache" else [0] * 4)
+    for s in three:  # every server that holds a key has its new expiry (all three in copy mode)
+        held = [i for i in range(60) if s.command("EXISTS", f"x:1:k{i}")]
+        assert all(s.command("PTTL", f"x:1:k{i}") == -1 for i in held if i >= 30)
+        assert all(0 < s.command("PTTL", f"x:1:k{i}") <= 50_000 for i in held if i < 30)
+        if backend == "RedisCopyCache" or (backend == "RedisCache" and s is three[0]):
+            assert len(held) == 60

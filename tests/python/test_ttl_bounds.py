@@ -77,6 +77,10 @@ PATHS: dict[str, tuple[bool, Callable[[Any, str, Any], Any], Callable[[str], str
     "aadd": (False, lambda c, k, t: run(c.aadd(k, "v", t)), lambda k: f":1:{k}"),
     "aset_many": (False, lambda c, k, t: run(c.aset_many({k: "v"}, t)), lambda k: f":1:{k}"),
     "atouch": (True, lambda c, k, t: run(c.atouch(k, t)), lambda k: f":1:{k}"),
+    "aexpire": (True, lambda c, k, t: run(c.aexpire(k, t)), lambda k: f":1:{k}"),
+    "apexpire": (True, lambda c, k, t: run(c.apexpire(k, t * 1000)), lambda k: f":1:{k}"),
+    "aexpire_at": (True, lambda c, k, t: run(c.aexpire_at(k, Fraction(time.time_ns(), 10**9) + Fraction(t))), lambda k: f":1:{k}"),
+    "apexpire_at": (True, lambda c, k, t: run(c.apexpire_at(k, time.time_ns() // 10**6 + t * 1000)), lambda k: f":1:{k}"),
 }
 
 
@@ -99,7 +103,7 @@ def test_timeouts_are_stored_as_asked_or_refused_before_sending(make_cache, raw,
     key = "k"
     if prepare:
         raw.command("SET", f":1:{key}", BEFORE)
-    if path == "pexpire" and not isinstance(timeout, int):
+    if path in ("pexpire", "apexpire") and not isinstance(timeout, int):
         timeout = float(timeout)
     if not stored:
         with pytest.raises(ValueError, match="too large"):
