@@ -307,6 +307,10 @@ class ExtendedMixin:
         deleted: int = self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
         return deleted
 
+    async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
+        """delete_pattern, natively async (one call: Go walks every server)."""
+        return await self._aclient.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
+
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         """Yield the cache keys (without prefix and version) matching ``search``, server by server,
         one SCAN step at a time. A key may be yielded twice if it was rewritten during the walk."""

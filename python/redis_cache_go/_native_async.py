@@ -33,6 +33,7 @@ from redis_cache_go._native import _ERRORS, OK, _scratch, _take
 
 # Operation codes: RCG_ASYNC_<name> in the header (tests/python/test_abi_table.py holds them against it).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
+DELETE_PATTERN = 14
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
@@ -318,3 +319,8 @@ class AsyncClient:
     async def clear(self, pattern: bytes) -> int:
         """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
         return await self._num("clear", CLEAR, pattern, pattern)
+
+    async def delete_pattern(self, pattern: bytes, count: int) -> int:
+        """Delete the keys matching a non-empty glob pattern (SCAN + UNLINK batches of count)."""
+        r = await self._run("delete_pattern", (pattern, count), DELETE_PATTERN, pattern, b"", count)
+        return int(r.value) if isinstance(r, _Sync) else r[1]

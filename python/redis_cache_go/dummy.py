@@ -118,6 +118,9 @@ class RedisDummyCache(DummyCache):
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         return 0
 
+    async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
+        return 0
+
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         return iter(())
 
