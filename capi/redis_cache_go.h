@@ -333,7 +333,8 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
  *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
  *   of keys | SET_MANY a=frame of key, value pairs n1=ttl_ms |
- *   CLEAR a=pattern | DELETE_PATTERN a=pattern n1=count.
+ *   CLEAR a=pattern | DELETE_PATTERN a=pattern n1=count |
+ *   SCAN a=pattern n1=server n2=cursor n3=count.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
 #define RCG_ASYNC_GET 1
@@ -350,6 +351,7 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
 #define RCG_ASYNC_CLEAR 12
 #define RCG_ASYNC_TTL 13
 #define RCG_ASYNC_DELETE_PATTERN 14
+#define RCG_ASYNC_SCAN 15
 int rcg_async_open(int fd, rcg_out *out);
 int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import datetime
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
@@ -336,6 +336,28 @@ class ExtendedMixin:
     def keys(self, search: str, version: int | None = None) -> list[str]:
         """Every cache key matching ``search`` (see iter_keys), as a list."""
         return list(self.iter_keys(search, version=version))
+
+    async def aiter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> AsyncIterator[str]:
+        """iter_keys as an async iterator: one natively async SCAN step per await."""
+        pattern = self.make_pattern(search, version)
+        count = itersize or DEFAULT_ITERSIZE
+        server = 0
+        while True:
+            cursor = 0
+            while True:
+                step = await self._aclient.scan(server, cursor, pattern, count)
+                if step is None:
+                    return
+                keys, cursor = step
+                for k in keys:
+                    yield self._reverse_key(k)
+                if cursor == 0:
+                    break
+            server += 1
+
+    async def akeys(self, search: str, version: int | None = None) -> list[str]:
+        """keys, natively async (see aiter_keys)."""
+        return [k async for k in self.aiter_keys(search, version=version)]
 
     def reinsert_keys(self, itersize: int | None = None) -> int:
         """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current

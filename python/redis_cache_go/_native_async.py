@@ -30,10 +30,12 @@ from typing import Any, Callable, Sequence
 from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
 from redis_cache_go._native import _ERRORS, OK, _scratch, _take
+from redis_cache_go._native_ext import _to_i64
 
 # Operation codes: RCG_ASYNC_<name> in the header (tests/python/test_abi_table.py holds them against it).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
 DELETE_PATTERN = 14
+SCAN = 15
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
@@ -324,3 +326,12 @@ class AsyncClient:
         """Delete the keys matching a non-empty glob pattern (SCAN + UNLINK batches of count)."""
         r = await self._run("delete_pattern", (pattern, count), DELETE_PATTERN, pattern, b"", count)
         return int(r.value) if isinstance(r, _Sync) else r[1]
+
+    async def scan(self, server: int, cursor: int, pattern: bytes, count: int) -> tuple[list[bytes], int] | None:
+        """One SCAN step on scan target ``server``: (keys, next cursor), or None past the last one."""
+        r = await self._run("scan", (server, cursor, pattern, count), SCAN, pattern, b"", server, _to_i64(cursor), count)
+        if isinstance(r, _Sync):
+            return r.value  # type: ignore[no-any-return]
+        if r[0] != OK:
+            return None
+        return [k for k in _native.decode_frame(r[2]) if k is not None], r[1] & 0xFFFFFFFFFFFFFFFF

@@ -6,7 +6,7 @@ For development and test settings: code written against the extended API (``ttl`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.dummy import DummyCache
@@ -125,6 +125,14 @@ class RedisDummyCache(DummyCache):
         return iter(())
 
     def keys(self, search: str, version: int | None = None) -> list[str]:
+        return []
+
+    async def aiter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> AsyncIterator[str]:
+        nothing: tuple[str, ...] = ()
+        for key in nothing:
+            yield key
+
+    async def akeys(self, search: str, version: int | None = None) -> list[str]:
         return []
 
     def clear(self, version: int | None = None) -> None:

@@ -246,6 +246,86 @@ def test_many_adelete_pattern_at_once(make_cache, proxy):
     assert sum(results) == 300 and cache.keys("*") == []
 
 
+# --------------------------------------------------------------------------- aiter_keys / akeys
+
+
+async def alist(aiterator):
+    return [item async for item in aiterator]
+
+
+def test_aiter_keys_and_akeys_in_the_django_key_space(pcache, raw):
+    pcache.set_many({"user:1": 1, "user:2": 2, "group:1": 3})
+    pcache.set("user:3", 4, version=2)
+    raw.command("SET", "user:9", "foreign")  # not this cache's key space
+
+    async def scenario():
+        return (sorted(await pcache.akeys("user:*")), sorted(await alist(pcache.aiter_keys("user:*", itersize=1))),
+                await pcache.akeys("user:*", version=2), await alist(pcache.aiter_keys("user:*", version=2)),
+                await pcache.akeys("nothing*"), sorted(await pcache.akeys("*")))
+
+    got = run(scenario())
+    assert got == (["user:1", "user:2"], ["user:1", "user:2"], ["user:3"], ["user:3"], [], ["group:1", "user:1", "user:2"])
+    assert sorted(pcache.keys("*")) == got[-1]
+
+
+def test_aiter_keys_is_an_async_iterator_one_scan_step_per_await(cache, raw):
+    """Each step is one native SCAN (a ticket on the loop, not a thread); leaving the loop early sends
+    no more SCANs."""
+    cache.set_many({f"k{i}": i for i in range(50)})
+    raw.command("CONFIG", "RESETSTAT")
+
+    async def scenario():
+        it = cache.aiter_keys("k*", itersize=5)
+        assert not asyncio.iscoroutine(it) and hasattr(it, "__anext__")
+        task = asyncio.ensure_future(it.__anext__())
+        await asyncio.sleep(0)  # one step: the first SCAN is submitted
+        pending = native_pending()
+        first = await task
+        seen = [first]
+        async for key in it:
+            seen.append(key)
+            if len(seen) == 12:
+                break
+        await it.aclose()
+        return pending, seen
+
+    pending, seen = run(scenario())
+    assert pending == 1 and len(set(seen)) == 12 and all(k.startswith("k") for k in seen)
+    scans = int(raw.command("INFO", "commandstats").decode().split("cmdstat_scan:calls=")[1].split(",")[0])
+    assert scans < 10  # 50 keys in steps of ~5 would take 10 or more to the end
+
+
+def test_aiter_keys_with_a_custom_key_function_yields_the_made_keys(make_cache):
+    cache = make_cache(KEY_PREFIX="c", KEY_FUNCTION=f"{__name__}.custom_key")
+    cache.set("a1", 1)
+    cache.set("a2", 2, version=2)
+    assert run(cache.akeys("a*")) == ["c|1|a1"] == cache.keys("a*")
+
+
+def test_aiter_keys_many_walks_in_flight_at_once(make_cache, proxy):
+    cache = make_cache(location=proxy.location, options=PATIENT)
+    cache.set_many({f"g{i}:{j}": j for i in range(N) for j in range(3)})
+    results, peak = in_flight_at_once(proxy, N, lambda: [cache.akeys(f"g{i}:*") for i in range(N)])
+    assert [sorted(r) for r in results] == [[f"g{i}:{j}" for j in range(3)] for i in range(N)]
+    assert peak == N
+
+    async def interleaved():  # many iterators stepped in turn on one loop
+        its = [cache.aiter_keys(f"g{i}:*", itersize=1) for i in range(N)]
+        found = [[] for _ in range(N)]
+        while its:
+            steps = await asyncio.gather(*(it.__anext__() for it in its), return_exceptions=True)
+            keep = []
+            for i, (it, step) in enumerate(zip(its, steps)):
+                if isinstance(step, StopAsyncIteration):
+                    continue
+                found[int(step.split(":")[0][1:])].append(step)
+                keep.append(it)
+            its = keep
+        return [sorted(f) for f in found]
+
+    assert run(interleaved()) == [[f"g{i}:{j}" for j in range(3)] for i in range(N)]
+
+
 # --------------------------------------------------------------------------- errors, fail-open, fork
 
 
@@ -267,9 +347,12 @@ def test_fail_open_answers_as_the_sync_calls(make_cache, dead_location):
 
 
 def _every_call(cache, fail_open=False):
-    """(sync call, the async twin's coroutine function) for each new operation that talks to Redis
-    in one call; with ``fail_open``, only those fail-open covers (as it covers their sync twins)."""
-    return [
+    """(sync call, the async twin's coroutine function) for each new operation that talks to Redis;
+    with ``fail_open``, only those fail-open covers (as it covers their sync twins)."""
+    uncovered = [
+        (lambda: list(cache.iter_keys("k*")), lambda: alist(cache.aiter_keys("k*"))),
+    ]
+    return ([] if fail_open else uncovered) + [
         (lambda: cache.ttl("k"), lambda: cache.attl("k")),
         (lambda: cache.pttl("k"), lambda: cache.apttl("k")),
         (lambda: cache.expire("k", 5), lambda: cache.aexpire("k", 5)),
@@ -278,6 +361,7 @@ def _every_call(cache, fail_open=False):
         (lambda: cache.pexpire_at("k", 10**13), lambda: cache.apexpire_at("k", 10**13)),
         (lambda: cache.persist("k"), lambda: cache.apersist("k")),
         (lambda: cache.delete_pattern("k*"), lambda: cache.adelete_pattern("k*")),
+        (lambda: cache.keys("k*"), lambda: cache.akeys("k*")),
     ]
 
 
@@ -286,6 +370,13 @@ def test_in_a_forked_child_they_fail_fast(make_cache):
     run(cache.aset("k", 1))  # the library, the Go runtime and a completion queue exist
 
     def child():
+        for _, coro in _every_call(cache):
+            try:
+                run(coro())
+            except Exception as e:  # noqa: BLE001 - checked below
+                assert type(e).__name__ == "ForkedProcessError" and "--preload" in str(e), (coro, e)
+            else:
+                raise AssertionError(f"{coro} did not raise")
         run(cache.attl("k"))
 
     outcome = call_in_forked_child(child)
@@ -348,6 +439,8 @@ def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_keep_refusing(ma
 def _unserved_by_the_fallback(cache):
     return [
         (lambda: cache.delete_pattern("k*"), lambda: cache.adelete_pattern("k*")),
+        (lambda: cache.keys("k*"), lambda: cache.akeys("k*")),
+        (lambda: list(cache.iter_keys("k*")), lambda: alist(cache.aiter_keys("k*"))),
     ]
 
 
@@ -399,7 +492,7 @@ def _native_calls(cache):
     """One awaitable per new operation whose first step submits exactly one native call."""
     return [cache.attl("k"), cache.apttl("k"), cache.aexpire("k", 100), cache.apexpire("k", 100_000),
             cache.aexpire_at("k", time.time() + 100), cache.apexpire_at("k", 10**13), cache.apersist("k"),
-            cache.adelete_pattern("nothing:*")]
+            cache.adelete_pattern("nothing:*"), cache.akeys("k*"), alist(cache.aiter_keys("k*"))]
 
 
 # --------------------------------------------------------------------------- several servers
@@ -436,8 +529,11 @@ def _on_three_servers(cache, backend, three):
         if backend == "RedisCopyCache" or (backend == "RedisCache" and s is three[0]):
             assert len(held) == 60
 
+    # every server in ring mode, the first in copy mode, the primary with replicas: as keys()
+    assert sorted(run(cache.akeys("k*"))) == sorted(cache.keys("k*")) == sorted(f"k{i}" for i in range(60))
+    assert sorted(run(alist(cache.aiter_keys("k*", itersize=2)))) == sorted(f"k{i}" for i in range(60))
     # copy mode counts the first server's deletions (every server deletes its copies)
     assert run(cache.adelete_pattern("k1*")) == 11
-    assert len(cache.keys("k*")) == 49
+    assert len(run(cache.akeys("k*"))) == 49
     assert sum(s.command("DBSIZE") for s in three) == (3 * 50 if backend == "RedisCopyCache" else 50)
     assert run(cache.adelete_pattern("k*", itersize=3)) == 49
