@@ -22,7 +22,7 @@ from redis_cache_go._native_ext import FlightFailed
 from redis_cache_go._ttl import seconds_ms as _seconds_ms
 from redis_cache_go._ttl import whole_ms
 from redis_cache_go.exceptions import DecodeError
-from redis_cache_go.lock import Lock
+from redis_cache_go.lock import AsyncLock, Lock
 
 if TYPE_CHECKING:
     from redis_cache_go._native_async import AsyncClient
@@ -226,6 +226,18 @@ class ExtendedMixin:
         ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py)."""
         name = key.encode() if isinstance(key, str) else bytes(key)
         return Lock(self._client, name, timeout, sleep, blocking, blocking_timeout)
+
+    def alock(
+        self,
+        key: str | bytes,
+        timeout: float | None = None,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> AsyncLock:
+        """lock's async twin: ``async with cache.alock(key):``, its methods awaitable (lock.py)."""
+        name = key.encode() if isinstance(key, str) else bytes(key)
+        return AsyncLock(self._aclient, name, timeout, sleep, blocking, blocking_timeout)
 
     # -- TTLs ---------------------------------------------------------------------
     def ttl(self, key: Any, version: int | None = None) -> int | None:

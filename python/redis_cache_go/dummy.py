@@ -49,6 +49,44 @@ class DummyLock:
         self.release()
 
 
+class DummyAsyncLock:
+    """DummyLock's async twin (``alock``)."""
+
+    def __init__(self, name: str | bytes, timeout: float | None = None) -> None:
+        self._lock = DummyLock(name, timeout)
+        self.name = name
+        self.timeout = timeout
+
+    @property
+    def token(self) -> bytes | None:
+        return self._lock.token
+
+    async def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None) -> bool:
+        return self._lock.acquire()
+
+    async def release(self) -> None:
+        self._lock.release()
+
+    async def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
+        return True
+
+    async def reacquire(self) -> bool:
+        return True
+
+    async def locked(self) -> bool:
+        return False
+
+    async def owned(self) -> bool:
+        return self._lock.owned()
+
+    async def __aenter__(self) -> DummyAsyncLock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+
 class RedisDummyCache(DummyCache):
     """Caches nothing; every extended method answers as for a missing key."""
 
@@ -69,6 +107,10 @@ class RedisDummyCache(DummyCache):
     def lock(self, key: str | bytes, timeout: float | None = None, sleep: float = 0.1,
              blocking: bool = True, blocking_timeout: float | None = None) -> DummyLock:
         return DummyLock(key, timeout)
+
+    def alock(self, key: str | bytes, timeout: float | None = None, sleep: float = 0.1,
+              blocking: bool = True, blocking_timeout: float | None = None) -> DummyAsyncLock:
+        return DummyAsyncLock(key, timeout)
 
     def ttl(self, key: Any, version: int | None = None) -> int:
         self.make_and_validate_key(key, version=version)

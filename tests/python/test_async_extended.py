@@ -326,6 +326,239 @@ def test_aiter_keys_many_walks_in_flight_at_once(make_cache, proxy):
     assert run(interleaved()) == [[f"g{i}:{j}" for j in range(3)] for i in range(N)]
 
 
+# --------------------------------------------------------------------------- alock
+
+
+def set_calls(raw) -> int:
+    """SET commands the server has run (a lock attempt is a SET NX)."""
+    stats = raw.command("INFO", "commandstats").decode()
+    return int(stats.split("cmdstat_set:calls=")[1].split(",")[0]) if "cmdstat_set:" in stats else 0
+
+
+def test_alock_async_with_token_and_release(cache, raw):
+    async def scenario():
+        lock = cache.alock("job", timeout=5)
+        assert lock.token is None and not await lock.owned()
+        async with lock as held:
+            assert held is lock
+            token = raw.command("GET", "job")
+            assert len(token) == 32 and lock.token == token
+            assert 4000 < raw.command("PTTL", "job") <= 5000
+            assert await lock.locked() and await lock.owned()
+            assert await cache.alock("job").acquire(blocking=False) is False
+            assert cache.lock("job").acquire(blocking=False) is False  # one lock, sync or async
+        assert raw.command("EXISTS", "job") == 0 and not await lock.locked() and lock.token is None
+
+    run(scenario())
+
+
+def test_alock_and_lock_exclude_each_other(cache, raw):
+    sync_lock = cache.lock("shared", timeout=5)
+    assert sync_lock.acquire()
+
+    async def scenario():
+        alock = cache.alock("shared", timeout=5)
+        assert await alock.acquire(blocking=False) is False and await alock.locked()
+        sync_lock.release()
+        assert await alock.acquire(blocking=False) is True
+        assert cache.lock("shared").locked() and not cache.lock("shared").acquire(blocking=False)
+        await alock.release()
+
+    run(scenario())
+
+
+def test_alock_release_never_deletes_someone_elses_lock(cache, raw, errors):
+    from redis_cache_go.exceptions import LockError, LockNotOwnedError
+
+    async def scenario():
+        lock = cache.alock("job", timeout=5)
+        assert await lock.acquire()
+        raw.command("SET", "job", "someone-else")  # ours expired and another owner took it
+        with pytest.raises(LockNotOwnedError):
+            await lock.release()
+        assert raw.command("GET", "job") == b"someone-else"
+        with pytest.raises(LockError):
+            await cache.alock("free").release()
+        with pytest.raises(LockError):
+            await cache.alock("free", timeout=1).extend(1)
+        with pytest.raises(LockError):
+            await cache.alock("free", timeout=1).reacquire()
+        other = cache.alock("job", timeout=5)
+        other.token = b"not-the-token"
+        with pytest.raises(LockNotOwnedError):
+            await other.extend(1)
+        with pytest.raises(LockNotOwnedError):
+            await other.reacquire()
+        assert not await other.owned()
+
+    run(scenario())
+
+
+def test_alock_extend_reacquire_and_no_timeout(cache, raw):
+    from redis_cache_go.exceptions import LockError
+
+    async def scenario():
+        lock = cache.alock("job", timeout=2)
+        assert await lock.acquire()
+        assert await lock.extend(10) and 11_000 < raw.command("PTTL", "job") <= 12_000
+        assert await lock.extend(3, replace_ttl=True) and 2000 < raw.command("PTTL", "job") <= 3000
+        assert await lock.reacquire() and 1000 < raw.command("PTTL", "job") <= 2000
+        await lock.release()
+        forever = cache.alock("forever")
+        assert await forever.acquire() and raw.command("PTTL", "forever") == -1
+        with pytest.raises(LockError):
+            await forever.extend(1)
+        with pytest.raises(LockError):
+            await forever.reacquire()
+        assert await forever.owned() and raw.command("PTTL", "forever") == -1
+        await forever.release()
+
+    run(scenario())
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"timeout": -1}, {"timeout": float("inf")}, {"timeout": "10"}, {"timeout": 10**17},
+    {"sleep": -0.1}, {"blocking_timeout": float("nan")},
+])
+def test_alock_arguments_are_checked_as_locks_are(cache, raw, kwargs):
+    """The same ValueError as cache.lock's, before anything is sent."""
+    try:
+        cache.lock("k", **kwargs).acquire()
+    except ValueError as e:
+        want = str(e)
+    else:
+        raise AssertionError("the sync lock took it")
+    raw.command("DEL", "k")
+    with pytest.raises(ValueError) as info:
+        run(cache.alock("k", **kwargs).acquire())
+    assert str(info.value) == want and raw.command("EXISTS", "k") == 0
+
+
+def test_alock_blocking_waits_on_the_loop_and_blocking_timeout_bounds_it(cache, raw):
+    from redis_cache_go.exceptions import LockError
+
+    async def scenario():
+        holder = cache.alock("job", timeout=10)
+        assert await holder.acquire()
+        began = time.monotonic()
+        assert await cache.alock("job", sleep=0.01, blocking_timeout=0.2).acquire() is False
+        # a duration: the wait cannot end sooner; 10x it bounds a wait without a bound, not a slow machine
+        assert 0.15 < time.monotonic() - began < 2
+        with pytest.raises(LockError):
+            async with cache.alock("job", blocking_timeout=0.05):
+                pass
+        assert await cache.alock("job", blocking_timeout=0).acquire() is False  # 0: one more try, no wait
+        # the waiter waits on this loop: the loop keeps serving (the holder releases from it)
+        tried = set_calls(raw)
+        waiter = asyncio.ensure_future(cache.alock("job", sleep=0.01).acquire())
+        while set_calls(raw) <= tried:
+            await asyncio.sleep(0.01)
+        assert not waiter.done()
+        await cache.aset("meanwhile", 1)
+        await holder.release()
+        assert await waiter is True
+
+    run(scenario())
+
+
+def test_many_alocks_contend_and_exclude_each_other(cache):
+    """N tasks take one lock in turn (async with, blocking): never two inside at once."""
+    inside, most, order = 0, 0, []
+
+    async def worker(i):
+        nonlocal inside, most
+        async with cache.alock("crit", timeout=10, sleep=0.005):
+            inside += 1
+            most = max(most, inside)
+            await asyncio.sleep(0.001)  # give the others a chance to get in (they must not)
+            order.append(i)
+            inside -= 1
+
+    run(gather(*(worker(i) for i in range(N))))
+    assert most == 1 and sorted(order) == list(range(N))
+    assert cache.ttl("crit") == 0 and not cache.lock("crit").locked()
+
+
+def test_many_alock_calls_in_flight_at_once(make_cache, proxy):
+    cache = make_cache(location=proxy.location, options=PATIENT)
+    locks = [cache.alock(f"L{i}", timeout=30) for i in range(N)]
+    results, peak = in_flight_at_once(proxy, N, lambda: [lock.acquire(blocking=False) for lock in locks])
+    assert results == [True] * N and peak == N
+    results, peak = in_flight_at_once(proxy, N, lambda: [lock.extend(5) for lock in locks])
+    assert results == [True] * N and peak == N
+    results, peak = in_flight_at_once(proxy, N, lambda: [lock.locked() for lock in locks])
+    assert results == [True] * N and peak == N
+    results, peak = in_flight_at_once(proxy, N, lambda: [lock.release() for lock in locks])
+    assert results == [None] * N and peak == N
+    assert cache.keys("*") == [] and not any(cache.lock(f"L{i}").locked() for i in range(N))
+
+
+def test_a_cancelled_blocking_alock_stops_trying(cache, raw, wait_until):
+    """asyncio.wait_for around a blocking acquire: at its deadline no attempt is left running, in
+    Go or on the loop, and the waiter never takes the lock later."""
+    from redis_cache_go import _native_async
+
+    holder = cache.lock("job", timeout=30)
+    assert holder.acquire()
+
+    async def scenario():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(cache.alock("job", timeout=30, sleep=0.01).acquire(), 0.2)
+        while native_pending():
+            await asyncio.sleep(0.01)
+
+    run(scenario())
+    wait_until(lambda: _native_async.stats()["inflight"] == 0, message="attempts in flight in Go")
+    tried = set_calls(raw)
+    holder.release()
+    time.sleep(0.1)  # ten of the waiter's sleeps: it would have tried, and taken the free lock
+    assert set_calls(raw) == tried and raw.command("EXISTS", "job") == 0
+
+
+def test_a_lock_taken_by_an_attempt_whose_task_was_cancelled_is_released(make_cache, proxy, raw, wait_until):
+    """The attempt is held at the proxy when its task is cancelled; it then takes the (free) lock
+    in Redis, and that lock is released when the attempt's answer arrives: it does not stay held
+    (here: forever, no timeout)."""
+    cache = make_cache(location=proxy.location, options=PATIENT)
+    run(cache.aset("warm", 1))  # a connection exists: the attempt is the one request held
+
+    async def scenario():
+        proxy.hold()
+        task = asyncio.ensure_future(cache.alock("job").acquire())
+        while proxy.in_flight() < 1:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        proxy.release()
+        deadline = time.monotonic() + 30  # bounds a failure only
+        # the attempt's answer arrives, the release is sent and answered
+        while (native_pending() or raw.command("EXISTS", "job")) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+
+    run(scenario())
+    assert raw.command("EXISTS", "job") == 0, "the cancelled attempt's lock is still held"
+    assert run(cache.alock("job").acquire(blocking=False)) is True
+
+
+def test_alock_lives_on_the_keys_shard(three):
+    cache = redis_cache_go.ShardedRedisCache([s.location for s in three], {"OPTIONS": {"DB": 0}})
+    try:
+        async def scenario():
+            for name in ("a", "b", "c", "d", "e", "f"):
+                async with cache.alock(name, timeout=5) as lock:
+                    holder = cache.server_index(name)
+                    assert [s.command("EXISTS", name) for s in three] == [int(i == holder) for i in range(3)]
+                    assert await lock.locked() and await lock.owned()
+                    assert not await cache.alock(name).acquire(blocking=False)
+                    assert not cache.lock(name).acquire(blocking=False)
+
+        run(scenario())
+        assert sum(s.command("DBSIZE") for s in three) == 0
+    finally:
+        cache.disconnect()
+
+
 # --------------------------------------------------------------------------- errors, fail-open, fork
 
 
@@ -351,6 +584,10 @@ def _every_call(cache, fail_open=False):
     with ``fail_open``, only those fail-open covers (as it covers their sync twins)."""
     uncovered = [
         (lambda: list(cache.iter_keys("k*")), lambda: alist(cache.aiter_keys("k*"))),
+        (lambda: cache.lock("L").acquire(blocking=False), lambda: cache.alock("L").acquire(blocking=False)),
+        (lambda: cache.lock("L").locked(), lambda: cache.alock("L").locked()),
+        (lambda: cache.lock("L", sleep=0.01).acquire(blocking_timeout=0.05),
+         lambda: cache.alock("L", sleep=0.01).acquire(blocking_timeout=0.05)),
     ]
     return ([] if fail_open else uncovered) + [
         (lambda: cache.ttl("k"), lambda: cache.attl("k")),
@@ -441,6 +678,8 @@ def _unserved_by_the_fallback(cache):
         (lambda: cache.delete_pattern("k*"), lambda: cache.adelete_pattern("k*")),
         (lambda: cache.keys("k*"), lambda: cache.akeys("k*")),
         (lambda: list(cache.iter_keys("k*")), lambda: alist(cache.aiter_keys("k*"))),
+        (lambda: cache.lock("L").acquire(blocking=False), lambda: cache.alock("L").acquire(blocking=False)),
+        (lambda: cache.lock("L").locked(), lambda: cache.alock("L").locked()),
     ]
 
 
@@ -492,7 +731,8 @@ def _native_calls(cache):
     """One awaitable per new operation whose first step submits exactly one native call."""
     return [cache.attl("k"), cache.apttl("k"), cache.aexpire("k", 100), cache.apexpire("k", 100_000),
             cache.aexpire_at("k", time.time() + 100), cache.apexpire_at("k", 10**13), cache.apersist("k"),
-            cache.adelete_pattern("nothing:*"), cache.akeys("k*"), alist(cache.aiter_keys("k*"))]
+            cache.adelete_pattern("nothing:*"), cache.akeys("k*"), alist(cache.aiter_keys("k*")),
+            cache.alock("L").locked(), cache.alock("L2", timeout=5).acquire()]
 
 
 # --------------------------------------------------------------------------- several servers
@@ -537,3 +777,56 @@ def _on_three_servers(cache, backend, three):
     assert len(run(cache.akeys("k*"))) == 49
     assert sum(s.command("DBSIZE") for s in three) == (3 * 50 if backend == "RedisCopyCache" else 50)
     assert run(cache.adelete_pattern("k*", itersize=3)) == 49
+
+    async def locks():  # on the key's server in ring mode, on the first server otherwise
+        async with cache.alock("L", timeout=5) as lock:
+            where = [s.command("EXISTS", "L") for s in three]
+            return where, await lock.locked(), await cache.alock("L").acquire(blocking=False)
+
+    where, locked, again = run(locks())
+    assert locked and not again
+    owner = cache.server_index("L") if backend == "ShardedRedisCache" else 0
+    assert where == [int(i == owner) for i in range(3)]
+    assert sum(s.command("DBSIZE") for s in three) == (3 if backend == "RedisCopyCache" else 1)  # "p" is left
+
+
+# --------------------------------------------------------------------------- the twins, RedisDummyCache
+
+TWINS = ["ttl", "pttl", "expire", "pexpire", "expire_at", "pexpire_at", "persist", "delete_pattern", "iter_keys",
+         "keys", "lock"]
+
+
+@pytest.mark.parametrize("backend", ["RedisCache", "ShardedRedisCache", "RedisCopyCache", "RedisDummyCache"])
+def test_every_extended_method_has_an_async_twin_with_its_signature(backend):
+    import inspect
+
+    cls = getattr(redis_cache_go, backend)
+    for name in TWINS:
+        sync, twin = getattr(cls, name), getattr(cls, "a" + name)
+        assert inspect.signature(twin).parameters.keys() == inspect.signature(sync).parameters.keys(), name
+        defaults = [p.default for p in inspect.signature(twin).parameters.values()]
+        assert defaults == [p.default for p in inspect.signature(sync).parameters.values()], name
+        if name == "iter_keys":
+            assert inspect.isasyncgenfunction(twin), name
+        elif name != "lock":
+            assert inspect.iscoroutinefunction(twin), name
+
+
+def test_dummy_cache_has_the_async_extended_api_as_no_ops():
+    cache = redis_cache_go.RedisDummyCache("", {})
+
+    async def scenario():
+        assert await cache.attl("k") == 0 and await cache.apttl("k") == 0
+        assert await cache.aexpire("k", 1) is False and await cache.apexpire("k", 1) is False
+        assert await cache.aexpire_at("k", time.time()) is False and await cache.apexpire_at("k", 1) is False
+        assert await cache.apersist("k") is False
+        assert await cache.adelete_pattern("*") == 0 and await cache.akeys("*") == []
+        assert await alist(cache.aiter_keys("*")) == []
+        async with cache.alock("x", timeout=1) as lock:
+            assert await lock.owned() and not await lock.locked() and await lock.extend(1)
+            assert await lock.reacquire() and lock.token is not None
+        assert not await lock.owned() and await lock.acquire() is True
+        with pytest.warns(Warning):  # the key is still made and checked, as ttl() does
+            await cache.attl("a key with spaces")
+
+    run(scenario())
