@@ -129,7 +129,7 @@ func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 
 //export rcgx_async_submit
 func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, ticket C.int64_t,
-	a *C.uint8_t, alen C.size_t, b *C.uint8_t, blen C.size_t, n1, n2 C.int64_t) (status C.int) {
+	a *C.uint8_t, alen C.size_t, b *C.uint8_t, blen C.size_t, n1, n2, n3, n4 C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
 	e, st := use(h, out)
 	if e == nil {
@@ -153,7 +153,7 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	buf := make([]byte, int(alen)+int(blen))
 	copy(buf, borrowed(a, alen))
 	copy(buf[alen:], borrowed(b, blen))
-	x := args{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2)}
+	x := args{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2), n3: int64(n3), n4: int64(n4)}
 	q.mu.Lock()
 	if q.closed {
 		q.mu.Unlock()

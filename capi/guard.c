@@ -251,9 +251,9 @@ int rcg_async_close(uintptr_t queue, rcg_out *out) {
 
 int rcg_async_submit(uintptr_t queue, uintptr_t h, rcg_out *out, int op, int64_t ticket,
                      const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
-                     int64_t n1, int64_t n2) {
+                     int64_t n1, int64_t n2, int64_t n3, int64_t n4) {
     GUARD(out);
-    return rcgx_async_submit(queue, h, out, op, ticket, U8(a), a_len, U8(b), b_len, n1, n2);
+    return rcgx_async_submit(queue, h, out, op, ticket, U8(a), a_len, U8(b), b_len, n1, n2, n3, n4);
 }
 
 int rcg_async_drain(uintptr_t queue, rcg_out *out) {

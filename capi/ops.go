@@ -45,6 +45,9 @@ var ops = [...]op{
 	C.RCG_ASYNC_EXPIRE: expire, C.RCG_ASYNC_PERSIST: persist, C.RCG_ASYNC_INCR: incr,
 	C.RCG_ASYNC_RENAME: rename, C.RCG_ASYNC_GET_MANY: getMany, C.RCG_ASYNC_SET_MANY: setMany,
 	C.RCG_ASYNC_DELETE_MANY: deleteMany, C.RCG_ASYNC_CLEAR: clear, C.RCG_ASYNC_TTL: ttlOf,
+	C.RCG_ASYNC_DELETE_PATTERN: deletePattern, C.RCG_ASYNC_SCAN: scan,
+	C.RCG_ASYNC_LOCK_ACQUIRE: lockAcquire, C.RCG_ASYNC_LOCK_RELEASE: lockRelease,
+	C.RCG_ASYNC_LOCK_EXTEND: lockExtend, C.RCG_ASYNC_LOCK_HELD: lockHeld,
 }
 
 // str views b as a string without copying (b must not change meanwhile).

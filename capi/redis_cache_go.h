@@ -326,12 +326,21 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  * of a closed queue are dropped. A completion is queued for every submitted
  * operation, within the configured timeouts; a caller that no longer wants
  * it simply ignores its ticket (connections go back to the pool as usual).
- * Arguments per op (a, b: bytes; n1, n2: integers):
+ * Arguments per op (a, b: bytes; n1 … n4: integers, 0 when unused): the
+ * sync export's parameters after out, in their order, bytes to a then b,
+ * integers to n1, n2, n3 then n4:
  *   GET a=key | SET a=key b=value n1=ttl_ms n2=flags (RCG_SET_NX) |
  *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
  *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
  *   of keys | SET_MANY a=frame of key, value pairs n1=ttl_ms |
- *   CLEAR a=pattern.
+ *   CLEAR a=pattern | DELETE_PATTERN a=pattern n1=count |
+ *   SCAN a=pattern n1=server n2=cursor n3=count | LOCK_ACQUIRE a=key
+ *   n1=ttl_ms n2=sleep_ms n3=wait_ms n4=flags | LOCK_RELEASE a=key b=token |
+ *   LOCK_EXTEND a=key b=token n1=ttl_ms n2=replace | LOCK_HELD a=key.
+ *   A blocking LOCK_ACQUIRE keeps its goroutine (and the handle's
+ *   connections) until it gets the lock or wait_ms passes, whether or not
+ *   anyone still waits for its completion; a caller that may give up sooner
+ *   sends non-blocking attempts and waits between them itself.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
 #define RCG_ASYNC_GET 1
@@ -347,11 +356,17 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
 #define RCG_ASYNC_DELETE_MANY 11
 #define RCG_ASYNC_CLEAR 12
 #define RCG_ASYNC_TTL 13
+#define RCG_ASYNC_DELETE_PATTERN 14
+#define RCG_ASYNC_SCAN 15
+#define RCG_ASYNC_LOCK_ACQUIRE 16
+#define RCG_ASYNC_LOCK_RELEASE 17
+#define RCG_ASYNC_LOCK_EXTEND 18
+#define RCG_ASYNC_LOCK_HELD 19
 int rcg_async_open(int fd, rcg_out *out);
 int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,
                      const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
-                     int64_t n1, int64_t n2);
+                     int64_t n1, int64_t n2, int64_t n3, int64_t n4);
 int rcg_async_drain(uintptr_t queue, rcg_out *out);
 int rcg_async_stats(rcg_out *out);
 

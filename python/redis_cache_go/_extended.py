@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import datetime
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
@@ -22,7 +22,10 @@ from redis_cache_go._native_ext import FlightFailed
 from redis_cache_go._ttl import seconds_ms as _seconds_ms
 from redis_cache_go._ttl import whole_ms
 from redis_cache_go.exceptions import DecodeError
-from redis_cache_go.lock import Lock
+from redis_cache_go.lock import AsyncLock, Lock
+
+if TYPE_CHECKING:
+    from redis_cache_go._native_async import AsyncClient
 
 # The stale window of get_or_set when the caller names none: a value stays readable this many
 # seconds after it stops being fresh, served while one worker recomputes.
@@ -116,6 +119,8 @@ class ExtendedMixin:
         version: int
         key_func: Callable[..., str]
 
+        @property
+        def _aclient(self) -> AsyncClient: ...  # the native async client (_native_async)
         def _key(self, key: Any, version: int | None) -> bytes: ...
         def _encode(self, value: Any) -> bytes: ...
         def _decode(self, data: bytes, key: bytes) -> Any: ...
@@ -222,18 +227,34 @@ class ExtendedMixin:
         name = key.encode() if isinstance(key, str) else bytes(key)
         return Lock(self._client, name, timeout, sleep, blocking, blocking_timeout)
 
+    def alock(
+        self,
+        key: str | bytes,
+        timeout: float | None = None,
+        sleep: float = 0.1,
+        blocking: bool = True,
+        blocking_timeout: float | None = None,
+    ) -> AsyncLock:
+        """lock's async twin: ``async with cache.alock(key):``, its methods awaitable (lock.py)."""
+        name = key.encode() if isinstance(key, str) else bytes(key)
+        return AsyncLock(self._aclient, name, timeout, sleep, blocking, blocking_timeout)
+
     # -- TTLs ---------------------------------------------------------------------
     def ttl(self, key: Any, version: int | None = None) -> int | None:
         """Seconds left (rounded up); None when the key never expires; 0 when it is missing."""
-        ms = self.pttl(key, version)
-        return ms if ms in (None, 0) else math.ceil(ms / 1000)
+        return _seconds(self.pttl(key, version))
 
     def pttl(self, key: Any, version: int | None = None) -> int | None:
         """Milliseconds left; None when the key never expires; 0 when it is missing."""
-        found, ms = self._client.ttl(self._key(key, version))
-        if not found:
-            return 0
-        return None if ms < 0 else ms
+        return _remaining(*self._client.ttl(self._key(key, version)))
+
+    async def attl(self, key: Any, version: int | None = None) -> int | None:
+        """ttl, natively async."""
+        return _seconds(await self.apttl(key, version))
+
+    async def apttl(self, key: Any, version: int | None = None) -> int | None:
+        """pttl, natively async."""
+        return _remaining(*await self._aclient.ttl(self._key(key, version)))
 
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` seconds (<= 0 deletes it); False when it is missing."""
@@ -260,6 +281,26 @@ class ExtendedMixin:
         done: bool = self._client.persist(self._key(key, version))
         return done
 
+    async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
+        """expire, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout * 1000))
+
+    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        """pexpire, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout))
+
+    async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
+        """expire_at, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1000)))
+
+    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        """pexpire_at, natively async."""
+        return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1)))
+
+    async def apersist(self, key: Any, version: int | None = None) -> bool:
+        """persist, natively async."""
+        return await self._aclient.persist(self._key(key, version))
+
     # -- patterns ------------------------------------------------------------------
     def make_pattern(self, pattern: str, version: int | None = None) -> bytes:
         """The Redis glob for a pattern in this cache's key space (django-redis' make_pattern)."""
@@ -277,6 +318,10 @@ class ExtendedMixin:
         ``itersize`` keys, servers concurrently, never KEYS); returns how many were deleted."""
         deleted: int = self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
         return deleted
+
+    async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
+        """delete_pattern, natively async (one call: Go walks every server)."""
+        return await self._aclient.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
 
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         """Yield the cache keys (without prefix and version) matching ``search``, server by server,
@@ -303,6 +348,28 @@ class ExtendedMixin:
     def keys(self, search: str, version: int | None = None) -> list[str]:
         """Every cache key matching ``search`` (see iter_keys), as a list."""
         return list(self.iter_keys(search, version=version))
+
+    async def aiter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> AsyncIterator[str]:
+        """iter_keys as an async iterator: one natively async SCAN step per await."""
+        pattern = self.make_pattern(search, version)
+        count = itersize or DEFAULT_ITERSIZE
+        server = 0
+        while True:
+            cursor = 0
+            while True:
+                step = await self._aclient.scan(server, cursor, pattern, count)
+                if step is None:
+                    return
+                keys, cursor = step
+                for k in keys:
+                    yield self._reverse_key(k)
+                if cursor == 0:
+                    break
+            server += 1
+
+    async def akeys(self, search: str, version: int | None = None) -> list[str]:
+        """keys, natively async (see aiter_keys)."""
+        return [k async for k in self.aiter_keys(search, version=version)]
 
     def reinsert_keys(self, itersize: int | None = None) -> int:
         """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current
@@ -368,6 +435,18 @@ class ExtendedMixin:
 
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
+
+
+def _remaining(found: bool, ms: int) -> int | None:
+    """pttl's answer from the client's (found, ms or -1): 0 when missing, None without expiry."""
+    if not found:
+        return 0
+    return None if ms < 0 else ms
+
+
+def _seconds(ms: int | None) -> int | None:
+    """ttl's answer from pttl's: whole seconds, rounded up (None and 0 as they are)."""
+    return math.ceil(ms / 1000) if ms else ms
 
 
 def _value_ms(ttl: int, stale_cache_timeout: Any) -> int:

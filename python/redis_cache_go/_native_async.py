@@ -10,7 +10,8 @@ signatures are in ``_native._SIGNATURES`` with all the others.
 
 A task cancelled while its operation is in flight only drops its ticket: the operation completes
 in Go within the configured timeouts, its connection goes back to the pool, and the completion is
-discarded when it arrives.
+discarded when it arrives. (A lock taken by an attempt whose task was cancelled is released when
+that completion arrives, see ``AsyncClient.lock_acquire``.)
 
 With ``FORK_FALLBACK``, a call that finds itself in a forked child runs the sync client's method
 (which switches to the pure-Python fallback) in the loop's default executor instead.
@@ -30,9 +31,13 @@ from typing import Any, Callable, Sequence
 from redis_cache_go import _fallback, _native
 from redis_cache_go import exceptions as exc
 from redis_cache_go._native import _ERRORS, OK, _scratch, _take
+from redis_cache_go._native_ext import _to_i64
 
-# Operation codes (RCG_ASYNC_* in the header).
+# Operation codes: RCG_ASYNC_<name> in the header (tests/python/test_abi_table.py holds them against it).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
+DELETE_PATTERN = 14
+SCAN = 15
+LOCK_ACQUIRE, LOCK_RELEASE, LOCK_EXTEND, LOCK_HELD = range(16, 20)
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
@@ -76,11 +81,12 @@ class _LoopQueue:
         self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
         self.finalizer.atexit = False  # a daemon thread's loop may still be running at exit
 
-    def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes, n1: int, n2: int) -> asyncio.Future[Result]:
+    def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes,
+               n1: int, n2: int, n3: int, n4: int) -> asyncio.Future[Result]:
         ticket = next(self.tickets)
         lib = self.lib
         s = _scratch
-        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2)
+        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2, n3, n4)
         if status != OK:
             message = _take(lib, s)
             if status == STATUS_FORKED:
@@ -150,6 +156,21 @@ def _close_queue(lib: Any, handle: int, rfd: int, wfd: int, finalizing: Callable
     _close_fds(rfd, wfd)
 
 
+async def _unless_orphaned(future: asyncio.Future[Any], orphan: Callable[[Any], None]) -> Any:
+    """``await future``; when the awaiting task is cancelled first, ``future`` still runs and its
+    result goes to ``orphan`` when it comes (an error result is dropped)."""
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        future.add_done_callback(functools.partial(_to_orphan, orphan))
+        raise
+
+
+def _to_orphan(orphan: Callable[[Any], None], future: asyncio.Future[Any]) -> None:
+    if not future.cancelled() and future.exception() is None:
+        orphan(future.result())
+
+
 _queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopQueue] = weakref.WeakKeyDictionary()
 _queues_lock = threading.Lock()
 _queues_pid = os.getpid()
@@ -217,8 +238,12 @@ class AsyncClient:
         self._threaded = not isinstance(native, _native.Client)
 
     async def _run(self, name: str, sync_args: tuple[Any, ...], op: int, a: bytes = b"", b: bytes = b"",
-                   n1: int = 0, n2: int = 0) -> Result | _Sync:
-        """Submit op: (status OK or MISS, num, payload), a _Sync result of the fallback, or raises."""
+                   n1: int = 0, n2: int = 0, n3: int = 0, n4: int = 0, *,
+                   orphan: Callable[[Result | _Sync], None] | None = None) -> Result | _Sync:
+        """Submit op (its arguments as the sync export's: header, "Asynchronous calls"): (status OK
+        or MISS, num, payload), or a _Sync result of the sync client's method ``name`` called with
+        ``sync_args`` (fork fallback, unknown client wrapper), or raises. ``orphan`` gets the
+        outcome of a call whose awaiting task was cancelled meanwhile, when it arrives."""
         loop = asyncio.get_running_loop()
         native = self._native
         try:
@@ -228,7 +253,7 @@ class AsyncClient:
             h = native._handle or native._open()
             while True:
                 try:
-                    future = q.submit(loop, h, op, a, b, n1, n2)
+                    future = q.submit(loop, h, op, a, b, n1, n2, n3, n4)
                     break
                 except _Refused as refused:
                     if refused.status != _native.STATUS_CLOSED or not native._reopened(h):
@@ -243,8 +268,14 @@ class AsyncClient:
                 raise
             # The sync client switches to (or already uses) the pure-Python fallback.
             call = functools.partial(getattr(self._client, name), *sync_args)
-            return _Sync(await loop.run_in_executor(None, call))
-        status, num, payload = await future
+            running = loop.run_in_executor(None, call)
+            if orphan is None:
+                return _Sync(await running)
+            return _Sync(await _unless_orphaned(running, lambda value: orphan(_Sync(value))))
+        if orphan is None:
+            status, num, payload = await future
+        else:
+            status, num, payload = await _unless_orphaned(future, orphan)
         if status < 0:
             self._raise(status, payload)
         return status, num, payload
@@ -252,6 +283,16 @@ class AsyncClient:
     def _raise(self, status: int, message: bytes) -> None:
         """The sync client's error: same class, same message prefix, same handle reset."""
         raise self._native.error(status, message.decode("utf-8", "replace"))
+
+    def _send(self, op: int, a: bytes, b: bytes = b"") -> None:
+        """Submit op on the running loop without awaiting it (its completion is dropped); best
+        effort: an error (a closed queue or handle, a fork) is not reported."""
+        try:
+            loop = asyncio.get_running_loop()
+            native = self._native
+            _queue_for(loop).submit(loop, native._handle or native._open(), op, a, b, 0, 0, 0, 0)
+        except Exception:  # noqa: BLE001 - best effort, see above
+            pass
 
     # -- operations (results as the sync client's) ---------------------------------
     async def get(self, key: bytes) -> bytes | None:
@@ -315,3 +356,66 @@ class AsyncClient:
     async def clear(self, pattern: bytes) -> int:
         """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
         return await self._num("clear", CLEAR, pattern, pattern)
+
+    async def delete_pattern(self, pattern: bytes, count: int) -> int:
+        """Delete the keys matching a non-empty glob pattern (SCAN + UNLINK batches of count)."""
+        r = await self._run("delete_pattern", (pattern, count), DELETE_PATTERN, pattern, b"", count)
+        return int(r.value) if isinstance(r, _Sync) else r[1]
+
+    async def scan(self, server: int, cursor: int, pattern: bytes, count: int) -> tuple[list[bytes], int] | None:
+        """One SCAN step on scan target ``server``: (keys, next cursor), or None past the last one."""
+        r = await self._run("scan", (server, cursor, pattern, count), SCAN, pattern, b"", server, _to_i64(cursor), count)
+        if isinstance(r, _Sync):
+            return r.value  # type: ignore[no-any-return]
+        if r[0] != OK:
+            return None
+        return [k for k in _native.decode_frame(r[2]) if k is not None], r[1] & 0xFFFFFFFFFFFFFFFF
+
+    async def lock_acquire(self, key: bytes, ttl_ms: int, sleep_ms: int, wait_ms: int, blocking: bool) -> bytes | None:
+        """The token, or None when the lock was not acquired (as the sync client's).
+
+        Blocking waits on the loop, not in Go: each attempt is one non-blocking LOCK_ACQUIRE, and
+        between them the loop sleeps ``sleep_ms`` (at most until ``wait_ms`` has passed, as
+        core/lock.Acquire does), so a cancelled acquire sends no further attempt. A lock that an
+        attempt in flight when its task was cancelled did take is released when its completion
+        arrives (else it would stay held until its TTL, or forever without one)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_ms / 1000 if wait_ms > 0 else None
+        pause = (sleep_ms if sleep_ms > 0 else 100) / 1000  # core/lock.DefaultSleep
+        release = functools.partial(self._release_orphan, key)
+        while True:
+            r = await self._run("lock_acquire", (key, ttl_ms, sleep_ms, wait_ms, blocking), LOCK_ACQUIRE, key, b"",
+                                ttl_ms, sleep_ms, wait_ms, 0, orphan=release)
+            if isinstance(r, _Sync):  # the sync client waited itself
+                return r.value  # type: ignore[no-any-return]
+            if r[0] == OK:
+                return r[2]
+            if not blocking:
+                return None
+            wait = pause
+            if deadline is not None:
+                left = deadline - loop.time()
+                if left <= 0:
+                    return None
+                wait = min(wait, left)
+            await asyncio.sleep(wait)
+
+    def _release_orphan(self, key: bytes, r: Result | _Sync) -> None:
+        """Release what an acquire whose task was cancelled took (on the path it took it on)."""
+        if isinstance(r, _Sync):
+            if r.value is not None:
+                done = asyncio.get_running_loop().run_in_executor(None, self._client.lock_release, key, r.value)
+                done.add_done_callback(lambda f: f.cancelled() or f.exception())  # best effort, never logged
+        elif r[0] == OK:
+            self._send(LOCK_RELEASE, key, r[2])
+
+    async def lock_release(self, key: bytes, token: bytes) -> bool:
+        r = await self._run("lock_release", (key, token), LOCK_RELEASE, key, token)
+        return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
+
+    async def lock_extend(self, key: bytes, token: bytes, ttl_ms: int, replace: bool) -> bool:
+        r = await self._run("lock_extend", (key, token, ttl_ms, replace), LOCK_EXTEND, key, token, ttl_ms, int(replace))
+        return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
+
+    async def lock_held(self, key: bytes) -> bool:
+        return await self._found("lock_held", LOCK_HELD, key)

@@ -6,7 +6,7 @@ For development and test settings: code written against the extended API (``ttl`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.dummy import DummyCache
@@ -49,6 +49,44 @@ class DummyLock:
         self.release()
 
 
+class DummyAsyncLock:
+    """DummyLock's async twin (``alock``)."""
+
+    def __init__(self, name: str | bytes, timeout: float | None = None) -> None:
+        self._lock = DummyLock(name, timeout)
+        self.name = name
+        self.timeout = timeout
+
+    @property
+    def token(self) -> bytes | None:
+        return self._lock.token
+
+    async def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None) -> bool:
+        return self._lock.acquire()
+
+    async def release(self) -> None:
+        self._lock.release()
+
+    async def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
+        return True
+
+    async def reacquire(self) -> bool:
+        return True
+
+    async def locked(self) -> bool:
+        return False
+
+    async def owned(self) -> bool:
+        return self._lock.owned()
+
+    async def __aenter__(self) -> DummyAsyncLock:
+        await self.acquire()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.release()
+
+
 class RedisDummyCache(DummyCache):
     """Caches nothing; every extended method answers as for a missing key."""
 
@@ -70,6 +108,10 @@ class RedisDummyCache(DummyCache):
              blocking: bool = True, blocking_timeout: float | None = None) -> DummyLock:
         return DummyLock(key, timeout)
 
+    def alock(self, key: str | bytes, timeout: float | None = None, sleep: float = 0.1,
+              blocking: bool = True, blocking_timeout: float | None = None) -> DummyAsyncLock:
+        return DummyAsyncLock(key, timeout)
+
     def ttl(self, key: Any, version: int | None = None) -> int:
         self.make_and_validate_key(key, version=version)
         return 0
@@ -77,6 +119,12 @@ class RedisDummyCache(DummyCache):
     def pttl(self, key: Any, version: int | None = None) -> int:
         self.make_and_validate_key(key, version=version)
         return 0
+
+    async def attl(self, key: Any, version: int | None = None) -> int:
+        return self.ttl(key, version)
+
+    async def apttl(self, key: Any, version: int | None = None) -> int:
+        return self.pttl(key, version)
 
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         self.make_and_validate_key(key, version=version)
@@ -94,13 +142,39 @@ class RedisDummyCache(DummyCache):
     def persist(self, key: Any, version: int | None = None) -> bool:
         return self.expire(key, 0, version)
 
+    async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
+        return self.expire(key, timeout, version)
+
+    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
+        return self.pexpire(key, timeout, version)
+
+    async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
+        return self.expire_at(key, when, version)
+
+    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
+        return self.pexpire_at(key, when, version)
+
+    async def apersist(self, key: Any, version: int | None = None) -> bool:
+        return self.persist(key, version)
+
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
+        return 0
+
+    async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         return 0
 
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         return iter(())
 
     def keys(self, search: str, version: int | None = None) -> list[str]:
+        return []
+
+    async def aiter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> AsyncIterator[str]:
+        nothing: tuple[str, ...] = ()
+        for key in nothing:
+            yield key
+
+    async def akeys(self, search: str, version: int | None = None) -> list[str]:
         return []
 
     def clear(self, version: int | None = None) -> None:

@@ -2,7 +2,9 @@
 
 Shaped like redis-py's ``Lock``, which django-redis-cache and django-redis hand out: ``acquire``,
 ``release`` (an atomic compare-and-delete, so an expired owner never deletes someone else's lock),
-``extend``, ``locked``, ``owned``, and use as a context manager.
+``extend``, ``locked``, ``owned``, and use as a context manager. ``cache.alock(key)`` is its async
+twin (:class:`AsyncLock`, shaped like redis-py's ``redis.asyncio.lock.Lock``): the same arguments,
+checks and errors, every method awaitable, ``async with``.
 """
 from __future__ import annotations
 
@@ -27,12 +29,8 @@ def _ms(seconds: float | None, what: str, wait: bool = False) -> int:
     return whole_ms(seconds * 1000, what, seconds)
 
 
-class Lock:
-    """A lock on the made key ``name``, on that key's server.
-
-    ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py); ``sleep`` the
-    pause between attempts while blocking; ``blocking_timeout`` bounds the wait (None: no bound).
-    """
+class _LockState:
+    """What Lock and AsyncLock share: the arguments, their checks, the token."""
 
     def __init__(
         self,
@@ -52,8 +50,8 @@ class Lock:
         self._ttl_ms = _ms(timeout, "timeout")
         self.token: bytes | None = None
 
-    def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None) -> bool:
-        """Take the lock; True when it was acquired. Blocks (in Go, GIL released) when blocking."""
+    def _acquiring(self, blocking: bool | None, blocking_timeout: float | None) -> tuple[int, int, int, bool]:
+        """The client's lock_acquire arguments after the key: (ttl_ms, sleep_ms, wait_ms, blocking)."""
         if blocking is None:
             blocking = self.blocking
         if blocking_timeout is None:
@@ -61,7 +59,34 @@ class Lock:
         wait_ms = _ms(blocking_timeout, "blocking_timeout", wait=True)
         if blocking and blocking_timeout is not None and wait_ms == 0:
             wait_ms = 1  # 0 s means "try once more", not "forever"
-        token = self._client.lock_acquire(self.name, self._ttl_ms, _ms(self.sleep, "sleep", wait=True) or 1, wait_ms, blocking)
+        return self._ttl_ms, _ms(self.sleep, "sleep", wait=True) or 1, wait_ms, blocking
+
+    def _releasing(self) -> bytes:
+        """The token to release (the lock no longer holds it here); LockError when there is none."""
+        token, self.token = self.token, None
+        if token is None:
+            raise LockError("cannot release an unlocked lock")
+        return token
+
+    def _token_for(self, what: str) -> bytes:
+        """The token, for extend and reacquire (LockError without one, or without a timeout)."""
+        if self.token is None:
+            raise LockError(f"cannot {what} an unlocked lock")
+        if self.timeout is None:
+            raise LockError(f"cannot {what} a lock with no timeout")
+        return self.token
+
+
+class Lock(_LockState):
+    """A lock on the made key ``name``, on that key's server.
+
+    ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py); ``sleep`` the
+    pause between attempts while blocking; ``blocking_timeout`` bounds the wait (None: no bound).
+    """
+
+    def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None) -> bool:
+        """Take the lock; True when it was acquired. Blocks (in Go, GIL released) when blocking."""
+        token = self._client.lock_acquire(self.name, *self._acquiring(blocking, blocking_timeout))
         if token is None:
             return False
         self.token = token
@@ -69,29 +94,19 @@ class Lock:
 
     def release(self) -> None:
         """Release the lock; LockError when not held, LockNotOwnedError when it expired or moved on."""
-        token, self.token = self.token, None
-        if token is None:
-            raise LockError("cannot release an unlocked lock")
-        if not self._client.lock_release(self.name, token):
+        if not self._client.lock_release(self.name, self._releasing()):
             raise LockNotOwnedError("cannot release a lock that is no longer owned")
 
     def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
         """Add ``additional_time`` seconds to the TTL (or set it, with replace_ttl)."""
-        if self.token is None:
-            raise LockError("cannot extend an unlocked lock")
-        if self.timeout is None:
-            raise LockError("cannot extend a lock with no timeout")
-        if not self._client.lock_extend(self.name, self.token, _ms(additional_time, "additional_time"), replace_ttl):
+        token = self._token_for("extend")
+        if not self._client.lock_extend(self.name, token, _ms(additional_time, "additional_time"), replace_ttl):
             raise LockNotOwnedError("cannot extend a lock that is no longer owned")
         return True
 
     def reacquire(self) -> bool:
         """Reset the TTL to ``timeout``."""
-        if self.token is None:
-            raise LockError("cannot reacquire an unlocked lock")
-        if self.timeout is None:
-            raise LockError("cannot reacquire a lock with no timeout")
-        if not self._client.lock_extend(self.name, self.token, self._ttl_ms, True):
+        if not self._client.lock_extend(self.name, self._token_for("reacquire"), self._ttl_ms, True):
             raise LockNotOwnedError("cannot reacquire a lock that is no longer owned")
         return True
 
@@ -115,3 +130,57 @@ class Lock:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self.release()
+
+
+class AsyncLock(_LockState):
+    """Lock's async twin on the cache's native async client (``_native_async.AsyncClient``):
+    every Redis call is one natively async operation. A blocking ``acquire`` waits on the event
+    loop between attempts (``sleep``), so it occupies no thread and cancelling it (``wait_for``,
+    a cancelled task) stops the attempts; a lock that the attempt in flight at that moment took
+    is released."""
+
+    async def acquire(self, blocking: bool | None = None, blocking_timeout: float | None = None) -> bool:
+        """Take the lock; True when it was acquired."""
+        token = await self._client.lock_acquire(self.name, *self._acquiring(blocking, blocking_timeout))
+        if token is None:
+            return False
+        self.token = token
+        return True
+
+    async def release(self) -> None:
+        """Release the lock; LockError when not held, LockNotOwnedError when it expired or moved on."""
+        if not await self._client.lock_release(self.name, self._releasing()):
+            raise LockNotOwnedError("cannot release a lock that is no longer owned")
+
+    async def extend(self, additional_time: float, replace_ttl: bool = False) -> bool:
+        """Add ``additional_time`` seconds to the TTL (or set it, with replace_ttl)."""
+        token = self._token_for("extend")
+        if not await self._client.lock_extend(self.name, token, _ms(additional_time, "additional_time"), replace_ttl):
+            raise LockNotOwnedError("cannot extend a lock that is no longer owned")
+        return True
+
+    async def reacquire(self) -> bool:
+        """Reset the TTL to ``timeout``."""
+        if not await self._client.lock_extend(self.name, self._token_for("reacquire"), self._ttl_ms, True):
+            raise LockNotOwnedError("cannot reacquire a lock that is no longer owned")
+        return True
+
+    async def locked(self) -> bool:
+        """Whether anyone holds the lock."""
+        held: bool = await self._client.lock_held(self.name)
+        return held
+
+    async def owned(self) -> bool:
+        """Whether this object holds the lock (its token is still stored)."""
+        if self.token is None:
+            return False
+        owned: bool = await self._client.lock_extend(self.name, self.token, 0, False)  # as Lock.owned
+        return owned
+
+    async def __aenter__(self) -> AsyncLock:
+        if await self.acquire():
+            return self
+        raise LockError("unable to acquire the lock within the time specified")
+
+    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+        await self.release()

@@ -205,6 +205,19 @@ def test_every_production_header_function_is_in_the_table(header):
     assert sorted(set(header) - set(_native._SIGNATURES)) == []
 
 
+def test_the_async_operation_codes_match_the_header():
+    """_native_async's operation codes are the header's RCG_ASYNC_* codes, name for name (the
+    header is the contract: capi/ops.go indexes its operation table by the same constants)."""
+    from redis_cache_go import _native_async
+
+    codes = {m.group(1): int(m.group(2))
+             for m in re.finditer(r"^#define RCG_ASYNC_(\w+) (\d+)\b", HEADER.read_text(), re.M)}
+    assert len(codes) >= 13 and len(set(codes.values())) == len(codes)
+    assert {name: getattr(_native_async, name, None) for name in codes} == codes
+    # and the rcg_async_submit arguments the header documents: a, b and n1 … n4
+    assert [n for _, n in parse_header(HEADER)["rcg_async_submit"].params[-4:]] == ["n1", "n2", "n3", "n4"]
+
+
 def test_the_rcg_out_struct_matches_the_header():
     source = _strip_comments(HEADER.read_text())
     body = re.search(r"typedef\s+struct\s+rcg_out\s*\{(.*?)\}\s*rcg_out\s*;", source, re.S)

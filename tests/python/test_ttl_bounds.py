@@ -57,6 +57,17 @@ def _lock_extend(cache: Any, key: str, timeout: Any, replace: bool) -> None:
     lock.extend(timeout, replace_ttl=replace)
 
 
+async def _soon(call: Callable[[], Any]) -> Any:
+    """Await what ``call`` makes, made once the event loop runs."""
+    return await call()
+
+
+async def _alock_extend(cache: Any, key: str, timeout: Any, replace: bool) -> None:
+    lock = cache.alock(key, timeout=LOCK_MS // 1000)
+    assert await lock.acquire(blocking=False)
+    await lock.extend(timeout, replace_ttl=replace)
+
+
 PATHS: dict[str, tuple[bool, Callable[[Any, str, Any], Any], Callable[[str], str]]] = {
     "set": (False, lambda c, k, t: c.set(k, "v", t), lambda k: f":1:{k}"),
     "add": (False, lambda c, k, t: c.add(k, "v", t), lambda k: f":1:{k}"),
@@ -77,6 +88,17 @@ PATHS: dict[str, tuple[bool, Callable[[Any, str, Any], Any], Callable[[str], str
     "aadd": (False, lambda c, k, t: run(c.aadd(k, "v", t)), lambda k: f":1:{k}"),
     "aset_many": (False, lambda c, k, t: run(c.aset_many({k: "v"}, t)), lambda k: f":1:{k}"),
     "atouch": (True, lambda c, k, t: run(c.atouch(k, t)), lambda k: f":1:{k}"),
+    "aexpire": (True, lambda c, k, t: run(c.aexpire(k, t)), lambda k: f":1:{k}"),
+    "apexpire": (True, lambda c, k, t: run(c.apexpire(k, t * 1000)), lambda k: f":1:{k}"),
+    # the time is read inside the coroutine, as close to the call as the sync paths read it (a
+    # loaded machine may take a second to start the loop, and the bound has a second of margin)
+    "aexpire_at": (True, lambda c, k, t: run(_soon(lambda: c.aexpire_at(k, Fraction(time.time_ns(), 10**9) + Fraction(t)))),
+                   lambda k: f":1:{k}"),
+    "apexpire_at": (True, lambda c, k, t: run(_soon(lambda: c.apexpire_at(k, time.time_ns() // 10**6 + t * 1000))),
+                    lambda k: f":1:{k}"),
+    "alock timeout": (False, lambda c, k, t: run(c.alock(k, timeout=t).acquire(blocking=False)), lambda k: k),
+    "alock extend (replace)": (False, lambda c, k, t: run(_alock_extend(c, k, t, True)), lambda k: k),
+    "alock extend (add)": (False, lambda c, k, t: run(_alock_extend(c, k, t, False)), lambda k: k),
 }
 
 
@@ -99,7 +121,7 @@ def test_timeouts_are_stored_as_asked_or_refused_before_sending(make_cache, raw,
     key = "k"
     if prepare:
         raw.command("SET", f":1:{key}", BEFORE)
-    if path == "pexpire" and not isinstance(timeout, int):
+    if path in ("pexpire", "apexpire") and not isinstance(timeout, int):
         timeout = float(timeout)
     if not stored:
         with pytest.raises(ValueError, match="too large"):
@@ -107,7 +129,7 @@ def test_timeouts_are_stored_as_asked_or_refused_before_sending(make_cache, raw,
         if prepare:
             assert raw.command("GET", f":1:{key}") == BEFORE
             assert pttl(raw, f":1:{key}") == -1, "the TTL must be unchanged"
-        elif path.startswith("lock extend"):
+        elif path.startswith(("lock extend", "alock extend")):
             assert 0 < pttl(raw, key) <= LOCK_MS, "the lock's TTL must be unchanged"
         else:
             assert raw.command("EXISTS", redis_key(key)) == 0, "nothing may be written"
@@ -117,7 +139,7 @@ def test_timeouts_are_stored_as_asked_or_refused_before_sending(make_cache, raw,
         got = cache._test_lock_pttl  # read while the lock was held
     else:
         got = pttl(raw, redis_key(key))
-    want = asked_ms(timeout) + (LOCK_MS if path == "lock extend (add)" else 0)
+    want = asked_ms(timeout) + (LOCK_MS if path in ("lock extend (add)", "alock extend (add)") else 0)
     assert abs(got - want) <= 1000, f"PTTL {got}; asked {float(want):.0f} ms"
 
 
@@ -151,6 +173,23 @@ def test_lock_extend_adding_past_the_bound_changes_nothing(make_cache, raw, erro
         lock.extend(1000)  # the sum would pass the bound: refused by the script
     assert abs(pttl(raw, "lk") - (before + 50_000)) <= 1000
     assert lock.owned()
+
+
+def test_alock_extend_adding_past_the_bound_changes_nothing(make_cache, raw, errors):
+    cache = make_cache()
+
+    async def scenario() -> None:
+        lock = cache.alock("lk", timeout=MAX_TTL_MS // 1000 - 100)
+        assert await lock.acquire(blocking=False)
+        before = pttl(raw, "lk")
+        await lock.extend(50)  # adds: still within the bound
+        assert abs(pttl(raw, "lk") - (before + 50_000)) <= 1000
+        with pytest.raises(errors.ServerError, match="larger than the largest"):
+            await lock.extend(1000)  # the sum would pass the bound: refused by the script
+        assert abs(pttl(raw, "lk") - (before + 50_000)) <= 1000
+        assert await lock.owned()
+
+    run(scenario())
 
 
 def test_ttl_and_pttl_read_ttls_past_a_go_duration(make_cache, raw):
