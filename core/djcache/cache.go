@@ -33,11 +33,11 @@
 // anything else serialized (pickle by default, JSON or msgpack) and then
 // compressed by core/codec. Reads recognise every compressor by its magic
 // bytes, whatever Options.Compressor is. Pickled Python values arrive as the
-// Go types listed in core/pyvalue (a dict as pyvalue.Dict, a datetime as
+// Go types listed in core/pickle (a dict as pickle.Dict, a datetime as
 // time.Time …); GetInto converts them into a typed variable. A value that
 // cannot be read is a *ValueError naming the key; errors.As finds a
-// *pyvalue.UnsupportedTypeError naming the Python type, or a
-// *pyvalue.MismatchError naming both types.
+// *pickle.UnsupportedTypeError naming the Python type, or a
+// *pickle.MismatchError naming both types.
 //
 // # Opened as the Python package opens it
 //

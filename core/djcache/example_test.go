@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/djcache"
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 // A Go service opens the cache from the Django site's LOCATION (here the
@@ -33,7 +33,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d := v.(pyvalue.Dict) // a Python dict
+	d := v.(pickle.Dict) // a Python dict
 	text, _ := d.Get("text")
 	fmt.Println(found, c.MakeKey("greeting"), text)
 	// Output: true shop:1:greeting hello
@@ -50,7 +50,7 @@ func ExampleCache_GetInto() {
 	defer c.Close()
 
 	when := time.Date(2024, 2, 29, 13, 45, 30, 0, time.UTC) // an aware datetime in Python
-	_ = c.Set(ctx, "report", map[string]any{"total": pyvalue.Decimal("12.50"), "at": when}, djcache.Forever)
+	_ = c.Set(ctx, "report", map[string]any{"total": pickle.Decimal("12.50"), "at": when}, djcache.Forever)
 
 	var report map[string]any
 	if _, err := c.GetInto(ctx, "report", &report); err != nil {
@@ -60,7 +60,7 @@ func ExampleCache_GetInto() {
 
 	var count int
 	_, err = c.GetInto(ctx, "report", &count)
-	var mismatch *pyvalue.MismatchError
+	var mismatch *pickle.MismatchError
 	fmt.Println(errors.As(err, &mismatch), mismatch.PythonType, mismatch.GoType)
 	// Output:
 	// 12.50 2024-02-29T13:45:30Z
@@ -102,7 +102,7 @@ func ExampleCache_GetOrSet() {
 	calls := 0
 	compute := func(ctx context.Context) (any, error) {
 		calls++
-		return pyvalue.Decimal("9.99"), nil
+		return pickle.Decimal("9.99"), nil
 	}
 	for i := 0; i < 3; i++ {
 		v, err := c.GetOrSet(ctx, "price", time.Minute, compute)

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 	"github.com/redis-cache-go/redis-cache-go/internal/fixturevalues"
 )
 
@@ -45,7 +45,7 @@ func loadValues(t *testing.T) []fixtureValue {
 }
 
 // Every value the pickle-based writers stored decodes to the expected Go
-// value, or fails with an *pyvalue.UnsupportedTypeError naming the Python
+// value, or fails with an *pickle.UnsupportedTypeError naming the Python
 // type; where the writer stored bytes its own get() could not read (an
 // IntEnum stored as its repr text), Go fails too.
 func TestFixtureValuesDecode(t *testing.T) {
@@ -72,7 +72,7 @@ func TestFixtureValuesDecode(t *testing.T) {
 				t.Fatal(err)
 			}
 			got, err := c.Decode(raw)
-			var ute *pyvalue.UnsupportedTypeError
+			var ute *pickle.UnsupportedTypeError
 			switch {
 			case rec.GetError != "":
 				if err == nil {

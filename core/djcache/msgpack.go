@@ -10,7 +10,7 @@ import (
 	"github.com/vmihailenco/msgpack/v5"
 	"github.com/vmihailenco/msgpack/v5/msgpcode"
 
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 type msgpackSerializer struct{}
@@ -35,11 +35,11 @@ func packValue(enc *msgpack.Encoder, v any) error {
 		if x.IsUint64() {
 			return enc.EncodeUint(x.Uint64())
 		}
-	case pyvalue.Tuple:
+	case pickle.Tuple:
 		return packAll(enc, x)
 	case []any:
 		return packAll(enc, x)
-	case pyvalue.Dict:
+	case pickle.Dict:
 		if err := enc.EncodeMapLen(len(x)); err != nil {
 			return err
 		}
@@ -71,7 +71,7 @@ func packValue(enc *msgpack.Encoder, v any) error {
 		}
 		return nil
 	}
-	return &pyvalue.UnsupportedTypeError{GoType: fmt.Sprintf("%T", v), Reason: "msgpack has no form for it"}
+	return &pickle.UnsupportedTypeError{GoType: fmt.Sprintf("%T", v), Reason: "msgpack has no form for it"}
 }
 
 func packAll(enc *msgpack.Encoder, items []any) error {
@@ -100,7 +100,7 @@ func (msgpackSerializer) Unmarshal(data []byte) (any, error) {
 }
 
 // unpack reads one msgpack value: bin as []byte and str as string (as
-// Python's raw=False reader does), arrays as []any, maps as pyvalue.Dict,
+// Python's raw=False reader does), arrays as []any, maps as pickle.Dict,
 // integers as int64 (or *big.Int above it), floats as float64.
 func unpack(dec *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 	if depth > 1000 {
@@ -150,7 +150,7 @@ func unpack(dec *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		d := make(pyvalue.Dict, 0, min(max(n, 0), 1024))
+		d := make(pickle.Dict, 0, min(max(n, 0), 1024))
 		for i := 0; i < n; i++ {
 			k, err := unpack(dec, r, depth+1)
 			if err != nil {
@@ -160,7 +160,7 @@ func unpack(dec *msgpack.Decoder, r *bytes.Reader, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			d = append(d, pyvalue.Item{Key: k, Value: v})
+			d = append(d, pickle.Item{Key: k, Value: v})
 		}
 		return d, nil
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 // ErrNotFound is returned by Incr for a key that does not exist (Django
@@ -22,7 +22,7 @@ var ErrNotFound = errors.New("djcache: key not found")
 
 // ValueError reports a stored value that cannot be read: a corrupt
 // compressed stream, bytes the serializer cannot read, or a Python type
-// without a Go counterpart (errors.As to *pyvalue.UnsupportedTypeError
+// without a Go counterpart (errors.As to *pickle.UnsupportedTypeError
 // names it).
 type ValueError struct {
 	// Key is the Redis key (after MakeKey).
@@ -133,16 +133,16 @@ func (c *Cache) Get(ctx context.Context, key string) (v any, found bool, err err
 	return v, true, nil
 }
 
-// GetInto reads key into the variable dst points to (see pyvalue.Into for
+// GetInto reads key into the variable dst points to (see pickle.Into for
 // the conversions) and reports whether it was found; a miss leaves dst
-// unchanged. A value of another type is a *pyvalue.MismatchError naming
+// unchanged. A value of another type is a *pickle.MismatchError naming
 // the Python type and the Go type.
 func (c *Cache) GetInto(ctx context.Context, key string, dst any) (found bool, err error) {
 	v, found, err := c.Get(ctx, key)
 	if err != nil || !found {
 		return false, err
 	}
-	if err := pyvalue.Into(v, dst); err != nil {
+	if err := pickle.Into(v, dst); err != nil {
 		return true, &ValueError{Key: c.MakeKey(key), Err: err}
 	}
 	return true, nil

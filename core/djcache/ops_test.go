@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 func openTest(t *testing.T, opts Options) *Cache {
@@ -101,11 +101,11 @@ func TestOperations(t *testing.T) {
 	if has, _ := c.Has(ctx, "c"); has {
 		t.Errorf("Has of a missing key: got true; want false")
 	}
-	if err := c.SetMany(ctx, map[string]any{"c": pyvalue.Decimal("1.5"), "n": 5}, time.Minute); err != nil {
+	if err := c.SetMany(ctx, map[string]any{"c": pickle.Decimal("1.5"), "n": 5}, time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	got, err := c.GetMany(ctx, []string{"a", "b", "c", "n", "missing"})
-	if err != nil || len(got) != 4 || got["c"] != pyvalue.Decimal("1.5") || got["n"] != int64(5) || got["b"] != nil {
+	if err != nil || len(got) != 4 || got["c"] != pickle.Decimal("1.5") || got["n"] != int64(5) || got["b"] != nil {
 		t.Errorf("GetMany: got %#v, %v; want a, b, c and n", got, err)
 	}
 	if n, err := c.Incr(ctx, "n", -7); n != -2 || err != nil {
@@ -139,7 +139,7 @@ func TestUnreadableValuesAreErrors(t *testing.T) {
 		}
 		v, _, err := c.Get(ctx, "k")
 		var ve *ValueError
-		var ute *pyvalue.UnsupportedTypeError
+		var ute *pickle.UnsupportedTypeError
 		switch {
 		case !errors.As(err, &ve) || ve.Key != "bad:1:k":
 			t.Errorf("%q: got %#v, %v; want a ValueError for bad:1:k", tc.stored, v, err)

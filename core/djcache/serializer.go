@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 // Serializer turns a value into the bytes stored (before compression) and
@@ -20,23 +20,23 @@ type Serializer interface {
 	// Marshal returns the serialized form of v.
 	Marshal(v any) ([]byte, error)
 	// Unmarshal reads what Marshal (or the matching Python serializer)
-	// wrote, into the Go types of core/pyvalue.
+	// wrote, into the Go types of core/pickle.
 	Unmarshal(data []byte) (any, error)
 }
 
 var (
 	// Pickle is OPTIONS["SERIALIZER"] "pickle", the default of every
-	// Django Redis backend: core/pyvalue's Decode and Encode.
+	// Django Redis backend: core/pickle's Decode and Encode.
 	Pickle Serializer = pickleSerializer{}
 	// JSON is "json" (Django's DjangoJSONEncoder flavour): UTF-8 JSON with
 	// datetimes, dates, times, durations, Decimals and UUIDs written as
 	// strings the way Django writes them. Objects read back as
-	// pyvalue.Dict (keys sorted), arrays as []any, whole numbers as int64
+	// pickle.Dict (keys sorted), arrays as []any, whole numbers as int64
 	// (or *big.Int), other numbers as float64. Sets and bytes are refused,
 	// as Python's json refuses them.
 	JSON Serializer = jsonSerializer{}
 	// MsgPack is "msgpack" (use_bin_type=True, raw=False): str as str,
-	// bytes as bin; maps read back as pyvalue.Dict, arrays as []any. Sets,
+	// bytes as bin; maps read back as pickle.Dict, arrays as []any. Sets,
 	// datetimes, Decimals and UUIDs are refused, as Python's msgpack
 	// refuses them.
 	MsgPack Serializer = msgpackSerializer{}
@@ -44,8 +44,8 @@ var (
 
 type pickleSerializer struct{}
 
-func (pickleSerializer) Marshal(v any) ([]byte, error)      { return pyvalue.Encode(v) }
-func (pickleSerializer) Unmarshal(data []byte) (any, error) { return pyvalue.Decode(data) }
+func (pickleSerializer) Marshal(v any) ([]byte, error)      { return pickle.Encode(v) }
+func (pickleSerializer) Unmarshal(data []byte) (any, error) { return pickle.Decode(data) }
 
 type jsonSerializer struct{}
 
@@ -80,16 +80,16 @@ func toJSON(v any) (any, error) {
 		return pyFloat(x), nil
 	case nil, bool, string, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, *big.Int:
 		return x, nil
-	case pyvalue.Decimal:
+	case pickle.Decimal:
 		return string(x), nil
-	case pyvalue.UUID:
+	case pickle.UUID:
 		return x.String(), nil
 	case time.Time:
 		s := x.Format("2006-01-02T15:04:05.000")
 		if x.Nanosecond() < 1e6 {
 			s = x.Format("2006-01-02T15:04:05")
 		}
-		if x.Location() != pyvalue.Naive {
+		if x.Location() != pickle.Naive {
 			if _, off := x.Zone(); off == 0 {
 				s += "Z"
 			} else {
@@ -97,9 +97,9 @@ func toJSON(v any) (any, error) {
 			}
 		}
 		return s, nil
-	case pyvalue.Date:
+	case pickle.Date:
 		return x.String(), nil
-	case pyvalue.TimeOfDay:
+	case pickle.TimeOfDay:
 		s := fmt.Sprintf("%02d:%02d:%02d", x.Hour, x.Minute, x.Second)
 		if x.Microsecond != 0 {
 			s += fmt.Sprintf(".%03d", x.Microsecond/1000)
@@ -107,7 +107,7 @@ func toJSON(v any) (any, error) {
 		return s, nil
 	case time.Duration: // Django's duration_iso_string
 		return isoDuration(x), nil
-	case pyvalue.Dict:
+	case pickle.Dict:
 		m := make(map[string]any, len(x))
 		for _, it := range x {
 			k, err := jsonKey(it.Key)
@@ -119,7 +119,7 @@ func toJSON(v any) (any, error) {
 			}
 		}
 		return m, nil
-	case pyvalue.Tuple:
+	case pickle.Tuple:
 		return toJSONAll(x)
 	case []any:
 		return toJSONAll(x)
@@ -135,7 +135,7 @@ func toJSON(v any) (any, error) {
 	case []string, []int, []int64, []float64, map[string]string, map[string]int:
 		return x, nil
 	}
-	return nil, &pyvalue.UnsupportedTypeError{GoType: fmt.Sprintf("%T", v), Reason: "JSON has no form for it"}
+	return nil, &pickle.UnsupportedTypeError{GoType: fmt.Sprintf("%T", v), Reason: "JSON has no form for it"}
 }
 
 // pyFloat writes a float as Python's json.dumps does: always with a
@@ -193,7 +193,7 @@ func jsonKey(k any) (string, error) {
 	case int64, int, *big.Int:
 		return fmt.Sprint(x), nil
 	}
-	return "", &pyvalue.UnsupportedTypeError{GoType: fmt.Sprintf("%T", k), Reason: "not a JSON object key"}
+	return "", &pickle.UnsupportedTypeError{GoType: fmt.Sprintf("%T", k), Reason: "not a JSON object key"}
 }
 
 func isoDuration(d time.Duration) string {
@@ -236,13 +236,13 @@ func fromJSON(v any) (any, error) {
 		}
 		return x, nil
 	case map[string]any:
-		d := make(pyvalue.Dict, 0, len(x))
+		d := make(pickle.Dict, 0, len(x))
 		for k, e := range x {
 			val, err := fromJSON(e)
 			if err != nil {
 				return nil, err
 			}
-			d = append(d, pyvalue.Item{Key: k, Value: val})
+			d = append(d, pickle.Item{Key: k, Value: val})
 		}
 		sort.Slice(d, func(i, j int) bool { return d[i].Key.(string) < d[j].Key.(string) })
 		return d, nil

@@ -35,7 +35,7 @@ import (
 
 	"github.com/redis-cache-go/redis-cache-go/core/djcache"
 	"github.com/redis-cache-go/redis-cache-go/core/nearcache"
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
@@ -135,7 +135,7 @@ func run(ctx context.Context) error {
 	}
 	for key, row := range rows {
 		var p product
-		if err := pyvalue.Into(row, &p); err != nil { // dict keys match the fields, ignoring case
+		if err := pickle.Into(row, &p); err != nil { // dict keys match the fields, ignoring case
 			return fmt.Errorf("%s: %w", key, err)
 		}
 		rep.Prices[strings.TrimPrefix(key, "price:")] = p.Cents

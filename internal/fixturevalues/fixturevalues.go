@@ -1,5 +1,5 @@
 // Package fixturevalues holds, for every value of tests/fixtures/values.json,
-// the Go value core/pyvalue and core/djcache decode it to (or the Python type
+// the Go value core/pickle and core/djcache decode it to (or the Python type
 // the decode error names), and a comparison that tells -0.0 from 0.0, NaN
 // from everything, and a naive datetime from an aware one. Tests and the
 // cross-language helper share it.
@@ -13,14 +13,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 // Want is the expected outcome of decoding one fixture value.
 type Want struct {
 	// Value is the expected Go value when Err is "".
 	Value any
-	// Err is the Python type the *pyvalue.UnsupportedTypeError must name,
+	// Err is the Python type the *pickle.UnsupportedTypeError must name,
 	// or "" when the value decodes.
 	Err string
 }
@@ -49,10 +49,10 @@ func LargeBytes() []byte {
 	return out
 }
 
-func dictLarge() pyvalue.Dict {
-	d := make(pyvalue.Dict, 1000)
+func dictLarge() pickle.Dict {
+	d := make(pickle.Dict, 1000)
 	for i := range d {
-		d[i] = pyvalue.Item{Key: fmt.Sprintf("k%04d", i), Value: []any{int64(i), fmt.Sprint(i), float64(i) * 0.5}}
+		d[i] = pickle.Item{Key: fmt.Sprintf("k%04d", i), Value: []any{int64(i), fmt.Sprint(i), float64(i) * 0.5}}
 	}
 	return d
 }
@@ -93,33 +93,33 @@ func All() map[string]Want {
 		"bytes_300k_random":     v(LargeBytes()),
 		"list_mixed":            v([]any{int64(1), "two", 3.0, nil, true}),
 		"list_empty":            v([]any{}),
-		"tuple_nested":          v(pyvalue.Tuple{int64(1), "a", pyvalue.Tuple{int64(2), int64(3)}}),
-		"tuple_empty":           v(pyvalue.Tuple{}),
-		"dict_nested": v(pyvalue.Dict{
+		"tuple_nested":          v(pickle.Tuple{int64(1), "a", pickle.Tuple{int64(2), int64(3)}}),
+		"tuple_empty":           v(pickle.Tuple{}),
+		"dict_nested": v(pickle.Dict{
 			{Key: "a", Value: int64(1)},
-			{Key: "b", Value: pyvalue.Dict{
-				{Key: "c", Value: []any{int64(1), int64(2), pyvalue.Dict{{Key: "d", Value: nil}}}},
+			{Key: "b", Value: pickle.Dict{
+				{Key: "c", Value: []any{int64(1), int64(2), pickle.Dict{{Key: "d", Value: nil}}}},
 				{Key: "e", Value: "f"},
 			}},
 			{Key: "g", Value: []any{true, false}},
 			{Key: "h", Value: 1.25},
 		}),
-		"dict_int_keys":     v(pyvalue.Dict{{Key: int64(1), Value: "one"}, {Key: int64(2), Value: "two"}}),
-		"dict_empty":        v(pyvalue.Dict{}),
+		"dict_int_keys":     v(pickle.Dict{{Key: int64(1), Value: "one"}, {Key: int64(2), Value: "two"}}),
+		"dict_empty":        v(pickle.Dict{}),
 		"dict_large":        v(dictLarge()),
-		"ordered_dict":      v(pyvalue.Dict{{Key: "b", Value: int64(1)}, {Key: "a", Value: int64(2)}}),
-		"set_int":           v(pyvalue.Set{int64(1), int64(2), int64(3)}),
-		"set_str":           v(pyvalue.Set{"a", "b", "c"}),
-		"set_empty":         v(pyvalue.Set{}),
-		"frozenset_int":     v(pyvalue.FrozenSet{int64(1), int64(2), int64(3)}),
+		"ordered_dict":      v(pickle.Dict{{Key: "b", Value: int64(1)}, {Key: "a", Value: int64(2)}}),
+		"set_int":           v(pickle.Set{int64(1), int64(2), int64(3)}),
+		"set_str":           v(pickle.Set{"a", "b", "c"}),
+		"set_empty":         v(pickle.Set{}),
+		"frozenset_int":     v(pickle.FrozenSet{int64(1), int64(2), int64(3)}),
 		"datetime_utc":      v(at.Add(123456 * time.Microsecond)),
 		"datetime_offset":   v(time.Date(2024, 2, 29, 13, 45, 30, 0, time.FixedZone("", 19800))),
-		"datetime_naive":    v(time.Date(2024, 2, 29, 13, 45, 30, 123456000, pyvalue.Naive)),
-		"date":              v(pyvalue.Date{Year: 2024, Month: time.February, Day: 29}),
-		"time":              v(pyvalue.TimeOfDay{Hour: 13, Minute: 45, Second: 30}),
+		"datetime_naive":    v(time.Date(2024, 2, 29, 13, 45, 30, 123456000, pickle.Naive)),
+		"date":              v(pickle.Date{Year: 2024, Month: time.February, Day: 29}),
+		"time":              v(pickle.TimeOfDay{Hour: 13, Minute: 45, Second: 30}),
 		"timedelta":         v(24*time.Hour + 5*time.Second + 7*time.Microsecond),
-		"decimal":           v(pyvalue.Decimal("3.141592653589793238462643383279")),
-		"uuid":              v(pyvalue.UUID{0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78}),
+		"decimal":           v(pickle.Decimal("3.141592653589793238462643383279")),
+		"uuid":              v(pickle.UUID{0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78, 0x12, 0x34, 0x56, 0x78}),
 		"django_safestring": v("<b>safe</b>"),
 	}
 }
@@ -138,7 +138,7 @@ func Equal(got, want any) bool {
 		return ok && g.Cmp(w) == 0
 	case time.Time:
 		g, ok := got.(time.Time)
-		if !ok || !g.Equal(w) || (g.Location() == pyvalue.Naive) != (w.Location() == pyvalue.Naive) {
+		if !ok || !g.Equal(w) || (g.Location() == pickle.Naive) != (w.Location() == pickle.Naive) {
 			return false
 		}
 		_, go1 := g.Zone()
@@ -150,17 +150,17 @@ func Equal(got, want any) bool {
 	case []any:
 		g, ok := got.([]any)
 		return ok && allEqual(g, w)
-	case pyvalue.Tuple:
-		g, ok := got.(pyvalue.Tuple)
+	case pickle.Tuple:
+		g, ok := got.(pickle.Tuple)
 		return ok && allEqual(g, w)
-	case pyvalue.Set:
-		g, ok := got.(pyvalue.Set)
+	case pickle.Set:
+		g, ok := got.(pickle.Set)
 		return ok && sameElements(g, w)
-	case pyvalue.FrozenSet:
-		g, ok := got.(pyvalue.FrozenSet)
+	case pickle.FrozenSet:
+		g, ok := got.(pickle.FrozenSet)
 		return ok && sameElements(g, w)
-	case pyvalue.Dict:
-		g, ok := got.(pyvalue.Dict)
+	case pickle.Dict:
+		g, ok := got.(pickle.Dict)
 		if !ok || len(g) != len(w) {
 			return false
 		}

@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"encoding/binary"
@@ -35,7 +35,7 @@ func (m *machine) step(op byte) error {
 	case 0x80: // PROTO
 		b, err := m.take(1)
 		if err == nil && b[0] > 5 {
-			err = fmt.Errorf("pyvalue: pickle protocol %d is not supported (0 to 5 are)", b[0])
+			err = fmt.Errorf("pickle: pickle protocol %d is not supported (0 to 5 are)", b[0])
 		}
 		return err
 	case 0x95: // FRAME: the whole pickle is at hand already
@@ -91,7 +91,7 @@ func (m *machine) step(op byte) error {
 		}
 		f, err := strconv.ParseFloat(string(text), 64)
 		if err != nil {
-			return fmt.Errorf("pyvalue: malformed pickle: %w", err)
+			return fmt.Errorf("pickle: malformed pickle: %w", err)
 		}
 		if err := m.charge(8); err != nil {
 			return err
@@ -109,7 +109,7 @@ func (m *machine) step(op byte) error {
 			return err
 		}
 		if len(text) < 2 || text[0] != text[len(text)-1] || text[0] != '\'' && text[0] != '"' {
-			return errors.New("pyvalue: malformed pickle: the STRING argument is not quoted")
+			return errors.New("pickle: malformed pickle: the STRING argument is not quoted")
 		}
 		return m.pushString(text[1 : len(text)-1])
 	case 'V': // UNICODE (protocol 0): raw-unicode-escape text, kept as it is written
@@ -169,7 +169,7 @@ func (m *machine) structure(op byte) error {
 	case 0x85, 0x86, 0x87: // TUPLE1, TUPLE2, TUPLE3
 		n := int(op-0x85) + 1
 		if len(m.stack)-n < m.floor() {
-			return errors.New("pyvalue: malformed pickle: the stack is empty")
+			return errors.New("pickle: malformed pickle: the stack is empty")
 		}
 		if err := m.charge(n * slotSize); err != nil {
 			return err
@@ -224,7 +224,7 @@ func (m *machine) structure(op byte) error {
 		}
 		i, err := strconv.ParseUint(string(text), 10, 64)
 		if err != nil {
-			return fmt.Errorf("pyvalue: malformed pickle: memo index %q", text)
+			return fmt.Errorf("pickle: malformed pickle: memo index %q", text)
 		}
 		if op == 'p' {
 			return m.memoize(i)
@@ -277,7 +277,7 @@ func (m *machine) fill(op byte) error {
 			n = 2
 		}
 		if len(m.stack)-n <= m.floor() {
-			return errors.New("pyvalue: malformed pickle: the stack is empty")
+			return errors.New("pickle: malformed pickle: the stack is empty")
 		}
 		items = pair[:n]
 		copy(items, m.stack[len(m.stack)-n:])
@@ -306,12 +306,12 @@ func (m *machine) fill(op byte) error {
 			return m.setItems(c, items)
 		}
 	}
-	return fmt.Errorf("pyvalue: malformed pickle: opcode %q on a %s", op, pythonTypeOf(target))
+	return fmt.Errorf("pickle: malformed pickle: opcode %q on a %s", op, pythonTypeOf(target))
 }
 
 func (m *machine) setItems(d *pyDict, kv []any) error {
 	if len(kv)%2 != 0 {
-		return errors.New("pyvalue: malformed pickle: a dict item without a value")
+		return errors.New("pickle: malformed pickle: a dict item without a value")
 	}
 	var err error
 	if d.items, err = room(m, d.items, len(kv)/2, 2*slotSize); err != nil {

@@ -1,11 +1,11 @@
-package pyvalue_test
+package pickle_test
 
 import (
 	"encoding/hex"
 	"fmt"
 	"time"
 
-	"github.com/redis-cache-go/redis-cache-go/core/pyvalue"
+	"github.com/redis-cache-go/redis-cache-go/core/pickle"
 )
 
 // Reading what Django cached: pickle.dumps({"user": "ada", "seen":
@@ -13,12 +13,12 @@ import (
 func ExampleDecode() {
 	data, _ := hex.DecodeString("80059549000000000000007d94288c0475736572948c03616461948c047365656e948c0864617465" +
 		"74696d65948c0464617465949394430407e8021d94859452948c0474616773948c0161948c0162948694752e")
-	v, err := pyvalue.Decode(data)
+	v, err := pickle.Decode(data)
 	if err != nil {
 		panic(err)
 	}
-	for _, item := range v.(pyvalue.Dict) {
-		fmt.Printf("%v: %v (%s)\n", item.Key, item.Value, pyvalue.PythonType(item.Value))
+	for _, item := range v.(pickle.Dict) {
+		fmt.Printf("%v: %v (%s)\n", item.Key, item.Value, pickle.PythonType(item.Value))
 	}
 	// Output:
 	// user: ada (str)
@@ -29,12 +29,12 @@ func ExampleDecode() {
 // Writing for Django: Python's pickle.loads gives back
 // {'when': datetime.datetime(2024, 2, 29, 13, 45, tzinfo=datetime.timezone.utc), 'n': [1, 2]}.
 func ExampleEncode() {
-	data, err := pyvalue.Encode(map[string]any{
+	data, err := pickle.Encode(map[string]any{
 		"when": time.Date(2024, 2, 29, 13, 45, 0, 0, time.UTC),
 		"n":    []int{1, 2},
 	})
-	back, _ := pyvalue.Decode(data)
-	d := back.(pyvalue.Dict)
+	back, _ := pickle.Decode(data)
+	d := back.(pickle.Dict)
 	when, _ := d.Get("when")
 	fmt.Println(err, data[:2], when)
 	// Output: <nil> [128 4] 2024-02-29 13:45:00 +0000 UTC
@@ -43,13 +43,13 @@ func ExampleEncode() {
 // Into stores a decoded value in a typed variable, or says why it cannot.
 func ExampleInto() {
 	var ids []int
-	err := pyvalue.Into(pyvalue.Tuple{int64(3), int64(5)}, &ids)
+	err := pickle.Into(pickle.Tuple{int64(3), int64(5)}, &ids)
 	fmt.Println(ids, err)
 
 	var name string
-	err = pyvalue.Into(pyvalue.Decimal("1.5"), &name)
+	err = pickle.Into(pickle.Decimal("1.5"), &name)
 	fmt.Println(err)
 	// Output:
 	// [3 5] <nil>
-	// pyvalue: cannot store Python decimal.Decimal in Go string
+	// pickle: cannot store Python decimal.Decimal in Go string
 }

@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"bytes"
@@ -49,7 +49,7 @@ func scan(data []byte) error {
 		}
 		a, ok := opArgs[op]
 		if !ok {
-			return fmt.Errorf("pyvalue: not a pickle: unknown opcode 0x%02x at byte %d", op, i-1)
+			return fmt.Errorf("pickle: not a pickle: unknown opcode 0x%02x at byte %d", op, i-1)
 		}
 		rest := data[i:]
 		var n uint64
@@ -99,4 +99,4 @@ func scan(data []byte) error {
 	return errTruncated
 }
 
-var errTruncated = fmt.Errorf("pyvalue: not a pickle, or truncated: a length runs past the end of the value")
+var errTruncated = fmt.Errorf("pickle: not a pickle, or truncated: a length runs past the end of the value")

@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"errors"
@@ -37,7 +37,7 @@ func (m *machine) objects(op byte) error {
 		}
 		t, ok := args.(Tuple)
 		if !ok {
-			return errors.New("pyvalue: malformed pickle: the arguments of a call are not a tuple")
+			return errors.New("pickle: malformed pickle: the arguments of a call are not a tuple")
 		}
 		return m.call(cls, t, op != 'R')
 	case 'i', 'o': // INST: class as text, args since MARK; OBJ: class and args since MARK
@@ -55,7 +55,7 @@ func (m *machine) objects(op byte) error {
 		}
 		if op == 'o' {
 			if len(items) == 0 {
-				return errors.New("pyvalue: malformed pickle: OBJ without a class")
+				return errors.New("pickle: malformed pickle: OBJ without a class")
 			}
 			cls, items = items[0], items[1:]
 		}
@@ -77,7 +77,7 @@ func (m *machine) objects(op byte) error {
 	case 0x97, 0x98:
 		return &UnsupportedTypeError{PythonType: "pickle.PickleBuffer", Reason: "out-of-band buffers are not supported"}
 	}
-	return fmt.Errorf("pyvalue: not a pickle: unknown opcode 0x%02x at byte %d", op, m.pos-1)
+	return fmt.Errorf("pickle: not a pickle: unknown opcode 0x%02x at byte %d", op, m.pos-1)
 }
 
 // global reads a class's module and name.
@@ -101,7 +101,7 @@ func (m *machine) global(op byte) (module, name string, err error) {
 	module, ok1 := mv.(string)
 	name, ok2 := nv.(string)
 	if !ok1 || !ok2 {
-		return "", "", errors.New("pyvalue: malformed pickle: STACK_GLOBAL needs two strings")
+		return "", "", errors.New("pickle: malformed pickle: STACK_GLOBAL needs two strings")
 	}
 	return module, name, nil
 }
@@ -127,7 +127,7 @@ func (m *machine) call(cls any, args []any, isNew bool) error {
 	case caller:
 		v, err = c.Call(args...)
 	default:
-		return fmt.Errorf("pyvalue: malformed pickle: a call of a %s", pythonTypeOf(cls))
+		return fmt.Errorf("pickle: malformed pickle: a call of a %s", pythonTypeOf(cls))
 	}
 	if err != nil {
 		return err

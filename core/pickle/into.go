@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"fmt"
@@ -22,7 +22,7 @@ type MismatchError struct {
 
 // Error names both types.
 func (e *MismatchError) Error() string {
-	s := fmt.Sprintf("pyvalue: cannot store Python %s in Go %s", e.PythonType, e.GoType)
+	s := fmt.Sprintf("pickle: cannot store Python %s in Go %s", e.PythonType, e.GoType)
 	if e.Reason != "" {
 		s += ": " + e.Reason
 	}
@@ -49,7 +49,7 @@ var (
 func Into(v any, dst any) error {
 	rv := reflect.ValueOf(dst)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
-		return fmt.Errorf("pyvalue: Into needs a non-nil pointer, not %T", dst)
+		return fmt.Errorf("pickle: Into needs a non-nil pointer, not %T", dst)
 	}
 	return assign(v, rv.Elem())
 }

@@ -1,4 +1,4 @@
-// Package pyvalue moves Python values between a Django site and Go: it reads
+// Package pickle moves Python values between a Django site and Go: it reads
 // the pickles Django's cache backends store into plain Go values, and writes
 // Go values as pickles that Python's pickle.loads turns back into the
 // natural Python types.
@@ -42,7 +42,7 @@
 // Into converts a decoded value into a typed Go variable (a string, an int,
 // a map, a slice, a struct, a time.Time …) and reports a *MismatchError
 // naming both types when it cannot.
-package pyvalue
+package pickle
 
 import (
 	"encoding/hex"
@@ -154,10 +154,10 @@ func ParseUUID(s string) (UUID, error) {
 		}
 	}
 	if len(clean) != 32 {
-		return u, fmt.Errorf("pyvalue: %q is not a UUID (32 hex digits)", s)
+		return u, fmt.Errorf("pickle: %q is not a UUID (32 hex digits)", s)
 	}
 	if _, err := hex.Decode(u[:], clean); err != nil {
-		return u, fmt.Errorf("pyvalue: %q is not a UUID: %w", s, err)
+		return u, fmt.Errorf("pickle: %q is not a UUID: %w", s, err)
 	}
 	return u, nil
 }
@@ -184,9 +184,9 @@ type UnsupportedTypeError struct {
 func (e *UnsupportedTypeError) Error() string {
 	var s string
 	if e.PythonType != "" {
-		s = "pyvalue: cannot decode Python type " + e.PythonType + " into a Go value"
+		s = "pickle: cannot decode Python type " + e.PythonType + " into a Go value"
 	} else {
-		s = "pyvalue: cannot encode Go type " + e.GoType + " as a Python value"
+		s = "pickle: cannot encode Go type " + e.GoType + " as a Python value"
 	}
 	if e.Reason != "" {
 		s += ": " + e.Reason

@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"encoding/hex"

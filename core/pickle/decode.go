@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"fmt"
@@ -18,7 +18,7 @@ import (
 func Decode(data []byte) (v any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			v, err = nil, fmt.Errorf("pyvalue: malformed or unsupported pickle: %v", r)
+			v, err = nil, fmt.Errorf("pickle: malformed or unsupported pickle: %v", r)
 		}
 	}()
 	if err := scan(data); err != nil {

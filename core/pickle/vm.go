@@ -1,4 +1,4 @@
-package pyvalue
+package pickle
 
 import (
 	"bytes"
@@ -32,7 +32,7 @@ const (
 // ErrTooLarge is wrapped by the error Decode returns for a pickle that
 // would take more than 32 times its own size (plus 1 MiB) in memory to
 // decode, counting shared references once per place they appear.
-var ErrTooLarge = errors.New("pyvalue: the pickle expands past 32 times its size")
+var ErrTooLarge = errors.New("pickle: the pickle expands past 32 times its size")
 
 // Sizes charged for what the machine allocates (Go's, rounded up).
 const (
@@ -126,7 +126,7 @@ func (m *machine) floor() int {
 
 func (m *machine) pop() (any, error) {
 	if len(m.stack) <= m.floor() {
-		return nil, errors.New("pyvalue: malformed pickle: the stack is empty")
+		return nil, errors.New("pickle: malformed pickle: the stack is empty")
 	}
 	v := m.stack[len(m.stack)-1]
 	m.stack[len(m.stack)-1] = nil
@@ -136,7 +136,7 @@ func (m *machine) pop() (any, error) {
 
 func (m *machine) top() (any, error) {
 	if len(m.stack) <= m.floor() {
-		return nil, errors.New("pyvalue: malformed pickle: the stack is empty")
+		return nil, errors.New("pickle: malformed pickle: the stack is empty")
 	}
 	return m.stack[len(m.stack)-1], nil
 }
@@ -146,7 +146,7 @@ func (m *machine) top() (any, error) {
 // stack's own slots, valid until the next push (drop clears them).
 func (m *machine) popMark(view bool) ([]any, error) {
 	if len(m.marks) == 0 {
-		return nil, errors.New("pyvalue: malformed pickle: no MARK")
+		return nil, errors.New("pickle: malformed pickle: no MARK")
 	}
 	at := m.marks[len(m.marks)-1]
 	m.marks = m.marks[:len(m.marks)-1]
@@ -267,7 +267,7 @@ func (m *machine) pushDecimal(text []byte) error {
 	}
 	n, ok := new(big.Int).SetString(s, 10)
 	if !ok {
-		return fmt.Errorf("pyvalue: malformed pickle: %q is not an integer", s)
+		return fmt.Errorf("pickle: malformed pickle: %q is not an integer", s)
 	}
 	return m.push(n)
 }
@@ -298,7 +298,7 @@ func (m *machine) memoize(i uint64) error {
 
 func (m *machine) recall(i uint64) error {
 	if i >= uint64(len(m.memo)) || m.memo[i] == (hole{}) {
-		return fmt.Errorf("pyvalue: malformed pickle: memo %d was never set", i)
+		return fmt.Errorf("pickle: malformed pickle: memo %d was never set", i)
 	}
 	m.shared = true
 	return m.push(m.memo[i])
