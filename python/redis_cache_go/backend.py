@@ -27,7 +27,7 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _raw, _settings, _ttl, compressors
+from redis_cache_go import _failopen, _fallback, _native, _native_async, _native_ext, _raw, _settings, _ttl, compressors
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin, herd_arguments
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
@@ -67,18 +67,20 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         self._init_args = (server, params)  # what pickling keeps (__getstate__)
-        self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
+        # first: validates OPTIONS for BaseCache too; every OPTIONS key is read there, none here
+        settings = self._settings = _settings.parse(server, params, layout=self._mode, backend=type(self).__name__)
         super().__init__(params)
-        self._server = self._settings.servers[0]
-        self._serializer = self._settings.codec.serializer
+        self._server = settings.servers[0]
+        self._serializer = settings.codec.serializer
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
-        compression = self._settings.codec.compression
+        compression = settings.codec.compression
         self._py_compressor = compression.python  # None unless a Python compressor class is configured
         self._min_len = compression.min_len
-        self._protocol = self._settings.pickle_version
-        self._describe = ""
-        self._mode = _compat.layout(self._mode, self._settings.layout, type(self).__name__)  # CLIENT_CLASS
+        self._protocol = settings.pickle_version
+        self._mode = settings.layout
+        self._primary = settings.primary
+        self._describe = settings.describe
         # _key()'s memo: (key_prefix, version, key_func, {key: made key}); see _key.
         self._key_memo: tuple[str, int, Any, dict[str, bytes]] = (self.key_prefix, self.version, self.key_func, {})
         self._key_memo_allowed = (
@@ -87,41 +89,18 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
             and type(self).make_and_validate_key is BaseCache.make_and_validate_key
             and type(self).validate_key is RedisCache.validate_key
         )
-        document = self._native_document()
+        document = settings.document
         # caches of one configuration share aget_or_set's calls (Go shares get_or_set's flights)
         self._flight_scope = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).digest()
         self._client = _native_ext.Client(document, self._describe)
-        options = self._settings.options
-        if options.get("FORK_FALLBACK", False):
+        if settings.fork_fallback:
             self._client = _fallback.ForkAware(self._client, document, self._describe)
         # the ring's routing for get_client(key): the client's bound method (no cycle through self)
-        self._raw = _raw.Clients(self._settings, self._mode, self._primary, self._client.locate)
-        self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
+        self._raw = _raw.Clients(settings, self._mode, self._primary, self._client.locate)
+        self._ignore_exceptions = settings.ignore_exceptions
         if self._ignore_exceptions:
-            names = [server.describe() for server in self._settings.servers]
-            _failopen.install(self, names, bool(options.get("LOG_IGNORED_EXCEPTIONS", True)))
-
-    def _native_document(self) -> dict[str, Any]:
-        """The layout's configuration document; sets ``_describe``."""
-        options = self._settings.options
-        ring = _layout.hash_ring(options.get("HASH_RING"))
-        weights = _layout.weights(self._settings, options.get("WEIGHTS"))
-        primary = 0
-        if self._mode == "primary":
-            primary = _layout.primary_index(self._settings, options.get("MASTER_CACHE"))
-        elif options.get("MASTER_CACHE") is not None:
-            _compat.warn_once("OPTIONS['MASTER_CACHE']", f"ignored: {type(self).__name__} has no primary")
-        if self._mode != "ring" and (weights or "HASH_RING" in options):
-            _compat.warn_once("OPTIONS HASH_RING/WEIGHTS", f"ignored: {type(self).__name__} does not shard")
-            weights = None
-        self._primary = primary
-        self._describe = _layout.describe(self._settings, self._mode, primary)
-        local = self._settings.local_cache
-        if local is not None:
-            if self._settings.topology or len(self._settings.servers) > 1 or self._mode == "copy" or weights:
-                raise _local_cache.refuse_layout(self._describe)
-            local["prefix"] = _local_cache.tracked_prefix(self.key_func, self.key_prefix)
-        return _layout.document(self._settings, self._mode, primary=primary, ring=ring, ring_weights=weights)
+            names = [server.describe() for server in settings.servers]
+            _failopen.install(self, names, settings.log_ignored_exceptions)
 
     def local_cache_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (hits, misses, fills, dropped, evictions, expired,
