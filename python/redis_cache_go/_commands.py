@@ -76,6 +76,8 @@ class CommandsMixin:
             args += [f, v]
         return self.execute_command("HSET", key, *args)
 
+    # The data-structure commands of COMMANDS only (cache.hget, cache.lpush, ...): reached when
+    # normal lookup fails, so never on the cache API's path (tests/python/test_prefork.py checks).
     def __getattr__(self, name: str) -> Callable[..., Any]:
         if name in COMMANDS:
             command = name.upper()

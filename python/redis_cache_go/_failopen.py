@@ -4,9 +4,9 @@ With it, a connection or timeout error (the server is down, restarting, slow, or
 breaker is open) and a value that cannot be decoded turn into a miss or a no-op instead of an
 exception: ``get`` returns its default, ``set``/``add``/``touch``/``delete`` return False,
 ``get_many`` returns ``{}``, ``get_or_set`` returns (or computes) its default without storing it,
-and so on (the table :data:`FALLBACKS`). Other errors (bad arguments, server error replies,
-authentication, a fork without FORK_FALLBACK) still raise: they are bugs or configuration
-mistakes that a miss would hide.
+and so on: each method says what in its ``except`` clause (see :class:`FailOpen`). Other errors
+(bad arguments, server error replies, authentication, a fork without FORK_FALLBACK) still raise:
+they are bugs or configuration mistakes that a miss would hide.
 
 Each ignored error is logged through the ``redis_cache_go`` logger at WARNING, at most once per
 :data:`LOG_INTERVAL` seconds per server; the next message says how many were suppressed.
@@ -15,77 +15,30 @@ an outage nobody hears about is worse than a log line every few seconds).
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
 import threading
 import time
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from redis_cache_go import exceptions as exc
 
+if TYPE_CHECKING:
+    from redis_cache_go._commands import CommandsMixin
+    from redis_cache_go._extended import ExtendedMixin
+    from redis_cache_go._settings import Settings
+
+    class _Guarded(ExtendedMixin, CommandsMixin):
+        """What FailOpen's methods call through super() (the mixins after it in the backend's MRO)."""
+else:
+    _Guarded = object
+
 logger = logging.getLogger("redis_cache_go")
+_T = TypeVar("_T")
 
 LOG_INTERVAL = 10.0  # seconds between two log lines about the same server
 
 # Errors that fail-open turns into misses.
 IGNORED = (exc.ConnectionError, exc.TimeoutError, exc.DecodeError)
-
-
-def _arg(index: int, name: str, default: Any = None) -> Callable[..., Any]:
-    """The fallback result: the call's argument ``name`` (positional ``index`` after self)."""
-
-    def pick(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        if name in kwargs:
-            return kwargs[name]
-        return args[index] if len(args) > index else default
-
-    return pick
-
-
-def _const(value: Any) -> Callable[..., Any]:
-    return lambda args, kwargs: value() if callable(value) else value
-
-
-def _default_of_get_or_set(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-    value = _arg(1, "default")(args, kwargs)
-    return value() if callable(value) else value
-
-
-def _keys_of_set_many(args: tuple[Any, ...], kwargs: dict[str, Any]) -> list[Any]:
-    data = _arg(0, "data", {})(args, kwargs)
-    return list(data)  # Django's contract: set_many returns the keys that were not stored
-
-
-# method name -> what it returns when the server cannot be reached
-FALLBACKS: dict[str, Callable[[tuple[Any, ...], dict[str, Any]], Any]] = {
-    "get": _arg(1, "default"),
-    "get_many": _const(dict),
-    "get_or_set": _default_of_get_or_set,
-    "has_key": _const(False),
-    "add": _const(False),
-    "set": _const(False),
-    "set_many": _keys_of_set_many,
-    "touch": _const(False),
-    "delete": _const(False),
-    "delete_many": _const(None),
-    "clear": _const(False),
-    "incr": _const(None),
-    "decr": _const(None),
-    "incr_version": _const(None),
-    "decr_version": _const(None),
-    "ttl": _const(None),
-    "pttl": _const(None),
-    "expire": _const(False),
-    "pexpire": _const(False),
-    "expire_at": _const(False),
-    "pexpire_at": _const(False),
-    "persist": _const(False),
-    "delete_pattern": _const(0),
-    "keys": _const(list),
-    "reinsert_keys": _const(0),
-    "execute_command": _const(None),
-}
 
 
 class _RateLimitedLog:
@@ -121,38 +74,112 @@ class _RateLimitedLog:
         logger.warning("redis_cache_go: %s ignored (IGNORE_EXCEPTIONS): %s: %s%s", method, type(error).__name__, message, more)
 
 
-def install(cache: Any, servers: list[str], log: bool) -> None:
-    """Shadow ``cache``'s methods in FALLBACKS with fail-open wrappers (instance attributes)."""
-    record = _RateLimitedLog(servers, log)
-    for name, fallback in FALLBACKS.items():
-        method = getattr(cache, name, None)
-        if method is not None:
-            setattr(cache, name, _wrap(name, method, fallback, record))
-        amethod = getattr(cache, "a" + name, None)  # the native async twin (aget, aset, ...)
-        if amethod is not None and inspect.iscoroutinefunction(amethod):
-            setattr(cache, "a" + name, _awrap(name, amethod, fallback, record))
-    cache._ignored_log = record
+class FailOpen(_Guarded):
+    """Fail-open in the class: the policy, and the extended API's methods routed through it.
 
+    A backend calls :meth:`_init_fail_open` with its settings. Each method that reaches the
+    server ends in ``except self._fail_open_errors as e: return self._failed(<name>, e, <what it
+    returns when the server cannot be reached>)``: Django's cache API in backend.py, the extended
+    API (defined in _extended.py and _commands.py, after this class in the MRO) here.
+    ``_fail_open_errors`` is :data:`IGNORED` with IGNORE_EXCEPTIONS and ``()`` without it, so an
+    error then passes through untouched, and a call that raises nothing costs nothing more.
+    The ``a*`` twins log under the sync method's name.
+    """
 
-def _wrap(name: str, method: Callable[..., Any], fallback: Callable[..., Any], record: _RateLimitedLog) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def call(*args: Any, **kwargs: Any) -> Any:
+    _fail_open_errors: tuple[type[Exception], ...] = ()  # IGNORED with IGNORE_EXCEPTIONS
+    _fail_open_log: _RateLimitedLog | None = None
+
+    def _init_fail_open(self, settings: Settings) -> None:
+        if settings.ignore_exceptions:
+            self._fail_open_errors = IGNORED
+            self._fail_open_log = _RateLimitedLog([s.describe() for s in settings.servers], settings.log_ignored_exceptions)
+
+    def _failed(self, method: str, error: Exception, result: _T) -> _T:
+        """The policy, for an error in ``_fail_open_errors``: log it (rate-limited), return ``result``."""
+        if self._fail_open_log is not None:
+            self._fail_open_log(method, error)
+        return result
+
+    # -- the extended API (ExtendedMixin, CommandsMixin) -------------------------------------
+    def get_or_set(self, key: Any, default: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return method(*args, **kwargs)
-        except IGNORED as e:
-            record(name, e)
-            return fallback(args, kwargs)
+            return super().get_or_set(key, default, *args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("get_or_set", e, default() if callable(default) else default)
 
-    return call
-
-
-def _awrap(name: str, method: Callable[..., Any], fallback: Callable[..., Any], record: _RateLimitedLog) -> Callable[..., Any]:
-    @functools.wraps(method)
-    async def call(*args: Any, **kwargs: Any) -> Any:
+    def ttl(self, *args: Any, **kwargs: Any) -> int | None:
         try:
-            return await method(*args, **kwargs)
-        except IGNORED as e:
-            record(name, e)
-            return fallback(args, kwargs)
+            return super().ttl(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("ttl", e, None)
 
-    return call
+    def pttl(self, *args: Any, **kwargs: Any) -> int | None:
+        try:
+            return super().pttl(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pttl", e, None)
+
+    def expire(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().expire(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("expire", e, False)
+
+    def pexpire(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().pexpire(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pexpire", e, False)
+
+    def expire_at(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().expire_at(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("expire_at", e, False)
+
+    def pexpire_at(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().pexpire_at(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pexpire_at", e, False)
+
+    def persist(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return super().persist(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("persist", e, False)
+
+    def delete_pattern(self, *args: Any, **kwargs: Any) -> int:
+        try:
+            return super().delete_pattern(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("delete_pattern", e, 0)
+
+    def keys(self, *args: Any, **kwargs: Any) -> list[str]:
+        try:
+            return super().keys(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("keys", e, [])
+
+    def reinsert_keys(self, *args: Any, **kwargs: Any) -> int:
+        try:
+            return super().reinsert_keys(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("reinsert_keys", e, 0)
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().execute_command(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("execute_command", e, None)
+
+
+# The methods that fail open, sync and async (backend.py and FailOpen above); the tests call each
+# against a server that is down, and check that every a* twin of one of them is listed too.
+GUARDED = frozenset("""
+    get get_many get_or_set has_key add set set_many touch delete delete_many clear
+    incr decr incr_version decr_version
+    ttl pttl expire pexpire expire_at pexpire_at persist delete_pattern keys reinsert_keys execute_command
+    aget aget_many aget_or_set ahas_key aadd aset aset_many atouch adelete adelete_many aclear
+    aincr adecr aincr_version adecr_version
+""".split())

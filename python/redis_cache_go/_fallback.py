@@ -20,10 +20,13 @@ import itertools
 import logging
 import os
 import threading
-from typing import Any, Callable, Sequence, cast
+from typing import TYPE_CHECKING, Any, Callable, Concatenate, ParamSpec, Sequence, TypeVar, cast
 
 from redis_cache_go import _raw
 from redis_cache_go import exceptions as exc
+
+if TYPE_CHECKING:
+    from redis_cache_go import _native_ext
 
 logger = logging.getLogger("redis_cache_go")
 _warned_pid: int | None = None
@@ -43,11 +46,15 @@ def _warn_once(describe: str) -> None:
         "worker_process_init, multiprocessing 'spawn'", os.getpid(), describe)
 
 
-def _translate(fn: Callable[..., Any]) -> Callable[..., Any]:
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _translate(fn: Callable[Concatenate[FallbackClient, _P], _R]) -> Callable[Concatenate[FallbackClient, _P], _R]:
     """redis-py's errors as this package's classes (so IGNORE_EXCEPTIONS applies to them too).
     redis-py is imported on first use only: the package does not need it otherwise."""
 
-    def call(self: "FallbackClient", *args: Any, **kwargs: Any) -> Any:
+    def call(self: FallbackClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return fn(self, *args, **kwargs)
         except Exception as e:
@@ -199,39 +206,203 @@ class FallbackClient:
 
 
 class ForkAware:
-    """The native client until a call reports a fork, then (FORK_FALLBACK) the fallback."""
+    """The native client until a call reports a fork, then (FORK_FALLBACK) the fallback.
 
-    def __init__(self, native: Any, doc: dict[str, Any], describe: str) -> None:
+    The methods the fallback serves (FallbackClient's: the cache API's calls) are written out
+    here: the native client's method, or the fallback's once a call raised ForkedProcessError.
+    The native client's other methods (routing, raw commands, locks, key walks, stats: the
+    fallback has none) are reached through ``__getattr__``; after a fork they raise
+    ForkedProcessError saying so.
+    """
+
+    def __init__(self, native: _native_ext.Client, doc: dict[str, Any], describe: str) -> None:
         self._native = native
         self._doc = doc
         self._describe = describe
         self._fallback: FallbackClient | None = None
-        self._pid = os.getpid()
         self._lock = threading.Lock()
 
     def _switch(self) -> FallbackClient:
+        """The fallback, built by the first call that found itself in a forked child."""
+        fallback = self._fallback
+        if fallback is not None:
+            return fallback
         with self._lock:
             if self._fallback is None:
                 self._fallback = FallbackClient.for_document(self._doc, self._describe)
                 _warn_once(self._describe)
             return self._fallback
 
+    # -- served by the fallback after a fork ---------------------------------------------
+    def get(self, key: bytes) -> bytes | None:
+        if self._fallback is None:
+            try:
+                return self._native.get(key)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().get(key)
+
+    def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.set(key, value, ttl_ms, nx)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().set(key, value, ttl_ms, nx)
+
+    def delete(self, key: bytes) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.delete(key)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().delete(key)
+
+    def exists(self, key: bytes) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.exists(key)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().exists(key)
+
+    def expire(self, key: bytes, ttl_ms: int) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.expire(key, ttl_ms)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().expire(key, ttl_ms)
+
+    def persist(self, key: bytes) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.persist(key)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().persist(key)
+
+    def ttl(self, key: bytes) -> tuple[bool, int]:
+        if self._fallback is None:
+            try:
+                return self._native.ttl(key)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().ttl(key)
+
+    def incr(self, key: bytes, delta: int) -> tuple[bool, int]:
+        if self._fallback is None:
+            try:
+                return self._native.incr(key, delta)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().incr(key, delta)
+
+    def rename(self, src: bytes, dst: bytes) -> bool:
+        if self._fallback is None:
+            try:
+                return self._native.rename(src, dst)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().rename(src, dst)
+
+    def get_many(self, keys: Sequence[bytes]) -> list[bytes | None]:
+        if self._fallback is None:
+            try:
+                return self._native.get_many(keys)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().get_many(keys)
+
+    def set_many(self, pairs: Sequence[bytes], ttl_ms: int) -> None:
+        if self._fallback is None:
+            try:
+                self._native.set_many(pairs, ttl_ms)
+                return
+            except exc.ForkedProcessError:
+                pass
+        self._switch().set_many(pairs, ttl_ms)
+
+    def delete_many(self, keys: Sequence[bytes]) -> int:
+        if self._fallback is None:
+            try:
+                return self._native.delete_many(keys)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().delete_many(keys)
+
+    def clear(self, pattern: bytes) -> int:
+        if self._fallback is None:
+            try:
+                return self._native.clear(pattern)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().clear(pattern)
+
+    def herd_ask(self, key: bytes, lock_ms: int) -> tuple[bytes | None, int]:
+        if self._fallback is None:
+            try:
+                return self._native.herd_ask(key, lock_ms)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().herd_ask(key, lock_ms)
+
+    def herd_publish(self, ticket: int, value: bytes, value_ms: int, fresh_ms: int) -> None:
+        if self._fallback is None:
+            try:
+                self._native.herd_publish(ticket, value, value_ms, fresh_ms)
+                return
+            except exc.ForkedProcessError:
+                pass
+        self._switch().herd_publish(ticket, value, value_ms, fresh_ms)
+
+    def herd_abandon(self, ticket: int) -> tuple[int, Exception | None]:
+        if self._fallback is None:
+            try:
+                return self._native.herd_abandon(ticket)
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().herd_abandon(ticket)
+
+    def herd_waiting(self) -> int:
+        if self._fallback is None:
+            try:
+                return self._native.herd_waiting()
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().herd_waiting()
+
+    def near_stats(self) -> dict[str, int] | None:
+        if self._fallback is None:
+            try:
+                return self._native.near_stats()
+            except exc.ForkedProcessError:
+                pass
+        return self._switch().near_stats()
+
+    def close(self) -> None:
+        if self._fallback is None:
+            try:
+                self._native.close()
+                return
+            except exc.ForkedProcessError:
+                pass
+        self._switch().close()
+
+    # -- the native client's other methods: none after a fork ----------------------------
     def __getattr__(self, name: str) -> Any:
-        if self._fallback is not None:
-            return getattr(self._fallback, name)
         method = getattr(self._native, name)
         if not callable(method):
             return method
 
         def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return method(*args, **kwargs)
-            except exc.ForkedProcessError:
-                fallback = getattr(self._switch(), name, None)
-                if fallback is None:
-                    raise exc.ForkedProcessError(
-                        f"{self._describe}: {name} is not available through FORK_FALLBACK; make the "
-                        "first cache call after the fork (gunicorn without --preload, uWSGI lazy-apps)") from None
-                return fallback(*args, **kwargs)
+            if self._fallback is None:
+                try:
+                    return method(*args, **kwargs)
+                except exc.ForkedProcessError:
+                    self._switch()
+            raise exc.ForkedProcessError(
+                f"{self._describe}: {name} is not available through FORK_FALLBACK; make the "
+                "first cache call after the fork (gunicorn without --preload, uWSGI lazy-apps)")
 
         return call

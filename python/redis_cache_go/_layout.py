@@ -13,12 +13,14 @@ Three layouts, chosen by the backend class (see the README):
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _secrets, _topology
-from redis_cache_go._settings import Server, Settings, parse_server
+from redis_cache_go import _secrets, _settings, _topology
+
+if TYPE_CHECKING:
+    from redis_cache_go._settings import Server, Settings
 
 _redact = _secrets.redact_url
 
@@ -49,7 +51,7 @@ def primary_index(settings: Settings, master_cache: Any) -> int:
         raise ImproperlyConfigured(
             f"redis_cache_go: OPTIONS['MASTER_CACHE'] = {_secrets.redact(master_cache)!r}: must be one of the LOCATION entries ({entries})"
         )
-    want = parse_server(master_cache.strip(), settings.servers[0].db, None)
+    want = _settings.parse_server(master_cache.strip(), settings.servers[0].db, None)
     matches = [i for i, s in enumerate(settings.servers) if _address(s) == _address(want)]
     same_db = [i for i in matches if settings.servers[i].db == want.db]
     if same_db or matches:
@@ -68,7 +70,7 @@ def weights(settings: Settings, value: Any) -> list[int] | None:
     if isinstance(value, dict):
         out = [1] * len(servers)
         for entry, w in value.items():
-            want = parse_server(str(entry).strip(), servers[0].db, None) if isinstance(entry, str) else None
+            want = _settings.parse_server(str(entry).strip(), servers[0].db, None) if isinstance(entry, str) else None
             idx = [i for i, s in enumerate(servers) if want is not None and _address(s) == _address(want)]
             if not idx:
                 raise ImproperlyConfigured(

@@ -1,9 +1,15 @@
-"""Reads a Django CACHES entry into the configuration the native client gets.
+"""Reads a Django CACHES entry into everything a backend needs: :func:`parse` -> :class:`Settings`.
 
-Settings are accepted exactly as django-redis-cache 3.0.1 wrote them (LOCATION forms,
-OPTIONS names, its default DB of 1). Everything is validated here, at construction,
-without loading the native library or touching the network: a wrong setting is an
-``ImproperlyConfigured`` that names the key and the value.
+This is the one place that reads OPTIONS and the CACHES entry's own keys (besides Django's
+BaseCache, which reads TIMEOUT, KEY_PREFIX, VERSION, KEY_FUNCTION, MAX_ENTRIES and CULL_FREQUENCY
+for itself). The dialects are mapped here too: settings written for django-redis or Django's own
+RedisCache are translated first (_compat.py), then read as django-redis-cache 3.0.1 wrote them
+(LOCATION forms, OPTIONS names, its default DB of 1). The parts are read by _codec_settings
+(serializer, compression), _topology (Cluster, Sentinel), _local_cache (the near-cache) and
+_layout (several LOCATIONs); :func:`parse` puts them together.
+
+Everything is validated here, at construction, without loading the native library or touching
+the network: a wrong setting is an ``ImproperlyConfigured`` that names the key and the value.
 """
 from __future__ import annotations
 
@@ -19,7 +25,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import _codec_settings, _compat, _local_cache, _notes, _secrets, _topology
+from django.core.cache.backends.base import get_key_func
+
+from redis_cache_go import _codec_settings, _compat, _layout, _local_cache, _notes, _secrets, _topology
 from redis_cache_go._codec_settings import dotted_name
 from redis_cache_go.exceptions import setting_error as _bad
 
@@ -110,18 +118,35 @@ class Server:
 
 @dataclass
 class Settings:
-    codec: _codec_settings.Codec  # serializer and compression (issue 4)
-    servers: list[Server]
-    pickle_version: int
-    socket_timeout: float | None
-    connect_timeout: float | None
-    max_connections: int
-    pool_timeout: float | None
-    ssl: dict[str, str]
-    options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as given (the layout reads its keys)
+    """Everything a backend needs from one CACHES entry, as :func:`parse` read it.
+
+    The backend builds its native client from ``document`` and reads no OPTIONS key itself.
+    """
+
+    # -- values --------------------------------------------------------------
+    codec: _codec_settings.Codec  # serializer and compression (_codec_settings.py)
+    pickle_version: int  # PICKLE_VERSION, -1 resolved to pickle.HIGHEST_PROTOCOL
+    # -- servers and connections -------------------------------------------------
+    servers: list[Server]  # the LOCATION entries, in order
+    socket_timeout: float | None  # SOCKET_TIMEOUT (seconds; None: Go's default)
+    connect_timeout: float | None  # SOCKET_CONNECT_TIMEOUT
+    max_connections: int  # CONNECTION_POOL_CLASS_KWARGS max_connections (0: Go's default)
+    pool_timeout: float | None  # CONNECTION_POOL_CLASS_KWARGS timeout (BlockingConnectionPool)
+    ssl: dict[str, str]  # SSL_* as the document's "tls" keys (ca_file, cert_file, key_file, cert_reqs, server_name)
+    options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as translated (_compat.py), for checks and messages
     topology: dict[str, Any] | None = None  # Cluster or Sentinel (see _topology.py), None for plain servers
-    layout: str | None = None  # the layout django-redis' CLIENT_CLASS chose (see _compat.py)
     local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
+    # -- layout of several LOCATIONs (_layout.py) ------------------------------------
+    layout: str = "primary"  # "primary", "ring" or "copy": the backend class's, or the one CLIENT_CLASS chose
+    primary: int = 0  # MASTER_CACHE: index of the primary among ``servers`` (layout "primary")
+    hash_ring: str = "seed"  # HASH_RING (layout "ring")
+    weights: list[int] | None = None  # WEIGHTS aligned with ``servers`` (layout "ring"), None when not set
+    describe: str = ""  # the servers for messages, without credentials ("redis 127.0.0.1:6379 db 1")
+    document: dict[str, Any] = field(default_factory=dict, repr=False)  # what rcg_open receives (capi/config.go)
+    # -- behaviour -------------------------------------------------------------
+    ignore_exceptions: bool = False  # IGNORE_EXCEPTIONS: fail-open (_failopen.py)
+    log_ignored_exceptions: bool = True  # LOG_IGNORED_EXCEPTIONS
+    fork_fallback: bool = False  # FORK_FALLBACK: redis-py in a forked child (_fallback.py)
 
     def __repr__(self) -> str:
         """The settings without secrets: OPTIONS' secret-looking values and URL passwords masked."""
@@ -397,8 +422,10 @@ def _parse_url(entry: str, text: str, default_db: int) -> Server:
 _redact = _secrets.redact_url  # the entry with any password replaced by '***'
 
 
-def parse(location: Any, params: dict[str, Any]) -> Settings:
-    """The settings of one CACHES entry (``params``: the entry without BACKEND and LOCATION).
+def parse(location: Any, params: dict[str, Any], *, layout: str = "primary", backend: str = "RedisCache") -> Settings:
+    """Everything a backend needs from one CACHES entry (``params``: the entry without BACKEND
+    and LOCATION), for a backend class named ``backend`` whose layout is ``layout`` ("primary",
+    "ring" or "copy"; django-redis' CLIENT_CLASS may choose another for RedisCache).
 
     Errors and warnings name every setting as it was written, also when it was translated
     (django-redis' ``CONNECTION_POOL_KWARGS['socket_timeout']`` is read as ``SOCKET_TIMEOUT``).
@@ -410,9 +437,38 @@ def parse(location: Any, params: dict[str, Any]) -> Settings:
         raise _bad("OPTIONS", options, "must be a dict")
     compat = _compat.translate(location, params, options)  # django-redis / Django settings (_compat.py)
     try:
-        return _parse(compat, params)
+        settings = _parse(compat, params)
+        _place(settings, compat, params, layout, backend)
     except ImproperlyConfigured as e:
         raise ImproperlyConfigured(compat.as_written(str(e))) from None
+    return settings
+
+
+def _place(settings: Settings, compat: _compat.Translation, params: dict[str, Any], layout: str, backend: str) -> None:
+    """The layout of several LOCATIONs (MASTER_CACHE, HASH_RING, WEIGHTS), the near-cache's key
+    space, and the native document (see _layout.py)."""
+    options = settings.options
+    mode = _compat.layout(layout, compat.layout, backend)  # CLIENT_CLASS
+    ring = _layout.hash_ring(options.get("HASH_RING"))
+    weights = _layout.weights(settings, options.get("WEIGHTS"))
+    primary = 0
+    if mode == "primary":
+        primary = _layout.primary_index(settings, options.get("MASTER_CACHE"))
+    elif options.get("MASTER_CACHE") is not None:
+        _compat.warn_once("OPTIONS['MASTER_CACHE']", f"ignored: {backend} has no primary")
+    if mode != "ring" and (weights or "HASH_RING" in options):
+        _compat.warn_once("OPTIONS HASH_RING/WEIGHTS", f"ignored: {backend} does not shard")
+        weights = None
+    describe = _layout.describe(settings, mode, primary)
+    local = settings.local_cache
+    if local is not None:
+        if settings.topology or len(settings.servers) > 1 or mode == "copy" or weights:
+            raise _local_cache.refuse_layout(describe)
+        # the key space the near-cache tracks: of the keys Django's BaseCache will make
+        local["prefix"] = _local_cache.tracked_prefix(get_key_func(params.get("KEY_FUNCTION")), params.get("KEY_PREFIX", ""))
+    settings.layout, settings.primary, settings.hash_ring, settings.weights = mode, primary, ring, weights
+    settings.describe = describe
+    settings.document = _layout.document(settings, mode, primary=primary, ring=ring, ring_weights=weights)
 
 
 def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
@@ -482,8 +538,10 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
         ssl=ssl,
         options=options,
         topology=topology,
-        layout=compat.layout,
         local_cache=_local_cache.parse(options),
+        ignore_exceptions=options.get("IGNORE_EXCEPTIONS", False),
+        log_ignored_exceptions=options.get("LOG_IGNORED_EXCEPTIONS", True),
+        fork_fallback=options.get("FORK_FALLBACK", False),
     )
 
 

@@ -27,7 +27,7 @@ from django.core.cache.backends.base import (
     default_key_func,
 )
 
-from redis_cache_go import _compat, _failopen, _fallback, _layout, _local_cache, _native, _native_async, _native_ext, _raw, _settings, _ttl, compressors
+from redis_cache_go import _failopen, _fallback, _native, _native_async, _native_ext, _raw, _settings, _ttl, compressors
 from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin, herd_arguments
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
@@ -55,30 +55,37 @@ def _undecodable(describe: str, key: bytes, data: bytes, why: str) -> DecodeErro
                        f"({len(data)} bytes starting {data[:16]!r}): {why}")
 
 
-class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
+class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
     One LOCATION: that server. Several: primary/replica, as in django-redis-cache: writes and
     read-modify-write operations go to ``MASTER_CACHE`` (default: the first entry); ``get``,
     ``get_many``, ``has_key`` and ``ttl`` are spread over the other entries, skipping one that is down.
+
+    Fail-open (IGNORE_EXCEPTIONS, see _failopen.py): each method of Django's cache API here ends in
+    ``except self._fail_open_errors as e: return self._failed(<name>, e, <its fallback>)``; the
+    errors are none unless IGNORE_EXCEPTIONS is set, so without it errors pass untouched and the
+    calls cost nothing more. ``FailOpen`` does the same for the extended API (get_or_set, ttl, …).
     """
 
     _mode = "primary"  # the layout used with several LOCATIONs (see _layout.py)
 
     def __init__(self, server: str | list[str], params: dict[str, Any]) -> None:
         self._init_args = (server, params)  # what pickling keeps (__getstate__)
-        self._settings = _settings.parse(server, params)  # first: validates OPTIONS for BaseCache too
+        # first: validates OPTIONS for BaseCache too; every OPTIONS key is read there, none here
+        settings = self._settings = _settings.parse(server, params, layout=self._mode, backend=type(self).__name__)
         super().__init__(params)
-        self._server = self._settings.servers[0]
-        self._serializer = self._settings.codec.serializer
+        self._server = settings.servers[0]
+        self._serializer = settings.codec.serializer
         self._dumps = self._serializer.dumps
         self._loads = self._serializer.loads
-        compression = self._settings.codec.compression
+        compression = settings.codec.compression
         self._py_compressor = compression.python  # None unless a Python compressor class is configured
         self._min_len = compression.min_len
-        self._protocol = self._settings.pickle_version
-        self._describe = ""
-        self._mode = _compat.layout(self._mode, self._settings.layout, type(self).__name__)  # CLIENT_CLASS
+        self._protocol = settings.pickle_version
+        self._mode = settings.layout
+        self._primary = settings.primary
+        self._describe = settings.describe
         # _key()'s memo: (key_prefix, version, key_func, {key: made key}); see _key.
         self._key_memo: tuple[str, int, Any, dict[str, bytes]] = (self.key_prefix, self.version, self.key_func, {})
         self._key_memo_allowed = (
@@ -87,41 +94,15 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
             and type(self).make_and_validate_key is BaseCache.make_and_validate_key
             and type(self).validate_key is RedisCache.validate_key
         )
-        document = self._native_document()
+        document = settings.document
         # caches of one configuration share aget_or_set's calls (Go shares get_or_set's flights)
         self._flight_scope = hashlib.sha256(json.dumps(document, sort_keys=True, default=str).encode()).digest()
         self._client = _native_ext.Client(document, self._describe)
-        options = self._settings.options
-        if options.get("FORK_FALLBACK", False):
+        if settings.fork_fallback:
             self._client = _fallback.ForkAware(self._client, document, self._describe)
         # the ring's routing for get_client(key): the client's bound method (no cycle through self)
-        self._raw = _raw.Clients(self._settings, self._mode, self._primary, self._client.locate)
-        self._ignore_exceptions = bool(options.get("IGNORE_EXCEPTIONS", False))
-        if self._ignore_exceptions:
-            names = [server.describe() for server in self._settings.servers]
-            _failopen.install(self, names, bool(options.get("LOG_IGNORED_EXCEPTIONS", True)))
-
-    def _native_document(self) -> dict[str, Any]:
-        """The layout's configuration document; sets ``_describe``."""
-        options = self._settings.options
-        ring = _layout.hash_ring(options.get("HASH_RING"))
-        weights = _layout.weights(self._settings, options.get("WEIGHTS"))
-        primary = 0
-        if self._mode == "primary":
-            primary = _layout.primary_index(self._settings, options.get("MASTER_CACHE"))
-        elif options.get("MASTER_CACHE") is not None:
-            _compat.warn_once("OPTIONS['MASTER_CACHE']", f"ignored: {type(self).__name__} has no primary")
-        if self._mode != "ring" and (weights or "HASH_RING" in options):
-            _compat.warn_once("OPTIONS HASH_RING/WEIGHTS", f"ignored: {type(self).__name__} does not shard")
-            weights = None
-        self._primary = primary
-        self._describe = _layout.describe(self._settings, self._mode, primary)
-        local = self._settings.local_cache
-        if local is not None:
-            if self._settings.topology or len(self._settings.servers) > 1 or self._mode == "copy" or weights:
-                raise _local_cache.refuse_layout(self._describe)
-            local["prefix"] = _local_cache.tracked_prefix(self.key_func, self.key_prefix)
-        return _layout.document(self._settings, self._mode, primary=primary, ring=ring, ring_weights=weights)
+        self._raw = _raw.Clients(settings, self._mode, self._primary, self._client.locate)
+        self._init_fail_open(settings)
 
     def local_cache_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (hits, misses, fills, dropped, evictions, expired,
@@ -284,122 +265,158 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
 
     # -- Django's cache API ----------------------------------------------------
     def add(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        k = self._key(key, version)
-        data = self._encode(value)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _DELETE:  # not stored; report whether it would have been added
-            return not self._client.exists(k)
-        return bool(self._client.set(k, data, ttl, nx=True))
+        try:
+            k = self._key(key, version)
+            data = self._encode(value)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _DELETE:  # not stored; report whether it would have been added
+                return not self._client.exists(k)
+            return bool(self._client.set(k, data, ttl, nx=True))
+        except self._fail_open_errors as e:
+            return self._failed("add", e, False)
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        k = self._key(key, version)
-        data = self._client.get(k)
-        if data is None:
-            return default
-        if data[:1] == b"\x80" and self._py_compressor is None:  # a pickle: _decode's common case, inlined
-            try:
-                return self._loads(data)
-            except Exception:
-                pass  # _decode raises the DecodeError that explains it
-        return self._decode(data, k)
+        try:
+            k = self._key(key, version)
+            data = self._client.get(k)
+            if data is None:
+                return default
+            if data[:1] == b"\x80" and self._py_compressor is None:  # a pickle: _decode's common case, inlined
+                try:
+                    return self._loads(data)
+                except Exception:
+                    pass  # _decode raises the DecodeError that explains it
+            return self._decode(data, k)
+        except self._fail_open_errors as e:
+            return self._failed("get", e, default)
 
     # Django's stubs say set() returns None; django-redis-cache and django-redis return a bool, and
     # code tests it (`if cache.set(...)`): True when stored, False when a non-positive timeout
     # deleted the key instead (fail-open: False when the server could not be reached).
     def set(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:  # type: ignore[override]
-        k = self._key(key, version)
-        data = self._encode(value)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _DELETE:
-            self._client.delete(k)
-            return False
-        self._client.set(k, data, ttl)
-        return True
+        try:
+            k = self._key(key, version)
+            data = self._encode(value)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _DELETE:
+                self._client.delete(k)
+                return False
+            self._client.set(k, data, ttl)
+            return True
+        except self._fail_open_errors as e:
+            return self._failed("set", e, False)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        k = self._key(key, version)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _FOREVER:
-            return bool(self._client.persist(k))
-        if ttl == _DELETE:
-            return bool(self._client.delete(k))
-        return bool(self._client.expire(k, ttl))
+        try:
+            k = self._key(key, version)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _FOREVER:
+                return bool(self._client.persist(k))
+            if ttl == _DELETE:
+                return bool(self._client.delete(k))
+            return bool(self._client.expire(k, ttl))
+        except self._fail_open_errors as e:
+            return self._failed("touch", e, False)
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        return bool(self._client.delete(self._key(key, version)))
+        try:
+            return bool(self._client.delete(self._key(key, version)))
+        except self._fail_open_errors as e:
+            return self._failed("delete", e, False)
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        originals = list(keys)
-        made = self._keys(originals, version)
-        if not made:
-            return {}
-        if len(set(made)) == len(made):  # no two keys make the same key: no key map needed
-            return self._decode_values(originals, made, self._client.get_many(made))
-        key_map = dict(zip(made, originals))
-        made = list(key_map)
-        return self._decode_many(key_map, made, self._client.get_many(made))
+        try:
+            originals = list(keys)
+            made = self._keys(originals, version)
+            if not made:
+                return {}
+            if len(set(made)) == len(made):  # no two keys make the same key: no key map needed
+                return self._decode_values(originals, made, self._client.get_many(made))
+            key_map = dict(zip(made, originals))
+            made = list(key_map)
+            return self._decode_many(key_map, made, self._client.get_many(made))
+        except self._fail_open_errors as e:
+            return self._failed("get_many", e, {})
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return bool(self._client.exists(self._key(key, version)))
+        try:
+            return bool(self._client.exists(self._key(key, version)))
+        except self._fail_open_errors as e:
+            return self._failed("has_key", e, False)
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"delta must be an integer, not {delta!r}")
-        if not INT64_MIN <= delta <= INT64_MAX:
-            raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
-        k = self._key(key, version)
         try:
-            found, value = self._client.incr(k, delta)
-        except ServerError as e:
-            raise _incr_error(e) from None
-        if not found:
-            raise ValueError(f"Key '{key}' not found.")
-        return int(value)
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise TypeError(f"delta must be an integer, not {delta!r}")
+            if not INT64_MIN <= delta <= INT64_MAX:
+                raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+            k = self._key(key, version)
+            try:
+                found, value = self._client.incr(k, delta)
+            except ServerError as e:
+                raise _incr_error(e) from None
+            if not found:
+                raise ValueError(f"Key '{key}' not found.")
+            return int(value)
+        except self._fail_open_errors as e:
+            return self._failed("incr", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"delta must be an integer, not {delta!r}")
-        return self.incr(key, -delta, version=version)
+        try:
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise TypeError(f"delta must be an integer, not {delta!r}")
+            return self.incr(key, -delta, version=version)
+        except self._fail_open_errors as e:
+            return self._failed("decr", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     def set_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        if not data:
+        try:
+            if not data:
+                return []
+            ttl = self._ttl_ms(timeout)
+            made = self._keys(list(data), version)
+            if self._py_compressor is None:
+                dumps, encode = self._dumps, self._encode
+                values = [dumps(v) if type(v) is not int else encode(v) for v in data.values()]
+            else:
+                values = list(map(self._encode, data.values()))
+            if ttl == _DELETE:
+                self._client.delete_many(made)
+            else:
+                pairs: list[bytes] = [b""] * (2 * len(made))
+                pairs[0::2] = made
+                pairs[1::2] = values
+                self._client.set_many(pairs, ttl)
             return []
-        ttl = self._ttl_ms(timeout)
-        made = self._keys(list(data), version)
-        if self._py_compressor is None:
-            dumps, encode = self._dumps, self._encode
-            values = [dumps(v) if type(v) is not int else encode(v) for v in data.values()]
-        else:
-            values = list(map(self._encode, data.values()))
-        if ttl == _DELETE:
-            self._client.delete_many(made)
-        else:
-            pairs: list[bytes] = [b""] * (2 * len(made))
-            pairs[0::2] = made
-            pairs[1::2] = values
-            self._client.set_many(pairs, ttl)
-        return []
+        except self._fail_open_errors as e:
+            return self._failed("set_many", e, list(data))
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = self._keys(list(keys), version)
-        if made:
-            self._client.delete_many(made)
+        try:
+            made = self._keys(list(keys), version)
+            if made:
+                self._client.delete_many(made)
+        except self._fail_open_errors as e:
+            return self._failed("delete_many", e, None)
 
     # Django's stubs say clear() returns None; Django's own RedisCache returns the bool, as we do.
     def clear(self, version: int | None = None) -> bool:  # type: ignore[override]
         """Delete this cache's keys: those of KEY_PREFIX when one is set, else the whole db.
         With ``version``, only that version's keys (SCAN + UNLINK, see delete_pattern)."""
-        if version is not None:
-            self.delete_pattern("*", version=version)
-            for companion in _HERD_COMPANIONS:
-                self._client.clear(companion + self.make_pattern("*", version))
+        try:
+            if version is not None:
+                self.delete_pattern("*", version=version)
+                for companion in _HERD_COMPANIONS:
+                    self._client.clear(companion + self.make_pattern("*", version))
+                return True
+            pattern = self._clear_pattern()
+            self._client.clear(pattern)
+            if pattern:
+                for companion in _HERD_COMPANIONS:
+                    self._client.clear(companion + pattern)
             return True
-        pattern = self._clear_pattern()
-        self._client.clear(pattern)
-        if pattern:
-            for companion in _HERD_COMPANIONS:
-                self._client.clear(companion + pattern)
-        return True
+        except self._fail_open_errors as e:
+            return self._failed("clear", e, False)
 
     def _clear_pattern(self) -> bytes:
         """Glob matching every key this cache can make (b"" = the whole db)."""
@@ -417,15 +434,21 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
         return escaped.replace(_glob_escape(key_mark), "*").replace(_glob_escape(version_mark), "*").encode()
 
     def incr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if version is None:
-            version = self.version
-        new_version = version + delta
-        if not self._client.rename(self._key(key, version), self._key(key, new_version)):
-            raise ValueError(f"Key '{key}' not found")
-        return new_version
+        try:
+            if version is None:
+                version = self.version
+            new_version = version + delta
+            if not self._client.rename(self._key(key, version), self._key(key, new_version)):
+                raise ValueError(f"Key '{key}' not found")
+            return new_version
+        except self._fail_open_errors as e:
+            return self._failed("incr_version", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     def decr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return self.incr_version(key, -delta, version)
+        try:
+            return self.incr_version(key, -delta, version)
+        except self._fail_open_errors as e:
+            return self._failed("decr_version", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     def close(self, **kwargs: Any) -> None:
         """Django calls this after every request; connections stay pooled (as in Django's RedisCache)."""
@@ -445,52 +468,70 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
         return _native_async.AsyncClient(self._client)
 
     async def aadd(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        k = self._key(key, version)
-        data = self._encode(value)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _DELETE:
-            return not await self._aclient.exists(k)
-        return await self._aclient.set(k, data, ttl, nx=True)
+        try:
+            k = self._key(key, version)
+            data = self._encode(value)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _DELETE:
+                return not await self._aclient.exists(k)
+            return await self._aclient.set(k, data, ttl, nx=True)
+        except self._fail_open_errors as e:
+            return self._failed("add", e, False)
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        k = self._key(key, version)
-        data = await self._aclient.get(k)
-        if data is None:
-            return default
-        return self._decode(data, k)
+        try:
+            k = self._key(key, version)
+            data = await self._aclient.get(k)
+            if data is None:
+                return default
+            return self._decode(data, k)
+        except self._fail_open_errors as e:
+            return self._failed("get", e, default)
 
     async def aset(self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:  # type: ignore[override]
-        k = self._key(key, version)
-        data = self._encode(value)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _DELETE:
-            await self._aclient.delete(k)
-            return False
-        await self._aclient.set(k, data, ttl)
-        return True
+        try:
+            k = self._key(key, version)
+            data = self._encode(value)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _DELETE:
+                await self._aclient.delete(k)
+                return False
+            await self._aclient.set(k, data, ttl)
+            return True
+        except self._fail_open_errors as e:
+            return self._failed("set", e, False)
 
     async def atouch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        k = self._key(key, version)
-        ttl = self._ttl_ms(timeout)
-        if ttl == _FOREVER:
-            return await self._aclient.persist(k)
-        if ttl == _DELETE:
-            return await self._aclient.delete(k)
-        return await self._aclient.expire(k, ttl)
+        try:
+            k = self._key(key, version)
+            ttl = self._ttl_ms(timeout)
+            if ttl == _FOREVER:
+                return await self._aclient.persist(k)
+            if ttl == _DELETE:
+                return await self._aclient.delete(k)
+            return await self._aclient.expire(k, ttl)
+        except self._fail_open_errors as e:
+            return self._failed("touch", e, False)
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
-        return await self._aclient.delete(self._key(key, version))
+        try:
+            return await self._aclient.delete(self._key(key, version))
+        except self._fail_open_errors as e:
+            return self._failed("delete", e, False)
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        originals = list(keys)
-        made = self._keys(originals, version)
-        if not made:
-            return {}
-        if len(set(made)) == len(made):
-            return self._decode_values(originals, made, await self._aclient.get_many(made))
-        key_map = dict(zip(made, originals))
-        made = list(key_map)
-        return self._decode_many(key_map, made, await self._aclient.get_many(made))
+        try:
+            originals = list(keys)
+            made = self._keys(originals, version)
+            if not made:
+                return {}
+            if len(set(made)) == len(made):
+                return self._decode_values(originals, made, await self._aclient.get_many(made))
+            key_map = dict(zip(made, originals))
+            made = list(key_map)
+            return self._decode_many(key_map, made, await self._aclient.get_many(made))
+        except self._fail_open_errors as e:
+            return self._failed("get_many", e, {})
 
     def _decode_values(self, originals: list[Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
         """get_many's result when ``made`` (aligned with ``originals`` and ``values``) has no
@@ -528,10 +569,8 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
                     pass  # _decode raises the DecodeError that says why
             try:
                 result[key_map[k]] = decode(data, k)
-            except DecodeError as e:
-                if not self._ignore_exceptions:
-                    raise
-                self._ignored_log("get_many", e)
+            except self._fail_open_errors as e:  # a DecodeError: a miss under fail-open
+                self._failed("get_many", e, None)
         return result
 
     async def aget_or_set(self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT,
@@ -544,81 +583,108 @@ class RedisCache(ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
         one event loop (through any instance of this configuration) share one worker thread and
         its outcome, the value or the exception; cancelling one of them cancels no other.
         Arguments as get_or_set's."""
-        version, lock_timeout, stale_cache_timeout = herd_arguments(extra, version, lock_timeout, stale_cache_timeout)
-        k = self._key(key, version)
-        loop = asyncio.get_running_loop()
         try:
-            flights = _AFLIGHTS.setdefault(loop, {})
-        except TypeError:  # a loop that takes no weak reference: no sharing
-            flights = {}
-        scoped = (self._flight_scope, k)
-        task = flights.get(scoped)
-        if task is None:
-            run = functools.partial(self._get_or_set, k, default, timeout, lock_timeout, stale_cache_timeout)
-            task = loop.create_task(_async(run)())
-            flights[scoped] = task
-            task.add_done_callback(functools.partial(_landed, flights, scoped))
-        return await asyncio.shield(task)
+            version, lock_timeout, stale_cache_timeout = herd_arguments(extra, version, lock_timeout, stale_cache_timeout)
+            k = self._key(key, version)
+            loop = asyncio.get_running_loop()
+            try:
+                flights = _AFLIGHTS.setdefault(loop, {})
+            except TypeError:  # a loop that takes no weak reference: no sharing
+                flights = {}
+            scoped = (self._flight_scope, k)
+            task = flights.get(scoped)
+            if task is None:
+                run = functools.partial(self._get_or_set, k, default, timeout, lock_timeout, stale_cache_timeout)
+                task = loop.create_task(_async(run)())
+                flights[scoped] = task
+                task.add_done_callback(functools.partial(_landed, flights, scoped))
+            return await asyncio.shield(task)
+        except self._fail_open_errors as e:
+            return self._failed("get_or_set", e, default() if callable(default) else default)
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
-        return await self._aclient.exists(self._key(key, version))
+        try:
+            return await self._aclient.exists(self._key(key, version))
+        except self._fail_open_errors as e:
+            return self._failed("has_key", e, False)
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"delta must be an integer, not {delta!r}")
-        if not INT64_MIN <= delta <= INT64_MAX:
-            raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
-        k = self._key(key, version)
         try:
-            found, value = await self._aclient.incr(k, delta)
-        except ServerError as e:
-            raise _incr_error(e) from None
-        if not found:
-            raise ValueError(f"Key '{key}' not found.")
-        return value
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise TypeError(f"delta must be an integer, not {delta!r}")
+            if not INT64_MIN <= delta <= INT64_MAX:
+                raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+            k = self._key(key, version)
+            try:
+                found, value = await self._aclient.incr(k, delta)
+            except ServerError as e:
+                raise _incr_error(e) from None
+            if not found:
+                raise ValueError(f"Key '{key}' not found.")
+            return value
+        except self._fail_open_errors as e:
+            return self._failed("incr", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if isinstance(delta, bool) or not isinstance(delta, int):
-            raise TypeError(f"delta must be an integer, not {delta!r}")
-        return await self.aincr(key, -delta, version=version)
+        try:
+            if isinstance(delta, bool) or not isinstance(delta, int):
+                raise TypeError(f"delta must be an integer, not {delta!r}")
+            return await self.aincr(key, -delta, version=version)
+        except self._fail_open_errors as e:
+            return self._failed("decr", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     async def aset_many(self, data: dict[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> list[Any]:
-        if not data:
+        try:
+            if not data:
+                return []
+            ttl = self._ttl_ms(timeout)
+            pairs: list[bytes] = []
+            for key, value in data.items():
+                pairs.append(self._key(key, version))
+                pairs.append(self._encode(value))
+            if ttl == _DELETE:
+                await self._aclient.delete_many(pairs[0::2])
+            else:
+                await self._aclient.set_many(pairs, ttl)
             return []
-        ttl = self._ttl_ms(timeout)
-        pairs: list[bytes] = []
-        for key, value in data.items():
-            pairs.append(self._key(key, version))
-            pairs.append(self._encode(value))
-        if ttl == _DELETE:
-            await self._aclient.delete_many(pairs[0::2])
-        else:
-            await self._aclient.set_many(pairs, ttl)
-        return []
+        except self._fail_open_errors as e:
+            return self._failed("set_many", e, list(data))
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self._key(key, version) for key in keys]
-        if made:
-            await self._aclient.delete_many(made)
+        try:
+            made = [self._key(key, version) for key in keys]
+            if made:
+                await self._aclient.delete_many(made)
+        except self._fail_open_errors as e:
+            return self._failed("delete_many", e, None)
 
     async def aclear(self) -> bool:  # type: ignore[override]
-        pattern = self._clear_pattern()
-        await self._aclient.clear(pattern)
-        if pattern:
-            for companion in _HERD_COMPANIONS:  # as clear()
-                await self._aclient.clear(companion + pattern)
-        return True
+        try:
+            pattern = self._clear_pattern()
+            await self._aclient.clear(pattern)
+            if pattern:
+                for companion in _HERD_COMPANIONS:  # as clear()
+                    await self._aclient.clear(companion + pattern)
+            return True
+        except self._fail_open_errors as e:
+            return self._failed("clear", e, False)
 
     async def aincr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        if version is None:
-            version = self.version
-        new_version = version + delta
-        if not await self._aclient.rename(self._key(key, version), self._key(key, new_version)):
-            raise ValueError(f"Key '{key}' not found")
-        return new_version
+        try:
+            if version is None:
+                version = self.version
+            new_version = version + delta
+            if not await self._aclient.rename(self._key(key, version), self._key(key, new_version)):
+                raise ValueError(f"Key '{key}' not found")
+            return new_version
+        except self._fail_open_errors as e:
+            return self._failed("incr_version", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     async def adecr_version(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        return await self.aincr_version(key, -delta, version)
+        try:
+            return await self.aincr_version(key, -delta, version)
+        except self._fail_open_errors as e:
+            return self._failed("decr_version", e, None)  # type: ignore[return-value]  # None: as django-redis
 
     async def aclose(self, **kwargs: Any) -> None:
         return None

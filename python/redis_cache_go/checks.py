@@ -246,7 +246,7 @@ def _check_built(alias: str, cache: Any) -> list[checks.CheckMessage]:
             and cache._settings.topology is None:
         out.append(_message(checks.Warning, "redis_cache_go.W006", alias,
                             "SSL_* options are set but no LOCATION entry is rediss://, so they are not used"))
-    if options.get("FORK_FALLBACK"):
+    if cache._settings.fork_fallback:
         out += _check_fork_fallback(alias, cache)
     return out
 

@@ -48,6 +48,90 @@ def test_fail_open_turns_every_call_into_a_miss_or_no_op(make_cache, dead_locati
     assert dead_location in lines[0].getMessage()
 
 
+# What each fail-open method returns when the server is down (_failopen.GUARDED names them all).
+_SYNC_CALLS = {
+    "get": (lambda c: c.get("k", "d"), "d"),
+    "get_many": (lambda c: c.get_many(["a"]), {}),
+    "get_or_set": (lambda c: c.get_or_set("k", lambda: 1), 1),
+    "has_key": (lambda c: c.has_key("k"), False),
+    "add": (lambda c: c.add("k", 1), False),
+    "set": (lambda c: c.set("k", 1), False),
+    "set_many": (lambda c: c.set_many({"a": 1}), ["a"]),
+    "touch": (lambda c: c.touch("k"), False),
+    "delete": (lambda c: c.delete("k"), False),
+    "delete_many": (lambda c: c.delete_many(["a"]), None),
+    "clear": (lambda c: c.clear(), False),
+    "incr": (lambda c: c.incr("n"), None),
+    "decr": (lambda c: c.decr("n"), None),
+    "incr_version": (lambda c: c.incr_version("k"), None),
+    "decr_version": (lambda c: c.decr_version("k"), None),
+    "ttl": (lambda c: c.ttl("k"), None),
+    "pttl": (lambda c: c.pttl("k"), None),
+    "expire": (lambda c: c.expire("k", 10), False),
+    "pexpire": (lambda c: c.pexpire("k", 10_000), False),
+    "expire_at": (lambda c: c.expire_at("k", time.time() + 10), False),
+    "pexpire_at": (lambda c: c.pexpire_at("k", int(time.time() * 1000) + 10_000), False),
+    "persist": (lambda c: c.persist("k"), False),
+    "delete_pattern": (lambda c: c.delete_pattern("*"), 0),
+    "keys": (lambda c: c.keys("*"), []),
+    "reinsert_keys": (lambda c: c.reinsert_keys(), 0),
+    "execute_command": (lambda c: c.execute_command("GET", "raw"), None),
+}
+_ASYNC_CALLS = {
+    "aget": (lambda c: c.aget("k", "d"), "d"),
+    "aget_many": (lambda c: c.aget_many(["a"]), {}),
+    "aget_or_set": (lambda c: c.aget_or_set("k", 2), 2),
+    "ahas_key": (lambda c: c.ahas_key("k"), False),
+    "aadd": (lambda c: c.aadd("k", 1), False),
+    "aset": (lambda c: c.aset("k", 1), False),
+    "aset_many": (lambda c: c.aset_many({"a": 1}), ["a"]),
+    "atouch": (lambda c: c.atouch("k"), False),
+    "adelete": (lambda c: c.adelete("k"), False),
+    "adelete_many": (lambda c: c.adelete_many(["a"]), None),
+    "aclear": (lambda c: c.aclear(), False),
+    "aincr": (lambda c: c.aincr("n"), None),
+    "adecr": (lambda c: c.adecr("n"), None),
+    "aincr_version": (lambda c: c.aincr_version("k"), None),
+    "adecr_version": (lambda c: c.adecr_version("k"), None),
+}
+
+
+def test_every_fail_open_method_is_listed_with_its_async_twins():
+    """A new a* twin of a fail-open method must fail open too (and be listed in GUARDED)."""
+    import inspect
+
+    from redis_cache_go import RedisCache, _failopen
+
+    assert set(_SYNC_CALLS) | set(_ASYNC_CALLS) == _failopen.GUARDED
+    twins = {"a" + name for name in _SYNC_CALLS if inspect.iscoroutinefunction(getattr(RedisCache, "a" + name, None))}
+    assert twins <= _failopen.GUARDED, f"a* methods without fail-open: {sorted(twins - _failopen.GUARDED)}"
+
+
+@pytest.mark.parametrize("name", sorted(_SYNC_CALLS))
+def test_each_sync_method_fails_open_in_the_class(make_cache, dead_location, name):
+    cache = make_cache(dead_location, dict(FAIL_OPEN))
+    call, fallback = _SYNC_CALLS[name]
+    assert call(cache) == fallback
+    assert not set(_SYNC_CALLS) & set(vars(cache)), "no method is swapped on the instance"
+
+
+@pytest.mark.parametrize("name", sorted(_ASYNC_CALLS))
+def test_each_async_method_fails_open_in_the_class(make_cache, dead_location, name):
+    cache = make_cache(dead_location, dict(FAIL_OPEN))
+    call, fallback = _ASYNC_CALLS[name]
+    assert asyncio.run(call(cache)) == fallback
+
+
+def test_without_fail_open_an_error_passes_untouched(make_cache, dead_location):
+    """No fail-open frame in the traceback, no chained exception: the error as the call raised it."""
+    cache = make_cache(dead_location, {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2})
+    for call in (lambda: cache.get("k"), lambda: cache.ttl("k")):
+        with pytest.raises(exc.ConnectionError) as info:
+            call()
+        assert info.value.__context__ is None and info.value.__cause__ is None
+        assert "_failed" not in [entry.name for entry in info.traceback]
+
+
 def test_fail_open_async(make_cache, dead_location):
     cache = make_cache(dead_location, dict(FAIL_OPEN))
 

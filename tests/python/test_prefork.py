@@ -214,3 +214,78 @@ def test_fork_fallback_refuses_a_compressed_cache_clearly(make_cache):
     assert name == "ForkedProcessError", message
     assert "COMPRESSOR" in message and "after the fork" in message
     assert cache.get("before-fork") == "x" * 100
+
+
+def test_fork_fallback_serves_the_cache_api_in_a_forked_child(make_cache, raw):
+    """Every call of the cache API through the fallback in a forked child; the native client's
+    other methods (locks, raw commands) say that the fallback does not serve them, every time."""
+    cache = make_cache(options={"DB": 0, "FORK_FALLBACK": True})
+    cache.set("warm", 1)  # the library is loaded: a forked child gets the pure-Python fallback
+
+    def child() -> None:
+        assert cache.set("k", "v") is True and cache.get("k") == "v" and cache.add("k", "w") is False
+        assert cache.touch("k", 100) is True and 0 < cache.ttl("k") <= 100 and cache.persist("k") is True
+        assert cache.has_key("k") is True and cache.set("n", 1) is True and cache.incr("n", 2) == 3
+        assert cache.set_many({"a": 1, "b": 2}) == [] and cache.get_many(["a", "b", "c"]) == {"a": 1, "b": 2}
+        assert cache.delete("a") is True and cache.delete_many(["b"]) is None
+        assert cache.incr_version("k") == 2 and cache.get("k", version=2) == "v"
+        assert cache.get_or_set("fresh", lambda: "computed", 100) == "computed"
+        assert cache._client._fallback is not None, "the fallback served the calls"
+        for _ in range(2):
+            try:
+                cache.execute_command("GET", "raw")
+            except Exception as e:  # noqa: BLE001 - the class is the point
+                assert type(e).__name__ == "ForkedProcessError" and "not available through FORK_FALLBACK" in str(e), e
+            else:
+                raise AssertionError("a raw command through the fallback")
+
+    outcome = call_in_forked_child(child)
+    assert not outcome.hung and outcome.error == "", outcome.message
+    assert raw.command("GET", ":1:fresh") is not None and raw.command("GET", ":2:k") is not None
+
+
+def test_the_hot_path_goes_through_no_getattr(make_cache, monkeypatch):
+    """The cache API's calls reach the client through methods written out, with FORK_FALLBACK and
+    fail-open too: no ``__getattr__`` (the fork fallback's or the data-structure commands')."""
+    import asyncio
+
+    from redis_cache_go import _commands, _fallback
+
+    caches = [make_cache(options={"DB": 0, "FORK_FALLBACK": True, "IGNORE_EXCEPTIONS": True}), make_cache()]
+    seen: list[str] = []
+    for cls in (_fallback.ForkAware, _commands.CommandsMixin):
+        original = cls.__getattr__
+
+        def spy(self, name, original=original):
+            seen.append(name)
+            return original(self, name)
+
+        monkeypatch.setattr(cls, "__getattr__", spy)
+
+    async def async_calls(cache) -> None:
+        await cache.aset("k", 1)
+        await cache.aget("k")
+        await cache.aget_many(["k"])
+        await cache.adelete("k")
+
+    for cache in caches:
+        cache.set("k", {"v": 1})
+        cache.get("k")
+        cache.add("k2", 1)
+        cache.touch("k", 10)
+        cache.has_key("k")
+        cache.set_many({"a": 1, "b": 2})
+        cache.get_many(["a", "b"])
+        cache.incr("a")
+        cache.decr("a")
+        cache.delete("a")
+        cache.delete_many(["b"])
+        cache.get_or_set("g", 1, 10)
+        cache.ttl("k")
+        cache.expire("k", 10)
+        cache.persist("k")
+        cache.incr_version("k")
+        cache.local_cache_stats()
+        asyncio.run(async_calls(cache))
+        cache.clear()
+    assert seen == []

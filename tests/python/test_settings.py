@@ -295,3 +295,53 @@ def test_translated_keys_are_named_as_written_in_errors(options, written):
         RedisCache("redis://127.0.0.1:6379/0", {"OPTIONS": options})
     assert written in str(info.value), str(info.value)
     assert "CONNECTION_POOL_CLASS_KWARGS" not in str(info.value), str(info.value)  # a key the user never wrote
+
+
+# Modules that read OPTIONS: the parser (_settings.parse and the parts it calls) and the system
+# checks, which name the translated OPTIONS in their messages. Everything else gets Settings.
+_READERS = {"_settings.py", "_compat.py", "_codec_settings.py", "_topology.py", "_local_cache.py", "checks.py"}
+
+
+def test_only_the_parser_reads_options_or_the_caches_entry():
+    """The backend (and every module but the parser's) reads no OPTIONS key and no CACHES entry
+    key: no ``x.get("KEY")``, ``x["KEY"]`` or ``"KEY" in x`` with an OPTIONS key, no ``params``."""
+    import ast
+
+    keys = _settings.documented_keys()["OPTIONS key"]
+    package = pathlib.Path(_settings.__file__).parent
+    found = []
+    for path in sorted(package.glob("*.py")):
+        if path.name in _READERS:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            strings, read = [], None  # the key read, and from what
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" and node.args:
+                strings, read = [node.args[0]], node.func.value
+            elif isinstance(node, ast.Subscript):
+                strings, read = [node.slice], node.value
+            elif isinstance(node, ast.Compare) and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops):
+                strings, read = [node.left], node.comparators[0]
+            if isinstance(read, ast.Name) and read.id == "params":
+                found.append(f"{path.name}:{node.lineno}: params")
+            found += [f"{path.name}:{node.lineno}: {s.value!r}" for s in strings
+                      if isinstance(s, ast.Constant) and s.value in keys]
+    assert not found, "OPTIONS read outside the parser (read it in _settings.parse, into Settings):\n" + "\n".join(found)
+
+
+def test_parse_gives_the_backend_everything():
+    """One parse: layout, primary, ring, describe, the native document, fail-open and the fork fallback."""
+    s = _settings.parse(["127.0.0.1:6379", "127.0.0.1:6380"], {"OPTIONS": {
+        "MASTER_CACHE": "127.0.0.1:6380", "IGNORE_EXCEPTIONS": True, "LOG_IGNORED_EXCEPTIONS": False, "FORK_FALLBACK": True}})
+    assert (s.layout, s.primary, s.hash_ring, s.weights) == ("primary", 1, "seed", None)
+    assert s.describe == "primary redis 127.0.0.1:6380 db 1 with replicas redis 127.0.0.1:6379 db 1"
+    assert s.document["mode"] == "primary" and s.document["primary"] == 1
+    assert (s.ignore_exceptions, s.log_ignored_exceptions, s.fork_fallback) == (True, False, True)
+    ring = _settings.parse(["127.0.0.1:6379", "127.0.0.1:6380"], {"OPTIONS": {"WEIGHTS": [1, 2]}}, layout="ring",
+                           backend="ShardedRedisCache")
+    assert (ring.layout, ring.weights, ring.document["mode"]) == ("ring", [1, 2], "ring")
+    assert [x["weight"] for x in ring.document["servers"]] == [1, 2]
+    plain = _settings.parse("127.0.0.1:6379", {"OPTIONS": {"LOCAL_CACHE": {}}, "KEY_PREFIX": "site"})
+    assert (plain.ignore_exceptions, plain.log_ignored_exceptions, plain.fork_fallback) == (False, True, False)
+    assert plain.document["local_cache"] == {"prefix": "site:"} and plain.document["addr"] == "127.0.0.1:6379"
+    cache = RedisCache("127.0.0.1:6379", {"OPTIONS": {"LOCAL_CACHE": {}}, "KEY_PREFIX": "site"})
+    assert cache._settings.document == plain.document
