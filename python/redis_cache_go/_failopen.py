@@ -173,6 +173,60 @@ class FailOpen(_Guarded):
         except self._fail_open_errors as e:
             return self._failed("execute_command", e, None)
 
+    async def attl(self, *args: Any, **kwargs: Any) -> int | None:
+        try:
+            return await super().attl(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("ttl", e, None)
+
+    async def apttl(self, *args: Any, **kwargs: Any) -> int | None:
+        try:
+            return await super().apttl(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pttl", e, None)
+
+    async def aexpire(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().aexpire(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("expire", e, False)
+
+    async def apexpire(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().apexpire(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pexpire", e, False)
+
+    async def aexpire_at(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().aexpire_at(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("expire_at", e, False)
+
+    async def apexpire_at(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().apexpire_at(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("pexpire_at", e, False)
+
+    async def apersist(self, *args: Any, **kwargs: Any) -> bool:
+        try:
+            return await super().apersist(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("persist", e, False)
+
+    async def adelete_pattern(self, *args: Any, **kwargs: Any) -> int:
+        try:
+            return await super().adelete_pattern(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("delete_pattern", e, 0)
+
+    async def akeys(self, *args: Any, **kwargs: Any) -> list[str]:
+        try:
+            return await super().akeys(*args, **kwargs)
+        except self._fail_open_errors as e:
+            return self._failed("keys", e, [])
+
 
 # The methods that fail open, sync and async (backend.py and FailOpen above); the tests call each
 # against a server that is down, and check that every a* twin of one of them is listed too.
@@ -182,4 +236,5 @@ GUARDED = frozenset("""
     ttl pttl expire pexpire expire_at pexpire_at persist delete_pattern keys reinsert_keys execute_command
     aget aget_many aget_or_set ahas_key aadd aset aset_many atouch adelete adelete_many aclear
     aincr adecr aincr_version adecr_version
+    attl apttl aexpire apexpire aexpire_at apexpire_at apersist adelete_pattern akeys
 """.split())

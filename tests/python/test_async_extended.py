@@ -663,8 +663,6 @@ def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_refuse_as_the_sy
     assert (outcome.error, outcome.message) == ("RuntimeError", "all refused"), outcome.message
 
 
-@pytest.mark.xfail(reason="_fallback.ForkAware.__getattr__, once switched, hands out the fallback's attribute: a "
-                          "call the fallback does not serve raises AttributeError from then on, sync and async alike")
 def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_keep_refusing(make_cache):
     cache = make_cache(options={"DB": 0, "FORK_FALLBACK": True})
     run(cache.aset("k", 1))

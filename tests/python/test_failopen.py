@@ -93,6 +93,15 @@ _ASYNC_CALLS = {
     "adecr": (lambda c: c.adecr("n"), None),
     "aincr_version": (lambda c: c.aincr_version("k"), None),
     "adecr_version": (lambda c: c.adecr_version("k"), None),
+    "attl": (lambda c: c.attl("k"), None),
+    "apttl": (lambda c: c.apttl("k"), None),
+    "aexpire": (lambda c: c.aexpire("k", 10), False),
+    "apexpire": (lambda c: c.apexpire("k", 10_000), False),
+    "aexpire_at": (lambda c: c.aexpire_at("k", time.time() + 10), False),
+    "apexpire_at": (lambda c: c.apexpire_at("k", int(time.time() * 1000) + 10_000), False),
+    "apersist": (lambda c: c.apersist("k"), False),
+    "adelete_pattern": (lambda c: c.adelete_pattern("*"), 0),
+    "akeys": (lambda c: c.akeys("*"), []),
 }
 
 
