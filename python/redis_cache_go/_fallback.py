@@ -1,6 +1,6 @@
 """FORK_FALLBACK: keep serving in a forked child through redis-py.
 
-A Go runtime does not survive ``fork()`` (see /work/shared/design.md, "fork()"), so a process forked
+A Go runtime does not survive ``fork()`` (README, "fork() and pre-forking servers"), so a process forked
 after the cache's first use (gunicorn ``--preload`` with the cache touched in the master, uWSGI
 without lazy-apps) cannot call the native library: by default every call raises
 :class:`~redis_cache_go.exceptions.ForkedProcessError`, whose message names the fixes. With

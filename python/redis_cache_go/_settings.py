@@ -68,15 +68,15 @@ _SUPPORTED = {
     "MAX_ENTRIES", "CULL_FREQUENCY",
     # several servers (see _layout.py)
     "MASTER_CACHE", "HASH_RING", "WEIGHTS",
-    # fail-open (issue 7, see _failopen.py) and the circuit breaker (see core/breaker)
+    # fail-open (see _failopen.py) and the circuit breaker (see core/breaker)
     "IGNORE_EXCEPTIONS", "LOG_IGNORED_EXCEPTIONS", "CIRCUIT_BREAKER_FAILURES", "CIRCUIT_BREAKER_COOLDOWN",
     "FORK_FALLBACK",  # see _fallback.py
 }
-# Serializers and compressors (issue 4): read by _codec_settings.
+# Serializers and compressors: read by _codec_settings.
 _SUPPORTED |= _codec_settings.KEYS
-# Cluster and Sentinel (issue 8): read by _topology.
+# Cluster and Sentinel: read by _topology.
 _SUPPORTED |= _topology.KEYS
-# The near-cache (issue 9): read by _local_cache.
+# The near-cache: read by _local_cache.
 _SUPPORTED.add(_local_cache.KEY)
 _URL_QUERY = set(_secrets.URL_QUERY)  # the values of any other are masked in messages
 
