@@ -55,6 +55,14 @@ def _undecodable(describe: str, key: bytes, data: bytes, why: str) -> DecodeErro
                        f"({len(data)} bytes starting {data[:16]!r}): {why}")
 
 
+def _check_delta(delta: Any) -> None:
+    """incr/decr's delta: an int (not a bool) within Redis' 64-bit range, else TypeError/ValueError."""
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        raise TypeError(f"delta must be an integer, not {delta!r}")
+    if not INT64_MIN <= delta <= INT64_MAX:
+        raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+
+
 class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
@@ -346,10 +354,7 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         try:
-            if isinstance(delta, bool) or not isinstance(delta, int):
-                raise TypeError(f"delta must be an integer, not {delta!r}")
-            if not INT64_MIN <= delta <= INT64_MAX:
-                raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+            _check_delta(delta)
             k = self._key(key, version)
             try:
                 found, value = self._client.incr(k, delta)
@@ -610,10 +615,7 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         try:
-            if isinstance(delta, bool) or not isinstance(delta, int):
-                raise TypeError(f"delta must be an integer, not {delta!r}")
-            if not INT64_MIN <= delta <= INT64_MAX:
-                raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
+            _check_delta(delta)
             k = self._key(key, version)
             try:
                 found, value = await self._aclient.incr(k, delta)
