@@ -134,7 +134,8 @@ test-python: build venv go-bin
 # backend: mypy and Django's stubs, the wheel builder and auditwheel, matplotlib and its
 # dependencies, whose pins need Python >= 3.11) with the cell's pins below swapped in.
 # django-redis 7 needs Django >= 5.2, so the 4.2 cell compares with django-redis 6.0.0, which
-# writes the same bytes; django-debug-toolbar 6.3.0 covers Django 4.2-6.0, 8.0.0 is the first
+# writes the same bytes, and takes asgiref 3.12.1 and pyzstd 0.19.1, the newest for Python 3.10
+# (test-django42-api takes only its Django pin); django-debug-toolbar 6.3.0 covers Django 4.2-6.0, 8.0.0 is the first
 # pinned here that covers 6.1. Each cell runs the Python suite less the packaging tests (they
 # build their own virtualenvs) and the bench plot test (matplotlib), after Django's own cache tests.
 MATRIX_CELLS := 42 52 60 61
@@ -142,7 +143,7 @@ MATRIX_PY_42 := 3.10
 MATRIX_PY_52 := 3.11
 MATRIX_PY_60 := 3.12
 MATRIX_PY_61 := 3.13
-PINS_42 := Django==4.2.30 django-redis==6.0.0
+PINS_42 := Django==4.2.30 django-redis==6.0.0 asgiref==3.12.1 pyzstd==0.19.1
 PINS_52 := Django==5.2.19
 PINS_60 := Django==6.0.10
 PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
