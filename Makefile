@@ -198,7 +198,7 @@ $(VALKEY_DIR)/.installed: Makefile | venv
 		{ echo "$(VALKEY_PIN) did not install a Valkey 8 server:"; $(VALKEY_BIN)/valkey-server --version; exit 1; }
 	@touch $@
 
-test-valkey: build venv go-bin $(VALKEY_DIR)/.installed
+test-valkey: apt build venv go-bin $(VALKEY_DIR)/.installed
 	@$(VALKEY_ENV) $(PY) -c 'import redisproc; print("server", redisproc.server_version())'
 	$(VALKEY_ENV) $(PY) -m pytest -q $(DJANGO_API_TESTS) tests/python/test_topology.py
 	$(VALKEY_ENV) RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
@@ -241,7 +241,7 @@ test-django-suite: build venv $(DJANGO_SDIST)
 # A matrix cell: its Python and Django checked, Django's own BaseCacheTests from that Django's sdist
 # (as test-django-suite does for the pinned one; ~20 s), then the Python suite.
 MATRIX_DJANGO = $(patsubst Django==%,%,$(filter Django==%,$(PINS_$*)))
-test-django%: build go-bin .venv-django%/.installed
+test-django%: apt build go-bin .venv-django%/.installed
 	.venv-django$*/bin/python -c 'import django, platform, sys; v = django.get_version(); print("Python", platform.python_version(), "+ Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
 	@[ -f build/django-sdist/django-$(MATRIX_DJANGO).tar.gz ] || .venv-django$*/bin/python -m pip download -q \
 		--disable-pip-version-check --no-deps --no-binary Django -d build/django-sdist Django==$(MATRIX_DJANGO)
