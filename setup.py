@@ -185,6 +185,17 @@ if _bdist_wheel is not None:
 
 long_description, long_description_content_type = read_long_description()
 
+# The license as an SPDX expression: setuptools >= 77 writes it as License-Expression (PEP 639),
+# which refuses License :: classifiers beside it; older ones (pyproject.toml allows >= 64) only
+# know the free-text License field, which gets the same identifier. Either way LICENSE is shipped.
+try:
+    _setuptools_major = int(__import__("setuptools").__version__.split(".")[0])
+except ValueError:
+    _setuptools_major = 0
+license_metadata = {"license_expression" if _setuptools_major >= 77 else "license": "BSD-3-Clause"}
+
+REPOSITORY = "https://github.com/redis-cache-go/redis-cache-go"  # go.mod's module path
+
 setup(
     name="redis-cache-go",
     version=read_version(),
@@ -198,8 +209,19 @@ setup(
     include_package_data=False,
     package_data={PACKAGE: ["py.typed"]},
     zip_safe=False,
+    # What `make test-matrix` runs (Python 3.10 + Django 4.2, 3.11 + 5.2, 3.12 + 6.0, 3.13 + 6.1):
+    # the bounds and the classifiers below say that much and no more (tests/python/test_version.py
+    # checks them against the Makefile's cells).
     python_requires=">=3.10",
-    install_requires=["Django>=4.2"],
+    install_requires=["Django>=4.2,<6.2"],
+    license_files=["LICENSE"],
+    **license_metadata,
+    url=REPOSITORY,
+    project_urls={
+        "Documentation": f"{REPOSITORY}#readme",
+        "Source": REPOSITORY,
+        "Issues": f"{REPOSITORY}/issues",
+    },
     # optional serializers: OPTIONS["SERIALIZER"] = "msgpack" / "yaml"
     extras_require={"msgpack": ["msgpack>=1.0"], "yaml": ["PyYAML>=5.4"], "prometheus": ["prometheus_client>=0.12"],
                     # raw access (cache.get_client(), get_redis_connection()) returns redis-py clients
@@ -209,10 +231,16 @@ setup(
     classifiers=[
         "Framework :: Django",
         "Framework :: Django :: 4.2",
-        "Framework :: Django :: 5.0",
-        "Framework :: Django :: 5.1",
         "Framework :: Django :: 5.2",
+        "Framework :: Django :: 6.0",
+        "Framework :: Django :: 6.1",
         "Programming Language :: Python :: 3",
+        "Programming Language :: Python :: 3 :: Only",
+        "Programming Language :: Python :: 3.10",
+        "Programming Language :: Python :: 3.11",
+        "Programming Language :: Python :: 3.12",
+        "Programming Language :: Python :: 3.13",
+        "Programming Language :: Python :: Implementation :: CPython",
         "Programming Language :: Go",
         "Operating System :: POSIX",
         "Topic :: Database",

@@ -25,10 +25,10 @@ from redis_cache_go import _notes, _secrets
 
 # id -> (what it means, hint). The README's "System checks" table lists the same.
 IDS: dict[str, tuple[str, str]] = {
-    "redis_cache_go.E001": ("unknown OPTIONS key", "Check the spelling; the README's settings reference lists every key."),
+    "redis_cache_go.E001": ("unknown OPTIONS key", "Check the spelling: the message names the nearest known key when there is one."),
     "redis_cache_go.E002": ("bad LOCAL_CACHE (near-cache)",
                             "LOCAL_CACHE is None or a dict of MAX_ENTRIES, MAX_BYTES and TTL (positive numbers), "
-                            "and needs exactly one Redis server (docs/near-cache.md)."),
+                            "and needs exactly one Redis server."),
     "redis_cache_go.E003": ("LOCATION cannot be parsed",
                             "Write each entry as host:port, redis://[user:password@]host:port/db, rediss://..., "
                             "unix:///path/to.sock or a socket path; several servers as a list or comma-separated."),
@@ -45,15 +45,18 @@ IDS: dict[str, tuple[str, str]] = {
                             "SSL_CA_CERTS, SSL_CERTFILE and SSL_KEYFILE must name readable files; SSL_CERT_REQS is "
                             "'none', 'optional' or 'required'."),
     "redis_cache_go.E009": ("bad CLUSTER / SENTINELS / SENTINEL_SERVICE / READ_FROM_REPLICAS",
-                            "See docs/settings.md, section 'Redis Cluster and Sentinel'."),
+                            "CLUSTER and READ_FROM_REPLICAS are True or False (READ_FROM_REPLICAS needs CLUSTER or "
+                            "SENTINELS); SENTINELS is a list of 'host:port' and needs SENTINEL_SERVICE, the name of "
+                            "the master the Sentinels watch; CLUSTER and SENTINELS do not combine."),
     "redis_cache_go.E010": ("FORK_FALLBACK with a Go COMPRESSOR",
                             "The pure-Python fork fallback cannot decode Go-compressed values: drop FORK_FALLBACK "
                             "and make the first cache call after the fork, or use no COMPRESSOR."),
     "redis_cache_go.E011": ("other invalid setting", "The message names the setting and the accepted values."),
     "redis_cache_go.E012": ("FORK_FALLBACK without redis-py", "pip install redis (the fallback client uses redis-py)."),
     "redis_cache_go.E013": ("django-redis client settings that cannot be carried over",
-                            "Use one of django-redis' own clients (DefaultClient, ShardClient, SentinelClient) or a "
-                            "BACKEND of this package; docs/migration.md says what each maps to."),
+                            "Use one of django-redis' own clients (DefaultClient, ShardClient, SentinelClient: each "
+                            "keeps its layout and key placement here) or a BACKEND of this package; the message says "
+                            "why this setting cannot be carried over."),
     "redis_cache_go.W001": ("TIMEOUT <= 0: nothing is cached",
                             "Use a positive TIMEOUT, or None to cache without expiry (0 means expire at once)."),
     "redis_cache_go.W002": ("two caches share a server, database and KEY_PREFIX",

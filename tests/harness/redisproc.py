@@ -37,14 +37,35 @@ def _die_with_parent() -> None:
         pass
 
 
-def _binary() -> str:
-    path = shutil.which("redis-server")
+def _find(env: str, default: str, install: str) -> str:
+    """The binary named by the environment variable env (a path, or a name looked up on PATH), else
+    default on PATH; a missing one is a RedisServerError saying how to get it."""
+    wanted = os.environ.get(env) or default
+    path = shutil.which(wanted)
     if path is None:
-        raise RedisServerError(
-            "redis-server is not installed; run `make setup` (it runs "
-            "`apt-get install redis-server redis-tools`)."
-        )
+        if os.environ.get(env):
+            raise RedisServerError(f"{env}={wanted!r} is not an executable")
+        raise RedisServerError(f"{default} is not installed; {install}")
     return path
+
+
+def _binary() -> str:
+    """The server binary: RCG_REDIS_SERVER (e.g. a valkey-server, as `make test-valkey` sets it), or
+    redis-server on PATH. It also runs the sentinels (``--sentinel``)."""
+    return _find("RCG_REDIS_SERVER", "redis-server",
+                 "run `make setup` (it runs `apt-get install redis-server redis-tools`).")
+
+
+def cli_binary() -> str:
+    """The command-line client: RCG_REDIS_CLI (e.g. valkey-cli), or redis-cli on PATH."""
+    return _find("RCG_REDIS_CLI", "redis-cli", "run `make setup` (apt package redis-tools).")
+
+
+def server_version() -> str:
+    """What the server binary says of itself (``--version``), for test reports."""
+    path = _binary()
+    out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30)
+    return f"{path}: {out.stdout.strip() or out.stderr.strip()}"
 
 
 class RedisServer:

@@ -13,14 +13,11 @@ import subprocess
 import tempfile
 import time
 
-from redisproc import RedisReplyError, RedisServer, RedisServerError, _binary, _die_with_parent, free_port
+from redisproc import RedisReplyError, RedisServer, RedisServerError, _binary, _die_with_parent, cli_binary, free_port
 
 
 def _redis_cli() -> str:
-    path = shutil.which("redis-cli")
-    if path is None:
-        raise RedisServerError("redis-cli is not installed; run `make setup` (apt package redis-tools).")
-    return path
+    return cli_binary()  # RCG_REDIS_CLI or redis-cli
 
 
 def wait_for(what: str, cond, timeout: float = 60.0, step: float = 0.05):

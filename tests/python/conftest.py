@@ -46,6 +46,16 @@ TEST_PASSWORD = "s3cret-test-pw"
 DEFAULT_TEST_TIMEOUT = 60
 
 
+def pytest_report_header() -> str:
+    """Which server binary the harness starts (RCG_REDIS_SERVER selects e.g. a valkey-server)."""
+    from redisproc import RedisServerError, server_version
+
+    try:
+        return f"server: {server_version()}"
+    except (OSError, RedisServerError) as e:
+        return f"server: {e}"
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Give every test a hard time limit (pytest-timeout) unless it sets its own."""
     for item in items:

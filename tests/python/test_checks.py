@@ -296,17 +296,16 @@ def test_translated_keys_keep_their_check_id(options: dict[str, Any], want: str)
 
 
 def test_hints_point_at_documentation_that_exists() -> None:
-    """A hint that names a README or docs/ section names one that is there."""
+    """A hint says what to do itself, or names a README section that is there: the README is what
+    an installed user has (the package index shows it); docs/ is in the source tree and the sdist
+    only, so no hint names it (nor a README "settings reference" that lives in docs/)."""
     with open(os.path.join(ROOT, "README.md")) as f:
         readme = f.read()
     for code, (_, hint) in checks.IDS.items():
         for section in re.findall(r"README section '([^']+)'", hint):
             assert f"\n## {section}\n" in readme or f"\n### {section}\n" in readme, (code, section)
-        for path, section in re.findall(r"(docs/[\w-]+\.md)(?:, section '([^']+)')?", hint):
-            assert os.path.isfile(os.path.join(ROOT, path)), (code, path)
-            if section:
-                with open(os.path.join(ROOT, path)) as f:
-                    assert re.search(rf"^#+ {re.escape(section)}$", f.read(), re.MULTILINE), (code, path, section)
+        assert "docs/" not in hint and ".md" not in hint, (code, hint)
+        assert "README" not in hint or "README section '" in hint, (code, hint)
 
 
 def test_the_deploy_check_hint_does_not_promise_retries() -> None:

@@ -218,7 +218,8 @@ def test_sdist_carries_the_go_sources_and_installs(installed: Path, workdir: Pat
     (sdist,) = dist.glob("redis_cache_go-*.tar.gz")
     with tarfile.open(sdist) as tar:
         names = {n.split("/", 1)[1] for n in tar.getnames() if "/" in n}
-    for required in ("go.mod", "go.sum", "setup.py", "pyproject.toml", "python/redis_cache_go/__init__.py"):
+    for required in ("go.mod", "go.sum", "setup.py", "pyproject.toml", "python/redis_cache_go/__init__.py",
+                     "LICENSE", "README.md", "docs/settings.md", "docs/troubleshooting.md"):
         assert required in names, f"{required} missing from {sdist.name}"
     go_files = {n for n in names if n.endswith(".go")}
     assert any(n.startswith("capi/") for n in go_files), sorted(names)

@@ -7,7 +7,6 @@ per-node pipelining, keys where ``redis-cli -c`` expects them, and failover unde
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -16,6 +15,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from redis_cache_go import exceptions
+from redisproc import cli_binary
 from topology import RedisCluster, SentinelDeployment, wait_for
 from topology_raw import key_slot
 
@@ -132,8 +132,7 @@ def test_read_from_replicas_reads_what_was_written(cluster, make_cache, wait_unt
 
 
 def test_keys_are_where_redis_cli_expects_them(cluster, cluster_cache):
-    cli = shutil.which("redis-cli")
-    assert cli, "redis-cli is missing: run `make setup` (apt package redis-tools)"
+    cli = cli_binary()  # redis-cli, or RCG_REDIS_CLI (valkey-cli under `make test-valkey`)
     for i in range(20):
         cluster_cache.set(f"cli-{i}", 1000 + i)
     for i in range(20):
