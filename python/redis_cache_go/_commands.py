@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from redis_cache_go._failopen import fails_open
+
 # Commands offered as methods (lower case). Each takes (key, *args) as Redis does, except the
 # redis-py style conveniences below. ``ttl``, ``pttl``, ``expire``, ``pexpire``, ``expireat`` and
 # ``persist`` are left out on purpose: in django-redis-cache and django-redis they are cache-API
@@ -47,6 +49,7 @@ class CommandsMixin:
 
     _client: Any
 
+    @fails_open(None)
     def execute_command(self, name: str, key: Any, *args: Any) -> Any:
         """Run the Redis command ``name key *args``, routed by the raw ``key`` (no prefix)."""
         k = _arg(key)

@@ -9,6 +9,8 @@ django-redis' ``make_pattern`` does, so ``delete_pattern("user:*")`` means ``<pr
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import threading
 import time
@@ -18,6 +20,7 @@ from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, Iterator
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, default_key_func
 
+from redis_cache_go._failopen import fails_open
 from redis_cache_go._native_ext import FlightFailed
 from redis_cache_go._ttl import seconds_ms as _seconds_ms
 from redis_cache_go._ttl import whole_ms
@@ -128,6 +131,7 @@ class ExtendedMixin:
         def _py_decompress(self, data: bytes) -> bytes: ...
 
     # -- herd-protected get_or_set ----------------------------------------------
+    @fails_open(computed=lambda key, default, *args, **kwargs: default() if callable(default) else default)
     def get_or_set(  # version by name (or None) or the seed's two positionals (herd_arguments)
         self,
         key: Any,
@@ -240,63 +244,77 @@ class ExtendedMixin:
         return AsyncLock(self._aclient, name, timeout, sleep, blocking, blocking_timeout)
 
     # -- TTLs ---------------------------------------------------------------------
+    @fails_open(None)
     def ttl(self, key: Any, version: int | None = None) -> int | None:
         """Seconds left (rounded up); None when the key never expires; 0 when it is missing."""
         return _seconds(self.pttl(key, version))
 
+    @fails_open(None)
     def pttl(self, key: Any, version: int | None = None) -> int | None:
         """Milliseconds left; None when the key never expires; 0 when it is missing."""
         return _remaining(*self._client.ttl(self._key(key, version)))
 
+    @fails_open(None)
     async def attl(self, key: Any, version: int | None = None) -> int | None:
         """ttl, natively async."""
         return _seconds(await self.apttl(key, version))
 
+    @fails_open(None)
     async def apttl(self, key: Any, version: int | None = None) -> int | None:
         """pttl, natively async."""
         return _remaining(*await self._aclient.ttl(self._key(key, version)))
 
+    @fails_open(False)
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` seconds (<= 0 deletes it); False when it is missing."""
         done: bool = self._client.expire(self._key(key, version), _expiry_ms(timeout * 1000))
         return done
 
+    @fails_open(False)
     def pexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
         """Expire the key in ``timeout`` milliseconds (<= 0 deletes it); False when it is missing."""
         done: bool = self._client.expire(self._key(key, version), _expiry_ms(timeout))
         return done
 
+    @fails_open(False)
     def expire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in seconds); False when missing."""
         done: bool = self._client.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1000)))
         return done
 
+    @fails_open(False)
     def pexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
         """Expire the key at ``when`` (a datetime, or a Unix timestamp in milliseconds)."""
         done: bool = self._client.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1)))
         return done
 
+    @fails_open(False)
     def persist(self, key: Any, version: int | None = None) -> bool:
         """Remove the key's expiry; False when it is missing."""
         done: bool = self._client.persist(self._key(key, version))
         return done
 
+    @fails_open(False)
     async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         """expire, natively async."""
         return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout * 1000))
 
+    @fails_open(False)
     async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
         """pexpire, natively async."""
         return await self._aclient.expire(self._key(key, version), _expiry_ms(timeout))
 
+    @fails_open(False)
     async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
         """expire_at, natively async."""
         return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1000)))
 
+    @fails_open(False)
     async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
         """pexpire_at, natively async."""
         return await self._aclient.expire(self._key(key, version), _expiry_ms(_until_ms(when, 1)))
 
+    @fails_open(False)
     async def apersist(self, key: Any, version: int | None = None) -> bool:
         """persist, natively async."""
         return await self._aclient.persist(self._key(key, version))
@@ -313,12 +331,14 @@ class ExtendedMixin:
             return text.split(":", 2)[2]
         return text  # a custom KEY_FUNCTION cannot be reversed
 
+    @fails_open(0)
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         """Delete the keys matching ``pattern`` on every server (SCAN + UNLINK batches of
         ``itersize`` keys, servers concurrently, never KEYS); returns how many were deleted."""
         deleted: int = self._client.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
         return deleted
 
+    @fails_open(0)
     async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         """delete_pattern, natively async (one call: Go walks every server)."""
         return await self._aclient.delete_pattern(self.make_pattern(pattern, version), itersize or DEFAULT_ITERSIZE)
@@ -345,6 +365,7 @@ class ExtendedMixin:
                     return
             server += 1
 
+    @fails_open(computed=lambda *args, **kwargs: [])
     def keys(self, search: str, version: int | None = None) -> list[str]:
         """Every cache key matching ``search`` (see iter_keys), as a list."""
         return list(self.iter_keys(search, version=version))
@@ -367,10 +388,12 @@ class ExtendedMixin:
                     break
             server += 1
 
+    @fails_open(computed=lambda *args, **kwargs: [])
     async def akeys(self, search: str, version: int | None = None) -> list[str]:
         """keys, natively async (see aiter_keys)."""
         return [k async for k in self.aiter_keys(search, version=version)]
 
+    @fails_open(0)
     def reinsert_keys(self, itersize: int | None = None) -> int:
         """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current
         compressor, keeping each TTL; run it after changing COMPRESSOR. Returns how many changed."""
@@ -436,6 +459,42 @@ class ExtendedMixin:
     def _prefix_pattern(self) -> bytes:
         return self.key_func("*", _glob_escape(self.key_prefix), "*").encode()
 
+
+
+def _inline(native: Callable[..., Any]) -> Callable[..., Any]:
+    """The twin of ExtendedMixin's async method ``native`` (``a<name>``) for a backend whose sync
+    methods do no I/O: it returns (or yields) what the sync method ``<name>`` does, with
+    ``native``'s name, docstring and signature."""
+    sync = native.__name__[1:]
+    if inspect.isasyncgenfunction(inspect.unwrap(native)):
+
+        async def walk(self: Any, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            for item in getattr(self, sync)(*args, **kwargs):
+                yield item
+
+        return functools.update_wrapper(walk, native)
+
+    async def twin(self: Any, *args: Any, **kwargs: Any) -> Any:
+        return getattr(self, sync)(*args, **kwargs)
+
+    return functools.update_wrapper(twin, native)
+
+
+class InlineAsync:
+    """ExtendedMixin's async methods answered by their sync twins, for RedisDummyCache: one line
+    per async method of ExtendedMixin (``alock`` aside: it returns a lock object), kept next to it
+    so that an async method added there is added here in the same change."""
+
+    attl = _inline(ExtendedMixin.attl)
+    apttl = _inline(ExtendedMixin.apttl)
+    aexpire = _inline(ExtendedMixin.aexpire)
+    apexpire = _inline(ExtendedMixin.apexpire)
+    aexpire_at = _inline(ExtendedMixin.aexpire_at)
+    apexpire_at = _inline(ExtendedMixin.apexpire_at)
+    apersist = _inline(ExtendedMixin.apersist)
+    adelete_pattern = _inline(ExtendedMixin.adelete_pattern)
+    aiter_keys = _inline(ExtendedMixin.aiter_keys)
+    akeys = _inline(ExtendedMixin.akeys)
 
 def _remaining(found: bool, ms: int) -> int | None:
     """pttl's answer from the client's (found, ms or -1): 0 when missing, None without expiry."""

@@ -18,22 +18,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any, TypeVar
+import functools
+import inspect
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from redis_cache_go import exceptions as exc
 
 if TYPE_CHECKING:
-    from redis_cache_go._commands import CommandsMixin
-    from redis_cache_go._extended import ExtendedMixin
     from redis_cache_go._settings import Settings
-
-    class _Guarded(ExtendedMixin, CommandsMixin):
-        """What FailOpen's methods call through super() (the mixins after it in the backend's MRO)."""
-else:
-    _Guarded = object
 
 logger = logging.getLogger("redis_cache_go")
 _T = TypeVar("_T")
+_M = TypeVar("_M", bound=Callable[..., Any])
 
 LOG_INTERVAL = 10.0  # seconds between two log lines about the same server
 
@@ -74,13 +70,13 @@ class _RateLimitedLog:
         logger.warning("redis_cache_go: %s ignored (IGNORE_EXCEPTIONS): %s: %s%s", method, type(error).__name__, message, more)
 
 
-class FailOpen(_Guarded):
-    """Fail-open in the class: the policy, and the extended API's methods routed through it.
+class FailOpen:
+    """Fail-open in the class: the policy every guarded method applies.
 
     A backend calls :meth:`_init_fail_open` with its settings. Each method that reaches the
     server ends in ``except self._fail_open_errors as e: return self._failed(<name>, e, <what it
-    returns when the server cannot be reached>)``: Django's cache API in backend.py, the extended
-    API (defined in _extended.py and _commands.py, after this class in the MRO) here.
+    returns when the server cannot be reached>)``: written out in Django's cache API (backend.py,
+    the hot path), and by :func:`fails_open` for the extended API (_extended.py, _commands.py).
     ``_fail_open_errors`` is :data:`IGNORED` with IGNORE_EXCEPTIONS and ``()`` without it, so an
     error then passes through untouched, and a call that raises nothing costs nothing more.
     The ``a*`` twins log under the sync method's name.
@@ -100,141 +96,41 @@ class FailOpen(_Guarded):
             self._fail_open_log(method, error)
         return result
 
-    # -- the extended API (ExtendedMixin, CommandsMixin) -------------------------------------
-    def get_or_set(self, key: Any, default: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().get_or_set(key, default, *args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("get_or_set", e, default() if callable(default) else default)
 
-    def ttl(self, *args: Any, **kwargs: Any) -> int | None:
-        try:
-            return super().ttl(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("ttl", e, None)
+def fails_open(result: Any = None, *, computed: Callable[..., Any] | None = None) -> Callable[[_M], _M]:
+    """Make a method of the extended API fail open, where it is defined.
 
-    def pttl(self, *args: Any, **kwargs: Any) -> int | None:
-        try:
-            return super().pttl(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pttl", e, None)
+    ``@fails_open(False)`` on a method: under IGNORE_EXCEPTIONS, an error of :data:`IGNORED` is
+    logged (rate-limited) and the call returns ``result``, or ``computed(*args, **kwargs)`` of the
+    call's arguments when given (a fresh list, or get_or_set's default). Without
+    IGNORE_EXCEPTIONS the error passes through. An async method ``a<name>`` logs as ``<name>``.
+    The class the method ends up in must have :class:`FailOpen` in its MRO.
+    """
 
-    def expire(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().expire(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("expire", e, False)
+    def fallback(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        return result if computed is None else computed(*args, **kwargs)
 
-    def pexpire(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().pexpire(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pexpire", e, False)
+    def mark(method: _M) -> _M:
+        if inspect.iscoroutinefunction(method):
+            name = method.__name__[1:]
 
-    def expire_at(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().expire_at(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("expire_at", e, False)
+            @functools.wraps(method)
+            async def guarded_async(self: FailOpen, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    return await method(self, *args, **kwargs)
+                except self._fail_open_errors as e:
+                    return self._failed(name, e, fallback(args, kwargs))
 
-    def pexpire_at(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().pexpire_at(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pexpire_at", e, False)
+            return guarded_async  # type: ignore[return-value]
+        name = method.__name__
 
-    def persist(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return super().persist(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("persist", e, False)
+        @functools.wraps(method)
+        def guarded(self: FailOpen, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except self._fail_open_errors as e:
+                return self._failed(name, e, fallback(args, kwargs))
 
-    def delete_pattern(self, *args: Any, **kwargs: Any) -> int:
-        try:
-            return super().delete_pattern(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("delete_pattern", e, 0)
+        return guarded  # type: ignore[return-value]
 
-    def keys(self, *args: Any, **kwargs: Any) -> list[str]:
-        try:
-            return super().keys(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("keys", e, [])
-
-    def reinsert_keys(self, *args: Any, **kwargs: Any) -> int:
-        try:
-            return super().reinsert_keys(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("reinsert_keys", e, 0)
-
-    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return super().execute_command(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("execute_command", e, None)
-
-    async def attl(self, *args: Any, **kwargs: Any) -> int | None:
-        try:
-            return await super().attl(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("ttl", e, None)
-
-    async def apttl(self, *args: Any, **kwargs: Any) -> int | None:
-        try:
-            return await super().apttl(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pttl", e, None)
-
-    async def aexpire(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return await super().aexpire(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("expire", e, False)
-
-    async def apexpire(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return await super().apexpire(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pexpire", e, False)
-
-    async def aexpire_at(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return await super().aexpire_at(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("expire_at", e, False)
-
-    async def apexpire_at(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return await super().apexpire_at(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("pexpire_at", e, False)
-
-    async def apersist(self, *args: Any, **kwargs: Any) -> bool:
-        try:
-            return await super().apersist(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("persist", e, False)
-
-    async def adelete_pattern(self, *args: Any, **kwargs: Any) -> int:
-        try:
-            return await super().adelete_pattern(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("delete_pattern", e, 0)
-
-    async def akeys(self, *args: Any, **kwargs: Any) -> list[str]:
-        try:
-            return await super().akeys(*args, **kwargs)
-        except self._fail_open_errors as e:
-            return self._failed("keys", e, [])
-
-
-# The methods that fail open, sync and async (backend.py and FailOpen above); the tests call each
-# against a server that is down, and check that every a* twin of one of them is listed too.
-GUARDED = frozenset("""
-    get get_many get_or_set has_key add set set_many touch delete delete_many clear
-    incr decr incr_version decr_version
-    ttl pttl expire pexpire expire_at pexpire_at persist delete_pattern keys reinsert_keys execute_command
-    aget aget_many aget_or_set ahas_key aadd aset aset_many atouch adelete adelete_many aclear
-    aincr adecr aincr_version adecr_version
-    attl apttl aexpire apexpire aexpire_at apexpire_at apersist adelete_pattern akeys
-""".split())
+    return mark

@@ -11,7 +11,8 @@ from typing import Any, AsyncIterator, Iterator
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.dummy import DummyCache
 
-from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, herd_arguments
+from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT
+from redis_cache_go._extended import InlineAsync, herd_arguments
 
 
 class DummyLock:
@@ -87,8 +88,9 @@ class DummyAsyncLock:
         await self.release()
 
 
-class RedisDummyCache(DummyCache):
-    """Caches nothing; every extended method answers as for a missing key."""
+class RedisDummyCache(InlineAsync, DummyCache):
+    """Caches nothing; every extended method answers as for a missing key (the async ones as
+    their sync twins here: InlineAsync)."""
 
     def get_or_set(  # as RedisCache's (see herd_arguments)
         self,
@@ -120,12 +122,6 @@ class RedisDummyCache(DummyCache):
         self.make_and_validate_key(key, version=version)
         return 0
 
-    async def attl(self, key: Any, version: int | None = None) -> int:
-        return self.ttl(key, version)
-
-    async def apttl(self, key: Any, version: int | None = None) -> int:
-        return self.pttl(key, version)
-
     def expire(self, key: Any, timeout: float, version: int | None = None) -> bool:
         self.make_and_validate_key(key, version=version)
         return False
@@ -142,39 +138,13 @@ class RedisDummyCache(DummyCache):
     def persist(self, key: Any, version: int | None = None) -> bool:
         return self.expire(key, 0, version)
 
-    async def aexpire(self, key: Any, timeout: float, version: int | None = None) -> bool:
-        return self.expire(key, timeout, version)
-
-    async def apexpire(self, key: Any, timeout: int, version: int | None = None) -> bool:
-        return self.pexpire(key, timeout, version)
-
-    async def aexpire_at(self, key: Any, when: datetime | int | float, version: int | None = None) -> bool:
-        return self.expire_at(key, when, version)
-
-    async def apexpire_at(self, key: Any, when: datetime | int, version: int | None = None) -> bool:
-        return self.pexpire_at(key, when, version)
-
-    async def apersist(self, key: Any, version: int | None = None) -> bool:
-        return self.persist(key, version)
-
     def delete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
-        return 0
-
-    async def adelete_pattern(self, pattern: str, version: int | None = None, itersize: int | None = None) -> int:
         return 0
 
     def iter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> Iterator[str]:
         return iter(())
 
     def keys(self, search: str, version: int | None = None) -> list[str]:
-        return []
-
-    async def aiter_keys(self, search: str, itersize: int | None = None, version: int | None = None) -> AsyncIterator[str]:
-        nothing: tuple[str, ...] = ()
-        for key in nothing:
-            yield key
-
-    async def akeys(self, search: str, version: int | None = None) -> list[str]:
         return []
 
     def clear(self, version: int | None = None) -> None:
