@@ -146,8 +146,8 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
 	}
-	if op < 0 || int(op) >= len(ops) || ops[op] == nil {
-		return argError(out, fmt.Sprintf("unknown async operation %d", int(op)))
+	if opOf(int(op)) == nil {
+		return argError(out, fmt.Sprintf("unknown operation code %d", int(op)))
 	}
 	// The inputs are borrowed: copy them before returning.
 	buf := make([]byte, int(alen)+int(blen))
@@ -228,6 +228,6 @@ func runOp(e *entry, code int, x args) (c completion) {
 	if msg := e.disabledMessage(); msg != "" {
 		return completion{status: C.RCG_ERR_INTERNAL, data: []byte(msg)}
 	}
-	c.status = int32(ops[code](e, x, reply{c: &c}))
+	c.status = int32(opOf(code)(e, x, reply{c: &c}))
 	return c
 }

@@ -87,19 +87,19 @@ func rcgx_debug_repeat(h C.uintptr_t, out *C.rcg_out, op C.int, buf *C.uint8_t, 
 			return argError(out, "repeat get needs a frame of one key")
 		}
 		k := items[0]
-		call = func() C.int { return rcgx_get(h, out, ptr(k), C.size_t(len(k))) }
+		call = func() C.int { return rcgx_op(C.RCG_OP_GET, h, out, ptr(k), C.size_t(len(k)), nil, 0, 0, 0, 0, 0) }
 	case repeatSet:
 		if len(items) != 2 || items[0] == nil || items[1] == nil {
 			return argError(out, "repeat set needs a frame of key, value")
 		}
 		k, v := items[0], items[1]
 		call = func() C.int {
-			return rcgx_set(h, out, ptr(k), C.size_t(len(k)), ptr(v), C.size_t(len(v)), ttlMS, 0)
+			return rcgx_op(C.RCG_OP_SET, h, out, ptr(k), C.size_t(len(k)), ptr(v), C.size_t(len(v)), ttlMS, 0, 0, 0)
 		}
 	case repeatGetMany:
-		call = func() C.int { return rcgx_get_many(h, out, buf, n) }
+		call = func() C.int { return rcgx_op(C.RCG_OP_GET_MANY, h, out, buf, n, nil, 0, 0, 0, 0, 0) }
 	case repeatSetMany:
-		call = func() C.int { return rcgx_set_many(h, out, buf, n, ttlMS) }
+		call = func() C.int { return rcgx_op(C.RCG_OP_SET_MANY, h, out, buf, n, nil, 0, ttlMS, 0, 0, 0) }
 	case repeatNetConn, repeatSyscall:
 		if len(items) != 3 || items[0] == nil || items[1] == nil || items[2] == nil {
 			return argError(out, "repeat wire needs a frame of addr, request, reply length")

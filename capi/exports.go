@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"runtime"
 	"runtime/cgo"
+	"strconv"
 
 	"github.com/redis-cache-go/redis-cache-go/core/cache"
 	"github.com/redis-cache-go/redis-cache-go/core/client"
@@ -17,10 +18,12 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/version"
 )
 
-// The exports, each documented in redis_cache_go.h under its rcg_ name.
-// Those on a handle resolve it (use … done), unpack their C arguments into
-// args and run their operation (ops.go) on the caller's outputs; guard
-// turns a panic into RCG_ERR_INTERNAL.
+// The Go exports behind the entry points of entries.c (generated from the
+// header, which documents each under its rcg_ name). Every operation on a
+// handle arrives at rcgx_op with its RCG_OP_* code and its arguments as
+// args; rcgx_op resolves the handle (use … done) and runs the operation of
+// that code (ops.go) on the caller's outputs. guard turns a panic into
+// RCG_ERR_INTERNAL.
 
 // call runs f on handle h for a sync export.
 func call(h C.uintptr_t, out *C.rcg_out, f op, x args) C.int {
@@ -106,179 +109,13 @@ func rcgx_stats(out *C.rcg_out) (status C.int) {
 	return C.RCG_OK
 }
 
-// key is a borrowed key or other byte argument.
-func key(p *C.uint8_t, n C.size_t) args { return args{a: borrowed(p, n)} }
-
-//export rcgx_ping
-func rcgx_ping(h C.uintptr_t, out *C.rcg_out) (status C.int) {
+//export rcgx_op
+func rcgx_op(code C.int, h C.uintptr_t, out *C.rcg_out, a *C.uint8_t, alen C.size_t, b *C.uint8_t, blen C.size_t, n1, n2, n3, n4 C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	return call(h, out, ping, args{})
-}
-
-//export rcgx_get
-func rcgx_get(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, get, key(k, klen))
-}
-
-//export rcgx_set
-func rcgx_set(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, val *C.uint8_t, vlen C.size_t, ttlMS C.int64_t, flags C.int) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, set, args{a: borrowed(k, klen), b: borrowed(val, vlen), n1: int64(ttlMS), n2: int64(flags)})
-}
-
-//export rcgx_delete
-func rcgx_delete(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, del, key(k, klen))
-}
-
-//export rcgx_exists
-func rcgx_exists(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, exists, key(k, klen))
-}
-
-//export rcgx_expire
-func rcgx_expire(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, ttlMS C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, expire, args{a: borrowed(k, klen), n1: int64(ttlMS)})
-}
-
-//export rcgx_persist
-func rcgx_persist(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, persist, key(k, klen))
-}
-
-//export rcgx_ttl
-func rcgx_ttl(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, ttlOf, key(k, klen))
-}
-
-//export rcgx_incr
-func rcgx_incr(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, delta C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, incr, args{a: borrowed(k, klen), n1: int64(delta)})
-}
-
-//export rcgx_rename
-func rcgx_rename(h C.uintptr_t, out *C.rcg_out, src *C.uint8_t, slen C.size_t, dst *C.uint8_t, dlen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, rename, args{a: borrowed(src, slen), b: borrowed(dst, dlen)})
-}
-
-//export rcgx_get_many
-func rcgx_get_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, getMany, key(buf, n))
-}
-
-//export rcgx_set_many
-func rcgx_set_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t, ttlMS C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, setMany, args{a: borrowed(buf, n), n1: int64(ttlMS)})
-}
-
-//export rcgx_delete_many
-func rcgx_delete_many(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, deleteMany, key(buf, n))
-}
-
-//export rcgx_clear
-func rcgx_clear(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, clear, key(pattern, plen))
-}
-
-//export rcgx_command
-func rcgx_command(h C.uintptr_t, out *C.rcg_out, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, command, key(buf, n))
-}
-
-//export rcgx_server_command
-func rcgx_server_command(h C.uintptr_t, out *C.rcg_out, server C.int64_t, buf *C.uint8_t, n C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, serverCommand, args{a: borrowed(buf, n), n1: int64(server)})
-}
-
-//export rcgx_locate
-func rcgx_locate(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, locate, key(k, klen))
-}
-
-//export rcgx_lock_acquire
-func rcgx_lock_acquire(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, ttlMS, sleepMS, waitMS C.int64_t, flags C.int) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, lockAcquire, args{a: borrowed(k, klen), n1: int64(ttlMS), n2: int64(sleepMS), n3: int64(waitMS), n4: int64(flags)})
-}
-
-//export rcgx_lock_release
-func rcgx_lock_release(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, tok *C.uint8_t, tlen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, lockRelease, args{a: borrowed(k, klen), b: borrowed(tok, tlen)})
-}
-
-//export rcgx_lock_extend
-func rcgx_lock_extend(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, tok *C.uint8_t, tlen C.size_t, ttlMS C.int64_t, replace C.int) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, lockExtend, args{a: borrowed(k, klen), b: borrowed(tok, tlen), n1: int64(ttlMS), n2: int64(replace)})
-}
-
-//export rcgx_lock_held
-func rcgx_lock_held(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, lockHeld, key(k, klen))
-}
-
-//export rcgx_scan
-func rcgx_scan(h C.uintptr_t, out *C.rcg_out, server C.int64_t, cursor C.int64_t, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, scan, args{a: borrowed(pattern, plen), n1: int64(server), n2: int64(cursor), n3: int64(count)})
-}
-
-//export rcgx_delete_pattern
-func rcgx_delete_pattern(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, deletePattern, args{a: borrowed(pattern, plen), n1: int64(count)})
-}
-
-//export rcgx_reinsert
-func rcgx_reinsert(h C.uintptr_t, out *C.rcg_out, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, reinsert, args{a: borrowed(pattern, plen), n1: int64(count)})
-}
-
-//export rcgx_walk_step
-func rcgx_walk_step(h C.uintptr_t, out *C.rcg_out, op C.int, server C.int64_t, cursor C.int64_t, pattern *C.uint8_t, plen C.size_t, count C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, walkStep, args{a: borrowed(pattern, plen), n1: int64(op), n2: int64(server), n3: int64(cursor), n4: int64(count)})
-}
-
-//export rcgx_cache_stats
-func rcgx_cache_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, cacheStats, args{})
-}
-
-//export rcgx_near_stats
-func rcgx_near_stats(h C.uintptr_t, out *C.rcg_out) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, nearStats, args{})
-}
-
-//export rcgx_herd_ask
-func rcgx_herd_ask(h C.uintptr_t, out *C.rcg_out, k *C.uint8_t, klen C.size_t, lockMS C.int64_t) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, herdAsk, args{a: borrowed(k, klen), n1: int64(lockMS)})
-}
-
-//export rcgx_herd_waiting
-func rcgx_herd_waiting(h C.uintptr_t, out *C.rcg_out) (status C.int) {
-	defer guard(h, out, &status)
-	return call(h, out, herdWaiting, args{})
+	f := opOf(int(code))
+	if f == nil {
+		reset(out)
+		return argError(out, "unknown operation code "+strconv.Itoa(int(code)))
+	}
+	return call(h, out, f, args{a: borrowed(a, alen), b: borrowed(b, blen), n1: int64(n1), n2: int64(n2), n3: int64(n3), n4: int64(n4)})
 }

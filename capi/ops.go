@@ -38,16 +38,28 @@ type args struct {
 // op is one operation; it returns the call's status.
 type op func(e *entry, x args, r reply) C.int
 
-// ops are the operations rcg_async_submit runs, by RCG_ASYNC_* code; the
-// sync export of the same name runs the same function.
+// ops are the operations by RCG_OP_* code: the sync entry point rcg_<name>
+// (through rcgx_op) and rcg_async_submit run the same function.
 var ops = [...]op{
-	C.RCG_ASYNC_GET: get, C.RCG_ASYNC_SET: set, C.RCG_ASYNC_DELETE: del, C.RCG_ASYNC_EXISTS: exists,
-	C.RCG_ASYNC_EXPIRE: expire, C.RCG_ASYNC_PERSIST: persist, C.RCG_ASYNC_INCR: incr,
-	C.RCG_ASYNC_RENAME: rename, C.RCG_ASYNC_GET_MANY: getMany, C.RCG_ASYNC_SET_MANY: setMany,
-	C.RCG_ASYNC_DELETE_MANY: deleteMany, C.RCG_ASYNC_CLEAR: clear, C.RCG_ASYNC_TTL: ttlOf,
-	C.RCG_ASYNC_DELETE_PATTERN: deletePattern, C.RCG_ASYNC_SCAN: scan,
-	C.RCG_ASYNC_LOCK_ACQUIRE: lockAcquire, C.RCG_ASYNC_LOCK_RELEASE: lockRelease,
-	C.RCG_ASYNC_LOCK_EXTEND: lockExtend, C.RCG_ASYNC_LOCK_HELD: lockHeld,
+	C.RCG_OP_GET: get, C.RCG_OP_SET: set, C.RCG_OP_DELETE: del, C.RCG_OP_EXISTS: exists,
+	C.RCG_OP_EXPIRE: expire, C.RCG_OP_PERSIST: persist, C.RCG_OP_INCR: incr,
+	C.RCG_OP_RENAME: rename, C.RCG_OP_GET_MANY: getMany, C.RCG_OP_SET_MANY: setMany,
+	C.RCG_OP_DELETE_MANY: deleteMany, C.RCG_OP_CLEAR: clear, C.RCG_OP_TTL: ttlOf,
+	C.RCG_OP_DELETE_PATTERN: deletePattern, C.RCG_OP_SCAN: scan,
+	C.RCG_OP_LOCK_ACQUIRE: lockAcquire, C.RCG_OP_LOCK_RELEASE: lockRelease,
+	C.RCG_OP_LOCK_EXTEND: lockExtend, C.RCG_OP_LOCK_HELD: lockHeld,
+	C.RCG_OP_PING: ping, C.RCG_OP_COMMAND: command, C.RCG_OP_SERVER_COMMAND: serverCommand,
+	C.RCG_OP_LOCATE: locate, C.RCG_OP_HERD_ASK: herdAsk, C.RCG_OP_HERD_WAITING: herdWaiting,
+	C.RCG_OP_REINSERT: reinsert, C.RCG_OP_WALK_STEP: walkStep,
+	C.RCG_OP_CACHE_STATS: cacheStats, C.RCG_OP_NEAR_STATS: nearStats,
+}
+
+// opOf is the operation of code (nil when there is none).
+func opOf(code int) op {
+	if code <= 0 || code >= len(ops) {
+		return nil
+	}
+	return ops[code]
 }
 
 // str views b as a string without copying (b must not change meanwhile).

@@ -30,6 +30,9 @@
  *   rcg_close gets RCG_ERR_CLOSED without having done anything.
  * - In a child made by fork() after the library was loaded, every call except
  *   rcg_free returns RCG_ERR_FORKED at once without entering Go.
+ * - Every operation on a handle has an operation code, RCG_OP_<NAME> for
+ *   rcg_<name> (listed with the asynchronous calls below): rcg_async_submit
+ *   runs it by that code, with the same outcome as the sync export.
  * - Test and benchmark exports (rcg_debug_*) are not part of this library: they
  *   exist only in a build with the Go tag rcgdebug, declared in
  *   redis_cache_go_debug.h.
@@ -326,9 +329,9 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  * of a closed queue are dropped. A completion is queued for every submitted
  * operation, within the configured timeouts; a caller that no longer wants
  * it simply ignores its ticket (connections go back to the pool as usual).
- * Arguments per op (a, b: bytes; n1 … n4: integers, 0 when unused): the
- * sync export's parameters after out, in their order, bytes to a then b,
- * integers to n1, n2, n3 then n4:
+ * op is any RCG_OP_* code. Arguments per op (a, b: bytes; n1 … n4:
+ * integers, 0 when unused): the sync export's parameters after out, in their
+ * order, bytes to a then b, integers to n1, n2, n3 then n4; for example:
  *   GET a=key | SET a=key b=value n1=ttl_ms n2=flags (RCG_SET_NX) |
  *   DELETE, EXISTS, PERSIST, TTL a=key | EXPIRE a=key n1=ttl_ms |
  *   INCR a=key n1=delta | RENAME a=src b=dst | GET_MANY, DELETE_MANY a=frame
@@ -343,25 +346,37 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  *   sends non-blocking attempts and waits between them itself.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
-#define RCG_ASYNC_GET 1
-#define RCG_ASYNC_SET 2
-#define RCG_ASYNC_DELETE 3
-#define RCG_ASYNC_EXISTS 4
-#define RCG_ASYNC_EXPIRE 5
-#define RCG_ASYNC_PERSIST 6
-#define RCG_ASYNC_INCR 7
-#define RCG_ASYNC_RENAME 8
-#define RCG_ASYNC_GET_MANY 9
-#define RCG_ASYNC_SET_MANY 10
-#define RCG_ASYNC_DELETE_MANY 11
-#define RCG_ASYNC_CLEAR 12
-#define RCG_ASYNC_TTL 13
-#define RCG_ASYNC_DELETE_PATTERN 14
-#define RCG_ASYNC_SCAN 15
-#define RCG_ASYNC_LOCK_ACQUIRE 16
-#define RCG_ASYNC_LOCK_RELEASE 17
-#define RCG_ASYNC_LOCK_EXTEND 18
-#define RCG_ASYNC_LOCK_HELD 19
+/* The operation codes (rcg_async_submit's op): one per export on a handle
+ * that runs as an operation; RCG_OP_<NAME> is rcg_<name>'s. */
+#define RCG_OP_GET 1
+#define RCG_OP_SET 2
+#define RCG_OP_DELETE 3
+#define RCG_OP_EXISTS 4
+#define RCG_OP_EXPIRE 5
+#define RCG_OP_PERSIST 6
+#define RCG_OP_INCR 7
+#define RCG_OP_RENAME 8
+#define RCG_OP_GET_MANY 9
+#define RCG_OP_SET_MANY 10
+#define RCG_OP_DELETE_MANY 11
+#define RCG_OP_CLEAR 12
+#define RCG_OP_TTL 13
+#define RCG_OP_DELETE_PATTERN 14
+#define RCG_OP_SCAN 15
+#define RCG_OP_LOCK_ACQUIRE 16
+#define RCG_OP_LOCK_RELEASE 17
+#define RCG_OP_LOCK_EXTEND 18
+#define RCG_OP_LOCK_HELD 19
+#define RCG_OP_PING 20
+#define RCG_OP_COMMAND 21
+#define RCG_OP_SERVER_COMMAND 22
+#define RCG_OP_LOCATE 23
+#define RCG_OP_HERD_ASK 24
+#define RCG_OP_HERD_WAITING 25
+#define RCG_OP_REINSERT 26
+#define RCG_OP_WALK_STEP 27
+#define RCG_OP_CACHE_STATS 28
+#define RCG_OP_NEAR_STATS 29
 int rcg_async_open(int fd, rcg_out *out);
 int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,

@@ -33,7 +33,7 @@ from redis_cache_go import exceptions as exc
 from redis_cache_go._native import _ERRORS, OK, _scratch, _take
 from redis_cache_go._native_ext import _to_i64
 
-# Operation codes: RCG_ASYNC_<name> in the header (tests/python/test_abi_table.py holds them against it).
+# Operation codes: RCG_OP_<name> in the header (tests/python/test_abi_table.py holds them against it).
 GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DELETE_MANY, CLEAR, TTL = range(1, 14)
 DELETE_PATTERN = 14
 SCAN = 15

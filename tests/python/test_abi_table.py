@@ -206,14 +206,17 @@ def test_every_production_header_function_is_in_the_table(header):
 
 
 def test_the_async_operation_codes_match_the_header():
-    """_native_async's operation codes are the header's RCG_ASYNC_* codes, name for name (the
-    header is the contract: capi/ops.go indexes its operation table by the same constants)."""
+    """_native_async's operation codes are the header's RCG_OP_* codes, name for name (the
+    header is the contract: capi/ops.go indexes its operation table by the same constants);
+    every code names an operation export of the header."""
     from redis_cache_go import _native_async
 
     codes = {m.group(1): int(m.group(2))
-             for m in re.finditer(r"^#define RCG_ASYNC_(\w+) (\d+)\b", HEADER.read_text(), re.M)}
-    assert len(codes) >= 13 and len(set(codes.values())) == len(codes)
-    assert {name: getattr(_native_async, name, None) for name in codes} == codes
+             for m in re.finditer(r"^#define RCG_OP_(\w+) (\d+)\b", HEADER.read_text(), re.M)}
+    assert len(codes) >= 29 and len(set(codes.values())) == len(codes)
+    assert sorted(f"rcg_{name.lower()}" for name in codes if f"rcg_{name.lower()}" not in parse_header(HEADER)) == []
+    used = {name: getattr(_native_async, name) for name in codes if hasattr(_native_async, name)}
+    assert len(used) >= 19 and used == {name: codes[name] for name in used}
     # and the rcg_async_submit arguments the header documents: a, b and n1 … n4
     assert [n for _, n in parse_header(HEADER)["rcg_async_submit"].params[-4:]] == ["n1", "n2", "n3", "n4"]
 

@@ -195,7 +195,7 @@ int main(int argc, char **argv) {
         double dt = now() - t0;
         /* refused at once: the status says so; the clock only catches a hang, 10 s for a loaded machine */
         if (cst != RCG_ERR_FORKED || dt > 10.0 || out.len == 0) _exit(3);
-        cst = rcg_async_submit(1, h, &out, RCG_ASYNC_GET, 1, S("abi:k"), 5, NULL, 0, 0, 0, 0, 0);
+        cst = rcg_async_submit(1, h, &out, RCG_OP_GET, 1, S("abi:k"), 5, NULL, 0, 0, 0, 0, 0);
         if (cst != RCG_ERR_FORKED) _exit(4);
         _exit(0);
     }
@@ -338,7 +338,7 @@ int main(int argc, char **argv) {
     st = rcg_async_open(efd, &out);
     CHECK(st == RCG_OK && out.num != 0, "async open status %d", st);
     uintptr_t q = (uintptr_t)out.num;
-    st = rcg_async_submit(q, h, &out, RCG_ASYNC_SET, 7, S("abi:a"), 5, S("av"), 2, 60000, 0, 0, 0);
+    st = rcg_async_submit(q, h, &out, RCG_OP_SET, 7, S("abi:a"), 5, S("av"), 2, 60000, 0, 0, 0);
     CHECK(st == RCG_OK, "async submit set status %d", st);
     st = rcg_async_submit(q, h, &out, 99, 8, S("abi:a"), 5, NULL, 0, 0, 0, 0, 0);
     CHECK(st == RCG_ERR_ARGUMENT, "async unknown op status %d", st);
@@ -361,7 +361,7 @@ int main(int argc, char **argv) {
                 got_set = 1;
                 seen++;
                 reset_out();
-                st = rcg_async_submit(q, h, &out, RCG_ASYNC_GET, 9, S("abi:a"), 5, NULL, 0, 0, 0, 0, 0);
+                st = rcg_async_submit(q, h, &out, RCG_OP_GET, 9, S("abi:a"), 5, NULL, 0, 0, 0, 0, 0);
                 CHECK(st == RCG_OK, "async submit get status %d", st);
                 break; /* out was reused; the next drain brings the get */
             }
@@ -374,7 +374,7 @@ int main(int argc, char **argv) {
     reset_out();
     st = rcg_async_close(q, &out);
     CHECK(st == RCG_OK, "async close status %d", st);
-    st = rcg_async_submit(q, h, &out, RCG_ASYNC_GET, 10, S("abi:a"), 5, NULL, 0, 0, 0, 0, 0);
+    st = rcg_async_submit(q, h, &out, RCG_OP_GET, 10, S("abi:a"), 5, NULL, 0, 0, 0, 0, 0);
     CHECK(st == RCG_ERR_CLOSED, "async submit after close status %d", st);
     close(efd);
     reset_out();
