@@ -48,12 +48,21 @@ class CommandsMixin:
     """execute_command() and the data-structure commands for a backend with ``_client``."""
 
     _client: Any
+    _aclient: Any  # the native async client (_native_async.AsyncClient)
 
     @fails_open(None)
     def execute_command(self, name: str, key: Any, *args: Any) -> Any:
         """Run the Redis command ``name key *args``, routed by the raw ``key`` (no prefix)."""
         k = _arg(key)
         reply, _ = self._client.command(k, [_arg(name), k, *map(_arg, args)])
+        return reply
+
+    @fails_open(None)
+    async def aexecute_command(self, name: str, key: Any, *args: Any) -> Any:
+        """execute_command, natively async (one command on the key's server, or on every server
+        for a copy-mode write)."""
+        k = _arg(key)
+        reply, _ = await self._aclient.command(k, [_arg(name), k, *map(_arg, args)])
         return reply
 
     def server_index(self, key: Any) -> int:

@@ -91,6 +91,11 @@ class FallbackClient:
             raise exc.ForkedProcessError(
                 f"{describe}: FORK_FALLBACK does not serve a cache with COMPRESSOR {compressor!r} "
                 "(compression runs in the native library); make the first cache call after the fork instead")
+        topology = doc.get("topology")
+        if topology:  # redis-py would need the deployment's own client; the host names nothing here
+            raise exc.ForkedProcessError(
+                f"{describe}: FORK_FALLBACK serves one server or a primary/replica LOCATION, not a Redis "
+                f"{topology.get('kind', '').capitalize()} deployment; make the first cache call after the fork instead")
         servers = doc.get("servers")
         if not servers:
             return cls(doc, describe)

@@ -38,6 +38,7 @@ GET, SET, DELETE, EXISTS, EXPIRE, PERSIST, INCR, RENAME, GET_MANY, SET_MANY, DEL
 DELETE_PATTERN = 14
 SCAN = 15
 LOCK_ACQUIRE, LOCK_RELEASE, LOCK_EXTEND, LOCK_HELD = range(16, 20)
+COMMAND = 21
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
@@ -356,6 +357,13 @@ class AsyncClient:
     async def clear(self, pattern: bytes) -> int:
         """Delete keys matching a glob pattern (b"" = FLUSHDB, returns -1)."""
         return await self._num("clear", CLEAR, pattern, pattern)
+
+    async def command(self, key: bytes, args: Sequence[bytes]) -> tuple[Any, bool]:
+        """A raw Redis command routed by key: (reply, per_server), as the sync client's."""
+        r = await self._run("command", (key, args), COMMAND, _native.encode_frame([key, *args]))
+        if isinstance(r, _Sync):
+            return r.value  # type: ignore[no-any-return]
+        return _native.decode_reply(r[2]), bool(r[1])
 
     async def delete_pattern(self, pattern: bytes, count: int) -> int:
         """Delete the keys matching a non-empty glob pattern (SCAN + UNLINK batches of count)."""

@@ -64,7 +64,7 @@ IDS: dict[str, tuple[str, str]] = {
                             "empties the other."),
     "redis_cache_go.W003": ("FORK_FALLBACK cannot serve this layout",
                             "The fallback serves one server or a primary/replica LOCATION; for a sharded or copy "
-                            "layout make the first cache call after the fork instead."),
+                            "layout, a Sentinel or a Cluster, make the first cache call after the fork instead."),
     "redis_cache_go.W004": ("setting accepted but ignored", "Remove the setting; the message says why it has no effect."),
     "redis_cache_go.W005": ("server unreachable (deploy check)",
                             "Start the server or fix LOCATION / credentials; `manage.py redis_cache ping` sends each "

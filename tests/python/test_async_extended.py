@@ -632,6 +632,7 @@ def test_in_a_forked_child_they_fail_fast(make_cache):
     assert run(cache.attl("k")) == 300  # the parent keeps working
 
 
+@one_server
 def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_refuse_as_the_sync_calls(make_cache):
     """The fallback serves no key walk and no lock: the async twins raise what the sync calls
     raise there, ForkedProcessError naming the call (each pair on caches of its own, both making
@@ -663,6 +664,7 @@ def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_refuse_as_the_sy
     assert (outcome.error, outcome.message) == ("RuntimeError", "all refused"), outcome.message
 
 
+@one_server
 def test_in_a_forked_child_with_fork_fallback_the_unserved_ones_keep_refusing(make_cache):
     cache = make_cache(options={"DB": 0, "FORK_FALLBACK": True})
     run(cache.aset("k", 1))
@@ -688,6 +690,7 @@ def _unserved_by_the_fallback(cache):
         (lambda: list(cache.iter_keys("k*")), lambda: alist(cache.aiter_keys("k*"))),
         (lambda: cache.lock("L").acquire(blocking=False), lambda: cache.alock("L").acquire(blocking=False)),
         (lambda: cache.lock("L").locked(), lambda: cache.alock("L").locked()),
+        (lambda: cache.execute_command("GET", "k"), lambda: cache.aexecute_command("GET", "k")),
     ]
 
 
@@ -799,10 +802,42 @@ def _on_three_servers(cache, backend, three):
     assert sum(s.command("DBSIZE") for s in three) == (3 if backend == "RedisCopyCache" else 1)  # "p" is left
 
 
+# --------------------------------------------------------------------------- aexecute_command
+
+
+@pytest.mark.parametrize("backend", ["ShardedRedisCache", "RedisCopyCache"])
+def test_aexecute_command_routes_as_execute_command(three, backend):
+    cls = getattr(redis_cache_go, backend)
+    cache = cls([s.location for s in three], {"OPTIONS": {"DB": 0}, "KEY_PREFIX": "p"})
+    try:
+        written = run(cache.aexecute_command("HSET", "user:1", "name", "ann"))
+        assert run(cache.aexecute_command("HGET", "user:1", "name")) == b"ann"
+        assert run(cache.aexecute_command("GET", "nothing")) is None
+        holder = cache.server_index("user:1")
+        if backend == "RedisCopyCache":  # a write runs on every server: one reply each
+            assert written == [1, 1, 1]
+            assert [s.command("HGET", "user:1", "name") for s in three] == [b"ann"] * 3
+        else:
+            assert written == 1
+            assert [s.command("EXISTS", "user:1") for s in three] == [int(i == holder) for i in range(3)]
+        with pytest.raises(redis_cache_go.exceptions.ServerError, match="WRONGTYPE"):
+            run(cache.aexecute_command("LPUSH", "user:1", "x"))
+    finally:
+        cache.disconnect()
+
+
+def test_many_aexecute_command_in_flight_at_once(make_cache, proxy):
+    cache = make_cache(location=proxy.location, options=PATIENT)
+    results, peak = in_flight_at_once(proxy, N, lambda: [cache.aexecute_command("SET", f"raw{i}", i) for i in range(N)])
+    assert results == [b"OK"] * N and peak == N
+    assert [cache.execute_command("GET", f"raw{i}") for i in range(N)] == [str(i).encode() for i in range(N)]
+
+
 # --------------------------------------------------------------------------- the twins, RedisDummyCache
 
 TWINS = ["ttl", "pttl", "expire", "pexpire", "expire_at", "pexpire_at", "persist", "delete_pattern", "iter_keys",
          "keys", "lock"]
+NATIVE_ONLY_TWINS = ["execute_command"]  # RedisDummyCache has no raw commands
 
 
 @pytest.mark.parametrize("backend", ["RedisCache", "ShardedRedisCache", "RedisCopyCache", "RedisDummyCache"])
@@ -810,7 +845,7 @@ def test_every_extended_method_has_an_async_twin_with_its_signature(backend):
     import inspect
 
     cls = getattr(redis_cache_go, backend)
-    for name in TWINS:
+    for name in TWINS + (NATIVE_ONLY_TWINS if backend != "RedisDummyCache" else []):
         sync, twin = getattr(cls, name), getattr(cls, "a" + name)
         assert inspect.signature(twin).parameters.keys() == inspect.signature(sync).parameters.keys(), name
         defaults = [p.default for p in inspect.signature(twin).parameters.values()]

@@ -121,6 +121,18 @@ def test_fork_fallback_without_redis_py(monkeypatch: pytest.MonkeyPatch) -> None
     assert ids(found) == ["redis_cache_go.E012"]
 
 
+@pytest.mark.parametrize("location, options", [
+    ("redis://mymaster/0", {"SENTINELS": ["127.0.0.1:26379"], "SENTINEL_SERVICE": "mymaster"}),
+    ("redis+cluster://127.0.0.1:7000", {}),
+], ids=["sentinel", "cluster"])
+def test_fork_fallback_with_a_sentinel_or_cluster_is_a_warning(location: str, options: dict[str, Any]) -> None:
+    """The fallback would connect to the LOCATION's host name (a Sentinel service name): it
+    refuses those deployments in a forked child, and the check says so beforehand."""
+    found = run({"ff": {"BACKEND": B, "LOCATION": location, "OPTIONS": {"FORK_FALLBACK": True, **options}}})
+    assert ids(found) == ["redis_cache_go.W003"]
+    assert "FORK_FALLBACK" in found[0].msg and "deployment" in found[0].msg
+
+
 def test_fork_fallback_primary_replica_is_fine() -> None:
     found = run({"ff": {"BACKEND": B, "LOCATION": ["127.0.0.1:6379", "127.0.0.1:6380"], "OPTIONS": {"FORK_FALLBACK": True}}})
     assert found == []

@@ -103,6 +103,7 @@ _ASYNC_CALLS = {
     "apersist": (lambda c: c.apersist("k"), False),
     "adelete_pattern": (lambda c: c.adelete_pattern("*"), 0),
     "akeys": (lambda c: c.akeys("*"), []),
+    "aexecute_command": (lambda c: c.aexecute_command("GET", "raw"), None),
 }
 
 
