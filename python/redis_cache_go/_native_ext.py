@@ -1,4 +1,4 @@
-"""ctypes calls for herd get_or_set, locks and key walks (capi/herd.go, capi/extended.go).
+"""ctypes calls for herd get_or_set, locks and key walks (capi/herd.go, capi/ops.go).
 
 ``Client`` here is ``_native.Client`` plus these calls; the backend uses it. The exports'
 signatures are in ``_native._SIGNATURES`` with all the others; the library is loaded on first use.
