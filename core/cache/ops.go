@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 )
@@ -102,11 +103,7 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, each func(i int, v [
 		if err != nil {
 			return err
 		}
-		for i, v := range vals {
-			if v != nil {
-				each(i, v)
-			}
-		}
+		client.EachFound(vals, each)
 		return nil
 	}
 	decode := c.values.decode

@@ -329,12 +329,18 @@ func (c *Client) GetManyEach(ctx context.Context, keys []string, each func(i int
 	if err != nil {
 		return err
 	}
+	EachFound(vals, each)
+	return nil
+}
+
+// EachFound calls each(i, v) for every value of vals that is not nil (a
+// missing key), in order.
+func EachFound(vals [][]byte, each func(i int, v []byte)) {
 	for i, v := range vals {
 		if v != nil {
 			each(i, v)
 		}
 	}
-	return nil
 }
 
 // SetMany stores every keys[i] = values[i] in one pipeline (one round trip),

@@ -203,11 +203,7 @@ func (c *Cache) GetManyEach(ctx context.Context, keys []string, each func(i int,
 	if err != nil {
 		return err
 	}
-	for i, v := range vals {
-		if v != nil {
-			each(i, v)
-		}
-	}
+	client.EachFound(vals, each)
 	return nil
 }
 

@@ -228,8 +228,7 @@ class ExtendedMixin:
         """A lock on the Redis key ``key`` as given (no prefix or version, as django-redis-cache's
         ``lock``; pass ``cache.make_key(k)`` to lock in the cache's key space), on that key's server.
         ``timeout`` is the lock's TTL in seconds (None: no expiry, as in redis-py)."""
-        name = key.encode() if isinstance(key, str) else bytes(key)
-        return Lock(self._client, name, timeout, sleep, blocking, blocking_timeout)
+        return Lock(self._client, _raw_key(key), timeout, sleep, blocking, blocking_timeout)
 
     def alock(
         self,
@@ -240,8 +239,7 @@ class ExtendedMixin:
         blocking_timeout: float | None = None,
     ) -> AsyncLock:
         """lock's async twin: ``async with cache.alock(key):``, its methods awaitable (lock.py)."""
-        name = key.encode() if isinstance(key, str) else bytes(key)
-        return AsyncLock(self._aclient, name, timeout, sleep, blocking, blocking_timeout)
+        return AsyncLock(self._aclient, _raw_key(key), timeout, sleep, blocking, blocking_timeout)
 
     # -- TTLs ---------------------------------------------------------------------
     @fails_open(None)
@@ -495,6 +493,11 @@ class InlineAsync:
     adelete_pattern = _inline(ExtendedMixin.adelete_pattern)
     aiter_keys = _inline(ExtendedMixin.aiter_keys)
     akeys = _inline(ExtendedMixin.akeys)
+
+def _raw_key(key: str | bytes) -> bytes:
+    """A Redis key as given (lock names are raw keys: no prefix, no version)."""
+    return key.encode() if isinstance(key, str) else bytes(key)
+
 
 def _remaining(found: bool, ms: int) -> int | None:
     """pttl's answer from the client's (found, ms or -1): 0 when missing, None without expiry."""
