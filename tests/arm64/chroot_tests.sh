@@ -24,6 +24,10 @@ set -euo pipefail
 usage="usage: chroot_tests.sh install WHEEL | pytest ARGS... | binfmt"
 command=${1:?$usage}
 shift
+if [ "$(id -u)" != 0 ]; then
+	echo "error: the arm64 root needs root privileges (binfmt_misc, debootstrap, unshare, chroot): run it as root, e.g. sudo make test-arm64" >&2
+	exit 1
+fi
 ROOT=${ARM64_ROOT:-build/arm64/root}
 SUITE=${ARM64_SUITE:-bookworm}
 INCLUDE=python3,python3-venv,redis-server,redis-tools
@@ -56,6 +60,21 @@ grep -qs '^flags:.*F' /proc/sys/fs/binfmt_misc/qemu-aarch64 || {
 	echo "error: qemu-aarch64 is registered without the F flag (qemu-user-static's registration has it);" >&2
 	echo "       aarch64 programs could not start inside the chroot" >&2
 	exit 1
+}
+
+# run_in_root CMD...: CMD in the root with a clean environment, and /proc and /dev/shm mounted in
+# a private mount namespace (gone when CMD ends).
+run_in_root() {
+	local env=(PATH=/opt/rcg-venv/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8
+		PIP_CERT=/etc/rcg-host-ca.crt SSL_CERT_FILE=/etc/rcg-host-ca.crt PIP_DISABLE_PIP_VERSION_CHECK=1
+		PYTHONDONTWRITEBYTECODE=1)
+	local v
+	for v in http_proxy https_proxy no_proxy HTTP_PROXY HTTPS_PROXY NO_PROXY PIP_INDEX_URL PIP_EXTRA_INDEX_URL PIP_DEFAULT_TIMEOUT RCG_TEST_DEPLOYMENT; do
+		[ -z "${!v:-}" ] || env+=("$v=${!v}")
+	done
+	unshare --mount --propagation private -- /bin/sh -c \
+		'mount -t proc proc "$0/proc" && mount -t tmpfs tmpfs "$0/dev/shm" && exec chroot "$0" "$@"' \
+		"$ROOT" /usr/bin/env -i "${env[@]}" "$@"
 }
 
 recipe="suite=$SUITE include=$INCLUDE"
