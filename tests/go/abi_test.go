@@ -78,7 +78,13 @@ func TestCABI(t *testing.T) {
 	args = append(args, "-I", filepath.Join(root, "capi"),
 		"-o", bin, filepath.Join(root, "tests", "go", "abi", "abi_check.c"),
 		"-L", dir, "-lredis_cache_go", "-Wl,-rpath,"+dir)
-	cc := exec.Command("gcc", args...)
+	// $CC, as cgo reads it: a cross build (GOARCH=arm64 CC=aarch64-linux-gnu-gcc, `make
+	// test-arm64`) compiles abi_check.c for the library's architecture.
+	compiler := os.Getenv("CC")
+	if compiler == "" {
+		compiler = "gcc"
+	}
+	cc := exec.Command(compiler, args...)
 	if out, err := cc.CombinedOutput(); err != nil {
 		t.Fatalf("compile abi_check.c: %v\n%s", err, out)
 	}
