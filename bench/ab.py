@@ -38,6 +38,7 @@ import gc
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,6 +57,12 @@ LIBNAME = "libredis_cache_go.so"
 # Filled from bench.py in the worker and the orchestrator alike (see _ab_workloads).
 SHARD_WORKLOADS = ("shard3_get_many_100", "shard3_set_many_100")
 CONTROL = "floor_get_hit"
+# glibc's malloc adjusts its mmap threshold as a process frees mmap'd chunks; depending on the
+# process's allocation history, a 256 KiB value then either comes from the heap or from a fresh
+# mmap per call (64+ page faults, ~2x the CPU of the call), and which state a worker ends up in
+# flips with small differences in what ran before (seen: the same workload 2.3x slower in A or in
+# B depending only on the run's workload list). Fixed thresholds take that out of the comparison.
+FIXED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "4194304", "MALLOC_TRIM_THRESHOLD_": "67108864"}
 
 
 def _ab_workloads(bench: Any) -> list[dict[str, Any]]:
@@ -87,6 +94,7 @@ def _ab_workloads(bench: Any) -> list[dict[str, Any]]:
 def _measure(op: Callable[[int], Any], budget_s: float, batch: int) -> dict[str, float]:
     n, i = 0, 0
     gc.collect()
+    flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start, cpu0, pcpu0 = time.perf_counter(), time.thread_time(), time.process_time()
     end = start + budget_s
     while True:
@@ -98,7 +106,8 @@ def _measure(op: Callable[[int], Any], budget_s: float, batch: int) -> dict[str,
         if now >= end:
             return {"n": n, "wall_us": (now - start) / n * 1e6,
                     "cpu_us": (time.thread_time() - cpu0) / n * 1e6,
-                    "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6}
+                    "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
+                    "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
 
 
 def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: int,
@@ -125,6 +134,7 @@ def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: i
     for th in threads:
         th.start()
     gc.collect()
+    flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     pcpu0 = time.process_time()
     start = time.perf_counter()
     stop[0] = start + budget_s
@@ -136,7 +146,8 @@ def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: i
         raise errors[0]
     n = sum(counts)
     return {"n": n, "wall_us": wall / n * 1e6, "cpu_us": float("nan"),
-            "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6}
+            "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
+            "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
 
 
 def worker_main(a: argparse.Namespace) -> int:
@@ -297,6 +308,7 @@ class Worker:
         env = dict(os.environ)
         env.pop("PYTHONPATH", None)  # the worker puts its side's python/ first itself
         env["RCG_LIBRARY"] = lib
+        env.update(a.malloc_env)
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", "--side", side,
                "--tree-python", os.path.join(tree, "python"), "--port", str(port),
                "--shard-ports", shard_ports, "--workloads", ",".join(workloads)]
@@ -366,6 +378,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cpu", type=int, help="CPU for the pinned rows (default 1, or the last allowed)")
     p.add_argument("--no-pin", action="store_true", help="pin nothing")
     p.add_argument("--threshold", type=float, default=5.0, help="flag B slower than A by more than this %% of CPU per call")
+    p.add_argument("--malloc", choices=("fixed", "default"), default="fixed",
+                   help="fixed (default): both workers run with glibc's mmap and trim thresholds fixed "
+                        f"({' '.join(f'{k}={v}' for k, v in FIXED_MALLOC.items())}), so a 256 KiB value "
+                        "never lands in fresh pages per call; default: glibc's dynamic thresholds")
     p.add_argument("--go", default=os.environ.get("GO", "go"))
     p.add_argument("--json", default=os.path.join(REPO, "build", "ab", "ab-results.json"))
     # worker mode (internal)
@@ -397,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = [r for r in rows if r["name"] in want]
     if a.skip:
         rows = [r for r in rows if r["name"] not in {w.strip() for w in a.skip.split(",")}]
+    a.malloc_env = {k: os.environ.get(k, v) for k, v in FIXED_MALLOC.items()} if a.malloc == "fixed" else {}
     allowed = os.sched_getaffinity(0)
     if a.no_pin:
         a.cpu = None
@@ -424,7 +441,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"A = {sha_a[:12]} ({os.path.relpath(tree_a, REPO)}), B = {label_b}; redis-server {srv.location}"
           + (f", 3 shard servers {shard_ports}" if shards else ""))
     print(f"{a.rounds} rounds x {a.round_ms:g} ms per side per workload (warm-up {a.warmup_ms:g} ms per process); "
-          + (f"pinned rows: workers and redis-server on CPU {a.cpu}" if a.cpu is not None else "nothing pinned"), flush=True)
+          + (f"pinned rows: workers and redis-server on CPU {a.cpu}" if a.cpu is not None else "nothing pinned"))
+    print("malloc: " + (" ".join(f"{k}={v}" for k, v in a.malloc_env.items()) or "glibc defaults (dynamic thresholds)"),
+          flush=True)
     try:
         for rnd in range(a.rounds):
             workers: dict[str, Worker] = {}
@@ -456,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     table = report(rows, results, a.threshold)
     out = {"machine": mach, "A": {"rev": sha_a, "tree": tree_a, "library": lib_a, "worker": infos.get("A")},
            "B": {"rev": label_b, "tree": REPO, "library": lib_b, "worker": infos.get("B")},
-           "rounds": a.rounds, "round_ms": a.round_ms, "warmup_ms": a.warmup_ms, "cpu": a.cpu,
+           "malloc_env": a.malloc_env, "rounds": a.rounds, "round_ms": a.round_ms, "warmup_ms": a.warmup_ms, "cpu": a.cpu,
            "threshold_pct": a.threshold, "table": table, "raw": results,
            "elapsed_s": round(time.monotonic() - t0, 1), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
@@ -470,8 +489,8 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
            threshold: float) -> list[dict[str, Any]]:
     table: list[dict[str, Any]] = []
     print()
-    head = (f"{'workload':<20} {'CPU µs/call: A':>14} {'B':>9} {'B/A':>6} {'(paired IQR)':>13}   "
-            f"{'wall µs/call: A':>15} {'B':>9} {'B/A':>6}  flag")
+    head = (f"{'workload':<20} {'CPU µs/call: A':>14} {'B':>9} {'B/A':>6} {'paired: median (IQR)':>22}   "
+            f"{'wall µs/call: A':>15} {'B':>9} {'B/A':>6}  {'faults/call A':>13} {'B':>6}  flag")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -483,29 +502,31 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
             continue
         metric = "cpu_us" if r["threads"] == 1 and r["pin"] else "proc_cpu_us"
         row: dict[str, Any] = {"workload": r["name"], "cpu_metric": "thread" if metric == "cpu_us" else "process"}
-        for m in ("cpu_us", "proc_cpu_us", "wall_us"):
-            xa = [x[m] for x in res["A"]]
-            xb = [x[m] for x in res["B"]]
-            if any(x != x for x in xa + xb):
+        for m in ("cpu_us", "proc_cpu_us", "wall_us", "faults"):
+            xa = [x[m] for x in res["A"] if m in x]
+            xb = [x[m] for x in res["B"] if m in x]
+            if len(xa) != len(res["A"]) or len(xb) != len(res["B"]) or any(x != x for x in xa + xb):
                 continue
             ma, mb = statistics.median(xa), statistics.median(xb)
             paired = [b / a_ for a_, b in zip(xa, xb) if a_]
             q1, q3 = quartiles(paired)
-            row[m] = {"A": round(ma, 3), "B": round(mb, 3), "ratio": round(mb / ma, 4),
+            row[m] = {"A": round(ma, 3), "B": round(mb, 3), "ratio": round(mb / ma, 4) if ma else None,
+                      "paired_median": round(statistics.median(paired), 4) if paired else None,
                       "paired_q1": round(q1, 4), "paired_q3": round(q3, 4),
                       "A_rounds": [round(x, 3) for x in xa], "B_rounds": [round(x, 3) for x in xb]}
-        c, w = row[metric], row["wall_us"]
+        c, w, f = row[metric], row["wall_us"], row.get("faults", {"A": float("nan"), "B": float("nan")})
         row["flag"] = c["ratio"] > 1 + threshold / 100
         note = "" if metric == "cpu_us" else " (process CPU)"
         flag = f"SLOWER by {100 * (c['ratio'] - 1):.1f}%" if row["flag"] else ""
         print(f"{r['name']:<20} {c['A']:>14.2f} {c['B']:>9.2f} {c['ratio']:>6.3f} "
-              f"{'(' + format(c['paired_q1'], '.3f') + '-' + format(c['paired_q3'], '.3f') + ')':>13}   "
-              f"{w['A']:>15.2f} {w['B']:>9.2f} {w['ratio']:>6.3f}  {flag}{note}")
+              f"{format(c['paired_median'], '.3f') + ' (' + format(c['paired_q1'], '.3f') + '-' + format(c['paired_q3'], '.3f') + ')':>22}   "
+              f"{w['A']:>15.2f} {w['B']:>9.2f} {w['ratio']:>6.3f}  {f['A']:>13.2f} {f['B']:>6.2f}  {flag}{note}")
         table.append(row)
     print()
     print("CPU µs/call: the calling thread's CPU time per call (time.thread_time), median over rounds; for the "
-          "threaded and 3-server rows the whole process's CPU (time.process_time). B/A > 1 = B costs more. "
-          "(paired IQR): quartiles of the per-round ratios B/A. The control row runs identical code on both sides.")
+          "threaded and 3-server rows the whole process's CPU (time.process_time). B/A > 1 = B costs more "
+          "(ratio of the medians; flagged above the threshold). paired: median and quartiles of the per-round ratios B/A. faults/call: minor page faults of the process per call. "
+          "The control row runs identical code on both sides.")
     return table
 
 
