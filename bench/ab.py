@@ -22,11 +22,13 @@ This tool measures both versions in ONE run, on the same redis-server(s):
   waiting for Redis or for the CPU; it is what stays comparable on a busy machine) and the
   process's CPU µs (``time.process_time``: all threads, Go's included).
 
-The table shows, per workload, the median over rounds of A and of B and B/A of the medians, plus
-the interquartile range of the per-round paired ratios. A row is flagged when B is more than
-``--threshold`` percent (default 5) slower in CPU per call (thread CPU for single-thread rows,
-process CPU for the threaded and 3-server rows). Wall-clock ratios are printed for reference:
-on a loaded machine they carry the load of the moment.
+Within a round, a workload's time per side is cut into ``--slices`` slices taken A B B A A B ...,
+so each round's A and B figures share the load of the same second. The table shows, per
+workload, the median over rounds of A and of B and B/A of those medians, and the median and
+interquartile range of the per-round ratios B/A ("paired"). A row is flagged when that paired
+median says B is more than ``--threshold`` percent (default 5) slower in CPU per call (thread CPU
+for single-thread rows, process CPU for the threaded and 3-server rows). Wall-clock ratios are
+printed for reference: on a loaded machine they carry the load of the moment.
 
 Run it with `make bench-ab BEFORE=<rev>` or directly:
     .venv/bin/python bench/ab.py --before 9269b1a --rounds 9
@@ -122,10 +124,12 @@ def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: i
         i = 0
         try:
             barrier.wait()
-            while time.perf_counter() < stop[0]:
+            while True:  # at least one batch per thread, however short the slice
                 for _ in range(10):
                     op(i)
                     i += 1
+                if time.perf_counter() >= stop[0]:
+                    break
             counts[t] = i
         except BaseException as e:
             errors.append(e)
@@ -341,6 +345,17 @@ class Worker:
             self.proc.wait()
 
 
+def add_slice(acc: dict[str, Any], got: dict[str, Any]) -> None:
+    """Adds one slice's per-call figures to acc (per-call figures over all its slices)."""
+    if "error" in got or "error" in acc:
+        acc.setdefault("error", got.get("error"))
+        return
+    n0, n = acc.get("n", 0), got["n"]
+    for m in ("wall_us", "cpu_us", "proc_cpu_us", "faults"):
+        acc[m] = (acc.get(m, 0.0) * n0 + got[m] * n) / (n0 + n)
+    acc["n"] = n0 + n
+
+
 def quartiles(xs: list[float]) -> tuple[float, float]:
     if len(xs) < 2:
         return (xs[0], xs[0]) if xs else (float("nan"), float("nan"))
@@ -371,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--before", help="git revision for side A (default: main)")
     p.add_argument("--rounds", type=int, default=9, help="rounds, each with a fresh A and B process (default 9)")
     p.add_argument("--round-ms", type=float, default=250, help="measured time per side per workload per round (default 250)")
+    p.add_argument("--slices", type=int, default=5,
+                   help="a round's time per side is cut into this many slices, taken A B B A A ... (default 5)")
     p.add_argument("--warmup-ms", type=float, default=150, help="warm-up per side per workload per process (default 150)")
     p.add_argument("--only", help="comma-separated workloads (default: all; see --list)")
     p.add_argument("--skip", help="comma-separated workloads to leave out")
@@ -440,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"machine: {mach.get('Model name', '?')}, {mach.get('CPU(s)', '?')} CPUs; load average {mach.get('loadavg')}")
     print(f"A = {sha_a[:12]} ({os.path.relpath(tree_a, REPO)}), B = {label_b}; redis-server {srv.location}"
           + (f", 3 shard servers {shard_ports}" if shards else ""))
-    print(f"{a.rounds} rounds x {a.round_ms:g} ms per side per workload (warm-up {a.warmup_ms:g} ms per process); "
+    print(f"{a.rounds} rounds x {a.round_ms:g} ms per side per workload in {a.slices} alternating slices "
+          f"(warm-up {a.warmup_ms:g} ms per process); "
           + (f"pinned rows: workers and redis-server on CPU {a.cpu}" if a.cpu is not None else "nothing pinned"))
     print("malloc: " + (" ".join(f"{k}={v}" for k, v in a.malloc_env.items()) or "glibc defaults (dynamic thresholds)"),
           flush=True)
@@ -458,10 +476,14 @@ def main(argv: list[str] | None = None) -> int:
                         bench.set_affinity(srv.proc.pid, {a.cpu} if want else allowed)
                         srv_pinned = want
                     order = ("A", "B") if (rnd + wi) % 2 == 0 else ("B", "A")
-                    for side in order:
-                        got = workers[side].run(r["name"], a.round_ms, a.warmup_ms)
-                        got["round"] = rnd
-                        results[r["name"]][side].append(got)
+                    acc: dict[str, dict[str, Any]] = {"A": {}, "B": {}}
+                    for sl in range(a.slices):  # A B B A A B ...: the pair shares the moment's load
+                        for side in order if sl % 2 == 0 else order[::-1]:
+                            got = workers[side].run(r["name"], a.round_ms / a.slices, a.warmup_ms if sl == 0 else 0)
+                            add_slice(acc[side], got)
+                    for side in "AB":
+                        acc[side]["round"] = rnd
+                        results[r["name"]][side].append(acc[side])
             finally:
                 for w in workers.values():
                     w.close()
@@ -475,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     table = report(rows, results, a.threshold)
     out = {"machine": mach, "A": {"rev": sha_a, "tree": tree_a, "library": lib_a, "worker": infos.get("A")},
            "B": {"rev": label_b, "tree": REPO, "library": lib_b, "worker": infos.get("B")},
-           "malloc_env": a.malloc_env, "rounds": a.rounds, "round_ms": a.round_ms, "warmup_ms": a.warmup_ms, "cpu": a.cpu,
+           "malloc_env": a.malloc_env, "slices": a.slices, "rounds": a.rounds, "round_ms": a.round_ms, "warmup_ms": a.warmup_ms, "cpu": a.cpu,
            "threshold_pct": a.threshold, "table": table, "raw": results,
            "elapsed_s": round(time.monotonic() - t0, 1), "when": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     os.makedirs(os.path.dirname(a.json), exist_ok=True)
@@ -515,9 +537,9 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
                       "paired_q1": round(q1, 4), "paired_q3": round(q3, 4),
                       "A_rounds": [round(x, 3) for x in xa], "B_rounds": [round(x, 3) for x in xb]}
         c, w, f = row[metric], row["wall_us"], row.get("faults", {"A": float("nan"), "B": float("nan")})
-        row["flag"] = c["ratio"] > 1 + threshold / 100
+        row["flag"] = c["paired_median"] > 1 + threshold / 100
         note = "" if metric == "cpu_us" else " (process CPU)"
-        flag = f"SLOWER by {100 * (c['ratio'] - 1):.1f}%" if row["flag"] else ""
+        flag = f"SLOWER by {100 * (c['paired_median'] - 1):.1f}%" if row["flag"] else ""
         print(f"{r['name']:<20} {c['A']:>14.2f} {c['B']:>9.2f} {c['ratio']:>6.3f} "
               f"{format(c['paired_median'], '.3f') + ' (' + format(c['paired_q1'], '.3f') + '-' + format(c['paired_q3'], '.3f') + ')':>22}   "
               f"{w['A']:>15.2f} {w['B']:>9.2f} {w['ratio']:>6.3f}  {f['A']:>13.2f} {f['B']:>6.2f}  {flag}{note}")
@@ -525,8 +547,9 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
     print()
     print("CPU µs/call: the calling thread's CPU time per call (time.thread_time), median over rounds; for the "
           "threaded and 3-server rows the whole process's CPU (time.process_time). B/A > 1 = B costs more "
-          "(ratio of the medians; flagged above the threshold). paired: median and quartiles of the per-round ratios B/A. faults/call: minor page faults of the process per call. "
-          "The control row runs identical code on both sides.")
+          "(ratio of the medians). paired: median and quartiles of the per-round ratios B/A, A and B measured in "
+          "alternating slices of the same round; a row is flagged when that median is above the threshold. "
+          "faults/call: minor page faults of the process per call. The control row runs identical code on both sides.")
     return table
 
 
