@@ -93,9 +93,24 @@ def _ab_workloads(bench: Any) -> list[dict[str, Any]]:
 # Worker: one side (A or B) in its own process. Protocol: JSON lines on stdin/stdout.
 
 
+def _go_total_alloc() -> int:
+    """Bytes the Go runtime has allocated so far (rcg_stats: runtime.MemStats.TotalAlloc); -1 if unknown."""
+    try:
+        from redis_cache_go import _native
+        return int(_native.stats().get("total_alloc", -1))
+    except Exception:
+        return -1
+
+
+def _go_alloc_per_call(before: int, n: int) -> float:
+    after = _go_total_alloc()
+    return (after - before) / n if before >= 0 and after >= 0 and n else float("nan")
+
+
 def _measure(op: Callable[[int], Any], budget_s: float, batch: int) -> dict[str, float]:
     n, i = 0, 0
     gc.collect()
+    go0 = _go_total_alloc()
     flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     start, cpu0, pcpu0 = time.perf_counter(), time.thread_time(), time.process_time()
     end = start + budget_s
@@ -106,10 +121,12 @@ def _measure(op: Callable[[int], Any], budget_s: float, batch: int) -> dict[str,
         n += batch
         now = time.perf_counter()
         if now >= end:
-            return {"n": n, "wall_us": (now - start) / n * 1e6,
-                    "cpu_us": (time.thread_time() - cpu0) / n * 1e6,
-                    "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
-                    "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
+            got = {"n": n, "wall_us": (now - start) / n * 1e6,
+                   "cpu_us": (time.thread_time() - cpu0) / n * 1e6,
+                   "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
+                   "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
+            got["go_alloc"] = _go_alloc_per_call(go0, n)
+            return got
 
 
 def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: int,
@@ -138,6 +155,7 @@ def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: i
     for th in threads:
         th.start()
     gc.collect()
+    go0 = _go_total_alloc()
     flt0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     pcpu0 = time.process_time()
     start = time.perf_counter()
@@ -149,9 +167,11 @@ def _measure_threads(make_op: Callable[[int], Callable[[int], Any]], nthreads: i
     if errors:
         raise errors[0]
     n = sum(counts)
-    return {"n": n, "wall_us": wall / n * 1e6, "cpu_us": float("nan"),
-            "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
-            "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
+    got = {"n": n, "wall_us": wall / n * 1e6, "cpu_us": float("nan"),
+           "proc_cpu_us": (time.process_time() - pcpu0) / n * 1e6,
+           "faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - flt0) / n}
+    got["go_alloc"] = _go_alloc_per_call(go0, n)
+    return got
 
 
 def worker_main(a: argparse.Namespace) -> int:
@@ -351,7 +371,7 @@ def add_slice(acc: dict[str, Any], got: dict[str, Any]) -> None:
         acc.setdefault("error", got.get("error"))
         return
     n0, n = acc.get("n", 0), got["n"]
-    for m in ("wall_us", "cpu_us", "proc_cpu_us", "faults"):
+    for m in ("wall_us", "cpu_us", "proc_cpu_us", "faults", "go_alloc"):
         acc[m] = (acc.get(m, 0.0) * n0 + got[m] * n) / (n0 + n)
     acc["n"] = n0 + n
 
@@ -512,7 +532,7 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
     table: list[dict[str, Any]] = []
     print()
     head = (f"{'workload':<20} {'CPU µs/call: A':>14} {'B':>9} {'B/A':>6} {'paired: median (IQR)':>22}   "
-            f"{'wall µs/call: A':>15} {'B':>9} {'B/A':>6}  {'faults/call A':>13} {'B':>6}  flag")
+            f"{'wall µs/call: A':>15} {'B':>9} {'B/A':>6}  {'faults/call A':>13} {'B':>6}  {'Go B/call A':>11} {'B':>8}  flag")
     print(head)
     print("-" * len(head))
     for r in rows:
@@ -524,7 +544,7 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
             continue
         metric = "cpu_us" if r["threads"] == 1 and r["pin"] else "proc_cpu_us"
         row: dict[str, Any] = {"workload": r["name"], "cpu_metric": "thread" if metric == "cpu_us" else "process"}
-        for m in ("cpu_us", "proc_cpu_us", "wall_us", "faults"):
+        for m in ("cpu_us", "proc_cpu_us", "wall_us", "faults", "go_alloc"):
             xa = [x[m] for x in res["A"] if m in x]
             xb = [x[m] for x in res["B"] if m in x]
             if len(xa) != len(res["A"]) or len(xb) != len(res["B"]) or any(x != x for x in xa + xb):
@@ -536,20 +556,22 @@ def report(rows: list[dict[str, Any]], results: dict[str, dict[str, list[dict[st
                       "paired_median": round(statistics.median(paired), 4) if paired else None,
                       "paired_q1": round(q1, 4), "paired_q3": round(q3, 4),
                       "A_rounds": [round(x, 3) for x in xa], "B_rounds": [round(x, 3) for x in xb]}
-        c, w, f = row[metric], row["wall_us"], row.get("faults", {"A": float("nan"), "B": float("nan")})
+        nan = {"A": float("nan"), "B": float("nan")}
+        c, w, f, g = row[metric], row["wall_us"], row.get("faults", nan), row.get("go_alloc", nan)
         row["flag"] = c["paired_median"] > 1 + threshold / 100
         note = "" if metric == "cpu_us" else " (process CPU)"
         flag = f"SLOWER by {100 * (c['paired_median'] - 1):.1f}%" if row["flag"] else ""
         print(f"{r['name']:<20} {c['A']:>14.2f} {c['B']:>9.2f} {c['ratio']:>6.3f} "
               f"{format(c['paired_median'], '.3f') + ' (' + format(c['paired_q1'], '.3f') + '-' + format(c['paired_q3'], '.3f') + ')':>22}   "
-              f"{w['A']:>15.2f} {w['B']:>9.2f} {w['ratio']:>6.3f}  {f['A']:>13.2f} {f['B']:>6.2f}  {flag}{note}")
+              f"{w['A']:>15.2f} {w['B']:>9.2f} {w['ratio']:>6.3f}  {f['A']:>13.2f} {f['B']:>6.2f}  {g['A']:>11,.0f} {g['B']:>8,.0f}  {flag}{note}")
         table.append(row)
     print()
     print("CPU µs/call: the calling thread's CPU time per call (time.thread_time), median over rounds; for the "
           "threaded and 3-server rows the whole process's CPU (time.process_time). B/A > 1 = B costs more "
           "(ratio of the medians). paired: median and quartiles of the per-round ratios B/A, A and B measured in "
           "alternating slices of the same round; a row is flagged when that median is above the threshold. "
-          "faults/call: minor page faults of the process per call. The control row runs identical code on both sides.")
+          "faults/call: minor page faults of the process per call. Go B/call: bytes the Go runtime allocated per call "
+          "(MemStats.TotalAlloc). The control row runs identical code on both sides.")
     return table
 
 
