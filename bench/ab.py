@@ -79,6 +79,12 @@ def _ab_workloads(bench: Any) -> list[dict[str, Any]]:
         if wl.name == "get_hot":  # the near-cache bar's row
             rows.append({"name": "get_hot_local", "backend": "ours_local", "pin": True, "threads": 1,
                          "what": wl.what + ", with LOCAL_CACHE"})
+    # The library call alone (the package's _native client: ctypes and Go), without Django's key
+    # making and the unpickling around it: where a change in capi or core shows least diluted.
+    rows.append({"name": "native_get_hit", "backend": "ours", "pin": True, "threads": 1,
+                 "what": "_client.get(key bytes) of a stored key: ctypes + Go only"})
+    rows.append({"name": "native_get_hot_local", "backend": "ours_local", "pin": True, "threads": 1,
+                 "what": "_client.get(key bytes) of the hot key, LOCAL_CACHE hit: ctypes + Go only"})
     for wl in bench.WORKLOADS:
         if wl.threads > 1:
             rows.append({"name": wl.name, "backend": "ours", "pin": False, "threads": wl.threads,
@@ -265,6 +271,15 @@ def worker_main(a: argparse.Namespace) -> int:
                     c = cache("shard")
                     ops[name] = prep(c)
                     check(c)
+                elif name.startswith("native_"):
+                    c = cache(r["backend"])
+                    hot = name == "native_get_hot_local"
+                    wls["get_hot" if hot else "get_hit"].prepare(c)  # stores the values
+                    keys = [c._key(k, None) for k in ([bench.HOT] * len(bench.HIT) if hot else bench.HIT)]
+                    client_get, mask = c._client.get, bench.MASK
+                    if client_get(keys[0]) is None:
+                        raise AssertionError(f"{name}: the stored key reads as missing")
+                    ops[name] = lambda i: client_get(keys[i & mask])
                 else:
                     wl = wls[name if name != "get_hot_local" else "get_hot"]
                     c = cache(r["backend"])
