@@ -12,7 +12,7 @@ GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/
 APT_PKGS := redis-server redis-tools
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -21,6 +21,7 @@ help:
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; the performance bars"
+	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
@@ -340,6 +341,15 @@ demo: setup $(GO_BIN)/goservice
 
 bench: setup
 	$(PY) bench/bench.py
+
+# Before/after in one run (bench/ab.py, bench/README.md "Before/after"): revision BEFORE is extracted
+# and built under build/ab/, this tree's library is built there too; AB_ARGS go to bench/ab.py
+# (e.g. AB_ARGS="--rounds 15 --only get_hit,set"). Exits 1 when a workload is > 5% slower.
+# Nothing here depends on venv, so this target never reinstalls the virtualenv.
+BEFORE ?= main
+bench-ab:
+	@[ -x $(PY) ] || { echo "$(PY) is missing: run make setup first"; exit 1; }
+	$(PY) bench/ab.py --before $(BEFORE) $(AB_ARGS)
 
 bench-plot: venv
 	$(PY) bench/plot.py

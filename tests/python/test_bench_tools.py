@@ -1,4 +1,4 @@
-"""The bench's own tools (bench/floor.py, bench/bars.py, bench/plot.py) against a real redis-server.
+"""The bench's own tools (bench/floor.py, bench/bars.py, bench/plot.py, bench/ab.py) against a real redis-server.
 
 No timing is asserted: these check that the floor loop really does the round trips it claims,
 that a bar is only ever "holds" when its ratio was measured and reaches the target, and that the
@@ -15,6 +15,7 @@ import pytest
 BENCH = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "bench")
 sys.path.insert(0, BENCH)
 
+import ab  # noqa: E402
 import bars  # noqa: E402
 import floor  # noqa: E402
 
@@ -101,3 +102,57 @@ def test_plot_writes_a_png(tmp_path: Any) -> None:
     out = tmp_path / "r.png"
     plot.plot(data, str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _slice(n: int, us: float) -> dict[str, Any]:
+    return {"n": n, "wall_us": 2 * us, "cpu_us": us, "proc_cpu_us": us, "faults": 0.0, "go_alloc": 100.0}
+
+
+def test_ab_slices_add_up_weighted_by_their_calls() -> None:
+    acc: dict[str, Any] = {}
+    ab.add_slice(acc, _slice(100, 10.0))
+    ab.add_slice(acc, _slice(300, 20.0))
+    assert acc["n"] == 400 and acc["cpu_us"] == 17.5 and acc["wall_us"] == 35.0 and acc["go_alloc"] == 100.0
+    ab.add_slice(acc, {"error": "boom"})
+    ab.add_slice(acc, _slice(100, 10.0))
+    assert acc["error"] == "boom" and acc["n"] == 400  # a failed slice spoils the round, not silently
+
+
+def test_ab_flags_on_the_paired_ratio_not_on_one_loud_round() -> None:
+    rows = [{"name": "slower", "pin": True, "threads": 1}, {"name": "loud", "pin": True, "threads": 1},
+            {"name": "broken", "pin": True, "threads": 1}]
+    a_us = [10.0, 11.0, 12.0, 10.5, 11.5]
+    results = {
+        # B 8% slower in every round: flagged
+        "slower": {"A": [_slice(1000, x) for x in a_us], "B": [_slice(1000, x * 1.08) for x in a_us]},
+        # the same code, one round of B under a load burst: the medians differ, the paired median does not
+        "loud": {"A": [_slice(1000, x) for x in a_us], "B": [_slice(1000, x * (1.5 if i in (1, 3) else 1.0))
+                                                              for i, x in enumerate(a_us)]},
+        "broken": {"A": [_slice(1000, 10.0)], "B": [{"error": "RuntimeError: boom"}]},
+    }
+    table = {t["workload"]: t for t in ab.report(rows, results, 5.0)}
+    assert table["slower"]["flag"] is True and table["slower"]["cpu_us"]["paired_median"] == 1.08
+    assert table["loud"]["flag"] is False and table["loud"]["cpu_us"]["paired_median"] == 1.0
+    assert table["broken"]["error"] == "RuntimeError: boom"
+
+
+def test_ab_worker_runs_a_workload_with_its_side_of_the_package(redis_server: Any) -> None:
+    """One worker (this tree's package and library) over the JSON-lines protocol bench/ab.py drives."""
+    import argparse
+
+    from redis_cache_go import _native
+
+    opts = argparse.Namespace(cpu=None, malloc_env=dict(ab.FIXED_MALLOC))
+    w = ab.Worker("B", ab.REPO, _native.library_path(), opts, redis_server.port, "", ["get_hit", ab.CONTROL])
+    try:
+        assert w.info["ready"] == "B" and w.info["package"] == os.path.join(ab.REPO, "python", "redis_cache_go")
+        for name in ("get_hit", ab.CONTROL):
+            got = w.run(name, 20, 5)
+            assert "error" not in got, got
+            assert got["n"] > 0 and got["cpu_us"] > 0 and got["wall_us"] >= got["cpu_us"] * 0.5
+        assert got["go_alloc"] == got["go_alloc"]  # measured (rcg_stats), not NaN
+        assert w.run("no_such_workload", 5, 0)["error"].startswith("KeyError")  # reported; the worker goes on
+        assert "error" not in w.run(ab.CONTROL, 5, 0)
+    finally:
+        w.close()
+    assert w.proc.returncode == 0
