@@ -61,7 +61,7 @@ endef
 $(VENV)/.runtime: requirements-demo.txt requirements-dev.txt
 	$(call check_pins,requirements-demo.txt)
 	$(make_venv)
-	@echo ">> installing Django into $(VENV) (requirements-demo.txt: $$(grep -E '^[A-Za-z]' requirements-demo.txt | tr '\n' ' '))…"
+	@echo ">> installing Django into $(VENV) (requirements-demo.txt: $$(grep -E '^[A-Za-z]' requirements-demo.txt | xargs))…"
 	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-demo.txt
 	@touch $@
 
