@@ -137,7 +137,7 @@ wheel: $(VENV)/.wheel-tools
 		tags = [l.split(":", 1)[1].strip() for l in read("WHEEL") if l.startswith("Tag:")]; \
 		meta = [l.split(":", 1) for l in read("METADATA") if l.startswith(("Requires-Python:", "Requires-Dist:"))]; \
 		print("wheel:", w); print("wheel tag:", " ".join(tags)); \
-		print("requires:", "; ".join(v.strip() for k, v in meta if "extra ==" not in v))' $(DIST)
+		print("requires:", ", ".join(("Python " if k == "Requires-Python" else "") + v.strip() for k, v in meta if "extra ==" not in v))' $(DIST)
 
 sdist: $(VENV)/.wheel-tools
 	@mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*.tar.gz
