@@ -118,11 +118,12 @@ $(DEBUG_LIB): $(GOSRC)
 # symbol version the built .so needs (manylinux_2_34 when built on glibc >= 2.34), never a guess.
 # The .so is not modified (nothing is grafted). Prints the wheel's tag, read from its WHEEL file.
 DIST ?= dist
-# The build's output goes to $(WHEEL_LOG); make prints a summary (or, on failure, the log's tail).
+# The build's output goes to $(WHEEL_LOG); make prints a summary (or, on failure, the log's tail
+# less setuptools' file-copying lines).
 WHEEL_LOG := build/wheel.log
 # $(call wheel_step,WHAT,COMMAND): COMMAND with its output appended to $(WHEEL_LOG)
 wheel_step = { echo "== $(1)"; $(2); } >>$(WHEEL_LOG) 2>&1 || { echo "make wheel: $(1) failed; the end of $(WHEEL_LOG):"; \
-	tail -n 40 $(WHEEL_LOG) | sed 's/^/    /'; echo "make wheel: $(1) failed (full log: $(CURDIR)/$(WHEEL_LOG))"; exit 1; }
+	grep -v -E '^(copying|creating|adding) ' $(WHEEL_LOG) | tail -n 25 | sed 's/^/    /'; echo "make wheel: $(1) failed (full log: $(CURDIR)/$(WHEEL_LOG))"; exit 1; }
 wheel: $(VENV)/.wheel-tools
 	@rm -rf build/wheel && mkdir -p $(DIST) build && rm -f $(DIST)/redis_cache_go-* && : >$(WHEEL_LOG)
 	@echo ">> building the sdist, then the wheel from it (its Go build: about a minute on a cold Go cache); log: $(WHEEL_LOG)"
