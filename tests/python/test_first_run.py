@@ -89,3 +89,8 @@ def test_prereqs_names_the_go_that_go_mod_asks_for(tmp_path: Path) -> None:
         assert f"https://go.dev/dl/go{need}.linux-" in proc.stderr, proc.stderr
     ok = subprocess.run([str(REPO / "tools" / "prereqs.sh"), "go"], capture_output=True, text=True, timeout=60)
     assert ok.returncode == 0 and ok.stdout == ok.stderr == "", ok
+
+
+def test_the_readme_names_the_go_that_go_mod_asks_for() -> None:
+    (need,) = re.findall(r"^go (\S+)$", (REPO / "go.mod").read_text(), re.M)
+    assert f"**Go {need} or newer**" in (REPO / "README.md").read_text()
