@@ -78,6 +78,9 @@ $(VENV)/.installed: requirements-dev.txt Makefile $(VENV)/.runtime
 	@# uWSGI (tests/python/test_prefork.py) compiles from source: it needs the C compiler and Python.h
 	@$(PREREQS) cc
 	@GO="$(GO)" PYTHON3="$(PY)" tools/prereqs.sh pyheaders
+	@$(PY) -c 'import platform, sys; sys.version_info >= (3, 11) or sys.exit( \
+		f"requirements-dev.txt pins need Python 3.11 or newer (numpy, matplotlib); $(VENV) is Python {platform.python_version()}: " \
+		"remove $(VENV) and run make again with PYTHON3=/path/to/python3.11 (make demo needs 3.10 or newer)")'
 	@echo ">> installing the development pins into $(VENV) (requirements-dev.txt; uWSGI compiles from source, a minute or two)…"
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@# django-redis-cache 3.0.1 (the seed) for the 3-server bench: its pins predate current redis-py,
