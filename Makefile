@@ -34,7 +34,7 @@ help:
 setup: apt venv build
 
 # What the system must provide (tools/prereqs.sh checks; it says what and how): redis-server and redis-cli,
-# a python3 >= 3.10 with venv, a C compiler for cgo (these three apt-get installed when missing),
+# a python3 >= 3.11 (for .venv's pins) with venv, a C compiler for cgo (these three apt-get installed when missing),
 # and Go of the version go.mod names (never from apt: Debian's is too old; named, with where to
 # get it).
 apt:
@@ -54,8 +54,13 @@ define check_pins
 	[ -z "$$bad" ] || { echo "$$f pins what requirements-dev.txt does not (same lines needed): $$bad"; exit 1; }; \
 done
 endef
+# The pins need Python 3.11 or newer (asgiref 3.13, numpy 2.4; the package itself supports 3.10,
+# which `make test-matrix` runs in a virtualenv of its own): an older .venv is refused, saying so.
 define make_venv
 @[ -x $(PY) ] || { $(PREREQS) python && echo ">> creating $(VENV) ($(PYTHON3) -m venv)" && $(PYTHON3) -m venv $(VENV); }
+@$(PY) -c 'import platform, sys; sys.version_info >= (3, 11) or sys.exit( \
+	f"the pinned requirements need Python 3.11 or newer; $(VENV) is Python {platform.python_version()}: " \
+	"remove $(VENV) and run make again with PYTHON3=/path/to/python3.11 (or newer)")'
 endef
 
 $(VENV)/.runtime: requirements-demo.txt requirements-dev.txt
@@ -75,12 +80,10 @@ $(VENV)/.wheel-tools: requirements-wheel.txt requirements-dev.txt
 venv: $(VENV)/.installed
 
 $(VENV)/.installed: requirements-dev.txt Makefile $(VENV)/.runtime
+	$(make_venv)
 	@# uWSGI (tests/python/test_prefork.py) compiles from source: it needs the C compiler and Python.h
 	@$(PREREQS) cc
 	@GO="$(GO)" PYTHON3="$(PY)" tools/prereqs.sh pyheaders
-	@$(PY) -c 'import platform, sys; sys.version_info >= (3, 11) or sys.exit( \
-		f"requirements-dev.txt pins need Python 3.11 or newer (numpy, matplotlib); $(VENV) is Python {platform.python_version()}: " \
-		"remove $(VENV) and run make again with PYTHON3=/path/to/python3.11 (make demo needs 3.10 or newer)")'
 	@echo ">> installing the development pins into $(VENV) (requirements-dev.txt; uWSGI compiles from source, a minute or two)…"
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@# django-redis-cache 3.0.1 (the seed) for the 3-server bench: its pins predate current redis-py,

@@ -4,7 +4,8 @@
 # of:
 #   redis   redis-server and redis-cli (the demo's and the tests' throw-away servers; the Sentinel
 #           is `redis-server --sentinel`)            apt: redis-server redis-tools
-#   python  a python3 (>= 3.10) that can make virtualenvs    apt: python3 python3-venv
+#   python  a python3 (>= 3.11: what the pins of requirements-*.txt need) that can make virtualenvs
+#                                                    apt: python3 python3-venv
 #   cc      a C compiler for cgo (`go env CC`, gcc by default) that can compile and link a C program
 #                                                    apt: gcc libc6-dev
 #   pyheaders  Python.h of $PYTHON3 (uWSGI, a development pin, compiles against it)
@@ -23,7 +24,7 @@ SUDO=""
 have_redis() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
 have_python() { command -v "$PYTHON3" >/dev/null; }
 python_ok() {
-	"$PYTHON3" -c 'import sys; sys.exit(sys.version_info < (3, 10))' 2>/dev/null
+	"$PYTHON3" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
 }
 # Debian splits venv's pip bootstrap (ensurepip) into python3-venv; `python3 -m venv` fails without it.
 have_venv() { "$PYTHON3" -c 'import ensurepip, venv' >/dev/null 2>&1; }
@@ -106,7 +107,7 @@ if [ $want_python = 1 ]; then
 			"set PYTHON3=/path/to/python3 to use another interpreter" >&2; fail=1
 	elif ! python_ok; then
 		echo "$PYTHON3 is Python $("$PYTHON3" -c 'import platform; print(platform.python_version())');" \
-			"this project needs 3.10 or newer (set PYTHON3=/path/to/python3.X to use another)" >&2; fail=1
+			"the pinned requirements of .venv need 3.11 or newer (set PYTHON3=/path/to/python3.X to use another)" >&2; fail=1
 	fi
 fi
 if [ $want_cc = 1 ] && ! have_cc; then
