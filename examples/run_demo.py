@@ -2,8 +2,8 @@
 """Run the example Django site (examples/demo) against a throw-away redis-server and check it.
 
 What it does, in order:
-  1. builds the Go service example (examples/goservice) with `go build` into build/bin/, unless
-     `make` already did ($RCG_GO_BIN),
+  1. takes the Go service example (examples/goservice) that `make demo` built ($RCG_GO_BIN), or,
+     run directly, builds it with `go build` into build/bin/,
   2. starts a private redis-server on a free loopback port and a Sentinel watching it as
      "demo-primary" on another (tests/harness/redisproc.py, topology.py),
   3. configures the demo project to use the server (REDIS_LOCATION) and runs Django's checks,
@@ -43,16 +43,17 @@ SENTINEL_SERVICE = "demo-primary"  # the name the Sentinel gives the demo's redi
 
 
 def _goservice_binary() -> str:
-    """The Go service example: the binary `make` built into $RCG_GO_BIN, else built here with
-    `go build` into build/bin/ (go's build cache makes a rebuild of unchanged sources quick)."""
+    """The Go service example: the binary `make demo` built into $RCG_GO_BIN before this script
+    started, else (run directly) built here with `go build` into build/bin/, with the flags the
+    Makefile uses, so that it reuses the packages `make build` compiled."""
     prebuilt = os.path.join(os.environ.get("RCG_GO_BIN", ""), "goservice")
     if os.environ.get("RCG_GO_BIN") and os.access(prebuilt, os.X_OK):
         return prebuilt
     binary = os.path.join(ROOT, "build", "bin", "goservice")
-    print("go build ./examples/goservice -> build/bin/goservice (a first build takes a minute or two) ...",
-          flush=True)
-    subprocess.run([os.environ.get("GO", "go"), "build", "-o", binary, "./examples/goservice"],
-                   cwd=ROOT, check=True, timeout=900)
+    print("go build ./examples/goservice -> build/bin/goservice (`make demo` builds it beforehand; "
+          "a first build on a cold Go cache takes a minute or two) ...", flush=True)
+    subprocess.run([os.environ.get("GO", "go"), "build", "-trimpath", "-buildvcs=false", "-buildmode=pie",
+                    "-o", binary, "./examples/goservice"], cwd=ROOT, check=True, timeout=900)
     return binary
 
 

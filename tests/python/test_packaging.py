@@ -380,6 +380,21 @@ def test_wheel_without_go_runs_the_example_projects_tests(
     assert report["library"] == [str(site / "redis_cache_go" / LIBNAME)]
 
 
+def test_the_wheel_installs_a_django_the_matrix_tests(wheel_installed: tuple[Path, dict[str, str]]) -> None:
+    """What `pip install <wheel>` chose for Django is of a series `make test-matrix` runs (its
+    Requires-Dist and classifiers are checked against the matrix in test_metadata.py; this is what
+    pip makes of them, for this Python)."""
+    python, env = wheel_installed
+    proc = subprocess.run([str(python), "-c", "import django, platform; print(platform.python_version(), django.get_version())"],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    python_version, django_version = proc.stdout.split()
+    makefile = (REPO / "Makefile").read_text()
+    tested = re.findall(r"^PINS_\d+\s*:=.*\bDjango==(\d+\.\d+)\.", makefile, re.M)
+    assert len(tested) >= 4, tested
+    assert ".".join(django_version.split(".")[:2]) in tested, (python_version, django_version, tested)
+
+
 def test_wheel_without_go_reports_its_versions(wheel_installed: tuple[Path, dict[str, str]], workdir: Path) -> None:
     python, env = wheel_installed
     site = site_packages(python)
