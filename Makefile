@@ -179,7 +179,7 @@ ARM64_PINS       = $(shell grep -E '^($(subst $(space),|,$(ARM64_PY_PKGS)))==' r
 ARM64_CHROOT    := tests/arm64/chroot_tests.sh
 .PHONY: wheel-arm64 wheel-all test-arm64 test-arm64-go test-arm64-python
 
-wheel-arm64: venv
+wheel-arm64: $(VENV)/.wheel-tools
 	@tests/arm64/need.sh $(ARM64_NEED_CC)
 	@rm -rf $(ARM64_WHEEL_DIR) && mkdir -p $(ARM64_WHEEL_DIR) $(DIST) && rm -f $(DIST)/redis_cache_go-*_aarch64.whl
 	@echo ">> the aarch64 wheel: an sdist, then the wheel from it with $(ARM64_GOENV) (a few minutes on a cold Go cache; log: $(ARM64_WHEEL_DIR)/build.log)"
