@@ -239,17 +239,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	counts, ok, err := fanOut(c, "DELETE_MANY", servers(groups), func(k int, s *client.Client) (int64, error) {
 		return s.DeleteMany(ctx, pick(keys, groups[k].pos))
 	})
-	var n int64
-	for k, v := range counts {
-		if !ok[k] {
-			continue
-		}
-		if c.mode == Copy {
-			return v, err
-		}
-		n += v
-	}
-	return n, err
+	return c.total(counts, ok), err
 }
 
 // Clear deletes the keys matching pattern (see client.Client.Clear) on

@@ -88,15 +88,5 @@ func (c *Cache) DeletePattern(ctx context.Context, pattern string, count int) (i
 // the first server's result is returned.
 func (c *Cache) Each(ctx context.Context, op string, f func(s *client.Client) (int64, error)) (int64, error) {
 	counts, ok, err := fanOut(c, op, c.ScanTargets(), func(_ int, s *client.Client) (int64, error) { return f(s) })
-	var n int64
-	for k, v := range counts {
-		if !ok[k] {
-			continue
-		}
-		if c.mode == Copy {
-			return v, err
-		}
-		n += v
-	}
-	return n, err
+	return c.total(counts, ok), err
 }

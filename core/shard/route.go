@@ -166,3 +166,20 @@ func pick[T any](items []T, pos []int) []T {
 	}
 	return out
 }
+
+// total is the sum of the counts of the servers that answered (ok[k]); in
+// Mode Copy every server holds the same keys, so the first answer stands
+// for all.
+func (c *Cache) total(counts []int64, ok []bool) int64 {
+	var n int64
+	for k, v := range counts {
+		if !ok[k] {
+			continue
+		}
+		if c.mode == Copy {
+			return v
+		}
+		n += v
+	}
+	return n
+}

@@ -141,6 +141,15 @@ def db_client(redis_server):
 
 
 @pytest.fixture
+def three():
+    """Three fresh servers on free ports, stopped after the test (a test may stop some)."""
+    servers = [RedisServer().start() for _ in range(3)]
+    yield servers
+    for s in servers:
+        s.stop()
+
+
+@pytest.fixture
 def dead_location():
     """host:port of a loopback port where nothing listens (connections are refused)."""
     return f"127.0.0.1:{free_port()}"

@@ -18,7 +18,6 @@ import pytest
 import redis_cache_go
 from expiry import ttl_window
 from forked import call_in_forked_child
-from redisproc import RedisServer
 
 N = 40  # awaits in flight at once in the overlap tests
 # Requests held at the proxy must not run into the default 5 s timeouts (and the circuit breaker);
@@ -48,14 +47,6 @@ def pcache(request, make_cache):
     if request.param == "prefix":
         return make_cache(KEY_PREFIX="pre")
     return make_cache()
-
-
-@pytest.fixture
-def three():
-    servers = [RedisServer().start() for _ in range(3)]
-    yield servers
-    for s in servers:
-        s.stop()
 
 
 def native_pending():

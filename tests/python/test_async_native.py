@@ -25,15 +25,6 @@ POOL = 8  # max_connections: idle connections kept (the raw path opens more for 
 PATIENT = {"DB": 0, "SOCKET_TIMEOUT": 60, "SOCKET_CONNECT_TIMEOUT": 60}
 
 
-@pytest.fixture
-def three():
-    from redisproc import RedisServer
-
-    servers = [RedisServer().start() for _ in range(3)]
-    yield servers
-    for s in servers:
-        s.stop()
-
 
 def _native_async():
     from redis_cache_go import _native, _native_async

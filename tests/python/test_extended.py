@@ -150,14 +150,6 @@ def _unlink_sizes(server: RedisServer) -> list[int]:
     return sizes
 
 
-@pytest.fixture
-def three():
-    servers = [RedisServer().start() for _ in range(3)]
-    yield servers
-    for s in servers:
-        s.stop()
-
-
 @pytest.mark.timeout(120)
 def test_delete_pattern_over_200k_keys_on_three_shards_in_batches(three):
     cache = redis_cache_go.ShardedRedisCache([s.location for s in three], {"OPTIONS": {"DB": 0}, "KEY_PREFIX": "big"})

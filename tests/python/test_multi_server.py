@@ -92,15 +92,6 @@ def seed_servers():
         lock.close()
 
 
-@pytest.fixture
-def three():
-    """Three fresh servers on free ports (a test may stop some)."""
-    servers = [RedisServer().start() for _ in range(3)]
-    yield servers
-    for s in servers:
-        s.stop()
-
-
 def _select(server: RedisServer, db: int, *args):
     """One command on DB db of server, over a plain socket (MULTI/EXEC keeps SELECT on that connection)."""
     import socket
