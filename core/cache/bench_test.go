@@ -97,7 +97,7 @@ func BenchmarkPut(b *testing.B) {
 	plain := []byte(strings.Repeat("a compressible value ", 64<<10/21))
 	for _, name := range []string{"none", "zlib", "zstd"} {
 		vc := valuesOf(b, Codec{Compressor: name})
-		stored, err := vc.encode(plain)
+		stored, err := vc.encode("k", plain)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func BenchmarkPut(b *testing.B) {
 			var buf Buffer
 			b.SetBytes(int64(len(plain)))
 			for b.Loop() {
-				vc.put(&buf, stored)
+				vc.put(&buf, "k", stored)
 			}
 		})
 	}

@@ -53,6 +53,11 @@ func Open(cfg Config) (*Cache, error) {
 	if err != nil {
 		return nil, err
 	}
+	guard, raise, err := cfg.Protection.protection()
+	if err != nil {
+		return nil, err
+	}
+	vals.guard = guard
 	near, err := cfg.LocalCache.near(opts)
 	if err != nil {
 		return nil, err
@@ -65,8 +70,13 @@ func Open(cfg Config) (*Cache, error) {
 		}
 		return nil, err
 	}
-	c := &Cache{shards: shards, values: vals, near: near, group: g,
-		herd: herd.New(shards, herd.Options{Flights: g.flights})}
+	c := &Cache{shards: shards, values: vals, near: near, group: g}
+	vals.rejected = c.rejecter(raise, cfg.OnReject)
+	hopts := herd.Options{Flights: g.flights}
+	if guard != nil && !raise {
+		hopts.Valid = vals.valid // a value that does not verify is computed again
+	}
+	c.herd = herd.New(shards, hopts)
 	g.add(c)
 	return c, nil
 }
@@ -121,6 +131,7 @@ func (c *Cache) forgetAll() {
 type group struct {
 	servers []*stats.Server
 	flights *herd.Flights
+	rejects rejectLog
 
 	mu   sync.Mutex
 	live map[*Cache]struct{}

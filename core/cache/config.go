@@ -65,6 +65,14 @@ type Config struct {
 	// LocalCache, when set, turns on the near-cache (core/nearcache);
 	// exactly one plain server only. Default: nil, off.
 	LocalCache *LocalCache `json:"local_cache"`
+	// Protection, when set, signs or encrypts every stored value that is
+	// not a plain integer and refuses to hand back one that does not
+	// verify (core/protect). Default: nil, values stored as they are.
+	Protection *Protection `json:"protection"`
+	// OnReject, when set, receives each logged rejection (at most one per
+	// key per minute) instead of the queue Rejections drains; it must not
+	// block. Go callers only. Default: nil.
+	OnReject func(Rejection) `json:"-"`
 }
 
 // Endpoint names one Redis server.

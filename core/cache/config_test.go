@@ -208,17 +208,17 @@ func valuesOf(t testing.TB, c Codec) *values {
 func TestDecodeValuePassesThroughWhatIsNotAStream(t *testing.T) {
 	vc := valuesOf(t, Codec{Compressor: "zlib"})
 	for _, stored := range [][]byte{[]byte("x^2 + y^2\n...\n"), []byte("42"), []byte("\x80\x05N.")} {
-		if got := vc.decodeValue(stored); !bytes.Equal(got, stored) {
+		if got, _, _ := vc.decodeValue("k", stored); !bytes.Equal(got, stored) {
 			t.Errorf("decodeValue(%q) = %q; want it unchanged", stored, got)
 		}
 	}
 	plain := bytes.Repeat([]byte("ab"), 100)
-	enc, _ := vc.encode(plain)
-	if got := vc.decodeValue(enc); !bytes.Equal(got, plain) {
+	enc, _ := vc.encode("k", plain)
+	if got, _, _ := vc.decodeValue("k", enc); !bytes.Equal(got, plain) {
 		t.Errorf("decodeValue(encode(v)) = %q; want v", got)
 	}
 	off := false
-	if got := valuesOf(t, Codec{Decode: &off}).decodeValue(enc); !bytes.Equal(got, enc) {
+	if got, _, _ := valuesOf(t, Codec{Decode: &off}).decodeValue("k", enc); !bytes.Equal(got, enc) {
 		t.Errorf("decodeValue with decode off: got %q; want the stored bytes unchanged", got)
 	}
 }
@@ -228,19 +228,19 @@ func TestPutDecodesIntoTheSink(t *testing.T) {
 	plain := bytes.Repeat([]byte("value "), 1000)
 	for _, name := range []string{"none", "zlib", "zstd", "lz4", "s2"} {
 		vc := valuesOf(t, Codec{Compressor: name})
-		stored, err := vc.encode(plain)
+		stored, err := vc.encode("k", plain)
 		if err != nil {
 			t.Fatalf("%s: encode: %v", name, err)
 		}
 		var b Buffer
-		vc.put(&b, stored)
+		vc.put(&b, "k", stored)
 		if !bytes.Equal(b.B, plain) {
 			t.Errorf("%s: got %d bytes; want the %d plain bytes", name, len(b.B), len(plain))
 		}
 	}
 	corrupt := []byte("\x28\xb5\x2f\xfd garbage") // zstd magic, not a stream: handed back as stored
 	var b Buffer
-	valuesOf(t, Codec{}).put(&b, corrupt)
+	valuesOf(t, Codec{}).put(&b, "k", corrupt)
 	if !bytes.Equal(b.B, corrupt) {
 		t.Errorf("corrupt stream: got %q; want it as stored", b.B)
 	}

@@ -30,8 +30,11 @@ func (c *Cache) Ask(ctx context.Context, key string, lockTTL expiry.TTL, dst Sin
 	if t != nil {
 		return &Ticket{t: t, c: c}, nil
 	}
-	c.values.put(dst, v)
-	return nil, nil
+	ok, err := c.values.put(dst, key, v)
+	if err == nil && !ok { // herd's Valid passed it: only a value that changed under us
+		err = &RejectedError{Key: key, Reason: "the value did not verify on a second read"}
+	}
+	return nil, err
 }
 
 // Waiting returns how many asks wait for another ask's computation right
@@ -56,7 +59,7 @@ func (t *Ticket) Locked() bool { return t.t.Locked() }
 // with it and the fresh flag with freshTTL (<= 0: no expiry), releases the
 // lock and hands the value to the asks that waited for it. value is copied.
 func (t *Ticket) Publish(ctx context.Context, value []byte, valueTTL, freshTTL expiry.TTL) error {
-	stored, err := t.c.values.encode(bytes.Clone(value)) // the waiting asks keep it
+	stored, err := t.c.values.encode(t.t.Key, bytes.Clone(value)) // the waiting asks keep it
 	if err != nil {
 		_, _ = t.t.Abandon(ctx, nil) // the waiting asks ask again
 		return err

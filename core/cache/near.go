@@ -21,15 +21,17 @@ func (c *Cache) nearRead(ctx context.Context, key string) ([]byte, bool, error) 
 		if err != nil || !ok {
 			return nil, false, err
 		}
-		return c.values.decodeValue(v), true, nil
+		return c.values.decodeValue(key, v)
 	}
 	v, ttl, ok, err := c.shards.Server(0).GetTTL(ctx, key)
 	if err != nil || !ok {
 		return nil, false, err
 	}
-	v = c.values.decodeValue(v)
-	c.near.Fill(t, key, v, ttl)
-	return v, true, nil
+	v, ok, err = c.values.decodeValue(key, v)
+	if ok {
+		c.near.Fill(t, key, v, ttl)
+	}
+	return v, ok, err
 }
 
 // nearGetMany is GetMany through the near-cache: decoded values aligned
@@ -70,7 +72,14 @@ func (c *Cache) nearGetMany(ctx context.Context, keys []string) ([][]byte, error
 		if got[j] == nil {
 			continue
 		}
-		vals[i] = c.values.decodeValue(got[j])
+		v, ok, err := c.values.decodeValue(miss[j], got[j])
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			continue
+		}
+		vals[i] = v
 		if tracked {
 			c.near.Fill(tickets[j], miss[j], vals[i], ttls[j])
 		}

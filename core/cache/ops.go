@@ -25,8 +25,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst Sink) (bool, error) {
 	if err != nil || !ok {
 		return false, err
 	}
-	c.values.put(dst, v)
-	return true, nil
+	return c.values.put(dst, key, v)
 }
 
 // Set stores value (compressed as Config.Codec says) at key with ttl (<= 0:
@@ -34,7 +33,7 @@ func (c *Cache) Get(ctx context.Context, key string, dst Sink) (bool, error) {
 // add) an existing key is left alone and the answer is false. value is not
 // kept after Set returns.
 func (c *Cache) Set(ctx context.Context, key string, value []byte, ttl expiry.TTL, onlyIfMissing bool) (bool, error) {
-	stored, buf, err := c.values.encodePooled(value)
+	stored, buf, err := c.values.encodePooled(key, value)
 	if err != nil {
 		return false, err
 	}
@@ -88,6 +87,9 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, bool,
 // Rename moves src's value and TTL to dst (replacing dst); false when src
 // is missing.
 func (c *Cache) Rename(ctx context.Context, src, dst string) (bool, error) {
+	if c.values.guard != nil {
+		return c.renameSealed(ctx, src, dst)
+	}
 	ok, err := c.shards.Rename(ctx, src, dst)
 	c.forget(src, dst)
 	return ok, err
@@ -106,13 +108,30 @@ func (c *Cache) GetMany(ctx context.Context, keys []string, each func(i int, v [
 		client.EachFound(vals, each)
 		return nil
 	}
-	decode := c.values.decode
-	return c.shards.GetManyEach(ctx, keys, func(i int, v []byte) {
-		if decode && codec.Sniff(v) != codec.None {
-			v = c.values.decodeValue(v)
+	vals := c.values
+	if vals.guard == nil {
+		decode := vals.decode
+		return c.shards.GetManyEach(ctx, keys, func(i int, v []byte) {
+			if decode && codec.Sniff(v) != codec.None {
+				v, _, _ = vals.decodeValue(keys[i], v)
+			}
+			each(i, v)
+		})
+	}
+	var rejected error // the first, with Protection.Errors "raise"
+	err := c.shards.GetManyEach(ctx, keys, func(i int, v []byte) {
+		v, ok, err := vals.decodeValue(keys[i], v)
+		if rejected == nil {
+			rejected = err
 		}
-		each(i, v)
+		if ok {
+			each(i, v)
+		}
 	})
+	if err == nil {
+		err = rejected
+	}
+	return err
 }
 
 // SetMany stores keys[i] = values[i] (compressed) with ttl, as Set: one
@@ -123,6 +142,9 @@ func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl
 		s, compressed, err := c.values.codec.EncodeTo(nil, v)
 		if err != nil {
 			return err
+		}
+		if c.values.guard != nil {
+			s, compressed = c.values.guard.Seal(nil, keys[i], s), true
 		}
 		if compressed {
 			if &stored[0] == &values[0] {
@@ -155,3 +177,31 @@ func (c *Cache) Clear(ctx context.Context, pattern string) (int64, error) {
 // Locate returns the index (LOCATION order) of the server key's writes go
 // to, without touching the network.
 func (c *Cache) Locate(key string) int { return c.shards.Locate(key) }
+
+// renameSealed is Rename for protected values, which are bound to their
+// key name: src's value is opened (one that does not verify is missing),
+// sealed for dst and written there with src's remaining TTL, then src is
+// deleted. Not atomic, as a rename across ring servers.
+func (c *Cache) renameSealed(ctx context.Context, src, dst string) (bool, error) {
+	v, left, ok, err := c.shards.Owner(src).GetTTL(ctx, src)
+	if err != nil || !ok {
+		return false, err
+	}
+	p, ok, err := c.values.open(src, v, nil)
+	if !ok {
+		return false, err
+	}
+	ttl := expiry.TTL(0) // no expiry
+	if left != client.NoExpiry {
+		if left <= 0 {
+			return false, nil // expired as we read it
+		}
+		ttl = expiry.Of(left)
+	}
+	if _, err := c.shards.Set(ctx, dst, c.values.guard.Seal(nil, dst, p), ttl, false); err != nil {
+		return false, err
+	}
+	_, err = c.shards.Delete(ctx, src)
+	c.forget(src, dst)
+	return err == nil, err
+}

@@ -1,9 +1,11 @@
 package cache
 
 import (
+	"bytes"
 	"sync"
 
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
+	"github.com/redis-cache-go/redis-cache-go/core/protect"
 )
 
 // A Sink receives a value a read returns, in memory its caller provides
@@ -40,15 +42,55 @@ func (b *Buffer) Free() { b.B = nil }
 func copyTo(dst Sink, v []byte) { copy(dst.Alloc(len(v)), v) }
 
 // values applies a cache's codec policy to the values of its operations:
-// written values are compressed, read values decoded when they are a valid
-// stream of a known format (and decode is on), else handed back as stored.
+// written values are compressed, then sealed when the cache protects
+// values (core/protect); read values are opened (a value that does not
+// open is rejected: a miss, or an error with Protection.Errors "raise"),
+// then decoded when they are a valid stream of a known format (and decode
+// is on), else handed back as stored.
 type values struct {
 	codec  *codec.Codec
 	decode bool
+	guard  *protect.Protector // nil: values are stored as they are
+	// rejected records a value that did not open and returns what the read
+	// returns for it: nil (a miss) or a *RejectedError.
+	rejected func(key string, why error) error
 }
 
-// encode returns the form of value to store.
-func (v *values) encode(value []byte) ([]byte, error) { return v.codec.Encode(value) }
+// encode returns the form of value to store at key.
+func (v *values) encode(key string, value []byte) ([]byte, error) {
+	stored, err := v.codec.Encode(value)
+	if err != nil || v.guard == nil {
+		return stored, err
+	}
+	return v.guard.Seal(nil, key, stored), nil
+}
+
+// open returns the payload of stored, read from key (stored itself when
+// the cache does not protect values; a signed value's payload is a slice
+// of stored, an encrypted one's is appended to scratch[:0]), or false with
+// what the read returns instead (see rejected).
+func (v *values) open(key string, stored, scratch []byte) ([]byte, bool, error) {
+	if v.guard == nil {
+		return stored, true, nil
+	}
+	p, err := v.guard.Open(scratch, key, stored)
+	if err != nil {
+		return nil, false, v.rejected(key, err)
+	}
+	return p, true, nil
+}
+
+// valid reports whether stored opens (herd's test: a value that does not is
+// absent, and computed again); a rejection is recorded.
+func (v *values) valid(key string, stored []byte) bool {
+	if v.guard == nil {
+		return true
+	}
+	b := getBuf()
+	p, ok, _ := v.open(key, stored, *b)
+	putBuf(b, p)
+	return ok
+}
 
 // bufs pools the buffers large values are compressed into and decompressed
 // through, so a steady stream of big values allocates nothing in Go and
@@ -74,17 +116,29 @@ func putBuf(b *[]byte, used []byte) {
 	bufs.Put(b)
 }
 
-// encodePooled returns the form of value to store, compressed into a
-// pooled buffer; buf.release() hands that buffer back once the value has
-// been written (nothing may keep stored after that).
-func (v *values) encodePooled(value []byte) (stored []byte, buf *pooledBuf, err error) {
+// encodePooled returns the form of value to store at key, compressed and
+// sealed into pooled buffers; buf.release() hands them back once the value
+// has been written (nothing may keep stored after that).
+func (v *values) encodePooled(key string, value []byte) (stored []byte, buf *pooledBuf, err error) {
 	b := getBuf()
 	stored, compressed, err := v.codec.EncodeTo(*b, value)
-	if err != nil || !compressed {
+	switch {
+	case err != nil:
 		bufs.Put(b)
-		return stored, nil, err
+		return nil, nil, err
+	case v.guard == nil && !compressed:
+		bufs.Put(b)
+		return stored, nil, nil
+	case v.guard == nil:
+		return stored, &pooledBuf{b, stored}, nil
+	case !compressed: // b is free: seal into it
+		sealed := v.guard.Seal((*b)[:0], key, stored)
+		return sealed, &pooledBuf{b, sealed}, nil
 	}
-	return stored, &pooledBuf{b, stored}, nil
+	b2 := getBuf()
+	sealed := v.guard.Seal((*b2)[:0], key, stored)
+	putBuf(b, stored)
+	return sealed, &pooledBuf{b2, sealed}, nil
 }
 
 // pooledBuf is a buffer from bufs and the slice of it in use.
@@ -100,10 +154,27 @@ func (p *pooledBuf) release() {
 	}
 }
 
-// put writes what a read hands back for stored (see decodeValue) to dst.
-// A stream that states its decompressed size (zstd) is decoded straight
-// into dst's memory; any other through a pooled buffer, then copied once.
-func (v *values) put(dst Sink, stored []byte) {
+// put writes what a read of key hands back for stored (see decodeValue) to
+// dst and reports whether there is one: false, with the read's error or
+// none, when stored does not open.
+func (v *values) put(dst Sink, key string, stored []byte) (bool, error) {
+	if v.guard != nil {
+		b := getBuf()
+		p, ok, err := v.open(key, stored, *b)
+		if ok {
+			v.putOpen(dst, p)
+		}
+		putBuf(b, p)
+		return ok, err
+	}
+	v.putOpen(dst, stored)
+	return true, nil
+}
+
+// putOpen is put for an opened payload. A stream that states its
+// decompressed size (zstd) is decoded straight into dst's memory; any
+// other through a pooled buffer, then copied once.
+func (v *values) putOpen(dst Sink, stored []byte) {
 	if !v.decode || codec.Sniff(stored) == codec.None {
 		copyTo(dst, stored)
 		return
@@ -129,29 +200,51 @@ func (v *values) put(dst Sink, stored []byte) {
 	putBuf(b, got)
 }
 
-// decodeValue returns what a read hands back for stored: the decompressed
-// value when stored is a valid stream of a known format, else stored as is
-// (a value that only starts like a stream is the serializer's to judge).
-func (v *values) decodeValue(stored []byte) []byte {
-	if !v.decode {
-		return stored
+// decodeValue returns what a read of key hands back for stored: the
+// opened payload, decompressed when it is a valid stream of a known format,
+// else as it is (a value that only starts like a stream is the
+// serializer's to judge); false, with the read's error or none, when
+// stored does not open. The result may share stored's memory.
+func (v *values) decodeValue(key string, stored []byte) ([]byte, bool, error) {
+	p, ok, err := v.open(key, stored, nil)
+	if !ok || !v.decode || codec.Sniff(p) == codec.None {
+		return p, ok, err
 	}
-	out, _, _ := v.codec.Decode(stored)
-	return out
+	out, _, _ := v.codec.Decode(p)
+	return out, true, nil
 }
 
-// recode returns stored re-encoded with the cache's compressor (see
-// Reinsert), or false when stored starts like a compressed stream but does
-// not decode (corrupt, or past its decode limit): such a value is left as
-// it is, never wrapped in another layer.
-func (v *values) recode(stored []byte) ([]byte, bool, error) {
+// recode returns stored, read from key, re-encoded with the cache's
+// compressor and protection (see Reinsert), or false when it is left as it
+// is: it does not open (rejected values are not logged here), or it starts
+// like a compressed stream but does not decode (corrupt, or past its decode
+// limit), so it is never wrapped in another layer. A value already in the
+// current form comes back unchanged (an encrypted one is not re-encrypted).
+func (v *values) recode(key string, stored []byte) ([]byte, bool, error) {
 	plain := stored
+	if v.guard != nil {
+		p, err := v.guard.Open(nil, key, stored)
+		if err != nil {
+			return nil, false, nil
+		}
+		plain = p
+	}
+	opened := plain
 	if v.decode {
 		var err error
-		if plain, _, err = v.codec.Decode(stored); err != nil {
+		if plain, _, err = v.codec.Decode(plain); err != nil {
 			return nil, false, nil
 		}
 	}
-	out, err := v.encode(plain)
-	return out, err == nil, err
+	compressed, err := v.codec.Encode(plain)
+	if err != nil {
+		return nil, false, err
+	}
+	if v.guard == nil {
+		return compressed, true, nil
+	}
+	if v.guard.Current(stored) && bytes.Equal(compressed, opened) {
+		return stored, true, nil
+	}
+	return v.guard.Seal(nil, key, compressed), true, nil
 }

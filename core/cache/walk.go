@@ -68,7 +68,7 @@ func (c *Cache) reinsertKeys(ctx context.Context, s *client.Client, keys []strin
 	changed := entries[:0]
 	var retag []client.Swap // get-or-set's tags follow their values' new bytes
 	for _, en := range entries {
-		v, ok, err := c.values.recode(en.Value)
+		v, ok, err := c.values.recode(en.Key, en.Value)
 		if err != nil {
 			return 0, err
 		}

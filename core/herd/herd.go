@@ -65,6 +65,10 @@ type Options struct {
 	// Django opens one cache per thread) share one, so their callers share
 	// computations too. Default: the Group's own.
 	Flights *Flights
+	// Valid, when set, is asked about every value read: one it refuses
+	// (a protected value that does not verify) is treated as absent, so it
+	// is computed again and never served. Default: nil, every value is.
+	Valid func(key string, value []byte) bool
 }
 
 // Defaults of Options.

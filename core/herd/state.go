@@ -48,6 +48,9 @@ func (g *Group) peek(ctx context.Context, key string) (state, error) {
 	if err != nil {
 		return state{}, err
 	}
+	if vals[0] != nil && g.opts.Valid != nil && !g.opts.Valid(key, vals[0]) {
+		return state{}, nil // absent: its flag and tag describe a value we will not serve
+	}
 	return state{value: vals[0], ttl: ttls[0], flag: vals[1], tag: vals[2]}, nil
 }
 

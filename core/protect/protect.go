@@ -335,3 +335,24 @@ func associated(header []byte, name string) []byte {
 	ad = binary.BigEndian.AppendUint32(ad, uint32(len(name)))
 	return append(ad, name...)
 }
+
+// Current reports whether stored is protected in p's mode with the key
+// that writes (so sealing its payload again changes nothing but, when
+// encrypting, the nonce).
+func (p *Protector) Current(stored []byte) bool {
+	if p == nil || !Is(stored) || len(stored) < HeaderLen {
+		return false
+	}
+	mode := byte(modeSign)
+	if p.mode == Encrypt {
+		mode = modeEncrypt
+	}
+	return stored[4] == mode && [4]byte(stored[5:HeaderLen]) == p.keys[0].id
+}
+
+// Fingerprint returns a digest of secret that tells secrets apart without
+// revealing them (SHA-256 of Salt, "fingerprint" and the secret, 16 bytes).
+func Fingerprint(secret string) [16]byte {
+	sum := sha256.Sum256([]byte(Salt + "fingerprint" + secret))
+	return [16]byte(sum[:16])
+}

@@ -98,6 +98,7 @@ type Server struct {
 	results [numOutcomes]atomic.Uint64
 	hits    atomic.Uint64
 	misses  atomic.Uint64
+	reject  atomic.Uint64
 	hist    Histogram
 }
 
@@ -161,6 +162,14 @@ func (s *Server) Lookup(found bool) {
 	}
 }
 
+// Reject records a value read that failed its protection check (it was
+// also counted as a hit: the server had it).
+func (s *Server) Reject() {
+	if s != nil {
+		s.reject.Add(1)
+	}
+}
+
 // Add returns the sum of two pools' figures (several pools of one server).
 func (p Pool) Add(q Pool) Pool {
 	return Pool{p.Hits + q.Hits, p.Misses + q.Misses, p.Timeouts + q.Timeouts, p.WaitCount + q.WaitCount,
@@ -185,6 +194,7 @@ type Snapshot struct {
 	Commands     uint64            `json:"commands"`
 	Hits         uint64            `json:"hits"`
 	Misses       uint64            `json:"misses"`
+	Rejected     uint64            `json:"rejected"` // values that failed their protection check
 	Errors       uint64            `json:"errors"`
 	ErrorsByKind map[string]uint64 `json:"errors_by_kind"` // per Outcome name, errors only
 	Latency      Latency           `json:"latency_us"`
@@ -207,7 +217,7 @@ func (s *Server) Snapshot() Snapshot {
 		snap.ErrorsByKind[o.String()] = n
 		snap.Errors += n
 	}
-	snap.Hits, snap.Misses = s.hits.Load(), s.misses.Load()
+	snap.Hits, snap.Misses, snap.Rejected = s.hits.Load(), s.misses.Load(), s.reject.Load()
 	snap.Latency = s.hist.Latency()
 	return snap
 }
