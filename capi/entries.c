@@ -195,6 +195,11 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out) {
     return rcgx_op(RCG_OP_NEAR_STATS, handle, out, NULL, 0, NULL, 0, 0, 0, 0, 0);
 }
 
+int rcg_rejections(uintptr_t handle, rcg_out *out) {
+    GUARD(out);
+    return rcgx_op(RCG_OP_REJECTIONS, handle, out, NULL, 0, NULL, 0, 0, 0, 0, 0);
+}
+
 int rcg_async_open(int fd, rcg_out *out) {
     GUARD(out);
     return rcgx_async_open(fd, out);

@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"time"
 	"unsafe"
 
@@ -52,6 +53,7 @@ var ops = [...]op{
 	C.RCG_OP_LOCATE: locate, C.RCG_OP_HERD_ASK: herdAsk, C.RCG_OP_HERD_WAITING: herdWaiting,
 	C.RCG_OP_REINSERT: reinsert, C.RCG_OP_WALK_STEP: walkStep,
 	C.RCG_OP_CACHE_STATS: cacheStats, C.RCG_OP_NEAR_STATS: nearStats,
+	C.RCG_OP_REJECTIONS: rejections,
 }
 
 // opOf is the operation of code (nil when there is none).
@@ -84,6 +86,10 @@ var statuses = map[client.Kind]C.int{
 
 // statusOf is the status of err's class (RCG_ERR_INTERNAL without one).
 func statusOf(err error) C.int {
+	var rejected *cache.RejectedError
+	if errors.As(err, &rejected) {
+		return C.RCG_ERR_REJECTED
+	}
 	if st, ok := statuses[client.KindOf(err)]; ok {
 		return st
 	}
@@ -303,4 +309,30 @@ func nearStats(e *entry, _ args, r reply) C.int {
 		r.bytes([]byte(st.String()))
 	}
 	return found(r, ok, nil)
+}
+
+// rejection is one line of rcg_rejections' document.
+type rejection struct {
+	Key    string `json:"key"`
+	Reason string `json:"reason"`
+}
+
+func rejections(e *entry, _ args, r reply) C.int {
+	got, dropped := e.c.Rejections()
+	if len(got) == 0 && dropped == 0 {
+		return C.RCG_MISS
+	}
+	lines := make([]rejection, len(got))
+	for i, x := range got {
+		lines[i] = rejection(x)
+	}
+	doc, err := json.Marshal(struct {
+		Rejections []rejection `json:"rejections"`
+		Dropped    int         `json:"dropped"`
+	}{lines, dropped})
+	if err != nil {
+		panic(err) // strings and ints always marshal
+	}
+	r.bytes(doc)
+	return C.RCG_OK
 }

@@ -58,6 +58,7 @@ extern "C" {
 #define RCG_ERR_CLOSED (-7)     /* unknown or closed handle */
 #define RCG_ERR_FORKED (-8)     /* called in a fork() child; nothing was done */
 #define RCG_ERR_INTERNAL (-9)   /* a bug (a recovered panic); the handle is disabled */
+#define RCG_ERR_REJECTED (-10)  /* a stored value failed its protection check ("errors": "raise") */
 
 /* rcg_herd_ask: the caller must compute the value (see below) */
 #define RCG_HERD_COMPUTE 2
@@ -310,6 +311,14 @@ int rcg_stats(rcg_out *out);
  * handle drops the keys it wrote from it at once. */
 int rcg_near_stats(uintptr_t handle, rcg_out *out);
 
+/* Values that failed their protection check (a "protection" member; see
+ * core/protect) since the last call, for the caller to log: RCG_OK with
+ * {"rejections": [{"key": K, "reason": R}, ...], "dropped": N} in out
+ * (at most one line per key per minute, at most 1,000 queued, N: lines
+ * that did not fit), or RCG_MISS when there are none. Shared by the
+ * handles opened with the same document, like rcg_cache_stats. */
+int rcg_rejections(uintptr_t handle, rcg_out *out);
+
 /* Asynchronous calls, for event loops (one completion queue per loop).
  * rcg_async_open takes a descriptor the caller polls for reading (an eventfd,
  * or the write end of a pipe whose read end it polls); the library keeps its
@@ -377,6 +386,7 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
 #define RCG_OP_WALK_STEP 27
 #define RCG_OP_CACHE_STATS 28
 #define RCG_OP_NEAR_STATS 29
+#define RCG_OP_REJECTIONS 30
 int rcg_async_open(int fd, rcg_out *out);
 int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,

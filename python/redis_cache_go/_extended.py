@@ -115,6 +115,8 @@ class ExtendedMixin:
 
     _client: Any
     _py_compressor: Any
+    _logs_rejections: bool
+    _log_rejections: Callable[[], None]
     _min_len: int
 
     if TYPE_CHECKING:  # provided by BaseCache and by the backend class (backend.py)
@@ -179,6 +181,8 @@ class ExtendedMixin:
         data, ticket = self._herd_ask(k, lock_ms)
         if data is not None:
             return self._decode(data, k)
+        if self._logs_rejections:
+            self._log_rejections()
         try:
             value = default() if callable(default) else default
             encoded = self._encode(value)

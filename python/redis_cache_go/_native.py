@@ -37,6 +37,7 @@ _ERRORS: dict[int, type[exc.RedisCacheError]] = {
     -7: exc.ClientClosedError,
     -8: exc.ForkedProcessError,
     -9: exc.InternalError,
+    -10: exc.ProtectionError,
 }
 STATUS_CLOSED = -7
 STATUS_INTERNAL = -9
@@ -204,6 +205,7 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_locate": (_INT, (_H, _O, _B, _N)),
     "rcg_near_stats": (_INT, (_H, _O)),
     "rcg_cache_stats": (_INT, (_H, _O)),
+    "rcg_rejections": (_INT, (_H, _O)),
     # herd get_or_set, locks, key walks (_native_ext.Client)
     "rcg_herd_ask": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_herd_publish": (_INT, (_H, _O, _I64, _B, _N, _I64, _I64)),
@@ -691,6 +693,17 @@ class Client:
         if status != OK:
             self._raise(lib, status, s)
         return {k: int(v) for k, v in (item.split("=") for item in _take(lib, s).decode().split())}
+
+    def rejections(self) -> tuple[list[tuple[str, str]], int]:
+        """The values that failed their protection check since the last call, as (key, reason),
+        at most one per key per minute, and how many did not fit the queue (capi rcg_rejections)."""
+        lib, status, s = self._invoke("rcg_rejections")
+        if status == MISS:
+            return [], 0
+        if status != OK:
+            self._raise(lib, status, s)
+        doc = json.loads(_take(lib, s))
+        return [(r["key"], r["reason"]) for r in doc["rejections"]], int(doc["dropped"])
 
     def debug_panic(self) -> None:
         """Test-only: provoke a Go panic inside the library (raises InternalError). Needs the

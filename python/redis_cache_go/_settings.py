@@ -27,7 +27,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from django.core.cache.backends.base import get_key_func
 
-from redis_cache_go import _codec_settings, _compat, _layout, _local_cache, _notes, _secrets, _topology
+from redis_cache_go import _codec_settings, _compat, _layout, _local_cache, _notes, _protection, _secrets, _topology
 from redis_cache_go._codec_settings import dotted_name
 from redis_cache_go.exceptions import setting_error as _bad
 
@@ -78,6 +78,8 @@ _SUPPORTED |= _codec_settings.KEYS
 _SUPPORTED |= _topology.KEYS
 # The near-cache: read by _local_cache.
 _SUPPORTED.add(_local_cache.KEY)
+# Signed or encrypted values: read by _protection.
+_SUPPORTED |= _protection.KEYS
 _URL_QUERY = set(_secrets.URL_QUERY)  # the values of any other are masked in messages
 
 
@@ -136,6 +138,7 @@ class Settings:
     options: dict[str, Any] = field(default_factory=dict)  # OPTIONS as translated (_compat.py), for checks and messages
     topology: dict[str, Any] | None = None  # Cluster or Sentinel (see _topology.py), None for plain servers
     local_cache: dict[str, Any] | None = None  # the near-cache (see _local_cache.py), None when off
+    protection: dict[str, Any] | None = field(default=None, repr=False)  # VALUE_PROTECTION (_protection.py; holds secrets)
     # -- layout of several LOCATIONs (_layout.py) ------------------------------------
     layout: str = "primary"  # "primary", "ring" or "copy": the backend class's, or the one CLIENT_CLASS chose
     primary: int = 0  # MASTER_CACHE: index of the primary among ``servers`` (layout "primary")
@@ -181,6 +184,7 @@ class Settings:
             "codec": self.codec.compression.native_config(),
             **({"topology": self.topology} if self.topology else {}),
             **({"local_cache": self.local_cache} if self.local_cache is not None else {}),
+            **({"protection": self.protection} if self.protection is not None else {}),
             **_breaker(self.options),
         }
 
@@ -527,6 +531,10 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
                 raise _bad(f"OPTIONS[{opt!r}]", value, "must be a string (a file path; for SSL_SERVER_NAME a host name)")
             ssl[key] = value
 
+    protection = _protection.parse(options)
+    if protection is not None and options.get("FORK_FALLBACK"):
+        raise _bad("OPTIONS['FORK_FALLBACK']", True, "cannot be combined with VALUE_PROTECTION: the fallback's "
+                   "redis-py client would read values without verifying them")
     return Settings(
         codec=codec,
         servers=servers,
@@ -539,6 +547,7 @@ def _parse(compat: _compat.Translation, params: dict[str, Any]) -> Settings:
         options=options,
         topology=topology,
         local_cache=_local_cache.parse(options),
+        protection=protection,
         ignore_exceptions=options.get("IGNORE_EXCEPTIONS", False),
         log_ignored_exceptions=options.get("LOG_IGNORED_EXCEPTIONS", True),
         fork_fallback=options.get("FORK_FALLBACK", False),

@@ -10,6 +10,7 @@ import asyncio
 import functools
 import hashlib
 import json
+import logging
 import math
 import operator
 import re
@@ -63,6 +64,9 @@ def _check_delta(delta: Any) -> None:
         raise ValueError(f"delta {delta} is outside Redis' 64-bit integer range")
 
 
+logger = logging.getLogger("redis_cache_go")
+
+
 class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAccessMixin, BaseCache):
     """A drop-in for django-redis-cache's RedisCache.
 
@@ -93,6 +97,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
         self._protocol = settings.pickle_version
         self._mode = settings.layout
         self._primary = settings.primary
+        # VALUE_PROTECTION with misses for rejected values: after a miss, log what Go rejected
+        self._logs_rejections = settings.protection is not None and settings.protection["errors"] == "miss"
         self._describe = settings.describe
         # _key()'s memo: (key_prefix, version, key_func, {key: made key}); see _key.
         self._key_memo: tuple[str, int, Any, dict[str, bytes]] = (self.key_prefix, self.version, self.key_func, {})
@@ -288,6 +294,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
             k = self._key(key, version)
             data = self._client.get(k)
             if data is None:
+                if self._logs_rejections:
+                    self._log_rejections()
                 return default
             if data[:1] == b"\x80" and self._py_compressor is None:  # a pickle: _decode's common case, inlined
                 try:
@@ -342,7 +350,10 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
                 return self._decode_values(originals, made, self._client.get_many(made))
             key_map = dict(zip(made, originals))
             made = list(key_map)
-            return self._decode_many(key_map, made, self._client.get_many(made))
+            values = self._client.get_many(made)
+            if self._logs_rejections and None in values:
+                self._log_rejections()
+            return self._decode_many(key_map, made, values)
         except self._fail_open_errors as e:
             return self._failed("get_many", e, {})
 
@@ -488,6 +499,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
             k = self._key(key, version)
             data = await self._aclient.get(k)
             if data is None:
+                if self._logs_rejections:
+                    self._log_rejections()
                 return default
             return self._decode(data, k)
         except self._fail_open_errors as e:
@@ -534,15 +547,29 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
                 return self._decode_values(originals, made, await self._aclient.get_many(made))
             key_map = dict(zip(made, originals))
             made = list(key_map)
-            return self._decode_many(key_map, made, await self._aclient.get_many(made))
+            values = await self._aclient.get_many(made)
+            if self._logs_rejections and None in values:
+                self._log_rejections()
+            return self._decode_many(key_map, made, values)
         except self._fail_open_errors as e:
             return self._failed("get_many", e, {})
+
+    def _log_rejections(self) -> None:
+        """Log the values Go rejected (VALUE_PROTECTION: unsigned, forged, written for another key)
+        since the last call: at most one line per key per minute, never the value's bytes."""
+        lines, dropped = self._client.rejections()
+        for key, reason in lines:
+            logger.warning("redis_cache_go: %s: value of key %r rejected, treated as a miss: %s", self._describe, key, reason)
+        if dropped:
+            logger.warning("redis_cache_go: %s: %d more rejected values not logged (queue full)", self._describe, dropped)
 
     def _decode_values(self, originals: list[Any], made: list[bytes], values: list[bytes | None]) -> dict[Any, Any]:
         """get_many's result when ``made`` (aligned with ``originals`` and ``values``) has no
         duplicates. A batch of pickles only (the common case) is unpickled in one C-level pass
         (map + dict(zip)); anything else, or a value that does not unpickle, goes through
         _decode_many's per-key path, which says why and applies fail-open per key."""
+        if self._logs_rejections and None in values:
+            self._log_rejections()
         if self._py_compressor is None:
             origs: list[Any] = originals
             present: list[Any] = values

@@ -57,6 +57,9 @@ IDS: dict[str, tuple[str, str]] = {
                             "Use one of django-redis' own clients (DefaultClient, ShardClient, SentinelClient: each "
                             "keeps its layout and key placement here) or a BACKEND of this package; the message says "
                             "why this setting cannot be carried over."),
+    "redis_cache_go.E014": ("bad VALUE_PROTECTION / PROTECTION_KEY / PROTECTION_ERRORS / ACCEPT_UNPROTECTED",
+                            "VALUE_PROTECTION is 'sign' or 'encrypt' and needs SECRET_KEY or PROTECTION_KEY; "
+                            "see docs/security.md."),
     "redis_cache_go.W001": ("TIMEOUT <= 0: nothing is cached",
                             "Use a positive TIMEOUT, or None to cache without expiry (0 means expire at once)."),
     "redis_cache_go.W002": ("two caches share a server, database and KEY_PREFIX",
@@ -74,6 +77,9 @@ IDS: dict[str, tuple[str, str]] = {
     "redis_cache_go.W007": ("CACHES entry key that nothing reads (a typo, or another package's key)",
                             "Django reads BACKEND, LOCATION, TIMEOUT, OPTIONS, KEY_PREFIX, VERSION and KEY_FUNCTION "
                             "(and redis-cache-go the lower-case db); every other setting goes in OPTIONS."),
+    "redis_cache_go.W008": ("ACCEPT_UNPROTECTED: values without protection are still accepted",
+                            "A rollout setting: run `manage.py redis_cache reinsert` to protect the existing values, "
+                            "then remove OPTIONS['ACCEPT_UNPROTECTED'] (docs/security.md)."),
 }
 
 _OPTION_KEY = re.compile(r"\[['\"]([A-Za-z_]+)['\"]\]")
@@ -168,6 +174,8 @@ def _classify_key(key: str) -> str | None:
         return "redis_cache_go.E007"
     if key.startswith("SSL_"):
         return "redis_cache_go.E008"
+    if key in ("VALUE_PROTECTION", "PROTECTION_KEY", "PROTECTION_ERRORS", "ACCEPT_UNPROTECTED", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        return "redis_cache_go.E014"
     if key in ("CLUSTER", "SENTINELS", "SENTINEL_SERVICE", "SENTINEL_PASSWORD", "READ_FROM_REPLICAS"):
         return "redis_cache_go.E009"
     return None

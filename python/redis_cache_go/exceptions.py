@@ -48,6 +48,13 @@ class DecodeError(RedisCacheError, ValueError):
     """A stored value could not be decoded; the message names the key."""
 
 
+class ProtectionError(RedisCacheError, ValueError):
+    """A stored value failed its protection check (OPTIONS['VALUE_PROTECTION'] with
+    ``PROTECTION_ERRORS = "raise"``): unsigned, forged, written for another key, or under a secret
+    this site no longer has. The message names the key and the reason; the value was not
+    deserialized."""
+
+
 class ForkedProcessError(RedisCacheError):
     """The cache was used in a process forked after its first use in the parent."""
 
