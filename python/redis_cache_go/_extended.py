@@ -398,7 +398,10 @@ class ExtendedMixin:
     @fails_open(0)
     def reinsert_keys(self, itersize: int | None = None) -> int:
         """Re-encode every value of this cache's KEY_PREFIX (all versions) with the current
-        compressor, keeping each TTL; run it after changing COMPRESSOR. Returns how many changed."""
+        compressor and VALUE_PROTECTION, keeping each TTL; run it after changing COMPRESSOR, to
+        protect the values of a rollout (ACCEPT_UNPROTECTED: unprotected values are protected only
+        while it is on) or to re-seal values of a secret moved to SECRET_KEY_FALLBACKS. Returns how
+        many changed."""
         if self._py_compressor is not None:
             return self._reinsert_in_python(itersize or DEFAULT_ITERSIZE)
         changed: int = self._client.reinsert(self._prefix_pattern(), itersize or DEFAULT_ITERSIZE)

@@ -58,8 +58,9 @@ IDS: dict[str, tuple[str, str]] = {
                             "keeps its layout and key placement here) or a BACKEND of this package; the message says "
                             "why this setting cannot be carried over."),
     "redis_cache_go.E014": ("bad VALUE_PROTECTION / PROTECTION_KEY / PROTECTION_ERRORS / ACCEPT_UNPROTECTED",
-                            "VALUE_PROTECTION is 'sign' or 'encrypt' and needs SECRET_KEY or PROTECTION_KEY; "
-                            "see docs/security.md."),
+                            "VALUE_PROTECTION is 'sign' or 'encrypt' and needs SECRET_KEY or PROTECTION_KEY (a string "
+                            "or a list, the first one writing); PROTECTION_ERRORS is 'miss' or 'raise'; "
+                            "ACCEPT_UNPROTECTED is True or False."),
     "redis_cache_go.W001": ("TIMEOUT <= 0: nothing is cached",
                             "Use a positive TIMEOUT, or None to cache without expiry (0 means expire at once)."),
     "redis_cache_go.W002": ("two caches share a server, database and KEY_PREFIX",
@@ -79,7 +80,7 @@ IDS: dict[str, tuple[str, str]] = {
                             "(and redis-cache-go the lower-case db); every other setting goes in OPTIONS."),
     "redis_cache_go.W008": ("ACCEPT_UNPROTECTED: values without protection are still accepted",
                             "A rollout setting: run `manage.py redis_cache reinsert` to protect the existing values, "
-                            "then remove OPTIONS['ACCEPT_UNPROTECTED'] (docs/security.md)."),
+                            "then remove OPTIONS['ACCEPT_UNPROTECTED']."),
 }
 
 _OPTION_KEY = re.compile(r"\[['\"]([A-Za-z_]+)['\"]\]")

@@ -9,7 +9,8 @@ Actions (``--cache ALIAS`` picks the CACHES entry, default "default"):
   after N PINGs per server (a latency probe), plus each server's own hit/miss counters.
 * ``delete-pattern PATTERN [--key-version V] [--raw] [--dry-run]`` - delete the keys matching a
   pattern in the cache's key space (KEY_PREFIX and VERSION applied; ``--raw``: a Redis glob as is).
-* ``reinsert`` - re-encode every value of the cache's KEY_PREFIX with the current COMPRESSOR.
+* ``reinsert`` - re-encode every value of the cache's KEY_PREFIX with the current COMPRESSOR and
+  VALUE_PROTECTION (protects values written before it, re-signs those of a rotated-out secret).
 * ``clear-version VERSION [--dry-run]`` - delete every key of one VERSION of the cache.
 
 Long walks count the matching keys first, then show a progress bar (on a terminal; elsewhere a
@@ -347,6 +348,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} values."))
             return
         pattern = cache._prefix_pattern()
+        protection = cache._settings.protection
+        protection = f" and protection ({protection['mode']})" if protection else ""
         total = self._count(cache, pattern, itersize)
         if options["dry_run"]:
             self.stdout.write(f"{total} keys would be checked (dry run: nothing rewritten).")
@@ -356,7 +359,7 @@ class Command(BaseCommand):
         except _Interrupted as e:
             raise self._interrupted(f"at least {e.done} values were rewritten", itersize,
                                     "the others keep their old encoding, which reads as before; run it again to finish.") from None
-        self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} of {total} values with the current compressor."))
+        self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} of {total} values with the current compressor{protection}."))
 
 
 def _reason(name: str, error: Exception) -> str:
