@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"strconv"
 	"strings"
 	"sync"
 	"unsafe"
@@ -190,8 +191,9 @@ func (p *Protector) Mode() Mode {
 	return p.mode
 }
 
-// Raw reports whether v is stored as it is: a plain int64 in decimal (an
-// optional '-' and 1 to 19 digits), which INCR must be able to change.
+// Raw reports whether v is stored as it is: a decimal int64 (an optional
+// '-' and 1 to 19 digits, within the int64 range), the integers INCR can
+// change.
 func Raw(v []byte) bool {
 	if len(v) == 0 || len(v) > maxIntLen {
 		return false
@@ -208,7 +210,11 @@ func Raw(v []byte) bool {
 			return false
 		}
 	}
-	return true
+	if len(d) < 19 {
+		return true
+	}
+	_, err := strconv.ParseInt(unsafe.String(unsafe.SliceData(v), len(v)), 10, 64)
+	return err == nil
 }
 
 // Is reports whether v starts with the protection magic.

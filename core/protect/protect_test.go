@@ -146,8 +146,8 @@ func TestRaw(t *testing.T) {
 	}{
 		{"0", true}, {"-0", true}, {"-12", true}, {"42", true}, {"007", true},
 		{"9223372036854775807", true}, {"-9223372036854775808", true},
-		// the rule is "'-' and 1 to 19 digits", not the int64 range
-		{"9999999999999999999", true},
+		// past int64 (INCR refuses them): protected like any other value
+		{"9999999999999999999", false}, {"9223372036854775808", false}, {"-9223372036854775809", false},
 		{"1.5", false}, {"", false}, {"-", false}, {"+1", false}, {" 1", false}, {"1 ", false},
 		{"--1", false}, {"1e3", false}, {"0x1", false}, {"١", false}, {"12a", false},
 		{"12345678901234567890", false}, {"123456789012345678901", false}, {"-12345678901234567890", false},
