@@ -84,7 +84,8 @@ def report(result: unittest.TestResult, version: str, ours: int) -> int:
     skipped = collections.Counter(reason for _, reason in result.skipped)
     bad = result.failures + result.errors
     passed = result.testsRun - len(result.skipped) - len(bad) - len(result.expectedFailures)
-    print(f"Django {version} BaseCacheTests ({result.testsRun - ours} tests, plus {ours} of ours) against "
+    print(f"Django {version} BaseCacheTests ({result.testsRun - ours} tests: once as is, once with VALUE_PROTECTION "
+          f"sign; plus {ours} of ours) against "
           f"redis_cache_go.RedisCache: {result.testsRun} run, {passed} passed, {len(result.skipped)} skipped, "
           f"{len(result.failures)} failed, {len(result.errors)} errors, {len(result.expectedFailures)} expected failures")
     for reason, count in sorted(skipped.items()):

@@ -43,3 +43,17 @@ class RedisCacheGoTests(django_cache_tests.BaseCacheTests, TestCase):
         with self.assertRaises(ServerError) as info:
             cache.incr("text")
         self.assertIsInstance(info.exception, TypeError)
+
+
+# The same suite with every value signed (OPTIONS VALUE_PROTECTION; keys from settings.SECRET_KEY):
+# Django's contract must hold unchanged when values carry a tag. ("encrypt" passes it too, 2026-12-07,
+# ~13 s more; it differs only inside core/protect, whose own tests cover it.)
+@override_settings(
+    CACHES=django_cache_tests.caches_setting_for_tests(
+        base={**REDIS_CACHE_GO, "OPTIONS": {"DB": 0, "VALUE_PROTECTION": "sign"}},
+        exclude=django_cache_tests.redis_excluded_caches,
+    )
+)
+class SignedRedisCacheGoTests(django_cache_tests.BaseCacheTests, TestCase):
+    incr_decr_type_error = TypeError
+
