@@ -285,7 +285,7 @@ int rcg_walk_step(uintptr_t handle, rcg_out *out, int op, int64_t server, int64_
  *   {"server": "redis 127.0.0.1:6379 db 1", "commands": N,
  *    "calls": {"get": N, "set": N, "delete": N, "get_many": N, "pipeline": N,
  *              "scan": N, "script": N, "other": N},
- *    "hits": N, "misses": N, "errors": N,
+ *    "hits": N, "misses": N, "rejected": N (values that failed their protection check), "errors": N,
  *    "errors_by_kind": {"connection": N, "timeout": N, "auth": N, "server": N, "other": N},
  *    "latency_us": {"count": N, "mean": F, "p50": F, "p90": F, "p99": F, "p999": F, "max": F},
  *    "pool": {"hits": N, "misses": N, "timeouts": N, "waits": N,

@@ -436,7 +436,8 @@ class ExtendedMixin:
     def stats(self) -> list[dict[str, Any]]:
         """Per-server counters kept in the Go core for this process, in LOCATION order (one entry for
         a Cluster or Sentinel deployment): ``server``, ``commands``, ``calls`` per operation,
-        ``hits``, ``misses``, ``errors``, ``errors_by_kind``, ``latency_us`` (count, mean, p50, p90,
+        ``hits``, ``misses``, ``rejected`` (values that failed VALUE_PROTECTION's check, also counted
+        as hits), ``errors``, ``errors_by_kind``, ``latency_us`` (count, mean, p50, p90,
         p99, p999, max; microseconds) and ``pool`` (go-redis pool figures, summed over the open
         clients). Every instance of one configuration in this process (Django builds one per thread)
         counts into the same counters, from the first use on; they only grow. Touches no server."""

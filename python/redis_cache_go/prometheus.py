@@ -64,6 +64,8 @@ class Collector:
         commands = CounterMetricFamily(f"{ns}_commands", "Redis commands sent, by operation", labels=[*base, "op"])
         hits = CounterMetricFamily(f"{ns}_hits", "Cache lookups that found a value", labels=base)
         misses = CounterMetricFamily(f"{ns}_misses", "Cache lookups that found nothing", labels=base)
+        rejected = CounterMetricFamily(f"{ns}_rejected", "Values that failed their protection check (VALUE_PROTECTION)",
+                                       labels=base)
         errors = CounterMetricFamily(f"{ns}_errors", "Failed commands, by kind", labels=[*base, "kind"])
         latency = Metric(f"{ns}_command_latency_seconds", "Command latency (client side), quantiles since start",
                          "summary")
@@ -77,6 +79,7 @@ class Collector:
                     commands.add_metric([*labels, op], n)
                 hits.add_metric(labels, s["hits"])
                 misses.add_metric(labels, s["misses"])
+                rejected.add_metric(labels, s["rejected"])
                 for kind, n in sorted(s["errors_by_kind"].items()):
                     errors.add_metric([*labels, kind], n)
                 lat = s["latency_us"]
@@ -91,7 +94,7 @@ class Collector:
                     conns.add_metric([*labels, "idle"], p["idle_conns"])
                     for event in ("hits", "misses", "timeouts", "waits", "stale_conns"):
                         pool.add_metric([*labels, event], p[event])
-        yield from (commands, hits, misses, errors, latency, conns, pool)
+        yield from (commands, hits, misses, rejected, errors, latency, conns, pool)
 
 
 def register(registry: Any = None, aliases: Iterable[str] | None = None) -> Collector:
