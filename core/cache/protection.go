@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -154,6 +155,7 @@ func (p *Protection) protection() (*protect.Protector, bool, error) {
 func (c *Cache) rejecter(raise bool, onReject func(Rejection)) func(string, error) error {
 	return func(key string, why error) error {
 		c.shards.Owner(key).Recorder().Reject()
+		key = strings.Clone(key) // kept past the call (the C library's key is borrowed memory)
 		r := Rejection{Key: key, Reason: why.Error()}
 		if raise {
 			return &RejectedError{Key: r.Key, Reason: r.Reason}
