@@ -181,3 +181,44 @@ func TestProtectionConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// Reads of protected values, compressed and not, from many goroutines each
+// get their own value intact (values pools its scratch buffers; a signed
+// payload is a view of the reply, which the pool must not keep).
+func TestProtectedReadsKeepTheirValuesApart(t *testing.T) {
+	srv := redistest.Start(t)
+	for _, mode := range []string{"sign", "encrypt"} {
+		c := open(t, srv, Config{Protection: &Protection{Mode: mode, Secrets: []string{"s"}}, Codec: &Codec{Compressor: "zlib"}})
+		want := make([]string, 40)
+		for i := range want {
+			want[i] = strings.Repeat(string(rune('a'+i%26))+mode, 200+i*37)
+			set(t, c, mode+string(rune('A'+i)), want[i])
+			set(t, c, mode+"small"+string(rune('A'+i)), "\x80tiny"+want[i][:i+1]) // read as stored: a view of the reply
+		}
+		var wg sync.WaitGroup
+		errs := make(chan string, 8)
+		for g := 0; g < 8; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var b Buffer
+				for n := 0; n < 300; n++ {
+					i := (n*7 + g) % len(want)
+					if ok, err := c.Get(ctx, mode+"small"+string(rune('A'+i)), &b); !ok || err != nil || string(b.B) != "\x80tiny"+want[i][:i+1] {
+						errs <- "small value corrupted"
+						return
+					}
+					if ok, err := c.Get(ctx, mode+string(rune('A'+i)), &b); !ok || err != nil || string(b.B) != want[i] {
+						errs <- "compressed value corrupted"
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for e := range errs {
+			t.Errorf("%s: %s", mode, e)
+		}
+	}
+}

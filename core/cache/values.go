@@ -88,8 +88,21 @@ func (v *values) valid(key string, stored []byte) bool {
 	}
 	b := getBuf()
 	p, ok, _ := v.open(key, stored, *b)
-	putBuf(b, p)
+	v.release(b, p, ok, stored)
 	return ok
+}
+
+// release hands b back to bufs after open used it as scratch: with the
+// plaintext open wrote there (p, which may have grown past b) when the
+// value was decrypted; as it was when p is a view of stored (a signed
+// payload, a raw int, an accepted unprotected value), which the pool must
+// never alias.
+func (v *values) release(b *[]byte, p []byte, ok bool, stored []byte) {
+	if ok && v.guard.Mode() == protect.Encrypt && protect.Is(stored) {
+		putBuf(b, p)
+		return
+	}
+	bufs.Put(b)
 }
 
 // bufs pools the buffers large values are compressed into and decompressed
@@ -164,7 +177,7 @@ func (v *values) put(dst Sink, key string, stored []byte) (bool, error) {
 		if ok {
 			v.putOpen(dst, p)
 		}
-		putBuf(b, p)
+		v.release(b, p, ok, stored)
 		return ok, err
 	}
 	v.putOpen(dst, stored)
