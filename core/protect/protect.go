@@ -129,7 +129,7 @@ type Protector struct {
 
 type key struct {
 	id   [4]byte
-	macs *sync.Pool // of hash.Hash: HMAC-SHA256 keyed with the sign key
+	macs *sync.Pool // of *macState: HMAC-SHA256 keyed with the sign key
 	aead interface {
 		Seal(dst, nonce, plaintext, ad []byte) []byte
 		Open(dst, nonce, ciphertext, ad []byte) ([]byte, error)
@@ -172,7 +172,7 @@ func derive(m Mode, secret string) (key, error) {
 	copy(k.id[:], sub("key-id"))
 	if m == Sign {
 		sk := sub("sign")
-		k.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, sk) }}
+		k.macs = &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, sk)} }}
 		return k, nil
 	}
 	aead, err := chacha20poly1305.NewX(sub("encrypt"))
@@ -244,12 +244,9 @@ func (p *Protector) Seal(dst []byte, name string, payload []byte) []byte {
 		dst = append(dst, modeSign)
 		dst = append(dst, k.id[:]...)
 		dst = append(dst, payload...)
-		mac := k.macs.Get().(hash.Hash)
-		mac.Reset()
-		writeAD(mac, dst[start:start+HeaderLen], name)
-		mac.Write(payload)
-		dst = mac.Sum(dst)
-		k.macs.Put(mac)
+		m := k.macs.Get().(*macState)
+		dst = append(dst, m.tag(dst[start:start+HeaderLen], name, payload)...)
+		k.macs.Put(m)
 		return dst
 	}
 	dst = append(dst, modeEncrypt)
@@ -259,7 +256,9 @@ func (p *Protector) Seal(dst []byte, name string, payload []byte) []byte {
 	nonce := dst[header : header+NonceLen]
 	_, _ = rand.Read(nonce) // never fails: since Go 1.24 it does not return when the system's source fails
 	ad := associated(dst[start:start+HeaderLen], name)
-	return k.aead.Seal(dst, nonce, payload, ad)
+	dst = k.aead.Seal(dst, nonce, payload, *ad)
+	adBufs.Put(ad)
+	return dst
 }
 
 // Open returns the payload of stored, read from the Redis key name: the
@@ -297,13 +296,9 @@ func (p *Protector) Open(dst []byte, name string, stored []byte) ([]byte, error)
 				return nil, ErrTruncated
 			}
 			payload := stored[HeaderLen : len(stored)-SignTag]
-			mac := k.macs.Get().(hash.Hash)
-			mac.Reset()
-			writeAD(mac, header, name)
-			mac.Write(payload)
-			var sum [sha256.Size]byte
-			ok := subtle.ConstantTimeCompare(mac.Sum(sum[:0]), stored[len(stored)-SignTag:]) == 1
-			k.macs.Put(mac)
+			m := k.macs.Get().(*macState)
+			ok := subtle.ConstantTimeCompare(m.tag(header, name, payload), stored[len(stored)-SignTag:]) == 1
+			k.macs.Put(m)
 			if ok {
 				return payload, nil
 			}
@@ -313,7 +308,9 @@ func (p *Protector) Open(dst []byte, name string, stored []byte) ([]byte, error)
 			return nil, ErrTruncated
 		}
 		nonce := stored[HeaderLen : HeaderLen+NonceLen]
-		plain, err := k.aead.Open(dst[:0], nonce, stored[HeaderLen+NonceLen:], associated(header, name))
+		ad := associated(header, name)
+		plain, err := k.aead.Open(dst[:0], nonce, stored[HeaderLen+NonceLen:], *ad)
+		adBufs.Put(ad)
 		if err == nil {
 			return plain, nil
 		}
@@ -324,22 +321,39 @@ func (p *Protector) Open(dst []byte, name string, stored []byte) ([]byte, error)
 	return nil, ErrForged
 }
 
-// writeAD writes what the tag covers besides the payload: the header, the
-// key name's length (4 bytes, big-endian) and the key name.
-func writeAD(h hash.Hash, header []byte, name string) {
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(name)))
-	h.Write(header)
-	h.Write(n[:])
-	h.Write(unsafe.Slice(unsafe.StringData(name), len(name))) // read only, not kept: no copy of the name
+// macState is a keyed HMAC with the memory one tag needs (pooled: a tag
+// costs no allocation).
+type macState struct {
+	h   hash.Hash
+	ad  [HeaderLen + 4]byte
+	sum [SignTag]byte
 }
 
-// associated returns the AEAD's associated data: as writeAD.
-func associated(header []byte, name string) []byte {
-	ad := make([]byte, 0, len(header)+4+len(name))
-	ad = append(ad, header...)
+// tag returns the sign tag (in m's memory, valid until m is reused) over
+// the header, the key name's length (4 bytes, big-endian), the key name and
+// the payload.
+func (m *macState) tag(header []byte, name string, payload []byte) []byte {
+	m.h.Reset()
+	copy(m.ad[:], header)
+	binary.BigEndian.PutUint32(m.ad[HeaderLen:], uint32(len(name)))
+	m.h.Write(m.ad[:])
+	m.h.Write(unsafe.Slice(unsafe.StringData(name), len(name))) // read only, not kept: no copy of the name
+	m.h.Write(payload)
+	return m.h.Sum(m.sum[:0])
+}
+
+// adBufs pools the associated data buffers of encrypt (a seal or open
+// costs no allocation for it).
+var adBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// associated returns the AEAD's associated data, what a sign tag covers
+// besides the payload, in a buffer from adBufs (put it back after use).
+func associated(header []byte, name string) *[]byte {
+	b := adBufs.Get().(*[]byte)
+	ad := append((*b)[:0], header...)
 	ad = binary.BigEndian.AppendUint32(ad, uint32(len(name)))
-	return append(ad, name...)
+	*b = append(ad, name...)
+	return b
 }
 
 // Current reports whether stored is protected in p's mode with the key
