@@ -57,20 +57,33 @@ func BenchmarkSetZstd64K(b *testing.B) {
 }
 
 func BenchmarkGetMany100(b *testing.B) {
-	c := open(b, redistest.Start(b), Config{})
-	keys := make([]string, 100)
-	vals := make([][]byte, 100)
-	for i := range keys {
-		keys[i], vals[i] = fmt.Sprintf("b:%d", i), bytes.Repeat([]byte("v"), 100)
-	}
-	if err := c.SetMany(ctx, keys, vals, 0); err != nil {
-		b.Fatal(err)
-	}
-	n := 0
-	for b.Loop() {
-		if err := c.GetMany(ctx, keys, func(int, []byte) { n++ }); err != nil {
+	srv := redistest.Start(b)
+	for _, mode := range []string{"", "sign", "encrypt"} {
+		cfg := Config{}
+		if mode != "" {
+			cfg.Protection = &Protection{Mode: mode, Secrets: []string{"bench"}}
+		}
+		c := open(b, srv, cfg)
+		keys := make([]string, 100)
+		vals := make([][]byte, 100)
+		for i := range keys {
+			keys[i], vals[i] = fmt.Sprintf("b%s:%d", mode, i), bytes.Repeat([]byte("v"), 100)
+		}
+		if err := c.SetMany(ctx, keys, vals, 0); err != nil {
 			b.Fatal(err)
 		}
+		name := mode
+		if name == "" {
+			name = "plain"
+		}
+		b.Run(name, func(b *testing.B) {
+			n := 0
+			for b.Loop() {
+				if err := c.GetMany(ctx, keys, func(int, []byte) { n++ }); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
