@@ -3,13 +3,17 @@
 Every bar is a ratio of two medians measured in the same interleaved run. A bar whose inputs were
 not measured (a workload skipped with --only, a backend unavailable) reads "not measured" with the
 reason, never "holds".
+
+Bars 1a-6 are issue 9's (ours against the peers and the floors); 17a-17c are issue 17's bar 5, the
+cost of OPTIONS["VALUE_PROTECTION"]: a protected variant of ours (bench/protection.py) against
+unprotected ours, measured in the same rounds of the same workload.
 """
 from __future__ import annotations
 
 from typing import Any
 
 PEERS = ("django", "django_redis")
-LABELS = {"django": "Django RedisCache", "django_redis": "django-redis",
+LABELS = {"ours": "unprotected redis_cache_go, same rounds", "django": "Django RedisCache", "django_redis": "django-redis",
           "django_redis_shard": "django-redis ShardClient", "seed_sharded": "django-redis-cache ShardedRedisCache",
           "floor": "bare-socket floor", "rb": "redis-benchmark -c1 -P1"}
 
@@ -73,6 +77,13 @@ def evaluate(results: dict[str, dict[str, Any]], sharded: dict[str, Any] | None,
         r.get("get_hit_8thr"), _best_peer(r.get("get_hit_8thr")))
     add("5", "near-cache hot-key get: >= 10x best peer's get", "get_hot", "ours_local", "best peer", 10.0,
         r.get("get_hot"), _best_peer(r.get("get_hot")))
+    # issue 17 bar 5: protected speed / unprotected speed (1.00 = free)
+    add("17a", "get hit with VALUE_PROTECTION sign: >= 0.90x ours without", "get_hit", "ours_sign", "ours", 0.90,
+        r.get("get_hit"))
+    add("17b", "get_many_100 with VALUE_PROTECTION sign: >= 0.85x ours without", "get_many_100", "ours_sign",
+        "ours", 0.85, r.get("get_many_100"))
+    add("17c", "get hit with VALUE_PROTECTION encrypt: >= 0.85x ours without", "get_hit", "ours_encrypt", "ours",
+        0.85, r.get("get_hit"))
     return bars
 
 
@@ -87,6 +98,8 @@ def print_bars(bars: list[dict[str, Any]], command: str) -> None:
         else:
             verdict = "holds" if b["holds"] else "MISSED"
             ratio = f"{b['ratio']:5.2f}x"
+            if f"{b['ratio']:.2f}" == f"{b['target']:.2f}":  # on the line: 3 digits say which side (0.848 misses 0.85)
+                ratio = f"{b['ratio']:.3f}x"
             note = f"  (vs {LABELS.get(b['against'], b['against'])})"
-        print(f"  {b['bar']:<3} {b['what']:<{w}}  {ratio}  {verdict}{note}")
-    print("  6   where the time goes per operation: bench/README.md (`make profile` prints it)")
+        print(f"  {b['bar']:<4} {b['what']:<{w}}  {ratio}  {verdict}{note}")
+    print("  6    where the time goes per operation: bench/README.md (`make profile` prints it)")

@@ -42,6 +42,7 @@ from redisproc import RedisServer, RedisServerError  # noqa: E402
 
 import bars  # noqa: E402  (bench/bars.py: the performance bars, evaluated from the results)
 import floor  # noqa: E402  (bench/floor.py: the floor rows)
+import protection  # noqa: E402  (bench/protection.py: the VALUE_PROTECTION rows)
 import sharded  # noqa: E402  (bench/sharded.py: the 3-server section)
 
 pc = time.perf_counter_ns
@@ -89,14 +90,23 @@ BACKENDS["ours_local"] = {
     "KEY_PREFIX": "bl",
     "optional": True,
 }
-BACKENDS = {k: BACKENDS[k] for k in ("ours", "ours_local", "django", "django_redis")}  # table order
+# The VALUE_PROTECTION variants (bench/protection.py): optional too, and only on the workloads
+# their "workloads" entry names (get_hit, get_many_100).
+BACKENDS.update(protection.VARIANTS)
+BACKENDS = {k: BACKENDS[k] for k in ("ours", *protection.NAMES, "ours_local", "django", "django_redis")}  # table order
 BACKEND_ALIASES = {"django-redis": "django_redis", "djangoredis": "django_redis",
-                   "redis_cache_go": "ours", "builtin": "django", "local": "ours_local"}
+                   "redis_cache_go": "ours", "builtin": "django", "local": "ours_local", **protection.ALIASES}
 PEERS = ("django", "django_redis")
 OURS = ("ours", "ours_local")
 # The floor rows (bench/floor.py): not backends, measured in the same rounds for the single-key
 # workloads that have a `floor` kind.
 FLOORS: dict[str, str] = {"floor": "floor: bare socket", "rb": "floor: redis-benchmark -c1 -P1"}
+
+
+def runs_on(n: str, wl: "Workload") -> bool:
+    """Whether backend n runs workload wl (a variant may name the only workloads it runs)."""
+    only = BACKENDS[n].get("workloads") if n in BACKENDS else None
+    return only is None or wl.name in only
 
 
 def label(n: str) -> str:
@@ -729,7 +739,7 @@ def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[s
                          "")
                 if s.get("error"):
                     cells = (cells[0] + "!",) + cells[1:]
-            rc = ""
+            rc = protection.table_cell(summ, n) if n in protection.VARIANTS else ""
             if n in OURS:
                 ratio, who = ratio_to_best_peer(summ, n)
                 rc = f"{ratio:.2f}x vs {label(who)}" if ratio and who else "n/a"
@@ -757,6 +767,7 @@ def print_table(wls: list[Workload], names: list[str], summary: dict[str, dict[s
     print(f"Pinning: {pin_note['single']}")
     print(f"         {pin_note['threads']}")
     print_compression(wls, summary)
+    protection.print_block(summary)
 
 
 def print_compression(wls: list[Workload], summary: dict[str, dict[str, dict[str, Any]]]) -> None:
@@ -979,6 +990,8 @@ def main(argv: list[str] | None = None) -> int:
                     except Exception as e:
                         res["rb"].error = short_error(e)
             for n in names:
+                if not runs_on(n, wl):
+                    continue
                 if n in failures or alias(n, wl) not in caches:
                     if alias(n, wl) in failures:
                         res[n].error = failures[alias(n, wl)]
@@ -986,11 +999,14 @@ def main(argv: list[str] | None = None) -> int:
                 try:
                     ops[n] = wl.prepare(caches[alias(n, wl)])
                     wl.check(caches[alias(n, wl)])
+                    if n in protection.VARIANTS:  # the value in Redis really is signed / encrypted
+                        probe = HIT[0] if wl.name == "get_hit" else BATCH_GET[0][0]
+                        protection.verify_stored(n, srv.command("GET", f"{BACKENDS[n]['KEY_PREFIX']}:1:{probe}"))
                     measure(wl, ops[n], warm, [])            # warm-up, thrown away
                 except Exception as e:
                     res[n].error = short_error(e)
                     print(f"\n  ! {BACKENDS[n]['label']}: {res[n].error}", end="")
-            order = names + [f for f in FLOORS if f in res]
+            order = [n for n in names if runs_on(n, wl)] + [f for f in FLOORS if f in res]
             for r in range(a.rounds):
                 k = r % len(order)
                 for n in order[k:] + order[:k]:
@@ -1024,7 +1040,7 @@ def main(argv: list[str] | None = None) -> int:
                     stored = srv.command("GET", f"{prefix}:1:{LARGE_GET[0] if wl.name.startswith('get') else LARGE_SET[0]}")
                     summary[wl.name][n]["stored_bytes"] = len(stored) if isinstance(stored, bytes) else None
                     summary[wl.name][n]["compressor"] = comp
-            summary[wl.name]["_ratio"] = ratios(summary[wl.name])
+            summary[wl.name]["_ratio"] = {**ratios(summary[wl.name]), **protection.ratios(summary[wl.name])}
             lead = "\n  ->" if any(r.error for r in res.values()) else ""
             print(lead + " " + "  ".join(f"{label(n)} {fmt_ops(s['ops_per_s_median'] or float('nan'))}/s"
                                   + (f" ({s['stored_bytes']:,} B stored)" if s.get("stored_bytes") else "")

@@ -4,7 +4,7 @@
 One panel per workload (their scales differ by three orders of magnitude), one bar per backend
 and floor, each bar labelled with its median ops/s, and a whisker from the slowest to the fastest
 round. The panel title carries ours ÷ best peer (and ÷ the bare-socket floor where there is one),
-the same ratios the bench prints.
+and on get_hit / get_many_100 the protected variants ÷ unprotected ours: the ratios the bench prints.
 
     .venv/bin/python bench/plot.py [--json bench/results.json] [--out bench/results.png]
 """
@@ -22,6 +22,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # colour and short label per backend (bench.py and sharded.py names)
 STYLE: dict[str, tuple[str, str]] = {
     "ours": ("#1f6feb", "ours"),
+    "ours_sign": ("#54aeff", "ours +sign"),
+    "ours_encrypt": ("#80ccff", "ours +encrypt"),
     "ours_local": ("#0b3d91", "ours +LOCAL_CACHE"),
     "django": ("#9a9a9a", "Django RedisCache"),
     "django_redis": ("#e0823d", "django-redis"),
@@ -58,7 +60,12 @@ def _subtitle(ratios: dict[str, Any]) -> str:
         parts.append(f"{ratios['ours_over_floor']:.2f}x floor")
     if ratios.get("ours_local_over_best_peer"):
         parts.append(f"local {ratios['ours_local_over_best_peer']:.2f}x")
-    return ", ".join(parts)
+    prot = [f"{m} {ratios[f'ours_{m}_over_ours']:.2f}x" for m in ("sign", "encrypt")
+            if ratios.get(f"ours_{m}_over_ours")]
+    line = ", ".join(parts)
+    if prot:  # the protection ratios (bench/protection.py): protected ÷ unprotected ours
+        line += "\n" + ", ".join(prot) + " of ours"
+    return line
 
 
 def plot(data: dict[str, Any], out: str) -> None:

@@ -1,4 +1,4 @@
-"""The bench's own tools (bench/floor.py, bench/bars.py, bench/plot.py, bench/ab.py) against a real redis-server.
+"""The bench's own tools (bench/floor.py, bench/bars.py, bench/plot.py, bench/ab.py, bench/protection.py) against a real redis-server.
 
 No timing is asserted: these check that the floor loop really does the round trips it claims,
 that a bar is only ever "holds" when its ratio was measured and reaches the target, and that the
@@ -18,6 +18,7 @@ sys.path.insert(0, BENCH)
 import ab  # noqa: E402
 import bars  # noqa: E402
 import floor  # noqa: E402
+import protection  # noqa: E402
 
 
 def test_floor_socket_get_set_and_miss_do_real_round_trips(redis_server: Any, raw: Any) -> None:
@@ -92,12 +93,46 @@ def test_bars_ignore_a_backend_that_failed_partway() -> None:
     assert b["holds"] is None and b["why_not_measured"] == "round 3: boom"
 
 
+def test_protection_bars_are_protected_over_unprotected_ours() -> None:
+    results = {"get_hit": _summ(ours=20000, ours_sign=18000, ours_encrypt=16000, django_redis=10000),
+               "get_many_100": _summ(ours=3000, ours_sign=2400, ours_encrypt=2900)}
+    got = {b["bar"]: b for b in bars.evaluate(results, None, {})}
+    assert got["17a"]["ratio"] == 0.9 and got["17a"]["holds"] is True and got["17a"]["against"] == "ours"
+    assert got["17b"]["ratio"] == 0.8 and got["17b"]["holds"] is False
+    assert got["17c"]["ratio"] == 0.8 and got["17c"]["holds"] is False
+    assert protection.ratios(results["get_many_100"]) == {"ours_sign_over_ours": 0.8, "ours_encrypt_over_ours": 0.967}
+    # a revision without VALUE_PROTECTION: the variant is unavailable, the bar is not measured, never "holds"
+    got = {b["bar"]: b for b in bars.evaluate({"get_hit": _summ(ours=20000)}, None, {"ours_sign": "refused"})}
+    assert got["17a"]["holds"] is None and got["17a"]["why_not_measured"] == "refused"
+    assert got["17c"]["holds"] is None and got["17b"]["why_not_measured"] == "workload get_many_100 not run"
+
+
+def test_protection_variants_store_protected_values(make_cache: Any, raw: Any) -> None:
+    """The bench's variant OPTIONS are accepted, and what they store passes (only) its own header check."""
+    stored = {}
+    for n, b in protection.VARIANTS.items():
+        c = make_cache(options=b["OPTIONS"], KEY_PREFIX=b["KEY_PREFIX"])
+        c.set("hit:0", bytes(range(100)))
+        assert c.get("hit:0") == bytes(range(100))
+        stored[n] = raw.command("GET", f"{b['KEY_PREFIX']}:1:hit:0")
+        protection.verify_stored(n, stored[n])
+    with pytest.raises(AssertionError, match="not protected"):
+        protection.verify_stored("ours_sign", stored["ours_encrypt"])
+    plain = make_cache(KEY_PREFIX="bo")
+    plain.set("hit:0", bytes(range(100)))
+    with pytest.raises(AssertionError, match="not protected"):
+        protection.verify_stored("ours_encrypt", raw.command("GET", "bo:1:hit:0"))
+    with pytest.raises(AssertionError, match="not protected"):
+        protection.verify_stored("ours_sign", None)
+
+
 def test_plot_writes_a_png(tmp_path: Any) -> None:
     import plot  # needs matplotlib (requirements-dev.txt)
 
     data = {"meta": {"git": "abc", "versions": {}}, "results": {
         "get_hit": {**_summ(ours=30000, django=10000, django_redis=20000, floor=40000),
-                    "_ratio": {"ours_over_best_peer": 1.5, "ours_over_floor": 0.75}}},
+                    "ours_sign": {"ops_per_s_median": 27000, "error": None},
+                    "_ratio": {"ours_over_best_peer": 1.5, "ours_over_floor": 0.75, "ours_sign_over_ours": 0.9}}},
         "sharded": {"results": {"shard3_get_many_100": _summ(ours=900, django_redis_shard=40, seed_sharded=250)}}}
     out = tmp_path / "r.png"
     plot.plot(data, str(out))
