@@ -299,7 +299,7 @@ def test_translated_keys_are_named_as_written_in_errors(options, written):
 
 # Modules that read OPTIONS: the parser (_settings.parse and the parts it calls) and the system
 # checks, which name the translated OPTIONS in their messages. Everything else gets Settings.
-_READERS = {"_settings.py", "_compat.py", "_codec_settings.py", "_topology.py", "_local_cache.py", "checks.py"}
+_READERS = {"_settings.py", "_compat.py", "_codec_settings.py", "_topology.py", "_local_cache.py", "_protection.py", "checks.py"}
 
 
 def test_only_the_parser_reads_options_or_the_caches_entry():
