@@ -155,7 +155,10 @@ func (p *Protection) protection() (*protect.Protector, bool, error) {
 func (c *Cache) rejecter(raise bool, onReject func(Rejection)) func(string, error) error {
 	return func(key string, why error) error {
 		c.shards.Owner(key).Recorder().Reject()
-		key = strings.Clone(key) // kept past the call (the C library's key is borrowed memory)
+		// key may view the caller's memory (capi borrows the C buffer for the
+		// call): what outlives the call (the log's map and queue, the error)
+		// keeps a copy
+		key = strings.Clone(key)
 		r := Rejection{Key: key, Reason: why.Error()}
 		if raise {
 			return &RejectedError{Key: r.Key, Reason: r.Reason}

@@ -172,6 +172,8 @@ class ExtendedMixin:
             data = self._client.get(k)
             if data is not None:
                 return self._decode(data, k)
+            if self._logs_rejections:
+                self._log_rejections()
             return default() if callable(default) else default
         # 0 = core/herd's default lock TTL (30 s): the lock always expires
         lock_ms = _seconds_ms(lock_timeout, "lock_timeout") if lock_timeout is not None else 0

@@ -59,7 +59,10 @@ def _secrets(key: Any) -> list[str]:
         return [_text("OPTIONS['PROTECTION_KEY']", k) for k in keys]
     from django.conf import settings
 
-    current = getattr(settings, "SECRET_KEY", None)
+    try:
+        current = getattr(settings, "SECRET_KEY", None)
+    except ImproperlyConfigured:  # Django's LazySettings refuses to return an empty SECRET_KEY
+        current = None
     if not current:
         raise ImproperlyConfigured(
             f"redis_cache_go: OPTIONS[{MODE!r}] needs a secret: set SECRET_KEY, or OPTIONS['PROTECTION_KEY']")

@@ -455,6 +455,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
                 version = self.version
             new_version = version + delta
             if not self._client.rename(self._key(key, version), self._key(key, new_version)):
+                if self._logs_rejections:  # absent, or a value that did not verify (left where it is)
+                    self._log_rejections()
                 raise ValueError(f"Key '{key}' not found")
             return new_version
         except self._fail_open_errors as e:
@@ -704,6 +706,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
                 version = self.version
             new_version = version + delta
             if not await self._aclient.rename(self._key(key, version), self._key(key, new_version)):
+                if self._logs_rejections:  # as incr_version
+                    self._log_rejections()
                 raise ValueError(f"Key '{key}' not found")
             return new_version
         except self._fail_open_errors as e:

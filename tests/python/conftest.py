@@ -26,6 +26,9 @@ from django.conf import settings
 if not settings.configured:
     settings.configure(
         USE_TZ=True,
+        # VALUE_PROTECTION derives its keys from it (tests/python/test_protection.py overrides it);
+        # Django refuses to read an empty one, also when override_settings restores it
+        SECRET_KEY="redis-cache-go-tests",
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
     )
     django.setup()

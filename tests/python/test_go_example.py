@@ -34,7 +34,7 @@ PRIMES = {"count": 78498, "largest": 999983}
 GO_MUG = {"name": "Stoneware mug", "cents": 999, "tags": ["tea", "coffee", "sale"]}  # what Go writes
 REPORT_KEYS = {"topology", "visits_after_incr", "primes_count", "primes_reads", "prices", "mug_ttl_seconds",
                "hot_mug_cents", "stats", "hot_stats", "near_stats"}
-SNAPSHOT_KEYS = {"server", "calls", "commands", "hits", "misses", "errors", "errors_by_kind", "latency_us", "pool"}
+SNAPSHOT_KEYS = {"server", "calls", "commands", "hits", "misses", "errors", "errors_by_kind", "rejected", "latency_us", "pool"}
 
 
 @pytest.fixture(scope="module")
