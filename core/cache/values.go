@@ -88,8 +88,21 @@ func (v *values) valid(key string, stored []byte) bool {
 	}
 	b := getBuf()
 	p, ok, _ := v.open(key, stored, *b)
-	putBuf(b, p)
+	v.release(b, stored, p)
 	return ok
+}
+
+// release hands back to bufs the scratch buffer b that open used for
+// stored: with the payload p when p was decrypted into it, else as it was.
+// Any other payload (signed, a plain int, an accepted unprotected value) is
+// a slice of stored, which the caller (or herd's other waiters) may still
+// read: pooled, the next getBuf would write over it.
+func (v *values) release(b *[]byte, stored, p []byte) {
+	if p != nil && v.guard.Mode() == protect.Encrypt && protect.Is(stored) {
+		putBuf(b, p)
+		return
+	}
+	bufs.Put(b)
 }
 
 // bufs pools the buffers large values are compressed into and decompressed
@@ -164,7 +177,7 @@ func (v *values) put(dst Sink, key string, stored []byte) (bool, error) {
 		if ok {
 			v.putOpen(dst, p)
 		}
-		putBuf(b, p)
+		v.release(b, stored, p)
 		return ok, err
 	}
 	v.putOpen(dst, stored)
