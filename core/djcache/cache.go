@@ -39,6 +39,17 @@
 // *pickle.UnsupportedTypeError naming the Python type, or a
 // *pickle.MismatchError naming both types.
 //
+// # Protected values
+//
+// With Options.ValueProtection ("sign" or "encrypt", the site's
+// OPTIONS["VALUE_PROTECTION"]) every value but a plain integer is stored
+// signed or encrypted for its Redis key, with keys derived from
+// Options.ProtectionKeys (the site's SECRET_KEY and SECRET_KEY_FALLBACKS,
+// or its PROTECTION_KEY), exactly as the Python package stores it. A value
+// read that does not verify (written by someone without the key, or for
+// another key) never reaches the serializer: it is a miss, passed to
+// Options.OnReject, or with ProtectionErrors "raise" a *RejectedError.
+//
 // # Opened as the Python package opens it
 //
 // A Cache is a core/cache.Cache underneath, configured as the Python
@@ -180,6 +191,32 @@ type Options struct {
 	// turns into a miss (to log it: the Python package logs them).
 	// Default: nil.
 	IgnoredErrors func(error)
+
+	// ValueProtection is OPTIONS["VALUE_PROTECTION"]: "sign" (HMAC-SHA256)
+	// or "encrypt" (XChaCha20-Poly1305) every stored value that is not a
+	// plain integer, bound to its Redis key (core/protect), and refuse to
+	// deserialize a value read that does not verify. Needs ProtectionKeys.
+	// Default: "", off (the other protection fields are then ignored).
+	ValueProtection string
+	// ProtectionKeys are the secrets the protection keys are derived from:
+	// the first writes, every one reads. Give the Django site's SECRET_KEY
+	// then its SECRET_KEY_FALLBACKS, or its OPTIONS["PROTECTION_KEY"] list.
+	// None may be empty; they never appear in a message. Default: none.
+	ProtectionKeys []string
+	// ProtectionErrors is OPTIONS["PROTECTION_ERRORS"]: "miss" (a value
+	// that does not verify is absent: Get and GetMany miss it, GetOrSet
+	// computes it again; it is counted as Rejected in Stats and passed to
+	// OnReject) or "raise" (reads return a *RejectedError). Default:
+	// "miss".
+	ProtectionErrors string
+	// AcceptUnprotected is OPTIONS["ACCEPT_UNPROTECTED"]: values without
+	// protection are accepted too, for a rollout (anyone who can write to
+	// Redis can then feed the deserializer). Default: false.
+	AcceptUnprotected bool
+	// OnReject receives each value rejected as a miss, at most one per key
+	// per minute (its key and why, never its bytes); it must not block.
+	// Default: LogRejection, a warning on log/slog's default logger.
+	OnReject func(Rejection)
 }
 
 // LocalCache is OPTIONS["LOCAL_CACHE"]. Zero fields mean core/nearcache's
@@ -224,6 +261,12 @@ func (o Options) withDefaults() Options {
 	if o.Serializer == nil {
 		o.Serializer = Pickle
 	}
+	if o.ProtectionErrors == "" {
+		o.ProtectionErrors = "miss"
+	}
+	if o.OnReject == nil {
+		o.OnReject = LogRejection
+	}
 	return o
 }
 
@@ -267,6 +310,7 @@ func Open(opts Options) (*Cache, error) {
 	if err != nil {
 		return nil, fmt.Errorf("djcache: %w", err)
 	}
+	warnIgnoredProtection(opts)
 	return &Cache{opts: o, c: c, codec: cd}, nil
 }
 

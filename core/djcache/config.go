@@ -72,6 +72,12 @@ func config(opts Options) (cache.Config, error) {
 	if err := topology(o, &cfg); err != nil {
 		return cache.Config{}, err
 	}
+	if cfg.Protection, err = protection(o); err != nil {
+		return cache.Config{}, err
+	}
+	if cfg.Protection != nil {
+		cfg.OnReject = o.OnReject
+	}
 	if lc := o.LocalCache; lc != nil {
 		cfg.LocalCache = &cache.LocalCache{MaxEntries: lc.MaxEntries, MaxBytes: lc.MaxBytes, TTL: seconds(lc.TTL), Prefix: trackedPrefix(o)}
 	}

@@ -32,8 +32,10 @@ const DefaultStaleTimeout = 60 * time.Second
 //     computation, and its failure: when compute fails, the callers that
 //     waited for it get a *herd.FailedError wrapping compute's error.
 //
-// compute's error is returned as is: nothing is stored and the lock is
-// released. With Options.IgnoreExceptions, a server that cannot be reached
+// With Options.ValueProtection, a stored value that does not verify is
+// absent (computed again and overwritten), or a *RejectedError with
+// ProtectionErrors "raise". compute's error is returned as is: nothing is
+// stored and the lock is released. With Options.IgnoreExceptions, a server that cannot be reached
 // (or a stored value that cannot be read) makes GetOrSet return compute's
 // value without storing it.
 func (c *Cache) GetOrSet(ctx context.Context, key string, ttl time.Duration, compute func(ctx context.Context) (any, error)) (any, error) {

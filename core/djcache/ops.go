@@ -40,7 +40,8 @@ func (e *ValueError) Unwrap() error { return e.Err }
 // Encode returns the bytes Set stores for v: decimal text for a Go integer
 // (not a bool, not a time.Duration) or a *big.Int, as Django stores plain
 // ints; otherwise the serialized value, compressed by the configured
-// compressor.
+// compressor. With Options.ValueProtection, Set then signs or encrypts
+// these bytes for their Redis key (plain integers excepted).
 func (c *Cache) Encode(v any) ([]byte, error) {
 	data, err := c.serialize(v)
 	if err != nil {
@@ -90,6 +91,9 @@ func plainInt(v any) ([]byte, bool) {
 // recognised by its magic bytes and the rest goes to the serializer (bytes
 // that start like a compressed stream but do not decode as one go to the
 // serializer as they are). An unreadable value is an error, never a guess.
+// It does not check protection: a value stored with Options.ValueProtection
+// is opened (verified) by Get for its key first; given to Decode sealed, it
+// is unreadable.
 func (c *Cache) Decode(stored []byte) (any, error) {
 	if codec.IsDecimalInt(stored) {
 		if n, err := strconv.ParseInt(string(stored), 10, 64); err == nil {
@@ -119,7 +123,9 @@ func (c *Cache) decodeAt(key string, stored []byte) (any, error) {
 }
 
 // Get returns the value of key and whether it was found. A value stored
-// as Python None is found with v == nil.
+// as Python None is found with v == nil. With Options.ValueProtection, a
+// value that does not verify is not found (never deserialized), or a
+// *RejectedError with ProtectionErrors "raise".
 func (c *Cache) Get(ctx context.Context, key string) (v any, found bool, err error) {
 	k := c.MakeKey(key)
 	var b cache.Buffer
@@ -216,7 +222,9 @@ func (c *Cache) Incr(ctx context.Context, key string, delta int64) (int64, error
 }
 
 // GetMany returns the values of the keys that were found, by key, in one
-// round trip per server. The first unreadable value is a *ValueError.
+// round trip per server. The first unreadable value is a *ValueError. With
+// Options.ValueProtection, a value that does not verify is left out, or a
+// *RejectedError with ProtectionErrors "raise".
 func (c *Cache) GetMany(ctx context.Context, keys []string) (map[string]any, error) {
 	made := make([]string, len(keys))
 	for i, k := range keys {

@@ -432,6 +432,8 @@ class ExtendedMixin:
                     break
                 step = self._client.scan(server, cursor, pattern, count)
             server += 1
+        if self._logs_rejections:
+            self._log_rejections()  # values it skipped because they did not verify
         return done
 
     # -- stats and step-by-step key walks (manage.py redis_cache) ---------------------

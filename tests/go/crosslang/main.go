@@ -2,7 +2,8 @@
 // reads the values the Python package wrote and writes the same values for
 // Python to read, through core/djcache with the settings given as flags.
 //
-//	crosslang -location L [-db N] [-prefix P] [-compressor zlib] [-serializer json] [-mode copy] read NAME...
+//	crosslang -location L [-db N] [-prefix P] [-compressor zlib] [-serializer json] [-mode copy]
+//		[-protection sign|encrypt -protection-key CURRENT [-protection-key OLD]...] read NAME...
 //	crosslang ... write NAME...
 //	crosslang ... servers
 //	crosslang ... getorset KEY VALUE
@@ -13,7 +14,10 @@
 // the settings ([{"network", "addr", "db", "username", "password", "name"}]). Values are those of internal/fixturevalues,
 // stored at key "v:NAME". getorset runs GetOrSet(KEY) with a computation returning the string
 // VALUE and prints {"value": ..., "computed": bool}; lock tries once to take the lock on RAWKEY
-// (then releases it) and prints {"acquired": bool}.
+// (then releases it) and prints {"acquired": bool}. -protection and -protection-key are
+// OPTIONS VALUE_PROTECTION and PROTECTION_KEY (djcache.Options.ValueProtection and
+// ProtectionKeys): the flag repeated lists the keys in order, the current one first; a value
+// that does not verify reads as "miss" (and djcache.LogRejection logs it to stderr).
 package main
 
 import (
@@ -29,6 +33,16 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/shard"
 	"github.com/redis-cache-go/redis-cache-go/internal/fixturevalues"
 )
+
+// keys is a repeatable flag: each use adds one key, as given (a secret may hold a comma).
+type keys []string
+
+func (k *keys) String() string { return fmt.Sprintf("%d keys", len(*k)) } // never the secrets
+
+func (k *keys) Set(s string) error {
+	*k = append(*k, s)
+	return nil
+}
 
 type result struct {
 	OK     bool   `json:"ok"`
@@ -51,6 +65,9 @@ func run() error {
 	compressor := flag.String("compressor", "", "COMPRESSOR short name")
 	serializer := flag.String("serializer", "pickle", "pickle, json or msgpack")
 	mode := flag.String("mode", "ring", "ring or copy")
+	protection := flag.String("protection", "", "VALUE_PROTECTION: sign or encrypt")
+	var protectionKeys keys
+	flag.Var(&protectionKeys, "protection-key", "a PROTECTION_KEY, current first (repeat the flag for older ones)")
 	flag.Parse()
 	if flag.NArg() < 1 {
 		return fmt.Errorf("usage: crosslang [flags] read|write NAME...")
@@ -59,7 +76,8 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	opts := djcache.Options{DB: djcache.DB(*db), Password: *password, KeyPrefix: *prefix, Compressor: format, Timeout: djcache.Forever}
+	opts := djcache.Options{DB: djcache.DB(*db), Password: *password, KeyPrefix: *prefix, Compressor: format, Timeout: djcache.Forever,
+		ValueProtection: *protection, ProtectionKeys: protectionKeys}
 	switch *serializer {
 	case "pickle":
 	case "json":
