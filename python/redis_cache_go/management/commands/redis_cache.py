@@ -348,8 +348,8 @@ class Command(BaseCommand):
             self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} values."))
             return
         pattern = cache._prefix_pattern()
-        protection = cache._settings.protection
-        protection = f" and protection ({protection['mode']})" if protection else ""
+        protected = cache._settings.protection
+        protection = f" and protection ({protected['mode']})" if protected else ""
         total = self._count(cache, pattern, itersize)
         if options["dry_run"]:
             self.stdout.write(f"{total} keys would be checked (dry run: nothing rewritten).")
