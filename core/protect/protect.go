@@ -325,7 +325,7 @@ func (p *Protector) Open(dst []byte, name string, stored []byte) ([]byte, error)
 // costs no allocation).
 type macState struct {
 	h   hash.Hash
-	ad  [HeaderLen + 4]byte
+	buf []byte // header, name length and name: one Write
 	sum [SignTag]byte
 }
 
@@ -334,10 +334,13 @@ type macState struct {
 // the payload.
 func (m *macState) tag(header []byte, name string, payload []byte) []byte {
 	m.h.Reset()
-	copy(m.ad[:], header)
-	binary.BigEndian.PutUint32(m.ad[HeaderLen:], uint32(len(name)))
-	m.h.Write(m.ad[:])
-	m.h.Write(unsafe.Slice(unsafe.StringData(name), len(name))) // read only, not kept: no copy of the name
+	b := append(m.buf[:0], header...)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(name)))
+	b = append(b, name...)
+	if cap(b) <= 4096 {
+		m.buf = b // keep it for the next tag unless a huge name grew it
+	}
+	m.h.Write(b)
 	m.h.Write(payload)
 	return m.h.Sum(m.sum[:0])
 }
