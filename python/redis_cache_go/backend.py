@@ -570,12 +570,13 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
         duplicates. A batch of pickles only (the common case) is unpickled in one C-level pass
         (map + dict(zip)); anything else, or a value that does not unpickle, goes through
         _decode_many's per-key path, which says why and applies fail-open per key."""
-        if self._logs_rejections and None in values:
+        missing = None in values
+        if missing and self._logs_rejections:
             self._log_rejections()
         if self._py_compressor is None:
             origs: list[Any] = originals
             present: list[Any] = values
-            if None in values:
+            if missing:
                 if b"" in values:  # an empty value is stored, but falsy: compress() would drop it
                     return self._decode_many(dict(zip(made, originals)), made, values)
                 origs = list(compress(originals, values))
