@@ -49,19 +49,23 @@ def _info(server: RedisServer, section: str) -> dict[str, str]:
     return out
 
 
-def _cluster_port() -> int:
-    """A free port whose cluster bus port (+10000) is free too and below 65536."""
+def _cluster_port(taken: set[int] | None = None) -> int:
+    """A free port whose cluster bus port (+10000) is free too and below 65536, neither of them in
+    ``taken`` (the ports and bus ports of the cluster's other nodes: a node whose port is another
+    node's bus port fails to start, "Address already in use"); both are added to it."""
     import socket
 
+    taken = set() if taken is None else taken
     while True:
         port = free_port()
-        if port > 55535:
+        if port > 55535 or port in taken or port + 10000 in taken:
             continue
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port + 10000))
             except OSError:
                 continue
+        taken.update((port, port + 10000))
         return port
 
 
@@ -69,8 +73,10 @@ class RedisCluster:
     """A 6-node Redis Cluster (3 primaries with one replica each) on 127.0.0.1."""
 
     def __init__(self, nodes: int = 6, replicas: int = 1) -> None:
+        taken: set[int] = set()
+        self._taken = taken
         self.nodes = [
-            RedisServer(_cluster_port(), extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+            RedisServer(_cluster_port(taken), extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                                "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"])
             for _ in range(nodes)
         ]
@@ -83,7 +89,18 @@ class RedisCluster:
     def start(self) -> "RedisCluster":
         try:
             for n in self.nodes:
-                n.start()
+                try:
+                    n.start()
+                except RedisServerError as e:
+                    # its port (or bus port) was free when picked and taken since (a client's
+                    # ephemeral port): the cluster is not formed yet, so another port will do
+                    if "Address already in use" not in str(e):
+                        raise
+                    n.port = _cluster_port(self._taken)
+                    stale = os.path.join(n.dir, "nodes.conf")  # written with the old port, if at all
+                    if os.path.exists(stale):
+                        os.remove(stale)
+                    n.start()
             cmd = [_redis_cli(), "--cluster", "create", *[n.location for n in self.nodes],
                    "--cluster-replicas", str(self.replicas), "--cluster-yes"]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=_die_with_parent)
