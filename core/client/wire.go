@@ -28,7 +28,7 @@ func newWire(o Options) *wire.Pool {
 		DialTimeout:  o.DialTimeout,
 		ReadTimeout:  o.ReadTimeout,
 		WriteTimeout: o.WriteTimeout,
-		MaxIdle:      o.PoolSize,
+		MaxConns:     o.PoolSize,
 	})
 }
 

@@ -13,18 +13,8 @@ func (p *Pool) MGet(keys []string) ([][]byte, error) {
 	if len(keys) == 0 {
 		return out, nil
 	}
-	err := p.do(cmdMGet, func(c *conn) error { return p.mget(c, keys, out) })
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// mget is MGet on c: mgetEach, keeping each value in out (small ones carved
-// from shared 16 KiB blocks).
-func (p *Pool) mget(c *conn, keys []string, out [][]byte) error {
 	var arena []byte
-	return p.mgetEach(c, keys, func(i int, v []byte) {
+	err := p.MGetEach(keys, func(i int, v []byte) { // small values carved from shared 16 KiB blocks
 		n := len(v)
 		if n > arenaSize/4 {
 			out[i] = append(make([]byte, 0, n), v...)
@@ -37,6 +27,10 @@ func (p *Pool) mget(c *conn, keys []string, out [][]byte) error {
 		arena = append(arena, v...)
 		out[i] = arena[start:len(arena):len(arena)]
 	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // SetMany stores keys[i] = values[i], each expiring after ttl when ttl > 0,
@@ -50,31 +44,33 @@ func (p *Pool) SetMany(keys []string, values [][]byte, ttl expiry.TTL) error {
 	if ttl <= 0 {
 		cmd = cmdMSet
 	}
-	return p.do(cmd, func(c *conn) error { return p.setMany(c, keys, values, ttl) })
-}
-
-func (p *Pool) setMany(c *conn, keys []string, values [][]byte, ttl expiry.TTL) error {
+	r := newReq()
+	r.read, r.op, r.count = readSetMany, "SET", len(keys)
 	if ttl <= 0 {
-		c.argc(2*len(keys) + 1)
-		c.arg("MSET")
-		for i, k := range keys {
-			c.arg(k)
-			c.argBytes(values[i])
+		r.op, r.count = "MSET", 1
+	}
+	err := p.do(cmd, r, func(c *conn) {
+		if ttl <= 0 {
+			c.argc(2*len(keys) + 1)
+			c.arg("MSET")
+			for i, k := range keys {
+				c.arg(k)
+				c.argBytes(values[i])
+			}
+			return
 		}
-	} else {
 		for i, k := range keys {
 			c.set(k, values[i], ttl, false)
 		}
-	}
-	err := p.roundTrip(c)
-	if err != nil {
-		return err
-	}
-	replies := len(keys)
-	if ttl <= 0 {
-		replies = 1
-	}
-	for ; replies > 0; replies-- {
+	})
+	r.free()
+	return err
+}
+
+// readSetMany reads r.count replies of SET or MSET; the first error reply
+// is returned after all were read.
+func readSetMany(c *conn, r *req) (err error) {
+	for replies := r.count; replies > 0; replies-- {
 		_, e := c.setReply()
 		if e != nil && !isServerError(e) {
 			return e
@@ -91,18 +87,17 @@ func (p *Pool) DelMany(keys []string) (int64, error) {
 	if len(keys) == 0 {
 		return 0, nil
 	}
-	var n int64
-	err := p.do(cmdDel, func(c *conn) (err error) {
+	r := newReq()
+	r.read, r.op = readInt, "DEL"
+	err := p.do(cmdDel, r, func(c *conn) {
 		c.argc(len(keys) + 1)
 		c.arg("DEL")
 		for _, k := range keys {
 			c.arg(k)
 		}
-		if err = p.roundTrip(c); err == nil {
-			n, err = c.intReply("DEL")
-		}
-		return err
 	})
+	n := r.num
+	r.free()
 	return n, err
 }
 
@@ -116,27 +111,32 @@ func (p *Pool) MGetEach(keys []string, each func(i int, v []byte)) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return p.do(cmdMGet, func(c *conn) error { return p.mgetEach(c, keys, each) })
+	r := newReq()
+	r.read, r.op, r.count, r.each = readMGet, "MGET", len(keys), each
+	err := p.do(cmdMGet, r, func(c *conn) {
+		c.argc(len(keys) + 1)
+		c.arg("MGET")
+		for _, k := range keys {
+			c.arg(k)
+		}
+	})
+	r.free()
+	return err
 }
 
-func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) error {
-	c.argc(len(keys) + 1)
-	c.arg("MGET")
-	for _, k := range keys {
-		c.arg(k)
-	}
-	if err := p.roundTrip(c); err != nil {
-		return err
-	}
+// readMGet reads an MGET reply of r.count values, calling r.each for each
+// one found. each runs on whichever goroutine reads the reply (the reader
+// role), while the caller waits.
+func readMGet(c *conn, r *req) error {
 	kind, n, _, err := c.header()
 	if err != nil {
 		return err
 	}
-	if kind != kindArray || int(n) != len(keys) {
+	if kind != kindArray || int(n) != r.count {
 		return c.unexpected(kind, n, "MGET")
 	}
 	var first error
-	for i := range keys {
+	for i := 0; i < r.count; i++ {
 		kind, n, _, err := c.header()
 		if err != nil {
 			if !isServerError(err) {
@@ -157,7 +157,7 @@ func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) erro
 			if err != nil {
 				return err
 			}
-			each(i, v)
+			r.each(i, v)
 			continue
 		}
 		for int64(c.w-c.r) < n+2 {
@@ -171,7 +171,7 @@ func (p *Pool) mgetEach(c *conn, keys []string, each func(i int, v []byte)) erro
 		}
 		v := c.rbuf[c.r:end:end]
 		c.r = end + 2
-		each(i, v)
+		r.each(i, v)
 	}
 	return first
 }

@@ -23,31 +23,31 @@ var (
 
 // Get returns the value at key; found is false for a missing key.
 func (p *Pool) Get(key string) (value []byte, found bool, err error) {
-	err = p.do(cmdGet, func(c *conn) (err error) {
-		value, found, err = p.get1(c, key)
-		return err
+	r := newReq()
+	r.read, r.op = readGet, "GET"
+	err = p.do(cmdGet, r, func(c *conn) {
+		c.argc(2)
+		c.arg("GET")
+		c.arg(key)
 	})
+	value, found = r.val, r.ok
+	r.free()
 	return value, found, err
 }
 
-func (p *Pool) get1(c *conn, key string) ([]byte, bool, error) {
-	c.argc(2)
-	c.arg("GET")
-	c.arg(key)
-	if err := p.roundTrip(c); err != nil {
-		return nil, false, err
-	}
+func readGet(c *conn, r *req) error {
 	kind, n, _, err := c.header()
 	switch {
 	case err != nil:
-		return nil, false, err
+		return err
 	case kind == kindNil:
-		return nil, false, nil
+		return nil
 	case kind != kindBulk:
-		return nil, false, c.unexpected(kind, n, "GET")
+		return c.unexpected(kind, n, "GET")
 	}
-	v, err := c.bulkBody(n)
-	return v, err == nil, err
+	r.val, err = c.bulkBody(n)
+	r.ok = err == nil
+	return err
 }
 
 // unexpected skips a reply of the wrong type and reports it.
@@ -66,14 +66,17 @@ func (p *Pool) Set(key string, value []byte, ttl expiry.TTL, onlyIfMissing bool)
 	if onlyIfMissing {
 		cmd = cmdSetNX
 	}
-	err = p.do(cmd, func(c *conn) (err error) {
-		c.set(key, value, ttl, onlyIfMissing)
-		if err = p.roundTrip(c); err == nil {
-			stored, err = c.setReply()
-		}
-		return err
-	})
+	r := newReq()
+	r.read, r.op = readSet, "SET"
+	err = p.do(cmd, r, func(c *conn) { c.set(key, value, ttl, onlyIfMissing) })
+	stored = r.ok
+	r.free()
 	return stored, err
+}
+
+func readSet(c *conn, r *req) (err error) {
+	r.ok, err = c.setReply()
+	return err
 }
 
 func (c *conn) set(key string, value []byte, ttl expiry.TTL, nx bool) {
@@ -113,16 +116,21 @@ func (c *conn) setReply() (bool, error) {
 // intCommand sends cmd's name and key and reads an integer reply.
 func (p *Pool) intCommand(cmd []any, key string) (v int64, err error) {
 	name := cmd[0].(string)
-	err = p.do(cmd, func(c *conn) (err error) {
+	r := newReq()
+	r.read, r.op = readInt, name
+	err = p.do(cmd, r, func(c *conn) {
 		c.argc(2)
 		c.arg(name)
 		c.arg(key)
-		if err = p.roundTrip(c); err == nil {
-			v, err = c.intReply(name)
-		}
-		return err
 	})
+	v = r.num
+	r.free()
 	return v, err
+}
+
+func readInt(c *conn, r *req) (err error) {
+	r.num, err = c.intReply(r.op)
+	return err
 }
 
 func (c *conn) intReply(op string) (int64, error) {
@@ -164,36 +172,39 @@ func NewScript(src string) *Script {
 // integer reply; found is false when the script returned nil (false). It is
 // never sent twice: after a broken connection the caller gets the error.
 func (p *Pool) EvalInt(s *Script, key string, arg int64) (v int64, found bool, err error) {
-	c, err := p.get()
-	if err != nil {
-		return 0, false, err
-	}
-	v, found, err = p.eval(c, "EVALSHA", s.sha, key, arg)
+	v, found, err = p.eval("EVALSHA", s.sha, key, arg)
 	if se, ok := err.(ServerError); ok && strings.HasPrefix(string(se), "NOSCRIPT") {
-		v, found, err = p.eval(c, "EVAL", s.src, key, arg)
+		v, found, err = p.eval("EVAL", s.src, key, arg)
 	}
-	p.put(c, err)
 	return v, found, err
 }
 
-func (p *Pool) eval(c *conn, cmd, script, key string, arg int64) (int64, bool, error) {
-	c.argc(5)
-	c.arg(cmd)
-	c.arg(script)
-	c.arg("1")
-	c.arg(key)
-	c.argInt(arg)
-	if err := p.roundTrip(c); err != nil {
-		return 0, false, err
-	}
+func (p *Pool) eval(cmd, script, key string, arg int64) (int64, bool, error) {
+	r := newReq()
+	r.read, r.op = readEval, cmd
+	err := p.do(nil, r, func(c *conn) {
+		c.argc(5)
+		c.arg(cmd)
+		c.arg(script)
+		c.arg("1")
+		c.arg(key)
+		c.argInt(arg)
+	})
+	v, found := r.num, r.ok
+	r.free()
+	return v, found, err
+}
+
+func readEval(c *conn, r *req) error {
 	kind, n, _, err := c.header()
 	switch {
 	case err != nil:
-		return 0, false, err
+		return err
 	case kind == kindNil:
-		return 0, false, nil
+		return nil
 	case kind == kindInt:
-		return n, true, nil
+		r.num, r.ok = n, true
+		return nil
 	}
-	return 0, false, c.unexpected(kind, n, cmd)
+	return c.unexpected(kind, n, r.op)
 }

@@ -47,17 +47,21 @@ type Options struct {
 	// ReadTimeout bounds waiting for the replies of one call. Default: 5s.
 	ReadTimeout time.Duration
 	// WriteTimeout bounds writing the command of one call. Default:
-	// ReadTimeout.
+	// ReadTimeout. A call waits at most WriteTimeout + ReadTimeout in all.
 	WriteTimeout time.Duration
-	// MaxIdle is how many idle connections are kept for reuse; more
-	// concurrent calls dial more connections, which are closed when they
-	// come back to a full pool. Default: 16.
-	MaxIdle int
+	// Conns is how many connections the Pool keeps to the server; every
+	// call shares them (auto-pipelining, see mux.go): a call takes an
+	// unbusy one, else the one with the fewest calls queued, opening the
+	// next when all open ones are busy. Default: 2.
+	Conns int
+	// MaxConns is an upper bound on Conns (MAX_CONNECTIONS). Default: 16.
+	MaxConns int
 }
 
 const (
-	defaultTimeout = 5 * time.Second
-	defaultMaxIdle = 16
+	defaultTimeout  = 5 * time.Second
+	defaultConns    = 2
+	defaultMaxConns = 16
 	// staleAfter: a connection idle for longer is checked (a non-blocking
 	// peek) before reuse, so a server restart costs no failed call.
 	staleAfter = 10 * time.Millisecond
@@ -76,45 +80,58 @@ func (o Options) withDefaults() Options {
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = o.ReadTimeout
 	}
-	if o.MaxIdle <= 0 {
-		o.MaxIdle = defaultMaxIdle
+	if o.Conns <= 0 {
+		o.Conns = defaultConns
 	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = defaultMaxConns
+	}
+	o.Conns = min(o.Conns, o.MaxConns)
 	return o
 }
 
 // ErrClosed is returned by every call on a closed Pool.
 var ErrClosed = errors.New("wire: client is closed")
 
-// Pool is a set of connections to one server. It is safe for concurrent
-// use: each call takes a connection of its own (an idle one, or a new one).
+// Pool holds the connections to one server. It is safe for concurrent
+// use: concurrent calls share its few connections, their commands written
+// together and their replies matched in order (mux.go).
 type Pool struct {
 	o      Options
 	name   string
-	mu     sync.Mutex
-	idle   []*conn
-	closed bool
+	slots  []slot
+	closed atomic.Bool
 
 	open                atomic.Int64  // connections open now
-	hits, dials, stales atomic.Uint64 // idle reuses, new connections, idle ones found dead
+	hits, dials, stales atomic.Uint64 // calls on an open connection, new connections, dead ones found
+}
+
+// slot is one of the Pool's connections: dial serialises opening it.
+type slot struct {
+	dial sync.Mutex
+	m    atomic.Pointer[mux]
 }
 
 // Stats are a Pool's connection figures.
 type Stats struct {
-	Hits   uint64 // calls that reused an idle connection
+	Hits   uint64 // calls that found an open connection
 	Misses uint64 // connections dialled
-	// StaleConns counts idle connections found closed by the server and
-	// dropped: by the check before reuse, or by a call that broke on one
-	// before any reply byte and was sent again.
+	// StaleConns counts connections found closed by the server and
+	// replaced: by the check of an idle one before use, or by a call that
+	// broke on one before any reply byte and was sent again.
 	StaleConns uint64
-	TotalConns uint64 // connections open now (idle or in use)
-	IdleConns  uint64 // idle connections now
+	TotalConns uint64 // connections open now
+	IdleConns  uint64 // of which with no call in flight
 }
 
 // Stats returns the Pool's connection figures.
 func (p *Pool) Stats() Stats {
-	p.mu.Lock()
-	idle := len(p.idle)
-	p.mu.Unlock()
+	idle := 0
+	for i := range p.slots {
+		if m := p.slots[i].m.Load(); m != nil && !m.gone.Load() && m.queued.Load() == 0 {
+			idle++
+		}
+	}
 	return Stats{Hits: p.hits.Load(), Misses: p.dials.Load(), StaleConns: p.stales.Load(),
 		TotalConns: uint64(max(p.open.Load(), 0)), IdleConns: uint64(idle)}
 }
@@ -122,72 +139,109 @@ func (p *Pool) Stats() Stats {
 // New returns a Pool for the server in o. It does not connect.
 func New(o Options) *Pool {
 	o = o.withDefaults()
-	return &Pool{o: o, name: o.Network + " " + o.Addr}
+	return &Pool{o: o, name: o.Network + " " + o.Addr, slots: make([]slot, o.Conns)}
 }
 
-// Close closes the idle connections; connections in use are closed when
-// their call ends. Later calls fail with ErrClosed.
+// Close closes the connections; calls in flight fail with ErrClosed, as
+// do later ones.
 func (p *Pool) Close() error {
-	p.mu.Lock()
-	idle := p.idle
-	p.idle, p.closed = nil, true
-	p.mu.Unlock()
-	for _, c := range idle {
-		c.close()
+	p.closed.Store(true)
+	for i := range p.slots {
+		if m := p.slots[i].m.Load(); m != nil {
+			m.mu.Lock()
+			m.killLocked(ErrClosed)
+			m.mu.Unlock()
+		}
 	}
 	return nil
 }
 
-// get takes an idle connection or dials a new one.
-func (p *Pool) get() (*conn, error) {
-	p.mu.Lock()
-	for {
-		if p.closed {
-			p.mu.Unlock()
-			return nil, ErrClosed
-		}
-		n := len(p.idle)
-		if n == 0 {
-			break
-		}
-		c := p.idle[n-1]
-		p.idle[n-1] = nil
-		p.idle = p.idle[:n-1]
-		if monotonic()-c.idle < staleAfter {
-			p.mu.Unlock()
-			p.hits.Add(1)
-			return c, nil
-		}
-		p.mu.Unlock()
-		if !peekDead(c.fd) {
-			p.hits.Add(1)
-			return c, nil
-		}
-		p.stales.Add(1)
-		c.close()
-		p.mu.Lock()
+// pick returns the connection for a call: an open one with no call in
+// flight (checked first when it was idle for a while), else a new one in
+// an empty slot, else the open one with the fewest calls queued.
+func (p *Pool) pick() (*mux, error) {
+	if p.closed.Load() {
+		return nil, ErrClosed
 	}
-	p.mu.Unlock()
-	return p.dial()
+	var best *mux
+	empty := -1
+	for i := range p.slots {
+		m := p.slots[i].m.Load()
+		if m == nil || m.gone.Load() {
+			if empty < 0 {
+				empty = i
+			}
+			continue
+		}
+		q := m.queued.Load()
+		if q == 0 {
+			if m.alive() {
+				p.hits.Add(1)
+				return m, nil
+			}
+			if empty < 0 {
+				empty = i
+			}
+			continue
+		}
+		if best == nil || q < best.queued.Load() {
+			best = m
+		}
+	}
+	if empty < 0 {
+		p.hits.Add(1)
+		return best, nil
+	}
+	s := &p.slots[empty]
+	if best != nil {
+		if !s.dial.TryLock() { // being dialled: share a busy one meanwhile
+			p.hits.Add(1)
+			return best, nil
+		}
+	} else {
+		s.dial.Lock()
+	}
+	defer s.dial.Unlock()
+	if m := s.m.Load(); m != nil && !m.gone.Load() { // dialled while we waited
+		p.hits.Add(1)
+		return m, nil
+	}
+	c, err := p.dial()
+	if err != nil {
+		if best != nil {
+			p.hits.Add(1)
+			return best, nil
+		}
+		return nil, err
+	}
+	m := &mux{p: p, c: c, name: p.name, last: monotonic()}
+	s.m.Store(m)
+	if p.closed.Load() { // Close ran while we dialled
+		m.mu.Lock()
+		m.killLocked(ErrClosed)
+		m.mu.Unlock()
+		return nil, ErrClosed
+	}
+	return m, nil
 }
 
-// put returns c after a call that ended with err: kept when the call left
-// it in a known state (no error, or an error reply read to its end).
-func (p *Pool) put(c *conn, err error) {
-	if err != nil && !isServerError(err) {
-		c.close()
-		return
+// alive checks a connection with no call in flight: one idle for longer
+// than staleAfter is peeked at, and killed when the server closed it.
+func (m *mux) alive() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.dead != nil {
+		return false
 	}
-	c.idle = monotonic()
-	c.reused = true
-	p.mu.Lock()
-	if p.closed || len(p.idle) >= p.o.MaxIdle {
-		p.mu.Unlock()
-		c.close()
-		return
+	if m.head != nil || monotonic()-m.last < staleAfter {
+		return true
 	}
-	p.idle = append(p.idle, c)
-	p.mu.Unlock()
+	if !peekDead(m.c.fd) {
+		return true
+	}
+	m.p.stales.Add(1)
+	m.killLocked(io.EOF)
+	return false
 }
 
 // dial connects, authenticates and selects the database, all within
@@ -270,39 +324,34 @@ func (p *Pool) handshake(c *conn, start time.Duration) error {
 	return first
 }
 
-// roundTrip writes the command in c.wbuf and prepares the reads of its
-// replies.
-func (p *Pool) roundTrip(c *conn) error {
-	c.replied = false
-	c.begin(p.o.WriteTimeout)
-	if err := c.flush(); err != nil {
-		return err
-	}
-	c.begin(p.o.ReadTimeout)
-	return nil
-}
-
-// do runs one call: send encodes the command cmd into c.wbuf, sends it and
-// reads the replies. When c was reused from the pool and broke before any
-// reply byte arrived, and cmd may run twice (retry.Resendable: cmd holds
-// the name and options, the rest may be placeholders), send runs once more
-// on a newly dialled connection: the other idle ones may be as dead.
-func (p *Pool) do(cmd []any, send func(c *conn) error) error {
-	c, err := p.get()
-	if err != nil {
-		return err
-	}
-	err = send(c)
-	if err != nil && c.reused && !c.replied && broken(err) && retry.Resendable(cmd) {
-		p.stales.Add(1)
-		p.put(c, err) // closes it
-		if c, err = p.dial(); err != nil {
+// do runs one call r on a shared connection: encode writes its command,
+// r.read reads its replies. When the connection had served calls before
+// and broke before any byte of r's reply arrived, and cmd may run twice
+// (retry.Resendable: cmd holds the name and options, the rest may be
+// placeholders), r runs once more, on a newly dialled connection. A call
+// that found its connection killed before its command was queued simply
+// goes to another one (nothing was sent).
+func (p *Pool) do(cmd []any, r *req, encode func(c *conn)) error {
+	resent := false
+	for tries := 0; ; tries++ {
+		m, err := p.pick()
+		if err != nil {
 			return err
 		}
-		err = send(c)
+		m.call(r, encode)
+		err = r.err
+		switch {
+		case err == nil:
+			return nil
+		case !r.queued && tries < 3 && !p.closed.Load():
+		case !resent && r.reused && !r.replied && broken(err) && retry.Resendable(cmd):
+			resent = true
+			p.stales.Add(1)
+		default:
+			return err
+		}
+		r.reset()
 	}
-	p.put(c, err)
-	return err
 }
 
 // broken reports whether err is the peer closing the connection: EOF on a

@@ -13,11 +13,13 @@ func killIdle(t *testing.T, s *server, p *Pool) {
 	if n := s.cmdline(t, "CLIENT", "KILL", "TYPE", "normal"); n < 1 {
 		t.Fatalf("CLIENT KILL TYPE normal: got %d connections killed; want at least 1", n)
 	}
-	p.mu.Lock()
-	for _, c := range p.idle {
-		c.idle = monotonic()
+	for i := range p.slots {
+		if m := p.slots[i].m.Load(); m != nil {
+			m.mu.Lock()
+			m.last = monotonic()
+			m.mu.Unlock()
+		}
 	}
-	p.mu.Unlock()
 }
 
 func TestResendOnAReusedConnectionTheServerClosed(t *testing.T) {

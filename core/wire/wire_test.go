@@ -93,7 +93,7 @@ func (s *server) cmdline(t *testing.T, args ...string) int64 {
 	t.Helper()
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
-	c, err := p.get()
+	c, err := p.dial()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,9 +102,11 @@ func (s *server) cmdline(t *testing.T, args ...string) int64 {
 	for _, a := range args {
 		c.arg(a)
 	}
-	if err := p.roundTrip(c); err != nil {
+	c.begin(p.o.WriteTimeout)
+	if err := c.flush(); err != nil {
 		t.Fatal(err)
 	}
+	c.begin(p.o.ReadTimeout)
 	kind, n, _, err := c.header()
 	if err != nil {
 		if kind == kindNil {
@@ -177,11 +179,11 @@ func TestErrorReplyKeepsConnection(t *testing.T) {
 	if !errors.As(err, &se) || !strings.Contains(err.Error(), "WRONGTYPE") {
 		t.Fatalf("LPUSH on a string: got %v; want a WRONGTYPE ServerError", err)
 	}
-	if len(p.idle) != 1 {
-		t.Fatalf("idle connections after an error reply: got %d; want 1 (kept)", len(p.idle))
-	}
 	if v, ok, err := p.Get("l"); string(v) != "x" || !ok || err != nil {
 		t.Fatalf("Get after an error reply: got %q, %v, %v", v, ok, err)
+	}
+	if st := p.Stats(); st.Misses != 1 || st.TotalConns != 1 {
+		t.Fatalf("after an error reply and a Get: got %d dials, %d open; want the one connection kept", st.Misses, st.TotalConns)
 	}
 }
 
@@ -225,7 +227,7 @@ func TestAuth(t *testing.T) {
 		if !errors.As(err, &se) || !(strings.Contains(err.Error(), "WRONGPASS") || strings.Contains(err.Error(), "NOAUTH")) {
 			t.Fatalf("Get with user %q password %q: got %v; want a WRONGPASS/NOAUTH reply", o.Username, o.Password, err)
 		}
-		if len(p.idle) != 0 && o.Password != "" {
+		if p.Stats().TotalConns != 0 && o.Password != "" {
 			t.Fatalf("a connection that failed AUTH was kept")
 		}
 		p.Close()
@@ -273,7 +275,7 @@ func TestTimeoutOnSilentListener(t *testing.T) {
 	if took < 150*time.Millisecond {
 		t.Fatalf("timed out after %v; want at least the 150ms read timeout", took)
 	}
-	if len(p.idle) != 0 {
+	if p.Stats().TotalConns != 0 {
 		t.Fatalf("a timed-out connection was kept for reuse")
 	}
 	// A value larger than the socket buffers, to a server that never reads: the write times out.
@@ -316,7 +318,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	}
 	s.stop()
 	s.start(t)
-	for len(p.idle) > 0 && monotonic()-p.idle[0].idle < staleAfter {
+	for m := p.slots[0].m.Load(); m != nil && monotonic()-m.idleSince() < staleAfter; {
 		time.Sleep(time.Millisecond) // polled: wait out the idle threshold
 	}
 	if _, _, err := p.Get("r"); err != nil {
@@ -326,7 +328,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 
 func TestConcurrentCalls(t *testing.T) {
 	s := startServer(t)
-	p := New(Options{Addr: s.addr, MaxIdle: 4})
+	p := New(Options{Addr: s.addr, Conns: 2})
 	defer p.Close()
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)
@@ -354,8 +356,8 @@ func TestConcurrentCalls(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if len(p.idle) > 4 {
-		t.Fatalf("idle connections: got %d; want at most MaxIdle 4", len(p.idle))
+	if st := p.Stats(); st.Misses > 2 || st.TotalConns > 2 {
+		t.Fatalf("16 goroutines on Conns 2: got %d dials, %d open; want at most 2 (calls share connections)", st.Misses, st.TotalConns)
 	}
 }
 

@@ -1,0 +1,405 @@
+package wire
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// A mux is one connection shared by every concurrent call (auto-pipelining).
+// A call encodes its command into the connection's pending bytes and joins
+// the queue of calls awaiting replies, in the order their commands will
+// reach the server. Two roles are taken by callers, never by a goroutine of
+// the mux's own:
+//
+//   - the writer writes the pending bytes, and again whatever was added
+//     while it wrote, so commands of concurrent calls leave in one write;
+//   - the reader reads replies in queue order and completes the calls they
+//     belong to, then, once its own call is complete, the replies already
+//     buffered, and hands the role to the first call still waiting.
+//
+// A lone call takes both roles: it writes and reads on its own goroutine,
+// with no hand-off and no batching delay, as an unshared connection would.
+//
+// A call that waits longer than its deadline, a broken socket or a reply
+// that breaks the protocol kills the connection: the socket is shut down
+// (waking a reader blocked on it), every call still queued fails, and the
+// descriptor is closed once no role holder is inside a system call on it.
+// Only the call whose time ran out gets a timeout; the others get
+// errAbandoned, or the broken socket's error, and Pool.do resends none that
+// might have run, except by its resend rule.
+type mux struct {
+	p    *Pool
+	c    *conn // the reader's state (rbuf, read deadline); c.wbuf: pending bytes, under mu
+	name string
+
+	mu               sync.Mutex
+	spare            []byte // a written buffer, kept for the next swap
+	head, tail       *req   // calls awaiting replies, in order
+	writing, reading bool   // roles held (or, for reading, handed over)
+	dead             error  // why the connection was killed; nil while usable
+	closed           bool   // the descriptor is closed
+	used             bool   // a call was queued before: the next one is "reused"
+	last             time.Duration
+
+	queued atomic.Int32 // calls queued now (read without mu to pick a connection)
+	gone   atomic.Bool  // dead is set (read without mu)
+}
+
+// req is one call on a mux: its reply reader, its inputs and results. It
+// is pooled; done receives exactly one signal per call: completed, or
+// "you are the reader now" (role).
+type req struct {
+	read     func(c *conn, r *req) error
+	next     *req
+	done     chan struct{}
+	timer    *time.Timer
+	deadline time.Duration
+
+	// inputs of read
+	op    string
+	count int
+	each  func(i int, v []byte)
+	out   [][]byte
+
+	// results
+	val    []byte
+	num    int64
+	ok     bool
+	getErr error // GetTTL: the GET's error reply, kept while PTTL is read
+	err    error
+	fail   error // when the connection dies: this call's own cause (its write timed out)
+
+	// role: handed the reader role; popped: completed (or failed) by a
+	// reader; queued: its command was queued; replied: a byte of its reply
+	// may have arrived; reused: the connection had served calls before.
+	role, popped, queued, timedOut, replied, reused bool
+}
+
+// reset clears r's results and state for another try of the same call.
+func (r *req) reset() {
+	r.next, r.val, r.num, r.ok, r.getErr, r.err, r.fail = nil, nil, 0, false, nil, nil, nil
+	r.role, r.popped, r.queued, r.timedOut, r.replied, r.reused = false, false, false, false, false, false
+}
+
+var reqs = sync.Pool{New: func() any { return &req{done: make(chan struct{}, 1)} }}
+
+func newReq() *req { return reqs.Get().(*req) }
+
+func (r *req) free() {
+	timer, done := r.timer, r.done
+	*r = req{timer: timer, done: done}
+	reqs.Put(r)
+}
+
+// errAbandoned fails the calls queued on a connection that was killed
+// because another call on it timed out: their commands may have run.
+type abandonedError struct{ name string }
+
+func (e *abandonedError) Error() string {
+	return "connection " + e.name + " closed: another call on it timed out, so this call's reply was lost (the command may have run)"
+}
+
+// idleSince returns when m last completed a call (a monotonic reading).
+func (m *mux) idleSince() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}
+
+// enqueue encodes r's command with encode into the pending bytes and queues
+// r; it reports which roles the caller took. It fails when m was killed.
+func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error) {
+	m.mu.Lock()
+	if m.dead != nil {
+		m.mu.Unlock()
+		return false, false, m.dead
+	}
+	encode(m.c)
+	r.queued = true
+	r.reused = m.used
+	m.used = true
+	if m.tail == nil {
+		m.head = r
+	} else {
+		m.tail.next = r
+	}
+	m.tail = r
+	m.queued.Add(1)
+	if !m.writing {
+		m.writing, write = true, true
+	}
+	if !m.reading {
+		m.reading, read = true, true
+	}
+	m.mu.Unlock()
+	return write, read, nil
+}
+
+// writeLoop writes the pending bytes until none are left. The caller, me,
+// holds the writer role; it is released here.
+func (m *mux) writeLoop(me *req) {
+	m.mu.Lock()
+	for {
+		buf := m.c.wbuf
+		if len(buf) == 0 || m.dead != nil {
+			m.c.wbuf = buf[:0]
+			m.writing = false
+			m.retireLocked()
+			m.mu.Unlock()
+			return
+		}
+		m.c.wbuf, m.spare = m.spare[:0], nil
+		m.mu.Unlock()
+		err := writeAll(m.c.fd, buf, monotonic()+m.p.o.WriteTimeout, m.name)
+		m.mu.Lock()
+		if cap(buf) <= maxKeptWriteBuf {
+			m.spare = buf[:0]
+		}
+		if err != nil {
+			if m.dead == nil {
+				me.fail = err
+			}
+			m.killLocked(err)
+		}
+	}
+}
+
+// writeAll writes p entirely before deadline (a monotonic reading).
+func writeAll(fd int, p []byte, deadline time.Duration, name string) error {
+	for len(p) > 0 {
+		n, e := rawWrite(fd, p)
+		switch {
+		case e == 0:
+			p = p[n:]
+		case e == syscall.EAGAIN:
+			ok, err := wait(fd, pollOut, deadline)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &timeoutError{op: "write " + name}
+			}
+		case e == syscall.EINTR:
+		default:
+			return &syscallError{op: "write " + name, errno: e}
+		}
+	}
+	return nil
+}
+
+// syscallError is os.SyscallError without the os import's allocation of a
+// wrapper per use; it unwraps to the errno.
+type syscallError struct {
+	op    string
+	errno syscall.Errno
+}
+
+func (e *syscallError) Error() string { return e.op + ": " + e.errno.Error() }
+func (e *syscallError) Unwrap() error { return e.errno }
+
+// maxDrain bounds how many replies of other calls a reader completes after
+// its own, from bytes already received, before handing the role over.
+const maxDrain = 256
+
+// readLoop reads replies in order until me is complete (and drains what is
+// buffered), then hands the reader role on. The caller holds the role.
+// fresh: me just wrote its command and is first in the queue, so the first
+// wait may be the blocking read bounded by SO_RCVTIMEO (see fd.go).
+func (m *mux) readLoop(me *req, fresh bool) {
+	c := m.c
+	mine := false
+	for drained := 0; ; {
+		m.mu.Lock()
+		r := m.head
+		if m.dead != nil {
+			m.failAllLocked(me)
+			m.reading = false
+			m.retireLocked()
+			m.mu.Unlock()
+			return
+		}
+		if r == nil || (mine && (c.r >= c.w || drained >= maxDrain)) {
+			m.handOffLocked()
+			m.mu.Unlock()
+			return
+		}
+		m.mu.Unlock()
+		if fresh && r == me {
+			c.begin(m.p.o.ReadTimeout)
+		} else {
+			c.timeout = m.p.o.ReadTimeout
+			c.deadline = me.deadline
+			if mine { // draining: only bytes that are here (or very nearly)
+				c.deadline = monotonic() + m.p.o.ReadTimeout
+			}
+		}
+		fresh = false
+		c.replied = c.r < c.w
+		err := m.readOne(r)
+		r.replied = r.replied || c.replied
+		if err != nil && !isServerError(err) {
+			if isTimeout(err) && !mine {
+				me.timedOut = true
+			}
+			m.mu.Lock()
+			m.killLocked(err)
+			m.mu.Unlock()
+			continue
+		}
+		r.err = err
+		m.mu.Lock()
+		m.head = r.next
+		if m.head == nil {
+			m.tail = nil
+		}
+		r.next = nil
+		r.popped = true
+		m.queued.Add(-1)
+		m.last = monotonic()
+		m.mu.Unlock()
+		if r == me {
+			mine = true
+			continue
+		}
+		if mine {
+			drained++
+		}
+		r.done <- struct{}{}
+	}
+}
+
+// readOne runs r's reply reader, turning a panic in it (a caller's each
+// function, say) into an error that kills the connection: where the stream
+// stands is then unknown.
+func (m *mux) readOne(r *req) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%w: panic while reading a reply to %s: %v", ErrProtocol, r.op, v)
+		}
+	}()
+	return r.read(m.c, r)
+}
+
+// handOffLocked releases the reader role, giving it to the first queued
+// call when there is one.
+func (m *mux) handOffLocked() {
+	h := m.head
+	if h == nil {
+		m.reading = false
+		m.retireLocked()
+		return
+	}
+	h.role = true
+	h.done <- struct{}{}
+}
+
+// failAllLocked completes every queued call with the reason m died; me
+// (the reader) is completed without a signal.
+func (m *mux) failAllLocked(me *req) {
+	for r := m.head; r != nil; {
+		next := r.next
+		r.next = nil
+		r.popped = true
+		r.err = m.failure(r)
+		m.queued.Add(-1)
+		if r != me {
+			r.done <- struct{}{}
+		}
+		r = next
+	}
+	m.head, m.tail = nil, nil
+}
+
+// failure is the error a queued call gets when m was killed.
+func (m *mux) failure(r *req) error {
+	switch {
+	case r.fail != nil:
+		return r.fail
+	case r.timedOut:
+		return &timeoutError{op: "read " + m.name}
+	case isTimeout(m.dead):
+		return &abandonedError{name: m.name}
+	}
+	return m.dead
+}
+
+func isTimeout(err error) bool {
+	var te *timeoutError
+	return errors.As(err, &te)
+}
+
+// killLocked marks m dead for cause (the first cause stays) and shuts the
+// socket down, which wakes a reader or writer waiting on it; the
+// descriptor itself is closed by retireLocked.
+func (m *mux) killLocked(cause error) {
+	if m.dead != nil {
+		return
+	}
+	m.dead = cause
+	m.gone.Store(true)
+	if !m.closed {
+		_ = syscall.Shutdown(m.c.fd, syscall.SHUT_RDWR)
+	}
+	m.retireLocked()
+}
+
+// retireLocked closes the descriptor of a dead mux once no role holder can
+// be inside a system call on it.
+func (m *mux) retireLocked() {
+	if m.dead != nil && !m.closed && !m.reading && !m.writing {
+		m.closed = true
+		m.c.close()
+	}
+}
+
+// wait waits for r's completion or the reader role, bounded by r's
+// deadline: past it, the connection is killed (r fails with a timeout) and
+// wait goes on waiting for the completion, which then comes at once.
+func (m *mux) wait(r *req) {
+	left := r.deadline - monotonic()
+	if left > 0 {
+		if r.timer == nil {
+			r.timer = time.NewTimer(left)
+		} else {
+			r.timer.Reset(left)
+		}
+		select {
+		case <-r.done:
+			r.timer.Stop()
+			return
+		case <-r.timer.C:
+		}
+	}
+	m.mu.Lock()
+	if !r.popped && !r.role {
+		r.timedOut = true
+		m.killLocked(&timeoutError{op: "read " + m.name})
+	}
+	m.mu.Unlock()
+	<-r.done
+}
+
+// call runs r on m: queues its command, takes the roles it is given and
+// waits for its completion. r.err is set when call returns.
+func (m *mux) call(r *req, encode func(c *conn)) {
+	r.deadline = monotonic() + m.p.o.WriteTimeout + m.p.o.ReadTimeout
+	write, read, err := m.enqueue(r, encode)
+	if err != nil {
+		r.err = err
+		return
+	}
+	if write {
+		m.writeLoop(r)
+	}
+	if !read {
+		m.wait(r)
+		if !r.role {
+			return
+		}
+	}
+	m.readLoop(r, write && read)
+}
