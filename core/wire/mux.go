@@ -154,6 +154,7 @@ func (m *mux) writeLoop(me *req) {
 		}
 		m.c.wbuf, m.spare = m.spare[:0], nil
 		m.mu.Unlock()
+		m.p.writes.Add(1)
 		err := writeAll(m.c.fd, buf, monotonic()+m.p.o.WriteTimeout, m.name)
 		m.mu.Lock()
 		if cap(buf) <= maxKeptWriteBuf {

@@ -104,6 +104,7 @@ type Pool struct {
 
 	open                atomic.Int64  // connections open now
 	hits, dials, stales atomic.Uint64 // calls on an open connection, new connections, dead ones found
+	writes              atomic.Uint64 // batches of commands written (tests: calls > writes under concurrency)
 }
 
 // slot is one of the Pool's connections: dial serialises opening it.
