@@ -58,14 +58,17 @@ def native_pending():
 
 def in_flight_at_once(proxy, n, make_awaitables):
     """Run the awaitables ``make_awaitables()`` makes concurrently while the proxy holds requests
-    until ``n`` are in flight at once; their results, and the peak the proxy saw."""
+    until ``n`` commands are in flight at once; their results, and the most commands the proxy saw
+    in flight at once (on separate connections, or pipelined on a shared one). A new connection's
+    handshake (HELLO, SELECT ...) counts too, so overlapping calls show at least ``n``; calls that
+    queued one behind the other would show a handful."""
     proxy.hold(until=n)
     proxy.reset_peak()
     try:
         results = run(gather(*make_awaitables()))
     finally:
         proxy.release()
-    return results, proxy.peak()
+    return results, proxy.command_peak()
 
 
 # --------------------------------------------------------------------------- attl / apttl
@@ -108,7 +111,7 @@ def test_many_apttl_in_flight_at_once(make_cache, proxy):
         cache.set(f"k{i}", i, timeout=100 + i)
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.attl(f"k{i}") for i in range(N)])
     assert results == [100 + i for i in range(N)]
-    assert peak == N
+    assert peak >= N
 
 
 # --------------------------------------------------------------------------- aexpire family, apersist
@@ -181,10 +184,10 @@ def test_many_aexpire_and_apersist_in_flight_at_once(make_cache, proxy):
     cache = make_cache(location=proxy.location, options=PATIENT)
     cache.set_many({f"k{i}": i for i in range(N)}, timeout=None)
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.aexpire(f"k{i}", 100 + i) for i in range(N)])
-    assert results == [True] * N and peak == N
+    assert results == [True] * N and peak >= N
     assert [cache.ttl(f"k{i}") for i in range(N)] == [100 + i for i in range(N)]
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.apersist(f"k{i}") for i in range(N)])
-    assert results == [True] * N and peak == N
+    assert results == [True] * N and peak >= N
     assert {cache.ttl(f"k{i}") for i in range(N)} == {None}
 
 
@@ -237,7 +240,7 @@ def test_many_adelete_pattern_at_once(make_cache, proxy):
     cache = make_cache(location=proxy.location, options=PATIENT)
     cache.set_many({f"g{i}:{j}": j for i in range(N) for j in range(5)})
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.adelete_pattern(f"g{i}:*") for i in range(N)])
-    assert results == [5] * N and peak == N
+    assert results == [5] * N and peak >= N
     assert cache.keys("*") == []
     cache.set_many({f"o:{j}": j for j in range(300)})
     results = run(gather(*(cache.adelete_pattern("o:*", itersize=7) for _ in range(8))))
@@ -306,7 +309,7 @@ def test_aiter_keys_many_walks_in_flight_at_once(make_cache, proxy):
     cache.set_many({f"g{i}:{j}": j for i in range(N) for j in range(3)})
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.akeys(f"g{i}:*") for i in range(N)])
     assert [sorted(r) for r in results] == [[f"g{i}:{j}" for j in range(3)] for i in range(N)]
-    assert peak == N
+    assert peak >= N
 
     async def interleaved():  # many iterators stepped in turn on one loop
         its = [cache.aiter_keys(f"g{i}:*", itersize=1) for i in range(N)]
@@ -486,13 +489,13 @@ def test_many_alock_calls_in_flight_at_once(make_cache, proxy):
     cache = make_cache(location=proxy.location, options=PATIENT)
     locks = [cache.alock(f"L{i}", timeout=30) for i in range(N)]
     results, peak = in_flight_at_once(proxy, N, lambda: [lock.acquire(blocking=False) for lock in locks])
-    assert results == [True] * N and peak == N
+    assert results == [True] * N and peak >= N
     results, peak = in_flight_at_once(proxy, N, lambda: [lock.extend(5) for lock in locks])
-    assert results == [True] * N and peak == N
+    assert results == [True] * N and peak >= N
     results, peak = in_flight_at_once(proxy, N, lambda: [lock.locked() for lock in locks])
-    assert results == [True] * N and peak == N
+    assert results == [True] * N and peak >= N
     results, peak = in_flight_at_once(proxy, N, lambda: [lock.release() for lock in locks])
-    assert results == [None] * N and peak == N
+    assert results == [None] * N and peak >= N
     assert cache.keys("*") == [] and not any(cache.lock(f"L{i}").locked() for i in range(N))
 
 
@@ -822,7 +825,7 @@ def test_aexecute_command_routes_as_execute_command(three, backend):
 def test_many_aexecute_command_in_flight_at_once(make_cache, proxy):
     cache = make_cache(location=proxy.location, options=PATIENT)
     results, peak = in_flight_at_once(proxy, N, lambda: [cache.aexecute_command("SET", f"raw{i}", i) for i in range(N)])
-    assert results == [b"OK"] * N and peak == N
+    assert results == [b"OK"] * N and peak >= N
     assert [cache.execute_command("GET", f"raw{i}") for i in range(N)] == [str(i).encode() for i in range(N)]
 
 
