@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-async-peers bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; the performance bars"
 	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
+	@echo "make bench-async-peers - ours' aget/aset vs valkey-glide, redis-py asyncio, django-valkey: gathers of 100/1000, connections under 500 concurrent calls and 8 threads"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
@@ -431,6 +432,13 @@ profile: setup build-debug
 # The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
 bench-async: setup
 	$(PY) bench/async_bench.py
+
+# The concurrency bars (bench/async_peers.py, bench/README.md "Async peers"): ours' aget against the
+# async peers (valkey-glide, redis-py asyncio, django-valkey) in gathers of 100 and 1000, and the
+# server connections held during 500 concurrent aset+aget and 8 threads of sync gets; ~1 min.
+# ASYNC_PEERS_ARGS go to the script (e.g. ASYNC_PEERS_ARGS="--quick" or "--only conn,threads").
+bench-async-peers: setup
+	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/debug build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info
