@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-goclients bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -429,6 +429,18 @@ profile: setup build-debug
 # The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
 bench-async: setup
 	$(PY) bench/async_bench.py
+
+# Go Redis clients compared (bench/goclients/README.md): core/wire, core/client, go-redis and rueidis
+# (auto-pipelined and pooled) on GET, bursts of concurrent GETs, a GET loop and MGET, and rueidis'
+# DoCache against our near-cache, on a throw-away redis-server (with_redis.py exports REDIS_ADDR).
+# bench/goclients is a Go module of its own: rueidis never enters go.mod. Prints a table, writes
+# bench/goclients/results.json; GOCLIENTS_ARGS go to the program (e.g. "-rounds 9", "-quick").
+# Only the standard library of $(PY) is used: PY=python3 does without .venv.
+GOCLIENTS_BIN := $(GO_BIN)/goclients
+bench-goclients: apt
+	@command -v $(PY) >/dev/null || { echo "$(PY) is missing: run make venv, or make bench-goclients PY=python3"; exit 1; }
+	$(GO) -C bench/goclients build $(GO_FLAGS) -o $(GOCLIENTS_BIN) .
+	$(PY) tests/harness/with_redis.py -- $(GOCLIENTS_BIN) -out bench/goclients/results.json $(GOCLIENTS_ARGS)
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/debug build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info
