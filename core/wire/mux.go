@@ -12,25 +12,29 @@ import (
 // A mux is one connection shared by every concurrent call (auto-pipelining).
 // A call encodes its command into the connection's pending bytes and joins
 // the queue of calls awaiting replies, in the order their commands will
-// reach the server. Two roles are taken by callers, never by a goroutine of
-// the mux's own:
+// reach the server. Two roles:
 //
-//   - the writer writes the pending bytes, and again whatever was added
-//     while it wrote, so commands of concurrent calls leave in one write;
+//   - the writer (a caller) writes the pending bytes, and again whatever
+//     was added while it wrote, so commands of concurrent calls leave in
+//     one write;
 //   - the reader reads replies in queue order and completes the calls they
-//     belong to, then, once its own call is complete, the replies already
-//     buffered, and hands the role to the first call still waiting.
+//     belong to. A caller that finds no reader becomes it; once its own
+//     call is complete (and the replies already buffered are dispatched),
+//     a reader that leaves calls waiting passes the role to a goroutine
+//     (serve) that reads until the queue is empty, so waiting callers are
+//     completed as their replies arrive, never through a chain of hand-offs.
 //
 // A lone call takes both roles: it writes and reads on its own goroutine,
-// with no hand-off and no batching delay, as an unshared connection would.
+// with no hand-off, no goroutine and no batching delay, as an unshared
+// connection would.
 //
 // A call that waits longer than its deadline, a broken socket or a reply
 // that breaks the protocol kills the connection: the socket is shut down
 // (waking a reader blocked on it), every call still queued fails, and the
 // descriptor is closed once no role holder is inside a system call on it.
 // Only the call whose time ran out gets a timeout; the others get
-// errAbandoned, or the broken socket's error, and Pool.do resends none that
-// might have run, except by its resend rule.
+// abandonedError, or the broken socket's error, and Pool.do resends none
+// that might have run, except by its resend rule.
 type mux struct {
 	p    *Pool
 	c    *conn // the reader's state (rbuf, read deadline); c.wbuf: pending bytes, under mu
@@ -39,7 +43,7 @@ type mux struct {
 	mu               sync.Mutex
 	spare            []byte // a written buffer, kept for the next swap
 	head, tail       *req   // calls awaiting replies, in order
-	writing, reading bool   // roles held (or, for reading, handed over)
+	writing, reading bool   // roles held
 	dead             error  // why the connection was killed; nil while usable
 	closed           bool   // the descriptor is closed
 	used             bool   // a call was queued before: the next one is "reused"
@@ -50,8 +54,8 @@ type mux struct {
 }
 
 // req is one call on a mux: its reply reader, its inputs and results. It
-// is pooled; done receives exactly one signal per call: completed, or
-// "you are the reader now" (role).
+// is pooled; done receives exactly one signal per call, when it completed
+// (unless it completed itself, as the reader).
 type req struct {
 	read     func(c *conn, r *req) error
 	next     *req
@@ -73,16 +77,16 @@ type req struct {
 	err    error
 	fail   error // when the connection dies: this call's own cause (its write timed out)
 
-	// role: handed the reader role; popped: completed (or failed) by a
-	// reader; queued: its command was queued; replied: a byte of its reply
-	// may have arrived; reused: the connection had served calls before.
-	role, popped, queued, timedOut, replied, reused bool
+	// popped: completed (or failed) by a reader; queued: its command was
+	// queued; replied: a byte of its reply may have arrived; reused: the
+	// connection had served calls before.
+	popped, queued, timedOut, replied, reused bool
 }
 
 // reset clears r's results and state for another try of the same call.
 func (r *req) reset() {
 	r.next, r.val, r.num, r.ok, r.getErr, r.err, r.fail = nil, nil, 0, false, nil, nil, nil
-	r.role, r.popped, r.queued, r.timedOut, r.replied, r.reused = false, false, false, false, false, false
+	r.popped, r.queued, r.timedOut, r.replied, r.reused = false, false, false, false, false
 }
 
 var reqs = sync.Pool{New: func() any { return &req{done: make(chan struct{}, 1)} }}
@@ -202,18 +206,16 @@ type syscallError struct {
 func (e *syscallError) Error() string { return e.op + ": " + e.errno.Error() }
 func (e *syscallError) Unwrap() error { return e.errno }
 
-// maxDrain bounds how many replies of other calls a reader completes after
-// its own, from bytes already received, before handing the role over.
-const maxDrain = 256
-
-// readLoop reads replies in order until me is complete (and drains what is
-// buffered), then hands the reader role on. The caller holds the role.
-// fresh: me just wrote its command and is first in the queue, so the first
-// wait may be the blocking read bounded by SO_RCVTIMEO (see fd.go).
+// readLoop reads replies in order until me is complete, then dispatches
+// the replies already buffered; calls still waiting after that are left to
+// serve. The caller holds the reader role. fresh: me just wrote its command
+// and is first in the queue, so the first wait may be the blocking read
+// bounded by SO_RCVTIMEO (see fd.go). me == nil: serve's loop, which reads
+// until the queue is empty.
 func (m *mux) readLoop(me *req, fresh bool) {
 	c := m.c
 	mine := false
-	for drained := 0; ; {
+	for {
 		m.mu.Lock()
 		r := m.head
 		if m.dead != nil {
@@ -223,28 +225,36 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			m.mu.Unlock()
 			return
 		}
-		if r == nil || (mine && (c.r >= c.w || drained >= maxDrain)) {
-			m.handOffLocked()
+		if r == nil {
+			m.reading = false
 			m.mu.Unlock()
 			return
 		}
+		if mine && c.r >= c.w { // mine is done, nothing buffered: serve waits for the rest
+			m.mu.Unlock()
+			go m.readLoop(nil, false)
+			return
+		}
 		m.mu.Unlock()
-		if fresh && r == me {
+		switch {
+		case fresh && r == me:
 			c.begin(m.p.o.ReadTimeout)
-		} else {
-			c.timeout = m.p.o.ReadTimeout
-			c.deadline = me.deadline
-			if mine { // draining: only bytes that are here (or very nearly)
-				c.deadline = monotonic() + m.p.o.ReadTimeout
-			}
+		case me == nil || mine: // serving others: the deadline of the call being read
+			c.timeout, c.deadline = m.p.o.ReadTimeout, r.deadline
+		default: // calls ahead of me: my deadline bounds them too
+			c.timeout, c.deadline = m.p.o.ReadTimeout, me.deadline
 		}
 		fresh = false
 		c.replied = c.r < c.w
 		err := m.readOne(r)
 		r.replied = r.replied || c.replied
 		if err != nil && !isServerError(err) {
-			if isTimeout(err) && !mine {
-				me.timedOut = true
+			if isTimeout(err) {
+				if me == nil || mine {
+					r.timedOut = true
+				} else {
+					me.timedOut = true
+				}
 			}
 			m.mu.Lock()
 			m.killLocked(err)
@@ -266,9 +276,6 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			mine = true
 			continue
 		}
-		if mine {
-			drained++
-		}
 		r.done <- struct{}{}
 	}
 }
@@ -283,19 +290,6 @@ func (m *mux) readOne(r *req) (err error) {
 		}
 	}()
 	return r.read(m.c, r)
-}
-
-// handOffLocked releases the reader role, giving it to the first queued
-// call when there is one.
-func (m *mux) handOffLocked() {
-	h := m.head
-	if h == nil {
-		m.reading = false
-		m.retireLocked()
-		return
-	}
-	h.role = true
-	h.done <- struct{}{}
 }
 
 // failAllLocked completes every queued call with the reason m died; me
@@ -320,7 +314,7 @@ func (m *mux) failure(r *req) error {
 	switch {
 	case r.fail != nil:
 		return r.fail
-	case r.timedOut:
+	case r.timedOut, monotonic() >= r.deadline:
 		return &timeoutError{op: "read " + m.name}
 	case isTimeout(m.dead):
 		return &abandonedError{name: m.name}
@@ -357,9 +351,9 @@ func (m *mux) retireLocked() {
 	}
 }
 
-// wait waits for r's completion or the reader role, bounded by r's
-// deadline: past it, the connection is killed (r fails with a timeout) and
-// wait goes on waiting for the completion, which then comes at once.
+// wait waits for r's completion, bounded by r's deadline: past it, the
+// connection is killed (r fails with a timeout) and wait goes on waiting
+// for the completion, which then comes at once.
 func (m *mux) wait(r *req) {
 	left := r.deadline - monotonic()
 	if left > 0 {
@@ -376,7 +370,7 @@ func (m *mux) wait(r *req) {
 		}
 	}
 	m.mu.Lock()
-	if !r.popped && !r.role {
+	if !r.popped {
 		r.timedOut = true
 		m.killLocked(&timeoutError{op: "read " + m.name})
 	}
@@ -384,8 +378,8 @@ func (m *mux) wait(r *req) {
 	<-r.done
 }
 
-// call runs r on m: queues its command, takes the roles it is given and
-// waits for its completion. r.err is set when call returns.
+// call runs r on m: queues its command, takes the roles it is given (the
+// reader's, as readLoop) or waits for its completion. r.err is set when call returns.
 func (m *mux) call(r *req, encode func(c *conn)) {
 	r.deadline = monotonic() + m.p.o.WriteTimeout + m.p.o.ReadTimeout
 	write, read, err := m.enqueue(r, encode)
@@ -398,9 +392,7 @@ func (m *mux) call(r *req, encode func(c *conn)) {
 	}
 	if !read {
 		m.wait(r)
-		if !r.role {
-			return
-		}
+		return
 	}
-	m.readLoop(r, write && read)
+	m.readLoop(r, write)
 }
