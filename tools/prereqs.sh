@@ -10,6 +10,8 @@
 #                                                    apt: gcc libc6-dev
 #   pyheaders  Python.h of $PYTHON3 (uWSGI, a development pin, compiles against it)
 #                                                    apt: python3-dev, for Debian's own python3
+#   ab      ApacheBench, the HTTP load generator of `make bench-e2e` (bench/e2e.py)
+#                                                    apt: apache2-utils
 #   go      Go, at least the version go.mod names. Never from apt: Debian's golang is older
 #           (bookworm ships 1.19), so this names the release to get and where.
 # Exits 1 with a message naming what is missing and how to get it; prints nothing when all is there.
@@ -22,6 +24,7 @@ SUDO=""
 [ "$(id -u)" = 0 ] || SUDO=sudo
 
 have_redis() { command -v redis-server >/dev/null && command -v redis-cli >/dev/null; }
+have_ab() { command -v ab >/dev/null; }
 have_python() { command -v "$PYTHON3" >/dev/null; }
 python_ok() {
 	"$PYTHON3" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null
@@ -52,7 +55,7 @@ have_pyheaders() { [ -f "$(python_h)" ]; }
 # Debian's python3 (its headers come from apt), not a pyenv or self-built one
 debian_python() { "$PYTHON3" -c 'import sys; sys.exit(not sys.base_prefix == "/usr")' 2>/dev/null; }
 
-want_redis=0 want_python=0 want_cc=0 want_go=0 want_pyheaders=0
+want_redis=0 want_python=0 want_cc=0 want_go=0 want_pyheaders=0 want_ab=0
 for what in "$@"; do
 	case $what in
 	redis) want_redis=1 ;;
@@ -60,7 +63,8 @@ for what in "$@"; do
 	cc) want_cc=1 ;;
 	go) want_go=1 ;;
 	pyheaders) want_pyheaders=1 ;;
-	*) echo "prereqs.sh: unknown prerequisite $what (redis, python, cc, pyheaders, go)" >&2; exit 2 ;;
+	ab) want_ab=1 ;;
+	*) echo "prereqs.sh: unknown prerequisite $what (redis, python, cc, pyheaders, ab, go)" >&2; exit 2 ;;
 	esac
 done
 
@@ -78,6 +82,9 @@ if [ $want_python = 1 ]; then
 fi
 if [ $want_cc = 1 ] && ! have_cc; then
 	pkgs+=(gcc libc6-dev); why+=("a C compiler for cgo ($(cc_name); the Go core is a cgo shared library)")
+fi
+if [ $want_ab = 1 ] && ! have_ab; then
+	pkgs+=(apache2-utils); why+=("ab, ApacheBench (the load generator of bench/e2e.py)")
 fi
 if [ $want_pyheaders = 1 ] && ! have_pyheaders && debian_python; then
 	pkgs+=(python3-dev); why+=("$(python_h) (uWSGI compiles against it)")
@@ -113,6 +120,9 @@ fi
 if [ $want_cc = 1 ] && ! have_cc; then
 	echo "$(cc_name) cannot compile and link a C program (cgo needs it: Debian packages gcc, libc6-dev;" \
 		"or set CC to another compiler)" >&2; fail=1
+fi
+if [ $want_ab = 1 ] && ! have_ab; then
+	echo "ab is still not on PATH (Debian package apache2-utils)" >&2; fail=1
 fi
 if [ $want_pyheaders = 1 ] && ! have_pyheaders; then
 	echo "$(python_h) is missing: uWSGI (requirements-dev.txt) compiles against the headers of" \
