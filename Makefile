@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-async-peers bench-goclients bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-async-peers bench-e2e bench-goclients bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -422,6 +422,13 @@ bench-ab:
 
 bench-plot: venv
 	$(PY) bench/plot.py
+
+# End to end (bench/e2e.py): a Django page served by gunicorn (sync, gthread) per cache backend, loaded
+# by ApacheBench (tools/prereqs.sh installs apache2-utils when ab is missing); about 3 minutes on 2
+# cores. E2E_ARGS go to bench/e2e.py (e.g. E2E_ARGS="--rounds 5 --seconds 4").
+bench-e2e: setup
+	@$(PREREQS) ab
+	$(PY) bench/e2e.py $(E2E_ARGS)
 
 # perf is optional (bench/stages.py says so and goes on without it): try to install it once.
 profile: setup build-debug
