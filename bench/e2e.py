@@ -34,7 +34,8 @@ rotates from round to round. Reported per cell: the median over rounds of reques
 
 The workers import redis_cache_go from python/ and load the Go library from build/ (make build),
 copied to a temporary directory first so a rebuild cannot change it under a running worker;
-RCG_LIBRARY, when set, names another library. Results: bench/results_e2e.json.
+RCG_LIBRARY, when set, names another library. Results: bench/results_e2e.json; a measured run and
+what it suggests: bench/e2e.md.
 """
 from __future__ import annotations
 
