@@ -3,6 +3,7 @@ package wire
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -14,9 +15,11 @@ import (
 // the queue of calls awaiting replies, in the order their commands will
 // reach the server. Two roles:
 //
-//   - the writer (a caller) writes the pending bytes, and again whatever
-//     was added while it wrote, so commands of concurrent calls leave in
-//     one write;
+//   - the writer writes the pending bytes, and again whatever was added
+//     while it wrote, so commands of concurrent calls leave in one write:
+//     a call with nothing else in flight writes its own at once; with
+//     calls in flight, a flusher goroutine writes once the goroutines
+//     ready to run have queued theirs;
 //   - the reader reads replies in queue order and completes the calls they
 //     belong to. A caller that finds no reader becomes it; once its own
 //     call is complete (and the replies already buffered are dispatched),
@@ -131,16 +134,30 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	} else {
 		m.tail.next = r
 	}
+	alone := m.head == r
 	m.tail = r
 	m.queued.Add(1)
-	if !m.writing {
+	switch {
+	case m.writing:
+	case alone: // nothing else in flight: write at once, on this goroutine
 		m.writing, write = true, true
+	default: // calls in flight: a flusher writes after the goroutines that are ready to run queued theirs
+		m.writing = true
+		go m.flush()
 	}
 	if !m.reading {
 		m.reading, read = true, true
 	}
 	m.mu.Unlock()
 	return write, read, nil
+}
+
+// flush is the writer when calls are in flight: it lets the goroutines
+// that are ready to run (others submitted with this one, say) queue their
+// commands first, so they leave in one write.
+func (m *mux) flush() {
+	runtime.Gosched()
+	m.writeLoop(nil)
 }
 
 // writeLoop writes the pending bytes until none are left. The caller, me,
@@ -165,7 +182,7 @@ func (m *mux) writeLoop(me *req) {
 			m.spare = buf[:0]
 		}
 		if err != nil {
-			if m.dead == nil {
+			if m.dead == nil && me != nil {
 				me.fail = err
 			}
 			m.killLocked(err)
