@@ -173,6 +173,110 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	return C.RCG_OK
 }
 
+// submitRecord is the fixed part of one rcg_async_submit_many record: handle
+// u64, op i32, ticket i64, n1 … n4 i64, len(a) u32, len(b) u32 (60 bytes,
+// little-endian), then a and b.
+const submitRecord = 60
+
+// refusedNum marks the completion of an operation rcg_async_submit_many
+// could not start (num = -1): nothing was done, as when rcg_async_submit
+// refuses.
+const refusedNum = -1
+
+//export rcgx_async_submit_many
+func rcgx_async_submit_many(qh C.uintptr_t, out *C.rcg_out, frame *C.uint8_t, flen C.size_t, count C.int64_t) (status C.int) {
+	defer guard(0, out, &status)
+	reset(out)
+	q := queueOf(qh)
+	if q == nil {
+		putMessage(out, closedQueueMessage)
+		return C.RCG_ERR_CLOSED
+	}
+	// Check the whole frame before starting anything; the inputs are borrowed:
+	// one copy of the frame holds every record's a and b.
+	in := borrowed(frame, flen)
+	n := int64(count)
+	if n < 0 || n > int64(len(in))/submitRecord {
+		return argError(out, fmt.Sprintf("rcg_async_submit_many: %d records cannot fit %d bytes", n, len(in)))
+	}
+	at := 0
+	for i := int64(0); i < n; i++ {
+		if len(in)-at < submitRecord {
+			return argError(out, fmt.Sprintf("rcg_async_submit_many: record %d is cut short", i))
+		}
+		la := int(binary.LittleEndian.Uint32(in[at+52:]))
+		lb := int(binary.LittleEndian.Uint32(in[at+56:]))
+		if la > len(in) || lb > len(in) || len(in)-at-submitRecord < la+lb {
+			return argError(out, fmt.Sprintf("rcg_async_submit_many: record %d is cut short", i))
+		}
+		at += submitRecord + la + lb
+	}
+	if at != len(in) {
+		return argError(out, fmt.Sprintf("rcg_async_submit_many: %d bytes after the last record", len(in)-at))
+	}
+	buf := append([]byte(nil), in...)
+	for at = 0; n > 0; n-- {
+		r := buf[at:]
+		h := binary.LittleEndian.Uint64(r)
+		op := int(int32(binary.LittleEndian.Uint32(r[8:])))
+		ticket := int64(binary.LittleEndian.Uint64(r[12:]))
+		la := int(binary.LittleEndian.Uint32(r[52:]))
+		lb := int(binary.LittleEndian.Uint32(r[56:]))
+		x := args{a: r[submitRecord : submitRecord+la : submitRecord+la], b: r[submitRecord+la : submitRecord+la+lb : submitRecord+la+lb],
+			n1: int64(binary.LittleEndian.Uint64(r[20:])), n2: int64(binary.LittleEndian.Uint64(r[28:])),
+			n3: int64(binary.LittleEndian.Uint64(r[36:])), n4: int64(binary.LittleEndian.Uint64(r[44:]))}
+		at += submitRecord + la + lb
+		if st, msg := q.start(uintptr(h), op, ticket, x); st != C.RCG_OK {
+			if !q.add() {
+				putMessage(out, "redis-cache-go: the completion queue is closed")
+				return C.RCG_ERR_CLOSED
+			}
+			q.push(completion{ticket: ticket, status: int32(st), num: refusedNum, data: []byte(msg)})
+		}
+	}
+	return C.RCG_OK
+}
+
+// add counts one more operation in flight on q; false when q is closed.
+func (q *asyncq) add() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
+	q.inflight++
+	asyncInflight.Add(1)
+	return true
+}
+
+// start runs op on its own goroutine with x (owned), its completion queued
+// on q with ticket; or returns why it could not start (nothing was done).
+func (q *asyncq) start(h uintptr, op int, ticket int64, x args) (C.int, string) {
+	e := lookup(C.uintptr_t(h))
+	if e == nil || !e.enter() {
+		return C.RCG_ERR_CLOSED, closedMessage
+	}
+	if msg := e.disabledMessage(); msg != "" {
+		e.done()
+		return C.RCG_ERR_INTERNAL, msg
+	}
+	if opOf(op) == nil {
+		e.done()
+		return C.RCG_ERR_ARGUMENT, fmt.Sprintf("redis-cache-go: unknown operation code %d", op)
+	}
+	if !q.add() {
+		e.done()
+		return C.RCG_ERR_CLOSED, "redis-cache-go: the completion queue is closed"
+	}
+	go func() {
+		defer e.done()
+		c := runOp(e, op, x)
+		c.ticket = ticket
+		q.push(c)
+	}()
+	return C.RCG_OK, ""
+}
+
 // rcgx_async_drain writes every queued completion as one record list:
 // per completion int64 ticket, int32 status, int64 num, uint32 length and
 // that many bytes (little-endian); out->num is the number of records.

@@ -215,6 +215,11 @@ int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, in
     return rcgx_async_submit(queue, handle, out, op, ticket, (uint8_t *)a, a_len, (uint8_t *)b, b_len, n1, n2, n3, n4);
 }
 
+int rcg_async_submit_many(uintptr_t queue, rcg_out *out, const uint8_t *frame, size_t frame_len, int64_t count) {
+    GUARD(out);
+    return rcgx_async_submit_many(queue, out, (uint8_t *)frame, frame_len, count);
+}
+
 int rcg_async_drain(uintptr_t queue, rcg_out *out) {
     GUARD(out);
     return rcgx_async_drain(queue, out);

@@ -353,6 +353,14 @@ int rcg_rejections(uintptr_t handle, rcg_out *out);
  *   connections) until it gets the lock or wait_ms passes, whether or not
  *   anyone still waits for its completion; a caller that may give up sooner
  *   sends non-blocking attempts and waits between them itself.
+ * rcg_async_submit_many submits count operations in one call (an event loop
+ * gathers those of one iteration): frame holds count records, each handle
+ * u64, op i32, ticket i64, n1 … n4 i64, len(a) u32, len(b) u32 (60 bytes,
+ * little-endian), then a and b. A malformed frame is RCG_ERR_ARGUMENT and
+ * starts nothing; else every record gets a completion: its operation's, or,
+ * when it could not start (a closed or disabled handle, an unknown op:
+ * nothing was done, as a refusal of rcg_async_submit), one with that status,
+ * num = -1 and the message. RCG_ERR_CLOSED when the queue is closed.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
 /* The operation codes (rcg_async_submit's op): one per export on a handle
@@ -392,6 +400,7 @@ int rcg_async_close(uintptr_t queue, rcg_out *out);
 int rcg_async_submit(uintptr_t queue, uintptr_t handle, rcg_out *out, int op, int64_t ticket,
                      const uint8_t *a, size_t a_len, const uint8_t *b, size_t b_len,
                      int64_t n1, int64_t n2, int64_t n3, int64_t n4);
+int rcg_async_submit_many(uintptr_t queue, rcg_out *out, const uint8_t *frame, size_t frame_len, int64_t count);
 int rcg_async_drain(uintptr_t queue, rcg_out *out);
 int rcg_async_stats(rcg_out *out);
 

@@ -223,6 +223,7 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_async_open": (_INT, (_INT, _O)),
     "rcg_async_close": (_INT, (_H, _O)),
     "rcg_async_submit": (_INT, (_H, _H, _O, _INT, _I64, _B, _N, _B, _N, _I64, _I64, _I64, _I64)),
+    "rcg_async_submit_many": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_async_drain": (_INT, (_H, _O)),
     "rcg_async_stats": (_INT, (_O,)),
 }

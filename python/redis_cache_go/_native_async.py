@@ -42,6 +42,9 @@ COMMAND = 21
 
 STATUS_FORKED = -8
 _RECORD = struct.Struct("<qiqI")  # ticket, status, num, payload length
+# rcg_async_submit_many's record: handle, op, ticket, n1 … n4, len(a), len(b) (then a and b)
+_SUBMIT = struct.Struct("<QiqqqqqII")
+REFUSED = -1  # the num of a completion whose operation rcg_async_submit_many could not start
 Result = tuple[int, int, bytes]  # status, num, payload
 
 
@@ -77,6 +80,8 @@ class _LoopQueue:
         self.handle = int(_scratch.out.num)
         self.futures: dict[int, asyncio.Future[Result]] = {}
         self.tickets = itertools.count(1)
+        self.batch: list[bytes] = []  # records for rcg_async_submit_many, flushed by _flush
+        self.batch_tickets: list[int] = []
         self.loop_ref = weakref.ref(loop)
         loop.add_reader(self.rfd, self._drain)
         self.finalizer = weakref.finalize(loop, _close_queue, lib, self.handle, self.rfd, self.wfd)
@@ -84,18 +89,43 @@ class _LoopQueue:
 
     def submit(self, loop: asyncio.AbstractEventLoop, handle: int, op: int, a: bytes, b: bytes,
                n1: int, n2: int, n3: int, n4: int) -> asyncio.Future[Result]:
+        """Start op: at once when nothing else is in flight on this loop (a lone call waits for
+        nothing); else with the other submissions of this loop iteration, in one
+        rcg_async_submit_many call (the future then reports a refusal as (status, REFUSED, message))."""
         ticket = next(self.tickets)
-        lib = self.lib
-        s = _scratch
-        status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2, n3, n4)
-        if status != OK:
-            message = _take(lib, s)
-            if status == STATUS_FORKED:
-                raise exc.ForkedProcessError(message.decode("utf-8", "replace"))
-            raise _Refused(status, message)
+        if self.futures:
+            self.batch.append(_SUBMIT.pack(handle, op, ticket, n1, n2, n3, n4, len(a), len(b)) + a + b)
+            self.batch_tickets.append(ticket)
+            if len(self.batch) == 1:
+                loop.call_soon(self._flush)
+        else:
+            lib = self.lib
+            s = _scratch
+            status = lib.rcg_async_submit(self.handle, handle, s.ptr, op, ticket, a, len(a), b, len(b), n1, n2, n3, n4)
+            if status != OK:
+                message = _take(lib, s)
+                if status == STATUS_FORKED:
+                    raise exc.ForkedProcessError(message.decode("utf-8", "replace"))
+                raise _Refused(status, message)
         future: asyncio.Future[Result] = loop.create_future()
         self.futures[ticket] = future
         return future
+
+    def _flush(self) -> None:
+        """Submit the batch gathered since the first submission of this loop iteration."""
+        batch, tickets = self.batch, self.batch_tickets
+        self.batch, self.batch_tickets = [], []
+        frame = b"".join(batch)
+        lib = self.lib
+        s = _scratch
+        status = lib.rcg_async_submit_many(self.handle, s.ptr, frame, len(frame), len(batch))
+        if status == OK:
+            return
+        message = _take(lib, s)  # nothing was started: every waiter learns why
+        for ticket in tickets:
+            future = self.futures.pop(ticket, None)
+            if future is not None and not future.done():
+                future.set_result((status, REFUSED, message))
 
     def _drain(self) -> None:
         try:
@@ -196,6 +226,10 @@ def _queue_for(loop: asyncio.AbstractEventLoop) -> _LoopQueue:
         return q
 
 
+def _no_loop() -> None:
+    return None
+
+
 def stats() -> dict[str, int]:
     """Operations in flight in Go and open completion queues (leak checks); loads the library."""
     lib = _native.library()
@@ -237,6 +271,9 @@ class AsyncClient:
         # Anything else (a wrapper this module does not know) keeps working through its sync
         # methods in the loop's default executor, as the fork fallback does.
         self._threaded = not isinstance(native, _native.Client)
+        # the loop of the last call (weakly: a closed loop's queue is released with it) and its queue
+        self._loop: Callable[[], asyncio.AbstractEventLoop | None] = _no_loop
+        self._queue: _LoopQueue | None = None
 
     async def _run(self, name: str, sync_args: tuple[Any, ...], op: int, a: bytes = b"", b: bytes = b"",
                    n1: int = 0, n2: int = 0, n3: int = 0, n4: int = 0, *,
@@ -250,7 +287,10 @@ class AsyncClient:
         try:
             if self._threaded or (self._fork_aware and self._client._fallback is not None):
                 raise _UseSync
-            q = _queue_for(loop)
+            q = self._queue
+            if q is None or self._loop() is not loop:
+                q = self._queue = _queue_for(loop)
+                self._loop = weakref.ref(loop)
             h = native._handle or native._open()
             while True:
                 try:
@@ -267,19 +307,31 @@ class AsyncClient:
         except (exc.ForkedProcessError, _UseSync):
             if not (self._fork_aware or self._threaded):
                 raise
-            # The sync client switches to (or already uses) the pure-Python fallback.
-            call = functools.partial(getattr(self._client, name), *sync_args)
-            running = loop.run_in_executor(None, call)
-            if orphan is None:
-                return _Sync(await running)
-            return _Sync(await _unless_orphaned(running, lambda value: orphan(_Sync(value))))
+            return await self._sync(loop, name, sync_args, orphan)
         if orphan is None:
             status, num, payload = await future
         else:
             status, num, payload = await _unless_orphaned(future, orphan)
         if status < 0:
+            if num == REFUSED:  # submitted in a batch that could not start it: as a refusal above
+                if status == _native.STATUS_CLOSED and native._reopened(h):
+                    return await self._run(name, sync_args, op, a, b, n1, n2, n3, n4, orphan=orphan)
+                if status == STATUS_FORKED:
+                    if not self._fork_aware:
+                        raise exc.ForkedProcessError(payload.decode("utf-8", "replace"))
+                    return await self._sync(loop, name, sync_args, orphan)
             self._raise(status, payload)
         return status, num, payload
+
+    async def _sync(self, loop: asyncio.AbstractEventLoop, name: str, sync_args: tuple[Any, ...],
+                    orphan: Callable[[Result | _Sync], None] | None) -> _Sync:
+        """The sync client's method ``name`` in the loop's default executor: it switches to (or
+        already uses) the pure-Python fallback (FORK_FALLBACK), or is a wrapper we do not know."""
+        call = functools.partial(getattr(self._client, name), *sync_args)
+        running = loop.run_in_executor(None, call)
+        if orphan is None:
+            return _Sync(await running)
+        return _Sync(await _unless_orphaned(running, lambda value: orphan(_Sync(value))))
 
     def _raise(self, status: int, message: bytes) -> None:
         """The sync client's error: same class, same message prefix, same handle reset."""

@@ -85,7 +85,8 @@ def test_cancelled_awaits_leak_no_connection_goroutine_or_completion(make_cache,
         for _ in range(5):
             proxy.hold()  # nothing can complete until released: every await is cancelled in flight
             tasks = [asyncio.ensure_future(cache.aget("k")) for _ in range(200)]
-            await asyncio.sleep(0)  # one step: every task submits its operation
+            for _ in range(3):  # a step: every task submits (the first at once, the rest in one batch after)
+                await asyncio.sleep(0)
             assert nasync.stats()["inflight"] >= 200, "not every operation was in flight when cancelled"
             for t in tasks:
                 t.cancel()
@@ -359,3 +360,39 @@ def test_aget_or_set_passes_the_herd_options(make_cache, raw):
     got = asyncio.run(cache.aget_or_set("k", lambda: "v", timeout=10, stale_cache_timeout=5))
     assert got == "v"
     assert 10_000 < raw.command("PTTL", ":1:k") <= 15_000  # value lives timeout + stale window
+
+
+# --------------------------------------------------------------------------- batched submission
+
+
+def test_submit_many_refuses_a_malformed_frame_and_reports_refusals_per_record(cache):
+    """rcg_async_submit_many (the loop's batch of one iteration): a frame that does not parse starts
+    nothing; a record on a handle that is not open gets a completion of its own, (CLOSED, -1)."""
+    from redis_cache_go import _native
+    nasync = _native_async()[1]
+    lib = _native.library()
+    cache.set("k", "v")
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        q = nasync._queue_for(loop)
+        s = _native._scratch
+        short = nasync._SUBMIT.pack(1, nasync.GET, 1, 0, 0, 0, 0, 10, 0) + b"short"
+        status = lib.rcg_async_submit_many(q.handle, s.ptr, short, len(short), 1)
+        message = _native._take(lib, s)
+        tickets = [next(q.tickets), next(q.tickets)]
+        futures = [loop.create_future() for _ in tickets]
+        q.futures.update(zip(tickets, futures))
+        handle = cache._client._handle or cache._client._open()
+        frame = (nasync._SUBMIT.pack(987654321, nasync.GET, tickets[0], 0, 0, 0, 0, 1, 0) + b"k"
+                 + nasync._SUBMIT.pack(handle, nasync.GET, tickets[1], 0, 0, 0, 0, 4, 0) + b":1:k")
+        ok = lib.rcg_async_submit_many(q.handle, s.ptr, frame, len(frame), 2)
+        assert ok == _native.OK, _native._take(lib, s)
+        return status, message, ok, await asyncio.wait_for(asyncio.gather(*futures), 30)
+
+    status, message, ok, (refused, got) = asyncio.run(scenario())
+    assert status == -6 and b"cut short" in message, (status, message)  # RCG_ERR_ARGUMENT
+    assert ok == _native.OK
+    assert refused[:2] == (_native.STATUS_CLOSED, nasync.REFUSED) and b"closed" in refused[2]
+    assert got[0] == _native.OK and got[2] == cache._encode("v")
+
