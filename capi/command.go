@@ -67,7 +67,7 @@ func command(e *entry, x args, r reply) C.int {
 	if len(args) < 2 {
 		return r.argError("a command frame needs the routing key and the command name")
 	}
-	replies, perServer, err := e.c.Do(bg, args[0].(string), args[1:]...)
+	replies, perServer, err := e.c.Do(r.ctx(), args[0].(string), args[1:]...)
 	if err != nil {
 		return r.fail(err)
 	}
@@ -93,7 +93,7 @@ func serverCommand(e *entry, x args, r reply) C.int {
 	if len(args) < 1 {
 		return r.argError("a server command frame needs the command name")
 	}
-	v, ok, err := e.c.ServerDo(bg, int(x.n1), args...)
+	v, ok, err := e.c.ServerDo(r.ctx(), int(x.n1), args...)
 	if !ok || err != nil {
 		return found(r, ok, err)
 	}

@@ -14,7 +14,7 @@ import (
 )
 
 func herdAsk(e *entry, x args, r reply) C.int {
-	t, err := e.c.Ask(bg, str(x.a), ttl(x.n1), r.sink())
+	t, err := e.c.Ask(r.ctx(), str(x.a), ttl(x.n1), r.sink())
 	var failed failedTicket
 	if errors.As(err, &failed) {
 		r.num(int64(failed))
@@ -62,7 +62,7 @@ func rcgx_herd_publish(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t, val *C.u
 		return argError(out, "unknown or spent herd ticket")
 	}
 	defer held.e.done()
-	return outcome(reply{out: out}, held.tk.Publish(bg, borrowed(val, vlen), ttl(int64(valueMS)), ttl(int64(freshMS))))
+	return outcome(reply{out: out}, held.tk.Publish(onThread, borrowed(val, vlen), ttl(int64(valueMS)), ttl(int64(freshMS))))
 }
 
 //export rcgx_herd_abandon
@@ -74,7 +74,7 @@ func rcgx_herd_abandon(h C.uintptr_t, out *C.rcg_out, ticket C.int64_t) (status 
 		return argError(out, "unknown or spent herd ticket")
 	}
 	defer held.e.done()
-	waiting, err := held.tk.Abandon(bg, failedTicket(ticket))
+	waiting, err := held.tk.Abandon(onThread, failedTicket(ticket))
 	out.num = C.int64_t(waiting)
 	return outcome(reply{out: out}, err)
 }

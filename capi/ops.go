@@ -18,6 +18,7 @@ import (
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
 	"github.com/redis-cache-go/redis-cache-go/core/frame"
 	"github.com/redis-cache-go/redis-cache-go/core/lock"
+	"github.com/redis-cache-go/redis-cache-go/core/wire"
 )
 
 // The operations on a handle, each the conversion of one core/cache call:
@@ -25,7 +26,14 @@ import (
 // sync exports (exports.go) and the async queue (async.go, table ops) run
 // the same functions, so each operation's semantics exist once.
 
-var bg = context.Background()
+// bg is the context of an asynchronous operation (its own goroutine);
+// onThread that of a call from a C thread (the sync exports), which the
+// raw connections serve with waits in the kernel (wire.OnThread). r.ctx()
+// picks one.
+var (
+	bg       = context.Background()
+	onThread = wire.OnThread(context.Background())
+)
 
 // args are an operation's inputs: a and b are bytes (a key, a value, a
 // frame or a pattern), n1 … n4 integers, in the order of the export's
@@ -124,7 +132,7 @@ func count(r reply, n int64, err error) C.int {
 }
 
 func get(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Get(bg, str(x.a), r.sink())
+	ok, err := e.c.Get(r.ctx(), str(x.a), r.sink())
 	return found(r, ok, err)
 }
 
@@ -132,32 +140,32 @@ func set(e *entry, x args, r reply) C.int {
 	if x.n2&^C.RCG_SET_NX != 0 {
 		return r.argError("unknown rcg_set flags")
 	}
-	ok, err := e.c.Set(bg, str(x.a), x.b, ttl(x.n1), x.n2&C.RCG_SET_NX != 0)
+	ok, err := e.c.Set(r.ctx(), str(x.a), x.b, ttl(x.n1), x.n2&C.RCG_SET_NX != 0)
 	return found(r, ok, err)
 }
 
 func del(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Delete(bg, str(x.a))
+	ok, err := e.c.Delete(r.ctx(), str(x.a))
 	return found(r, ok, err)
 }
 
 func exists(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Exists(bg, str(x.a))
+	ok, err := e.c.Exists(r.ctx(), str(x.a))
 	return found(r, ok, err)
 }
 
 func expire(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Expire(bg, str(x.a), ttl(x.n1))
+	ok, err := e.c.Expire(r.ctx(), str(x.a), ttl(x.n1))
 	return found(r, ok, err)
 }
 
 func persist(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Persist(bg, str(x.a))
+	ok, err := e.c.Persist(r.ctx(), str(x.a))
 	return found(r, ok, err)
 }
 
 func ttlOf(e *entry, x args, r reply) C.int {
-	d, ok, err := e.c.TTL(bg, str(x.a))
+	d, ok, err := e.c.TTL(r.ctx(), str(x.a))
 	if ok && err == nil {
 		r.num(int64(d)) // -1: no expiry
 	}
@@ -165,7 +173,7 @@ func ttlOf(e *entry, x args, r reply) C.int {
 }
 
 func incr(e *entry, x args, r reply) C.int {
-	v, ok, err := e.c.Incr(bg, str(x.a), x.n1)
+	v, ok, err := e.c.Incr(r.ctx(), str(x.a), x.n1)
 	if err == nil {
 		r.num(v)
 	}
@@ -173,7 +181,7 @@ func incr(e *entry, x args, r reply) C.int {
 }
 
 func rename(e *entry, x args, r reply) C.int {
-	ok, err := e.c.Rename(bg, str(x.a), str(x.b))
+	ok, err := e.c.Rename(r.ctx(), str(x.a), str(x.b))
 	return found(r, ok, err)
 }
 
@@ -184,7 +192,7 @@ func getMany(e *entry, x args, r reply) C.int {
 	}
 	// The reply is written into the frame as it is read: no value is kept.
 	w := frame.NewWriter(r.scratch(), len(keys))
-	if err := e.c.GetMany(bg, keys, w.Put); err != nil {
+	if err := e.c.GetMany(r.ctx(), keys, w.Put); err != nil {
 		return r.fail(err)
 	}
 	r.framed(w.Bytes())
@@ -196,7 +204,7 @@ func setMany(e *entry, x args, r reply) C.int {
 	if err != nil {
 		return r.argError("set_many " + err.Error())
 	}
-	return outcome(r, e.c.SetMany(bg, keys, vals, ttl(x.n1)))
+	return outcome(r, e.c.SetMany(r.ctx(), keys, vals, ttl(x.n1)))
 }
 
 func deleteMany(e *entry, x args, r reply) C.int {
@@ -204,21 +212,21 @@ func deleteMany(e *entry, x args, r reply) C.int {
 	if err != nil {
 		return r.argError(err.Error())
 	}
-	n, err := e.c.DeleteMany(bg, keys)
+	n, err := e.c.DeleteMany(r.ctx(), keys)
 	return count(r, n, err)
 }
 
 func clear(e *entry, x args, r reply) C.int {
-	n, err := e.c.Clear(bg, str(x.a))
+	n, err := e.c.Clear(r.ctx(), str(x.a))
 	return count(r, n, err)
 }
 
-func ping(e *entry, _ args, r reply) C.int { return outcome(r, e.c.Ping(bg)) }
+func ping(e *entry, _ args, r reply) C.int { return outcome(r, e.c.Ping(r.ctx())) }
 
 func locate(e *entry, x args, r reply) C.int { return count(r, int64(e.c.Locate(str(x.a))), nil) }
 
 func lockAcquire(e *entry, x args, r reply) C.int {
-	token, ok, err := e.c.AcquireLock(bg, str(x.a), lock.Options{
+	token, ok, err := e.c.AcquireLock(r.ctx(), str(x.a), lock.Options{
 		TTL: ttl(x.n1), Sleep: waitOf(x.n2), Wait: waitOf(x.n3), Blocking: x.n4&C.RCG_LOCK_BLOCKING != 0,
 	})
 	if ok {
@@ -228,22 +236,22 @@ func lockAcquire(e *entry, x args, r reply) C.int {
 }
 
 func lockRelease(e *entry, x args, r reply) C.int {
-	ok, err := e.c.ReleaseLock(bg, str(x.a), str(x.b))
+	ok, err := e.c.ReleaseLock(r.ctx(), str(x.a), str(x.b))
 	return found(r, ok, err)
 }
 
 func lockExtend(e *entry, x args, r reply) C.int {
-	ok, err := e.c.ExtendLock(bg, str(x.a), str(x.b), ttl(x.n1), x.n2 != 0)
+	ok, err := e.c.ExtendLock(r.ctx(), str(x.a), str(x.b), ttl(x.n1), x.n2 != 0)
 	return found(r, ok, err)
 }
 
 func lockHeld(e *entry, x args, r reply) C.int {
-	ok, err := e.c.LockHeld(bg, str(x.a))
+	ok, err := e.c.LockHeld(r.ctx(), str(x.a))
 	return found(r, ok, err)
 }
 
 func scan(e *entry, x args, r reply) C.int {
-	keys, next, ok, err := e.c.Scan(bg, int(x.n1), uint64(x.n2), str(x.a), int(x.n3))
+	keys, next, ok, err := e.c.Scan(r.ctx(), int(x.n1), uint64(x.n2), str(x.a), int(x.n3))
 	if !ok || err != nil {
 		return found(r, ok, err)
 	}
@@ -260,7 +268,7 @@ func deletePattern(e *entry, x args, r reply) C.int {
 	if len(x.a) == 0 {
 		return r.argError("delete_pattern needs a pattern")
 	}
-	n, err := e.c.DeletePattern(bg, str(x.a), int(x.n1))
+	n, err := e.c.DeletePattern(r.ctx(), str(x.a), int(x.n1))
 	return count(r, n, err)
 }
 
@@ -268,7 +276,7 @@ func reinsert(e *entry, x args, r reply) C.int {
 	if len(x.a) == 0 {
 		return r.argError("reinsert needs a pattern")
 	}
-	n, err := e.c.Reinsert(bg, str(x.a), int(x.n1))
+	n, err := e.c.Reinsert(r.ctx(), str(x.a), int(x.n1))
 	return count(r, n, err)
 }
 
@@ -283,7 +291,7 @@ func walkStep(e *entry, x args, r reply) C.int {
 	if !known {
 		return r.argError("unknown walk operation")
 	}
-	st, ok, err := e.c.WalkStep(bg, w, int(x.n2), uint64(x.n3), str(x.a), int(x.n4))
+	st, ok, err := e.c.WalkStep(r.ctx(), w, int(x.n2), uint64(x.n3), str(x.a), int(x.n4))
 	if !ok || err != nil {
 		return found(r, ok, err)
 	}

@@ -7,6 +7,7 @@ package main
 import "C"
 
 import (
+	"context"
 	"unsafe"
 
 	"github.com/redis-cache-go/redis-cache-go/core/cache"
@@ -92,6 +93,15 @@ func (o *cOut) Free() { unreserve((*C.rcg_out)(o)) }
 type reply struct {
 	out *C.rcg_out
 	c   *completion
+}
+
+// ctx is the context of the operation: onThread for a sync call (made on
+// the caller's thread), bg for an async one (its own goroutine).
+func (r reply) ctx() context.Context {
+	if r.out != nil {
+		return onThread
+	}
+	return bg
 }
 
 // sink is where a value goes.

@@ -45,6 +45,7 @@ type Client struct {
 	scanCount int
 	stats     *stats.Server    // every command's latency and outcome, hits and misses (statshook.go)
 	wire      *wire.Pool       // raw connections for the hot commands (wire.go); nil: go-redis only
+	wireT     *wire.Pool       // wire's view for calls from C threads (wire.OnThread)
 	brk       *breaker.Breaker // the circuit breaker shared by go-redis and wire
 }
 
@@ -84,8 +85,12 @@ func New(opts Options) *Client {
 	rdb.AddHook(statsHook{o.Stats}) // first: outermost, sees the breaker's refusals
 	rdb.AddHook(breakerHook{brk})
 	rdb.AddHook(resendHook{maxUnsent: o.PoolSize}) // inside the breaker: it counts the last try only
-	return &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
+	c := &Client{rdb: rdb, name: o.String(), user: o.Username, scanCount: o.ScanCount, stats: o.Stats,
 		wire: newWire(o), brk: brk}
+	if c.wire != nil {
+		c.wireT = c.wire.ForThreads()
+	}
+	return c
 }
 
 // String describes the server without credentials.
@@ -108,7 +113,7 @@ func (c *Client) Ping(ctx context.Context) error {
 // missing.
 func (c *Client) Get(ctx context.Context, key string) (value []byte, found bool, err error) {
 	if c.wire != nil {
-		return c.wireGet(key)
+		return c.wireGet(ctx, key)
 	}
 	v, err := c.rdb.Get(ctx, key).Bytes()
 	if err == redis.Nil {
@@ -138,7 +143,7 @@ func (c *Client) Set(ctx context.Context, key string, value []byte, ttl expiry.T
 		ttl = 0
 	}
 	if c.wire != nil {
-		return c.wireSet(key, value, ttl, onlyIfMissing)
+		return c.wireSet(ctx, key, value, ttl, onlyIfMissing)
 	}
 	return c.setCmd(ctx, op, key, value, ttl, onlyIfMissing)
 }
@@ -178,7 +183,7 @@ func (c *Client) checkTTL(op string, ttl expiry.TTL) error {
 // Delete removes key and reports whether it existed.
 func (c *Client) Delete(ctx context.Context, key string) (deleted bool, err error) {
 	if c.wire != nil {
-		return c.wireBool("DEL", c.wire.Del, key)
+		return c.wireBool(ctx, "DEL", key)
 	}
 	n, err := c.rdb.Del(ctx, key).Result()
 	return n > 0, c.wrap("DEL", err)
@@ -187,7 +192,7 @@ func (c *Client) Delete(ctx context.Context, key string) (deleted bool, err erro
 // Exists reports whether key exists.
 func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
 	if c.wire != nil {
-		return c.wireBool("EXISTS", c.wire.Exists, key)
+		return c.wireBool(ctx, "EXISTS", key)
 	}
 	n, err := c.rdb.Exists(ctx, key).Result()
 	return n > 0, c.wrap("EXISTS", err)
@@ -255,7 +260,7 @@ var incrScript = redis.NewScript(incrSource)
 // an integer is a KindServer error. The key's TTL is kept.
 func (c *Client) Incr(ctx context.Context, key string, delta int64) (value int64, found bool, err error) {
 	if c.wire != nil {
-		return c.wireIncr(key, delta)
+		return c.wireIncr(ctx, key, delta)
 	}
 	v, err := incrScript.Run(ctx, c.rdb, []string{key}, delta).Int64()
 	if err == redis.Nil {
@@ -297,7 +302,7 @@ func (c *Client) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 		return c.getManySplit(ctx, keys)
 	}
 	if c.wire != nil {
-		return c.wireMGet(keys)
+		return c.wireMGet(ctx, keys)
 	}
 	vals, err := c.rdb.MGet(ctx, keys...).Result()
 	if err != nil {
@@ -323,7 +328,7 @@ func (c *Client) GetManyEach(ctx context.Context, keys []string, each func(i int
 		return nil
 	}
 	if c.wire != nil && !c.split {
-		return c.wireMGetEach(keys, each)
+		return c.wireMGetEach(ctx, keys, each)
 	}
 	vals, err := c.GetMany(ctx, keys)
 	if err != nil {
@@ -359,7 +364,7 @@ func (c *Client) SetMany(ctx context.Context, keys []string, values [][]byte, tt
 		ttl = 0
 	}
 	if c.wire != nil {
-		return c.wireSetMany(keys, values, ttl)
+		return c.wireSetMany(ctx, keys, values, ttl)
 	}
 	cmds, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
@@ -382,7 +387,7 @@ func (c *Client) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 		return c.countSplit(ctx, "DEL", keys)
 	}
 	if c.wire != nil {
-		return c.wireDelMany(keys)
+		return c.wireDelMany(ctx, keys)
 	}
 	n, err := c.rdb.Del(ctx, keys...).Result()
 	return n, c.wrap("DEL", err)

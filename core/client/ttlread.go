@@ -15,7 +15,7 @@ import (
 // found is false when the key is missing.
 func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time.Duration, found bool, err error) {
 	if c.wire != nil {
-		return c.wireGetTTL(key)
+		return c.wireGetTTL(ctx, key)
 	}
 	var get *redis.StringCmd
 	var pttl *redis.Cmd

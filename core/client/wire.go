@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/stats"
@@ -53,12 +54,21 @@ func (c *Client) wireRefused(op string, sop stats.Op, start time.Duration, err e
 	return c.wrap(op, err)
 }
 
-func (c *Client) wireGet(key string) ([]byte, bool, error) {
+// pool returns the raw pool for a call with ctx: its ForThreads view for a
+// call from a C thread (wire.OnThread).
+func (c *Client) pool(ctx context.Context) *wire.Pool {
+	if wire.IsOnThread(ctx) {
+		return c.wireT
+	}
+	return c.wire
+}
+
+func (c *Client) wireGet(ctx context.Context, key string) ([]byte, bool, error) {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return nil, false, c.wireRefused("GET", stats.OpGet, start, err)
 	}
-	v, ok, err := c.wire.Get(key)
+	v, ok, err := c.pool(ctx).Get(key)
 	if err == nil {
 		c.stats.Lookup(ok)
 	}
@@ -67,19 +77,19 @@ func (c *Client) wireGet(key string) ([]byte, bool, error) {
 
 // wireGetTTL is GetTTL as one pipeline of GET and PTTL over core/wire,
 // counted as the go-redis pipeline is (one pipeline, no lookup).
-func (c *Client) wireGetTTL(key string) ([]byte, time.Duration, bool, error) {
+func (c *Client) wireGetTTL(ctx context.Context, key string) ([]byte, time.Duration, bool, error) {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return nil, 0, false, c.wireRefused("GET", stats.OpPipeline, start, err)
 	}
-	v, pttl, ok, err := c.wire.GetTTL(key)
+	v, pttl, ok, err := c.pool(ctx).GetTTL(key)
 	if err = c.wireDone("GET", stats.OpPipeline, start, err); err != nil || !ok {
 		return nil, 0, false, err
 	}
 	return v, ttlOf(pttl), true, nil
 }
 
-func (c *Client) wireSet(key string, value []byte, ttl expiry.TTL, nx bool) (bool, error) {
+func (c *Client) wireSet(ctx context.Context, key string, value []byte, ttl expiry.TTL, nx bool) (bool, error) {
 	op := "SET"
 	if nx {
 		op = "SET NX"
@@ -88,12 +98,17 @@ func (c *Client) wireSet(key string, value []byte, ttl expiry.TTL, nx bool) (boo
 	if err := c.brk.Allow(); err != nil {
 		return false, c.wireRefused(op, stats.OpSet, start, err)
 	}
-	ok, err := c.wire.Set(key, value, ttl, nx)
+	ok, err := c.pool(ctx).Set(key, value, ttl, nx)
 	return ok, c.wireDone(op, stats.OpSet, start, err)
 }
 
 // wireBool runs a raw DEL or EXISTS.
-func (c *Client) wireBool(op string, f func(string) (bool, error), key string) (bool, error) {
+func (c *Client) wireBool(ctx context.Context, op string, key string) (bool, error) {
+	p := c.pool(ctx)
+	f := p.Del
+	if op == "EXISTS" {
+		f = p.Exists
+	}
 	sop := stats.OpOf(op)
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
@@ -105,21 +120,21 @@ func (c *Client) wireBool(op string, f func(string) (bool, error), key string) (
 
 var wireIncr = wire.NewScript(incrSource)
 
-func (c *Client) wireIncr(key string, delta int64) (int64, bool, error) {
+func (c *Client) wireIncr(ctx context.Context, key string, delta int64) (int64, bool, error) {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return 0, false, c.wireRefused("INCRBY", stats.OpScript, start, err)
 	}
-	v, ok, err := c.wire.EvalInt(wireIncr, key, delta)
+	v, ok, err := c.pool(ctx).EvalInt(wireIncr, key, delta)
 	return v, ok, c.wireDone("INCRBY", stats.OpScript, start, err)
 }
 
-func (c *Client) wireMGet(keys []string) ([][]byte, error) {
+func (c *Client) wireMGet(ctx context.Context, keys []string) ([][]byte, error) {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return nil, c.wireRefused("MGET", stats.OpGetMany, start, err)
 	}
-	v, err := c.wire.MGet(keys)
+	v, err := c.pool(ctx).MGet(keys)
 	if err == nil {
 		hits := 0
 		for _, x := range v {
@@ -132,13 +147,13 @@ func (c *Client) wireMGet(keys []string) ([][]byte, error) {
 	return v, c.wireDone("MGET", stats.OpGetMany, start, err)
 }
 
-func (c *Client) wireMGetEach(keys []string, each func(i int, v []byte)) error {
+func (c *Client) wireMGetEach(ctx context.Context, keys []string, each func(i int, v []byte)) error {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return c.wireRefused("MGET", stats.OpGetMany, start, err)
 	}
 	hits := 0
-	err := c.wire.MGetEach(keys, func(i int, v []byte) {
+	err := c.pool(ctx).MGetEach(keys, func(i int, v []byte) {
 		hits++
 		each(i, v)
 	})
@@ -150,7 +165,7 @@ func (c *Client) wireMGetEach(keys []string, each func(i int, v []byte)) error {
 
 // wireSetMany counts as the go-redis path does: one pipeline (a single
 // MSET without a TTL counts as one "other" command).
-func (c *Client) wireSetMany(keys []string, values [][]byte, ttl expiry.TTL) error {
+func (c *Client) wireSetMany(ctx context.Context, keys []string, values [][]byte, ttl expiry.TTL) error {
 	sop := stats.OpPipeline
 	if ttl <= 0 {
 		sop = stats.OpOf("MSET")
@@ -159,14 +174,14 @@ func (c *Client) wireSetMany(keys []string, values [][]byte, ttl expiry.TTL) err
 	if err := c.brk.Allow(); err != nil {
 		return c.wireRefused("SET", sop, start, err)
 	}
-	return c.wireDone("SET", sop, start, c.wire.SetMany(keys, values, ttl))
+	return c.wireDone("SET", sop, start, c.pool(ctx).SetMany(keys, values, ttl))
 }
 
-func (c *Client) wireDelMany(keys []string) (int64, error) {
+func (c *Client) wireDelMany(ctx context.Context, keys []string) (int64, error) {
 	start := stats.Now()
 	if err := c.brk.Allow(); err != nil {
 		return 0, c.wireRefused("DEL", stats.OpDelete, start, err)
 	}
-	n, err := c.wire.DelMany(keys)
+	n, err := c.pool(ctx).DelMany(keys)
 	return n, c.wireDone("DEL", stats.OpDelete, start, err)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -144,4 +145,33 @@ func wait(fd int, events int16, deadline time.Duration) (bool, error) {
 			return true, nil // readable, writable, or an error/hang-up the next read or write reports
 		}
 	}
+}
+
+const (
+	futexWaitPrivate = 0 | 128 // FUTEX_WAIT | FUTEX_PRIVATE_FLAG
+	futexWakePrivate = 1 | 128 // FUTEX_WAKE | FUTEX_PRIVATE_FLAG
+)
+
+// futexSleep blocks the calling thread until *addr is not 0 or deadline (a
+// monotonic reading; < 0: none) passes; it reports whether *addr is set.
+func futexSleep(addr *uint32, deadline time.Duration) bool {
+	for atomic.LoadUint32(addr) == 0 {
+		var ts *syscall.Timespec
+		if deadline >= 0 {
+			left := deadline - monotonic()
+			if left <= 0 {
+				return false
+			}
+			t := syscall.NsecToTimespec(int64(left))
+			ts = &t
+		}
+		syscall.Syscall6(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWaitPrivate, 0,
+			uintptr(unsafe.Pointer(ts)), 0, 0) // EAGAIN (already set), EINTR, ETIMEDOUT: the loop decides
+	}
+	return true
+}
+
+// futexWake wakes a thread sleeping in futexSleep on addr.
+func futexWake(addr *uint32) {
+	syscall.Syscall(syscall.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWakePrivate, 1)
 }

@@ -39,7 +39,7 @@ import (
 // abandonedError, or the broken socket's error, and Pool.do resends none
 // that might have run, except by its resend rule.
 type mux struct {
-	p    *Pool
+	p    *pool
 	c    *conn // the reader's state (rbuf, read deadline); c.wbuf: pending bytes, under mu
 	name string
 
@@ -62,7 +62,9 @@ type mux struct {
 type req struct {
 	read     func(c *conn, r *req) error
 	next     *req
-	done     chan struct{}
+	done     chan struct{} // a goroutine's wake-up
+	state    uint32        // a thread's wake-up (futex word): 1 once signalled
+	thread   bool          // the caller is a thread from C (Pool.ForThreads): waits on state
 	timer    *time.Timer
 	deadline time.Duration
 
@@ -80,16 +82,18 @@ type req struct {
 	err    error
 	fail   error // when the connection dies: this call's own cause (its write timed out)
 
-	// popped: completed (or failed) by a reader; queued: its command was
-	// queued; replied: a byte of its reply may have arrived; reused: the
+	// popped: completed (or failed) by a reader; role: handed the reader
+	// role (both set under the mux's lock); queued: its command was queued;
+	// replied: a byte of its reply may have arrived; reused: the
 	// connection had served calls before.
-	popped, queued, timedOut, replied, reused bool
+	popped, role, queued, timedOut, replied, reused bool
 }
 
 // reset clears r's results and state for another try of the same call.
 func (r *req) reset() {
 	r.next, r.val, r.num, r.ok, r.getErr, r.err, r.fail = nil, nil, 0, false, nil, nil, nil
-	r.popped, r.queued, r.timedOut, r.replied, r.reused = false, false, false, false, false
+	r.popped, r.role, r.queued, r.timedOut, r.replied, r.reused = false, false, false, false, false, false
+	atomic.StoreUint32(&r.state, 0)
 }
 
 var reqs = sync.Pool{New: func() any { return &req{done: make(chan struct{}, 1)} }}
@@ -98,17 +102,35 @@ func newReq() *req { return reqs.Get().(*req) }
 
 func (r *req) free() {
 	timer, done := r.timer, r.done
-	*r = req{timer: timer, done: done}
+	*r = req{timer: timer, done: done} // state 0: a late futex wake of the last use is spurious
 	reqs.Put(r)
 }
 
-// errAbandoned fails the calls queued on a connection that was killed
-// because another call on it timed out: their commands may have run.
+// signal wakes r's caller: its call is complete, or (r.role, set under the
+// mux's lock) it is the reader now.
+func signal(r *req) {
+	if r.thread {
+		atomic.StoreUint32(&r.state, 1)
+		futexWake(&r.state)
+		return
+	}
+	r.done <- struct{}{}
+}
+
+// abandonedError fails the calls queued on a connection that was killed
+// because another call on it timed out: their commands may have run. It is
+// a timeout (net.Error): the server did not answer that connection in time.
 type abandonedError struct{ name string }
 
 func (e *abandonedError) Error() string {
-	return "connection " + e.name + " closed: another call on it timed out, so this call's reply was lost (the command may have run)"
+	return "i/o timeout: connection " + e.name + " closed after another call on it timed out; this call's reply was lost (the command may have run)"
 }
+
+// Timeout reports true: see abandonedError.
+func (e *abandonedError) Timeout() bool { return true }
+
+// Temporary reports true, as for other timeouts.
+func (e *abandonedError) Temporary() bool { return true }
 
 // idleSince returns when m last completed a call (a monotonic reading).
 func (m *mux) idleSince() time.Duration {
@@ -139,7 +161,7 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	m.queued.Add(1)
 	switch {
 	case m.writing:
-	case alone: // nothing else in flight: write at once, on this goroutine
+	case alone || r.thread: // nothing else in flight, or a thread that will wait anyway: write at once
 		m.writing, write = true, true
 	default: // calls in flight: a flusher writes after the goroutines that are ready to run queued theirs
 		m.writing = true
@@ -247,7 +269,13 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			m.mu.Unlock()
 			return
 		}
-		if mine && c.r >= c.w { // mine is done, nothing buffered: serve waits for the rest
+		if mine && c.r >= c.w { // mine is done, nothing buffered: the rest is read by another
+			if r.thread { // a thread, asleep anyway: it reads on, woken once
+				r.role = true
+				m.mu.Unlock()
+				signal(r)
+				return
+			}
 			m.mu.Unlock()
 			go m.readLoop(nil, false)
 			return
@@ -293,7 +321,7 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			mine = true
 			continue
 		}
-		r.done <- struct{}{}
+		signal(r)
 	}
 }
 
@@ -319,7 +347,7 @@ func (m *mux) failAllLocked(me *req) {
 		r.err = m.failure(r)
 		m.queued.Add(-1)
 		if r != me {
-			r.done <- struct{}{}
+			signal(r)
 		}
 		r = next
 	}
@@ -368,10 +396,17 @@ func (m *mux) retireLocked() {
 	}
 }
 
-// wait waits for r's completion, bounded by r's deadline: past it, the
-// connection is killed (r fails with a timeout) and wait goes on waiting
-// for the completion, which then comes at once.
+// wait waits for r's completion or the reader role, bounded by r's
+// deadline: past it, the connection is killed (r fails with a timeout) and
+// wait goes on waiting for the completion, which then comes at once.
 func (m *mux) wait(r *req) {
+	if r.thread {
+		if !futexSleep(&r.state, r.deadline) {
+			m.timedOut(r)
+			futexSleep(&r.state, -1)
+		}
+		return
+	}
 	left := r.deadline - monotonic()
 	if left > 0 {
 		if r.timer == nil {
@@ -386,13 +421,19 @@ func (m *mux) wait(r *req) {
 		case <-r.timer.C:
 		}
 	}
+	m.timedOut(r)
+	<-r.done
+}
+
+// timedOut kills m for r, whose deadline passed, unless r was completed or
+// handed the reader role meanwhile.
+func (m *mux) timedOut(r *req) {
 	m.mu.Lock()
-	if !r.popped {
+	if !r.popped && !r.role {
 		r.timedOut = true
 		m.killLocked(&timeoutError{op: "read " + m.name})
 	}
 	m.mu.Unlock()
-	<-r.done
 }
 
 // call runs r on m: queues its command, takes the roles it is given (the
@@ -409,7 +450,9 @@ func (m *mux) call(r *req, encode func(c *conn)) {
 	}
 	if !read {
 		m.wait(r)
-		return
+		if !r.role {
+			return
+		}
 	}
-	m.readLoop(r, write)
+	m.readLoop(r, write && read)
 }

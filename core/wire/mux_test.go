@@ -37,8 +37,12 @@ func TestLoneCallsWriteOnceEach(t *testing.T) {
 }
 
 func TestConcurrentCallersShareConnectionsAndGetTheirOwnReplies(t *testing.T) {
+	bothModes(t, testConcurrentCallersShareConnectionsAndGetTheirOwnReplies)
+}
+
+func testConcurrentCallersShareConnectionsAndGetTheirOwnReplies(t *testing.T, view func(*Pool) *Pool) {
 	s := startServer(t)
-	p := New(Options{Addr: s.addr, Conns: 2})
+	p := view(New(Options{Addr: s.addr, Conns: 2}))
 	defer p.Close()
 	const callers, rounds = 64, 150
 	var wg sync.WaitGroup
@@ -136,8 +140,12 @@ func (s *server) clients(t *testing.T) int {
 // value: the last acknowledged one, or one whose write was not
 // acknowledged. After the kills stop, every caller reads back its value.
 func TestKillsMidFlightNeverCrossReplies(t *testing.T) {
+	bothModes(t, testKillsMidFlightNeverCrossReplies)
+}
+
+func testKillsMidFlightNeverCrossReplies(t *testing.T, view func(*Pool) *Pool) {
 	s := startServer(t)
-	p := New(Options{Addr: s.addr, Conns: 2})
+	p := view(New(Options{Addr: s.addr, Conns: 2}))
 	defer p.Close()
 	const callers, rounds = 64, 120
 	stop := make(chan struct{})
@@ -218,8 +226,12 @@ func TestKillsMidFlightNeverCrossReplies(t *testing.T) {
 // as abandoned. Calls fail or get their own replies, and later calls never
 // see the late reply of the script.
 func TestTimedOutCallDoesNotDesynchroniseOthers(t *testing.T) {
+	bothModes(t, testTimedOutCallDoesNotDesynchroniseOthers)
+}
+
+func testTimedOutCallDoesNotDesynchroniseOthers(t *testing.T, view func(*Pool) *Pool) {
 	s := startServer(t, "--busy-reply-threshold", "5000")
-	p := New(Options{Addr: s.addr, ReadTimeout: 150 * time.Millisecond, Conns: 1})
+	p := view(New(Options{Addr: s.addr, ReadTimeout: 150 * time.Millisecond, Conns: 1}))
 	defer p.Close()
 	for g := 0; g < 16; g++ {
 		if _, err := p.Set(fmt.Sprintf("own:%d", g), uniqueValue(g, 0), 0, false); err != nil {
@@ -273,6 +285,10 @@ func TestTimedOutCallDoesNotDesynchroniseOthers(t *testing.T) {
 }
 
 func TestSilentServerFailsEveryQueuedCall(t *testing.T) {
+	bothModes(t, testSilentServerFailsEveryQueuedCall)
+}
+
+func testSilentServerFailsEveryQueuedCall(t *testing.T, view func(*Pool) *Pool) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -298,7 +314,7 @@ func TestSilentServerFailsEveryQueuedCall(t *testing.T) {
 		}
 		mu.Unlock()
 	}()
-	p := New(Options{Addr: l.Addr().String(), ReadTimeout: 150 * time.Millisecond, Conns: 1})
+	p := view(New(Options{Addr: l.Addr().String(), ReadTimeout: 150 * time.Millisecond, Conns: 1}))
 	defer p.Close()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -347,4 +363,12 @@ func TestPanicWhileReadingFailsTheCallAndKillsOnlyThatConnection(t *testing.T) {
 	if v, _, err := p.Get("a"); err != nil || string(v) != "1" {
 		t.Fatalf("Get after the panic: got %q, %v; want \"1\"", v, err)
 	}
+}
+
+// bothModes runs test with the Pool as goroutines use it and as threads
+// from C do (ForThreads: futex waits, inline writes, the reader role handed
+// to a waiting thread).
+func bothModes(t *testing.T, test func(t *testing.T, view func(*Pool) *Pool)) {
+	t.Run("goroutines", func(t *testing.T) { test(t, func(p *Pool) *Pool { return p }) })
+	t.Run("threads", func(t *testing.T) { test(t, (*Pool).ForThreads) })
 }

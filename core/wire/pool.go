@@ -18,6 +18,7 @@
 package wire
 
 import (
+	"context"
 	"errors"
 	"io"
 	"strconv"
@@ -95,8 +96,25 @@ var ErrClosed = errors.New("wire: client is closed")
 
 // Pool holds the connections to one server. It is safe for concurrent
 // use: concurrent calls share its few connections, their commands written
-// together and their replies matched in order (mux.go).
+// together and their replies matched in order (mux.go). A call through
+// the Pool New returns waits for its reply as goroutines do (parked by Go's
+// scheduler); a call through ForThreads waits in the kernel.
 type Pool struct {
+	*pool
+	threads bool
+}
+
+// ForThreads returns a view of p for callers that are OS threads entering
+// Go from C (cgo callbacks, one call at a time per thread): a call that
+// waits for a reply another caller reads sleeps in the kernel (a futex),
+// and may be handed the reading itself, so waking it costs one system call
+// and no work of Go's scheduler; it writes its command itself rather than
+// leaving it to a flusher goroutine. Calls through p and through the view
+// share the same connections, Stats and Close.
+func (p *Pool) ForThreads() *Pool { return &Pool{pool: p.pool, threads: true} }
+
+// pool is what a Pool and its ForThreads view share.
+type pool struct {
 	o      Options
 	name   string
 	slots  []slot
@@ -140,7 +158,7 @@ func (p *Pool) Stats() Stats {
 // New returns a Pool for the server in o. It does not connect.
 func New(o Options) *Pool {
 	o = o.withDefaults()
-	return &Pool{o: o, name: o.Network + " " + o.Addr, slots: make([]slot, o.Conns)}
+	return &Pool{pool: &pool{o: o, name: o.Network + " " + o.Addr, slots: make([]slot, o.Conns)}}
 }
 
 // Close closes the connections; calls in flight fail with ErrClosed, as
@@ -215,7 +233,7 @@ func (p *Pool) pick() (*mux, error) {
 		}
 		return nil, err
 	}
-	m := &mux{p: p, c: c, name: p.name, last: monotonic()}
+	m := &mux{p: p.pool, c: c, name: p.name, last: monotonic()}
 	s.m.Store(m)
 	if p.closed.Load() { // Close ran while we dialled
 		m.mu.Lock()
@@ -333,6 +351,7 @@ func (p *Pool) handshake(c *conn, start time.Duration) error {
 // that found its connection killed before its command was queued simply
 // goes to another one (nothing was sent).
 func (p *Pool) do(cmd []any, r *req, encode func(c *conn)) error {
+	r.thread = p.threads
 	resent := false
 	for tries := 0; ; tries++ {
 		m, err := p.pick()
@@ -360,3 +379,14 @@ func (p *Pool) do(cmd []any, r *req, encode func(c *conn)) error {
 func broken(err error) bool {
 	return err == io.EOF || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
+
+// threadKey marks a context of a call from an OS thread (OnThread).
+type threadKey struct{}
+
+// OnThread returns ctx marked as the context of a call made on an OS thread
+// that entered Go from C and waits for the result (a cgo callback): clients
+// send such calls through Pool.ForThreads.
+func OnThread(ctx context.Context) context.Context { return context.WithValue(ctx, threadKey{}, true) }
+
+// IsOnThread reports whether ctx was marked by OnThread.
+func IsOnThread(ctx context.Context) bool { return ctx.Value(threadKey{}) != nil }
