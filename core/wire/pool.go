@@ -1,16 +1,19 @@
 // Package wire is a minimal RESP2 client for one plain (non-TLS) Redis
-// server, tuned for the latency of single calls made from a C caller: the
-// command is written and the reply read on the calling goroutine with raw
-// system calls, without Go's network poller, and a call only enters a
-// blocking ppoll(2) when the reply is not there yet.
+// server, tuned for the latency of single calls made from a C caller and
+// for many concurrent ones: every call shares a few connections per server
+// (auto-pipelining, mux.go). A lone call writes its command and reads its
+// reply on the calling goroutine with raw system calls, without Go's
+// network poller; concurrent calls have their commands written together
+// and their replies read in order by one of them.
 //
 // It knows the few commands of a cache's hot path (GET, SET, DEL, EXISTS,
 // EVALSHA, MGET, MSET and pipelined SETs). Everything else, TLS, Cluster and
 // Sentinel stay with go-redis (core/client). Every call is bounded by the
 // timeouts of Options; a connection that saw any error other than an error
-// reply is closed, never reused, so the next call dials afresh.
+// reply is closed with every call queued on it failed, never reused, so the
+// next call dials afresh.
 //
-// A call whose connection was reused from the pool and broke before any
+// A call whose connection had served calls before and broke before any
 // byte of its reply arrived (EOF, ECONNRESET or EPIPE: the server closed it
 // while it was idle, as CLIENT KILL, a restart, a proxy or an idle reaper
 // do) is sent once more on a new connection when core/retry says the
@@ -177,8 +180,12 @@ func (p *Pool) Close() error {
 
 // pick returns the connection for a call: an open one with no call in
 // flight (checked first when it was idle for a while), else a new one in
-// an empty slot, else the open one with the fewest calls queued.
-func (p *Pool) pick() (*mux, error) {
+// an empty slot, else the open one with the fewest calls queued. resend:
+// the call broke on a connection the server closed, and the others may be
+// as dead (CLIENT KILL, a restart close them all): every idle one is
+// checked, whatever its idle time (a busy one cannot be: its replies may
+// be waiting; if it is dead, its calls learn it).
+func (p *Pool) pick(resend bool) (*mux, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
@@ -194,7 +201,7 @@ func (p *Pool) pick() (*mux, error) {
 		}
 		q := m.queued.Load()
 		if q == 0 {
-			if m.alive() {
+			if m.alive(resend) {
 				p.hits.Add(1)
 				return m, nil
 			}
@@ -245,14 +252,15 @@ func (p *Pool) pick() (*mux, error) {
 }
 
 // alive checks a connection with no call in flight: one idle for longer
-// than staleAfter is peeked at, and killed when the server closed it.
-func (m *mux) alive() bool {
+// than staleAfter (any, with check) is peeked at, and killed when the
+// server closed it.
+func (m *mux) alive(check bool) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.dead != nil {
 		return false
 	}
-	if m.head != nil || monotonic()-m.last < staleAfter {
+	if m.head != nil || (!check && monotonic()-m.last < staleAfter) {
 		return true
 	}
 	if !peekDead(m.c.fd) {
@@ -354,7 +362,7 @@ func (p *Pool) do(cmd []any, r *req, encode func(c *conn)) error {
 	r.thread = p.threads
 	resent := false
 	for tries := 0; ; tries++ {
-		m, err := p.pick()
+		m, err := p.pick(resent)
 		if err != nil {
 			return err
 		}
