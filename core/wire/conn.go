@@ -2,6 +2,7 @@ package wire
 
 import (
 	"bytes"
+	"net"
 	"errors"
 	"fmt"
 	"io"
@@ -40,15 +41,24 @@ type conn struct {
 	// first wait of a call with that timeout is a blocking read); 0: every
 	// wait is a ppoll.
 	rcvTimeo time.Duration
-	// reused: the connection came back from the pool's idle list for this
-	// call; replied: a byte of this call's replies arrived (reset when the
-	// command is sent). Pool.do resends on their account (pool.go).
-	reused, replied bool
+	// replied: a byte of the reply being read arrived (mux.readLoop).
+	replied bool
+	// nc and rc: the connection of a socket that stays with Go's network
+	// poller (poll.go: goroutine callers), whose waits for replies park
+	// the goroutine; nil: a raw descriptor of our own. armed: the read
+	// deadline set on nc.
+	nc    net.Conn
+	rc    syscall.RawConn
+	armed time.Duration
 }
 
 func (c *conn) close() {
 	if c.fd >= 0 {
-		syscall.Close(c.fd)
+		if c.nc != nil {
+			c.nc.Close()
+		} else {
+			syscall.Close(c.fd)
+		}
 		c.fd = -1
 		if c.open != nil {
 			c.open.Add(-1)
@@ -120,6 +130,9 @@ func (c *conn) flush() error {
 
 // readInto reads at least one byte into p.
 func (c *conn) readInto(p []byte) (int, error) {
+	if c.rc != nil {
+		return c.pollRead(p)
+	}
 	for {
 		var n int
 		var e syscall.Errno

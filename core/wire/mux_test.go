@@ -103,7 +103,7 @@ func (s *server) clients(t *testing.T) int {
 	t.Helper()
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
-	c, err := p.dial()
+	c, err := p.dial(false)
 	if err != nil {
 		t.Fatal(err)
 	}

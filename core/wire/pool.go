@@ -53,10 +53,11 @@ type Options struct {
 	// WriteTimeout bounds writing the command of one call. Default:
 	// ReadTimeout. A call waits at most WriteTimeout + ReadTimeout in all.
 	WriteTimeout time.Duration
-	// Conns is how many connections the Pool keeps to the server; every
-	// call shares them (auto-pipelining, see mux.go): a call takes an
-	// unbusy one, else the one with the fewest calls queued, opening the
-	// next when all open ones are busy. Default: 2.
+	// Conns is how many connections the Pool keeps to the server; calls
+	// share them (auto-pipelining, see mux.go): a call takes an unbusy one,
+	// else the one with the fewest calls queued, opening the next when all
+	// open ones are busy. With 2 or more, calls from C threads (ForThreads)
+	// use the first half and goroutines the rest (slotsFor). Default: 2.
 	Conns int
 	// MaxConns is an upper bound on Conns (MAX_CONNECTIONS). Default: 16.
 	MaxConns int
@@ -189,10 +190,11 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 	if p.closed.Load() {
 		return nil, ErrClosed
 	}
+	slots, polled := p.slotsFor()
 	var best *mux
 	empty := -1
-	for i := range p.slots {
-		m := p.slots[i].m.Load()
+	for i := range slots {
+		m := slots[i].m.Load()
 		if m == nil || m.gone.Load() {
 			if empty < 0 {
 				empty = i
@@ -218,7 +220,7 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 		p.hits.Add(1)
 		return best, nil
 	}
-	s := &p.slots[empty]
+	s := &slots[empty]
 	if best != nil {
 		if !s.dial.TryLock() { // being dialled: share a busy one meanwhile
 			p.hits.Add(1)
@@ -232,7 +234,7 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 		p.hits.Add(1)
 		return m, nil
 	}
-	c, err := p.dial()
+	c, err := p.dial(polled)
 	if err != nil {
 		if best != nil {
 			p.hits.Add(1)
@@ -249,6 +251,21 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 		return nil, ErrClosed
 	}
 	return m, nil
+}
+
+// slotsFor returns the slots of p's callers: with two or more, C threads
+// (ForThreads) use the first half (at least one) and goroutines the rest,
+// whose connections stay with Go's network poller (polled, poll.go); with
+// one, both share it (a raw one).
+func (p *Pool) slotsFor() (slots []slot, polled bool) {
+	n := len(p.slots)
+	if n < 2 {
+		return p.slots, false
+	}
+	if p.threads {
+		return p.slots[:n/2], false
+	}
+	return p.slots[n/2:], true
 }
 
 // alive checks a connection with no call in flight: one idle for longer
@@ -273,20 +290,25 @@ func (m *mux) alive(check bool) bool {
 
 // dial connects, authenticates and selects the database, all within
 // DialTimeout.
-func (p *Pool) dial() (*conn, error) {
+func (p *Pool) dial(polled bool) (*conn, error) {
 	start := monotonic()
-	fd, err := dialFD(p.o.Network, p.o.Addr, p.o.DialTimeout)
+	c := &conn{name: p.name, rbuf: make([]byte, readBufSize), open: &p.open}
+	var err error
+	if polled {
+		c.nc, c.rc, c.fd, err = dialPolled(p.o.Network, p.o.Addr, p.o.DialTimeout)
+	} else {
+		c.fd, err = dialFD(p.o.Network, p.o.Addr, p.o.DialTimeout)
+	}
 	if err != nil {
 		return nil, err
 	}
 	p.dials.Add(1)
 	p.open.Add(1)
-	c := &conn{fd: fd, name: p.name, rbuf: make([]byte, readBufSize), open: &p.open}
 	if err := p.handshake(c, start); err != nil {
 		c.close()
 		return nil, err
 	}
-	if blockingFirstRead {
+	if blockingFirstRead && !polled {
 		if err := setBlocking(c.fd, p.o.ReadTimeout); err != nil {
 			c.close()
 			return nil, err

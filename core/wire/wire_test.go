@@ -93,7 +93,7 @@ func (s *server) cmdline(t *testing.T, args ...string) int64 {
 	t.Helper()
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
-	c, err := p.dial()
+	c, err := p.dial(false)
 	if err != nil {
 		t.Fatal(err)
 	}
