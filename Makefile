@@ -22,7 +22,7 @@ help:
 	@echo "make test-django-suite - Django's own cache tests (BaseCacheTests, from the pinned Django's sdist) against RedisCache"
 	@echo "make typecheck - mypy --strict on python/redis_cache_go (settings in mypy.ini)"
 	@echo "make soak   - leak soak: 1,000,000 mixed operations from 8 threads, resource counters printed"
-	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, one interleaved run; the performance bars"
+	@echo "make bench  - ours vs Django's RedisCache vs django-redis vs the floors, the async peers, and the gunicorn page end to end; the performance bars"
 	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make bench-async-peers - ours' aget/aset vs valkey-glide, redis-py asyncio, django-valkey: gathers of 100/1000, connections under 500 concurrent calls and 8 threads"
@@ -408,8 +408,14 @@ demo: apt $(VENV)/.runtime build $(GO_BIN)/goservice
 	@echo ">> running the demo (examples/run_demo.py)"
 	@$(PY) examples/run_demo.py
 
+# The whole set of bars in one run: the per-call workloads against the peers and the floors
+# (bench/bench.py), the concurrency bars against the async peers (bench/async_peers.py) and the
+# end-to-end gunicorn page (bench/e2e.py); ~20 min on 2 vCPUs. Each part has its own target too.
 bench: setup
+	@$(PREREQS) ab
 	$(PY) bench/bench.py
+	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
+	$(PY) bench/e2e.py $(E2E_ARGS)
 
 # Before/after in one run (bench/ab.py, bench/README.md "Before/after"): revision BEFORE is extracted
 # and built under build/ab/, this tree's library is built there too; AB_ARGS go to bench/ab.py
