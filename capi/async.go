@@ -131,45 +131,21 @@ func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, ticket C.int64_t,
 	a *C.uint8_t, alen C.size_t, b *C.uint8_t, blen C.size_t, n1, n2, n3, n4 C.int64_t) (status C.int) {
 	defer guard(h, out, &status)
-	e, st := use(h, out)
-	if e == nil {
-		return st
-	}
-	started := false
-	defer func() {
-		if !started { // else the operation's goroutine ends the call
-			e.done()
-		}
-	}()
+	reset(out)
 	q := queueOf(qh)
 	if q == nil {
 		putMessage(out, closedQueueMessage)
 		return C.RCG_ERR_CLOSED
-	}
-	if opOf(int(op)) == nil {
-		return argError(out, fmt.Sprintf("unknown operation code %d", int(op)))
 	}
 	// The inputs are borrowed: copy them before returning.
 	buf := make([]byte, int(alen)+int(blen))
 	copy(buf, borrowed(a, alen))
 	copy(buf[alen:], borrowed(b, blen))
 	x := args{a: buf[:alen:alen], b: buf[alen:], n1: int64(n1), n2: int64(n2), n3: int64(n3), n4: int64(n4)}
-	q.mu.Lock()
-	if q.closed {
-		q.mu.Unlock()
-		putMessage(out, "redis-cache-go: the completion queue is closed")
-		return C.RCG_ERR_CLOSED
+	if st, msg := q.start(uintptr(h), int(op), int64(ticket), x); st != C.RCG_OK {
+		putMessage(out, msg)
+		return st
 	}
-	q.inflight++
-	asyncInflight.Add(1)
-	q.mu.Unlock()
-	started = true
-	go func() {
-		defer e.done()
-		c := runOp(e, int(op), x)
-		c.ticket = int64(ticket)
-		q.push(c)
-	}()
 	return C.RCG_OK
 }
 

@@ -115,4 +115,3 @@ type syscallError struct {
 
 func (e *syscallError) Error() string { return e.op + ": " + e.errno.Error() }
 func (e *syscallError) Unwrap() error { return e.errno }
-

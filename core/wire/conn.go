@@ -2,10 +2,10 @@ package wire
 
 import (
 	"bytes"
-	"net"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"slices"
 	"strconv"

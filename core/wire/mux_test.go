@@ -289,32 +289,8 @@ func TestSilentServerFailsEveryQueuedCall(t *testing.T) {
 }
 
 func testSilentServerFailsEveryQueuedCall(t *testing.T, view func(*Pool) *Pool) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var mu sync.Mutex
-	var accepted []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			accepted = append(accepted, c) // reads nothing, answers nothing
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range accepted {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	p := view(New(Options{Addr: l.Addr().String(), ReadTimeout: 150 * time.Millisecond, Conns: 1}))
+	addr := silentServer(t)
+	p := view(New(Options{Addr: addr, ReadTimeout: 150 * time.Millisecond, Conns: 1}))
 	defer p.Close()
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -371,4 +347,36 @@ func TestPanicWhileReadingFailsTheCallAndKillsOnlyThatConnection(t *testing.T) {
 func bothModes(t *testing.T, test func(t *testing.T, view func(*Pool) *Pool)) {
 	t.Run("goroutines", func(t *testing.T) { test(t, func(p *Pool) *Pool { return p }) })
 	t.Run("threads", func(t *testing.T) { test(t, (*Pool).ForThreads) })
+}
+
+// silentServer listens on a loopback port, accepts connections and never
+// reads or answers; everything closes when the test ends.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var accepted []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			accepted = append(accepted, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range accepted {
+			c.Close()
+		}
+	})
+	return l.Addr().String()
 }

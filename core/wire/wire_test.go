@@ -235,41 +235,17 @@ func TestAuth(t *testing.T) {
 }
 
 func TestTimeoutOnSilentListener(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var accepted []net.Conn
-	var mu sync.Mutex
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			accepted = append(accepted, c) // never answers
-			mu.Unlock()
-		}
-	}()
-	defer func() {
-		mu.Lock()
-		for _, c := range accepted {
-			c.Close()
-		}
-		mu.Unlock()
-	}()
-	p := New(Options{Addr: l.Addr().String(), ReadTimeout: 150 * time.Millisecond})
+	addr := silentServer(t)
+	p := New(Options{Addr: addr, ReadTimeout: 150 * time.Millisecond})
 	defer p.Close()
 	start := time.Now()
-	_, _, err = p.Get("k")
+	_, _, err := p.Get("k")
 	took := time.Since(start)
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() || !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("Get from a silent server: got %v; want a timeout", err)
 	}
-	if !strings.Contains(err.Error(), "i/o timeout") || !strings.Contains(err.Error(), l.Addr().String()) {
+	if !strings.Contains(err.Error(), "i/o timeout") || !strings.Contains(err.Error(), addr) {
 		t.Fatalf("timeout message %q should name the server and say i/o timeout", err)
 	}
 	if took < 150*time.Millisecond {
@@ -279,7 +255,7 @@ func TestTimeoutOnSilentListener(t *testing.T) {
 		t.Fatalf("a timed-out connection was kept for reuse")
 	}
 	// A value larger than the socket buffers, to a server that never reads: the write times out.
-	pw := New(Options{Addr: l.Addr().String(), WriteTimeout: 200 * time.Millisecond})
+	pw := New(Options{Addr: addr, WriteTimeout: 200 * time.Millisecond})
 	defer pw.Close()
 	start = time.Now()
 	if _, err := pw.Set("k", make([]byte, 64<<20), 0, false); !errors.As(err, &ne) || !ne.Timeout() || !strings.Contains(err.Error(), "write") {
@@ -289,7 +265,7 @@ func TestTimeoutOnSilentListener(t *testing.T) {
 		t.Fatalf("write timed out after %v; want about the 200ms write timeout", took)
 	}
 	// AUTH on connect is bounded by DialTimeout.
-	pa := New(Options{Addr: l.Addr().String(), Password: "x", DialTimeout: 100 * time.Millisecond})
+	pa := New(Options{Addr: addr, Password: "x", DialTimeout: 100 * time.Millisecond})
 	defer pa.Close()
 	if _, _, err := pa.Get("k"); !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("AUTH against a silent server: got %v; want a timeout", err)
