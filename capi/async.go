@@ -238,7 +238,7 @@ func (q *asyncq) start(h uintptr, op int, ticket int64, x args) (C.int, string) 
 	}
 	if opOf(op) == nil {
 		e.done()
-		return C.RCG_ERR_ARGUMENT, fmt.Sprintf("redis-cache-go: unknown operation code %d", op)
+		return C.RCG_ERR_ARGUMENT, fmt.Sprintf("redis-cache-go: invalid argument: unknown operation code %d", op)
 	}
 	if !q.add() {
 		e.done()
