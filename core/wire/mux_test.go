@@ -44,7 +44,7 @@ func testConcurrentCallersShareConnectionsAndGetTheirOwnReplies(t *testing.T, vi
 	s := startServer(t)
 	p := view(New(Options{Addr: s.addr, Conns: 2}))
 	defer p.Close()
-	const callers, rounds = 64, 150
+	const callers, rounds = 64, 80
 	var wg sync.WaitGroup
 	var wrong, calls atomic.Int64
 	for g := 0; g < callers; g++ {
@@ -147,7 +147,7 @@ func testKillsMidFlightNeverCrossReplies(t *testing.T, view func(*Pool) *Pool) {
 	s := startServer(t)
 	p := view(New(Options{Addr: s.addr, Conns: 2}))
 	defer p.Close()
-	const callers, rounds = 64, 120
+	const callers, rounds = 64, 80
 	stop := make(chan struct{})
 	killed := make(chan int64)
 	go func() {
