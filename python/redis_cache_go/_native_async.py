@@ -348,33 +348,44 @@ class AsyncClient:
             pass
 
     # -- operations (results as the sync client's) ---------------------------------
-    async def get(self, key: bytes) -> bytes | None:
-        # The common case inline (the loop's queue known, the handle open, a status >= 0): one
-        # coroutine less per call; anything else goes through _run, from the start.
+    def _inline(self, op: int, a: bytes, b: bytes = b"", n1: int = 0, n2: int = 0) -> asyncio.Future[Result] | None:
+        """Submit op straight away in the common case (this loop's queue known, the handle open,
+        no fork fallback or wrapper): one coroutine less per call than _run. None: nothing was
+        started, and the caller goes through _run, which handles every other case."""
         q = self._queue
-        if q is not None and not self._threaded and not self._fork_aware and self._native._handle:
-            handle = self._native._handle
-            loop = asyncio.get_running_loop()
-            if self._loop() is loop:
-                try:
-                    future = q.submit(loop, handle, GET, key, b"", 0, 0, 0, 0)
-                except (_Refused, exc.ForkedProcessError):
-                    pass  # nothing was started: _run handles it (reopen, fallback, the error)
-                else:
-                    status, num, payload = await future
-                    if status == OK:
-                        return payload
-                    if status == _native.MISS:
-                        return None
-                    if num != REFUSED:
-                        self._raise(status, payload)
+        if q is None or self._threaded or self._fork_aware or not self._native._handle:
+            return None
+        loop = asyncio.get_running_loop()
+        if self._loop() is not loop:
+            return None
+        try:
+            return q.submit(loop, self._native._handle, op, a, b, n1, n2, 0, 0)
+        except (_Refused, exc.ForkedProcessError):
+            return None  # nothing was started: _run handles it (reopen, fallback, the error)
+
+    async def get(self, key: bytes) -> bytes | None:
+        future = self._inline(GET, key)
+        if future is not None:
+            status, num, payload = await future
+            if status >= 0:
+                return payload if status == OK else None
+            if num != REFUSED:  # a refused record started nothing: _run submits it again
+                self._raise(status, payload)
         r = await self._run("get", (key,), GET, key)
         if isinstance(r, _Sync):
             return r.value  # type: ignore[no-any-return]
         return r[2] if r[0] == OK else None
 
     async def set(self, key: bytes, value: bytes, ttl_ms: int, nx: bool = False) -> bool:
-        r = await self._run("set", (key, value, ttl_ms, nx), SET, key, value, ttl_ms, _native.SET_NX if nx else 0)
+        flags = _native.SET_NX if nx else 0
+        future = self._inline(SET, key, value, ttl_ms, flags)
+        if future is not None:
+            status, num, payload = await future
+            if status >= 0:
+                return status == OK
+            if num != REFUSED:
+                self._raise(status, payload)
+        r = await self._run("set", (key, value, ttl_ms, nx), SET, key, value, ttl_ms, flags)
         return bool(r.value) if isinstance(r, _Sync) else r[0] == OK
 
     async def _found(self, name: str, op: int, key: bytes, *extra: int) -> bool:
