@@ -101,21 +101,8 @@ func testConcurrentCallersShareConnectionsAndGetTheirOwnReplies(t *testing.T, vi
 // asks.
 func (s *server) clients(t *testing.T) int {
 	t.Helper()
-	p := New(Options{Addr: s.addr})
-	defer p.Close()
-	c, err := p.dial(false)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := s.raw(t, "INFO", "clients")
 	defer c.close()
-	c.argc(2)
-	c.arg("INFO")
-	c.arg("clients")
-	c.begin(time.Second)
-	if err := c.flush(); err != nil {
-		t.Fatal(err)
-	}
-	c.begin(5 * time.Second)
 	kind, n, _, err := c.header()
 	if err != nil || kind != kindBulk {
 		t.Fatalf("INFO clients: got kind %d, %v", kind, err)

@@ -87,9 +87,9 @@ func TestTTL(t *testing.T) {
 	}
 }
 
-// cmdline runs one command on a separate raw connection and returns its
-// integer reply.
-func (s *server) cmdline(t *testing.T, args ...string) int64 {
+// raw sends one command on a new raw connection of its own and returns the
+// connection, ready to read the reply; the caller closes it.
+func (s *server) raw(t *testing.T, args ...string) *conn {
 	t.Helper()
 	p := New(Options{Addr: s.addr})
 	defer p.Close()
@@ -97,16 +97,25 @@ func (s *server) cmdline(t *testing.T, args ...string) int64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
 	c.argc(len(args))
 	for _, a := range args {
 		c.arg(a)
 	}
 	c.begin(p.o.WriteTimeout)
 	if err := c.flush(); err != nil {
+		c.close()
 		t.Fatal(err)
 	}
 	c.begin(p.o.ReadTimeout)
+	return c
+}
+
+// cmdline runs one command on a separate raw connection and returns its
+// integer reply.
+func (s *server) cmdline(t *testing.T, args ...string) int64 {
+	t.Helper()
+	c := s.raw(t, args...)
+	defer c.close()
 	kind, n, _, err := c.header()
 	if err != nil {
 		if kind == kindNil {
