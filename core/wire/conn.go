@@ -50,6 +50,9 @@ type conn struct {
 	nc    net.Conn
 	rc    syscall.RawConn
 	armed time.Duration
+	// beforeWait, when set, runs before every read of the socket (the
+	// mux's flushDeferred: commands left for the reader go out first).
+	beforeWait func()
 }
 
 func (c *conn) close() {
@@ -130,6 +133,9 @@ func (c *conn) flush() error {
 
 // readInto reads at least one byte into p.
 func (c *conn) readInto(p []byte) (int, error) {
+	if c.beforeWait != nil {
+		c.beforeWait()
+	}
 	if c.rc != nil {
 		return c.pollRead(p)
 	}

@@ -52,8 +52,9 @@ type mux struct {
 	used             bool   // a call was queued before: the next one is "reused"
 	last             time.Duration
 
-	queued atomic.Int32 // calls queued now (read without mu to pick a connection)
-	gone   atomic.Bool  // dead is set (read without mu)
+	queued   atomic.Int32 // calls queued now (read without mu to pick a connection)
+	deferred atomic.Bool  // pending bytes wait for the reader (flushDeferred)
+	gone     atomic.Bool  // dead is set (read without mu)
 }
 
 // idleSince returns when m last completed a call (a monotonic reading).
@@ -85,7 +86,11 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	m.queued.Add(1)
 	switch {
 	case m.writing:
-	case alone || r.thread: // nothing else in flight, or a thread that will wait anyway: write at once
+	case alone: // nothing else in flight: write at once
+		m.writing, write = true, true
+	case r.thread && deferThreadWrites: // the reader writes it before it next waits (flushDeferred)
+		m.deferred.Store(true)
+	case r.thread:
 		m.writing, write = true, true
 	default: // calls in flight: a flusher writes after the goroutines that are ready to run queued theirs
 		m.writing = true
@@ -96,6 +101,30 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	}
 	m.mu.Unlock()
 	return write, read, nil
+}
+
+// deferThreadWrites: a C thread that queues a call while others are in
+// flight leaves its command in the pending bytes; the reader writes them
+// all before it next waits for the socket (conn.beforeWait), so the
+// commands queued during one round trip leave in one write and their
+// replies come back together: one wake-up of the reader for many calls.
+var deferThreadWrites = true
+
+// flushDeferred writes the pending bytes if a call left them for the
+// reader and no writer is at work. Called by the reader before it waits.
+func (m *mux) flushDeferred() {
+	if !m.deferred.Load() {
+		return
+	}
+	m.mu.Lock()
+	m.deferred.Store(false)
+	if m.writing || len(m.c.wbuf) == 0 || m.dead != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.writing = true
+	m.mu.Unlock()
+	m.writeLoop(nil)
 }
 
 // flush is the writer when calls are in flight: it lets the goroutines
@@ -164,6 +193,7 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			if r.thread { // a thread, asleep anyway: it reads on, woken once
 				r.role = true
 				m.mu.Unlock()
+				m.flushDeferred() // its command, and those queued with it, on the wire first
 				signal(r)
 				return
 			}

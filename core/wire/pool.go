@@ -243,6 +243,7 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 		return nil, err
 	}
 	m := &mux{p: p.pool, c: c, name: p.name, last: monotonic()}
+	c.beforeWait = m.flushDeferred
 	s.m.Store(m)
 	if p.closed.Load() { // Close ran while we dialled
 		m.mu.Lock()
