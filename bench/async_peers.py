@@ -62,6 +62,7 @@ if not settings.configured:
     django.setup()
 
 from redisproc import RedisServer  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 ASYNC_CLIENTS = ("ours", "glide", "redis_py", "django_valkey")
 ASYNC_PEERS = ASYNC_CLIENTS[1:]
@@ -653,17 +654,6 @@ def explain(exc: BaseException) -> str:
     tb = traceback.extract_tb(exc.__traceback__)
     where = f" (at {os.path.relpath(tb[-1].filename, REPO)}:{tb[-1].lineno})" if tb else ""
     return short_error(exc) + where
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def loadavg() -> list[float]:

@@ -62,6 +62,7 @@ for _p in (os.path.join(REPO, "tests", "harness"), HERE):
         sys.path.insert(0, _p)
 
 from redisproc import RedisServer, RedisServerError, free_port  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 from e2e_site.workload import SESSION_COOKIE, SESSION_KEY  # noqa: E402  (plain constants, no Django)
 
@@ -298,17 +299,6 @@ def parse_ab(text: str) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------------------------
 # Machine and versions
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def loadavg() -> str:

@@ -27,6 +27,7 @@ for _p in (os.path.join(REPO, "python"), os.path.join(REPO, "tests", "harness"))
         sys.path.insert(0, _p)
 
 from redisproc import RedisServer  # noqa: E402
+from machine import cpu_model  # noqa: E402
 
 
 def rate(fn: Callable[[], Any], budget: float) -> float:
@@ -81,7 +82,7 @@ def main() -> None:
                 for side, fn in pair if r % 2 == 0 else reversed(pair):
                     results[name][side].append(rate(fn, args.budget))
         load = os.getloadavg()[0]
-        print(f"raw access, {args.rounds} rounds x {args.budget}s, load {load:.2f}, {_cpu()}")
+        print(f"raw access, {args.rounds} rounds x {args.budget}s, load {load:.2f}, {cpu_model()}")
         print(f"{'row':<14}{'redis-py ops/s':>16}{'go ops/s':>12}{'redis-py/go':>13}")
         for name, sides in results.items():
             py, go = statistics.median(sides["redis-py"]), statistics.median(sides["go"])
@@ -89,17 +90,6 @@ def main() -> None:
         cache.disconnect()
     finally:
         srv.stop()
-
-
-def _cpu() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
 
 
 if __name__ == "__main__":

@@ -91,6 +91,12 @@ func queueOf(h C.uintptr_t) *asyncq { return handleValue[asyncq](uintptr(h)) }
 
 const closedQueueMessage = "redis-cache-go: the completion queue is closed or invalid"
 
+// closedQueue reports a queue handle that resolves to no open queue.
+func closedQueue(out *C.rcg_out) C.int {
+	putMessage(out, closedQueueMessage)
+	return C.RCG_ERR_CLOSED
+}
+
 //export rcgx_async_open
 func rcgx_async_open(fd C.int, out *C.rcg_out) (status C.int) {
 	defer guard(0, out, &status)
@@ -113,8 +119,7 @@ func rcgx_async_close(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, closedQueueMessage)
-		return C.RCG_ERR_CLOSED
+		return closedQueue(out)
 	}
 	cgo.Handle(qh).Delete()
 	q.mu.Lock()
@@ -134,8 +139,7 @@ func rcgx_async_submit(qh C.uintptr_t, h C.uintptr_t, out *C.rcg_out, op C.int, 
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, closedQueueMessage)
-		return C.RCG_ERR_CLOSED
+		return closedQueue(out)
 	}
 	// The inputs are borrowed: copy them before returning.
 	buf := make([]byte, int(alen)+int(blen))
@@ -165,8 +169,7 @@ func rcgx_async_submit_many(qh C.uintptr_t, out *C.rcg_out, frame *C.uint8_t, fl
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, closedQueueMessage)
-		return C.RCG_ERR_CLOSED
+		return closedQueue(out)
 	}
 	// Check the whole frame before starting anything; the inputs are borrowed:
 	// one copy of the frame holds every record's a and b.
@@ -202,11 +205,11 @@ func rcgx_async_submit_many(qh C.uintptr_t, out *C.rcg_out, frame *C.uint8_t, fl
 			n1: int64(binary.LittleEndian.Uint64(r[20:])), n2: int64(binary.LittleEndian.Uint64(r[28:])),
 			n3: int64(binary.LittleEndian.Uint64(r[36:])), n4: int64(binary.LittleEndian.Uint64(r[44:]))}
 		at += submitRecord + la + lb
-		if st, msg := q.start(uintptr(h), op, ticket, x); st != C.RCG_OK {
-			if !q.add() {
-				putMessage(out, "redis-cache-go: the completion queue is closed")
-				return C.RCG_ERR_CLOSED
-			}
+		// A record that cannot start completes with its refusal; once the queue is closed
+		// (rcg_async_close meanwhile) nobody listens and its completions are dropped, as those
+		// of the records already started will be: the call still reports RCG_OK, since
+		// RCG_ERR_CLOSED would say that nothing was started.
+		if st, msg := q.start(uintptr(h), op, ticket, x); st != C.RCG_OK && q.add() {
 			q.push(completion{ticket: ticket, status: int32(st), num: refusedNum, data: []byte(msg)})
 		}
 	}
@@ -263,8 +266,7 @@ func rcgx_async_drain(qh C.uintptr_t, out *C.rcg_out) (status C.int) {
 	reset(out)
 	q := queueOf(qh)
 	if q == nil {
-		putMessage(out, closedQueueMessage)
-		return C.RCG_ERR_CLOSED
+		return closedQueue(out)
 	}
 	q.mu.Lock()
 	done := q.done

@@ -360,7 +360,8 @@ int rcg_rejections(uintptr_t handle, rcg_out *out);
  * starts nothing; else every record gets a completion: its operation's, or,
  * when it could not start (a closed or disabled handle, an unknown op:
  * nothing was done, as a refusal of rcg_async_submit), one with that status,
- * num = -1 and the message. RCG_ERR_CLOSED when the queue is closed.
+ * num = -1 and the message. RCG_ERR_CLOSED when the queue is closed (nothing
+ * started); a queue closed while the records start drops their completions.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
 /* The operation codes (rcg_async_submit's op): one per export on a handle

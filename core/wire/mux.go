@@ -16,16 +16,19 @@ import (
 // reach the server. Two roles:
 //
 //   - the writer writes the pending bytes, and again whatever was added
-//     while it wrote, so commands of concurrent calls leave in one write:
-//     a call with nothing else in flight writes its own at once; with
-//     calls in flight, a flusher goroutine writes once the goroutines
-//     ready to run have queued theirs;
+//     while it wrote, so commands of concurrent calls leave in one write.
+//     A call with nothing else in flight writes its own at once. With
+//     calls in flight, a goroutine caller starts a flusher goroutine that
+//     writes once the goroutines ready to run have queued theirs; a C
+//     thread leaves its command to the reader, which writes the pending
+//     bytes before it next waits on the socket (flushDeferred);
 //   - the reader reads replies in queue order and completes the calls they
-//     belong to. A caller that finds no reader becomes it; once its own
-//     call is complete (and the replies already buffered are dispatched),
-//     a reader that leaves calls waiting passes the role to a goroutine
-//     (serve) that reads until the queue is empty, so waiting callers are
-//     completed as their replies arrive, never through a chain of hand-offs.
+//     belong to. A caller that finds no reader becomes it (it is then first
+//     in the queue); once its own call is complete and the replies already
+//     buffered are dispatched, a reader that leaves calls waiting passes
+//     the role on: to the first of them when it is a C thread (asleep
+//     anyway, woken once), else to a goroutine (serve) that reads until the
+//     queue is empty.
 //
 // A lone call takes both roles: it writes and reads on its own goroutine,
 // with no hand-off, no goroutine and no batching delay, as an unshared
@@ -57,13 +60,6 @@ type mux struct {
 	gone     atomic.Bool  // dead is set (read without mu)
 }
 
-// idleSince returns when m last completed a call (a monotonic reading).
-func (m *mux) idleSince() time.Duration {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.last
-}
-
 // enqueue encodes r's command with encode into the pending bytes and queues
 // r; it reports which roles the caller took. It fails when m was killed.
 func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error) {
@@ -88,10 +84,8 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	case m.writing:
 	case alone: // nothing else in flight: write at once
 		m.writing, write = true, true
-	case r.thread && deferThreadWrites: // the reader writes it before it next waits (flushDeferred)
+	case r.thread: // the reader writes it before it next waits (flushDeferred)
 		m.deferred.Store(true)
-	case r.thread:
-		m.writing, write = true, true
 	default: // calls in flight: a flusher writes after the goroutines that are ready to run queued theirs
 		m.writing = true
 		go m.flush()
@@ -103,15 +97,11 @@ func (m *mux) enqueue(r *req, encode func(c *conn)) (write, read bool, err error
 	return write, read, nil
 }
 
-// deferThreadWrites: a C thread that queues a call while others are in
-// flight leaves its command in the pending bytes; the reader writes them
-// all before it next waits for the socket (conn.beforeWait), so the
+// flushDeferred writes the pending bytes if a C thread left them for the
+// reader and no writer is at work: the reader calls it before it waits on
+// the socket (conn.beforeWait) and before it hands its role on, so the
 // commands queued during one round trip leave in one write and their
-// replies come back together: one wake-up of the reader for many calls.
-var deferThreadWrites = true
-
-// flushDeferred writes the pending bytes if a call left them for the
-// reader and no writer is at work. Called by the reader before it waits.
+// replies come back together.
 func (m *mux) flushDeferred() {
 	if !m.deferred.Load() {
 		return
@@ -166,11 +156,12 @@ func (m *mux) writeLoop(me *req) {
 }
 
 // readLoop reads replies in order until me is complete, then dispatches
-// the replies already buffered; calls still waiting after that are left to
-// serve. The caller holds the reader role. fresh: me just wrote its command
-// and is first in the queue, so the first wait may be the blocking read
-// bounded by SO_RCVTIMEO (see fd.go). me == nil: serve's loop, which reads
-// until the queue is empty.
+// the replies already buffered; calls still waiting after that get the
+// role (see mux). The caller holds the reader role and is first in the
+// queue, so every reply is read within the deadline of the call it
+// belongs to. fresh: me just wrote its command, so the first wait may be
+// the blocking read bounded by SO_RCVTIMEO (see fd.go). me == nil: serve's
+// loop, which reads until the queue is empty.
 func (m *mux) readLoop(me *req, fresh bool) {
 	c := m.c
 	mine := false
@@ -202,13 +193,10 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			return
 		}
 		m.mu.Unlock()
-		switch {
-		case fresh && r == me:
+		if fresh && r == me {
 			c.begin(m.p.o.ReadTimeout)
-		case me == nil || mine: // serving others: the deadline of the call being read
+		} else {
 			c.timeout, c.deadline = m.p.o.ReadTimeout, r.deadline
-		default: // calls ahead of me: my deadline bounds them too
-			c.timeout, c.deadline = m.p.o.ReadTimeout, me.deadline
 		}
 		fresh = false
 		c.replied = c.r < c.w
@@ -216,11 +204,7 @@ func (m *mux) readLoop(me *req, fresh bool) {
 		r.replied = r.replied || c.replied
 		if err != nil && !isServerError(err) {
 			if isTimeout(err) {
-				if me == nil || mine {
-					r.timedOut = true
-				} else {
-					me.timedOut = true
-				}
+				r.timedOut = true
 			}
 			m.mu.Lock()
 			m.killLocked(err)

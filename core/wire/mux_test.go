@@ -367,3 +367,10 @@ func silentServer(t *testing.T) string {
 	})
 	return l.Addr().String()
 }
+
+// idleSince returns when m last completed a call (a monotonic reading).
+func (m *mux) idleSince() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.last
+}

@@ -112,9 +112,9 @@ type Pool struct {
 // Go from C (cgo callbacks, one call at a time per thread): a call that
 // waits for a reply another caller reads sleeps in the kernel (a futex),
 // and may be handed the reading itself, so waking it costs one system call
-// and no work of Go's scheduler; it writes its command itself rather than
-// leaving it to a flusher goroutine. Calls through p and through the view
-// share the same connections, Stats and Close.
+// and no work of Go's scheduler; with calls in flight its command is left
+// for the reader to write with the others (mux.go). Calls through p and
+// through the view share the same connections, Stats and Close.
 func (p *Pool) ForThreads() *Pool { return &Pool{pool: p.pool, threads: true} }
 
 // pool is what a Pool and its ForThreads view share.
@@ -243,7 +243,9 @@ func (p *Pool) pick(resend bool) (*mux, error) {
 		return nil, err
 	}
 	m := &mux{p: p.pool, c: c, name: p.name, last: monotonic()}
-	c.beforeWait = m.flushDeferred
+	if !polled { // C threads' connections: only they leave commands to the reader
+		c.beforeWait = m.flushDeferred
+	}
 	s.m.Store(m)
 	if p.closed.Load() { // Close ran while we dialled
 		m.mu.Lock()

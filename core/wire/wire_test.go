@@ -303,7 +303,7 @@ func TestReconnectAfterRestart(t *testing.T) {
 	}
 	s.stop()
 	s.start(t)
-	for m := p.slots[0].m.Load(); m != nil && monotonic()-m.idleSince() < staleAfter; {
+	for m := p.slots[1].m.Load(); m != nil && monotonic()-m.idleSince() < staleAfter; {
 		time.Sleep(time.Millisecond) // polled: wait out the idle threshold
 	}
 	if _, _, err := p.Get("r"); err != nil {

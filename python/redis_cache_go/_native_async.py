@@ -80,7 +80,7 @@ class _LoopQueue:
         self.handle = int(_scratch.out.num)
         self.futures: dict[int, asyncio.Future[Result]] = {}
         self.tickets = itertools.count(1)
-        self.batch: list[bytes] = []  # records for rcg_async_submit_many, flushed by _flush
+        self.batch: list[bytes] = []  # rcg_async_submit_many's frame in pieces (header, a, b per record)
         self.batch_tickets: list[int] = []
         self.loop_ref = weakref.ref(loop)
         loop.add_reader(self.rfd, self._drain)
@@ -94,9 +94,9 @@ class _LoopQueue:
         rcg_async_submit_many call (the future then reports a refusal as (status, REFUSED, message))."""
         ticket = next(self.tickets)
         if self.futures:
-            self.batch.append(_SUBMIT.pack(handle, op, ticket, n1, n2, n3, n4, len(a), len(b)) + a + b)
+            self.batch += (_SUBMIT.pack(handle, op, ticket, n1, n2, n3, n4, len(a), len(b)), a, b)
             self.batch_tickets.append(ticket)
-            if len(self.batch) == 1:
+            if len(self.batch_tickets) == 1:
                 loop.call_soon(self._flush)
         else:
             lib = self.lib
@@ -118,7 +118,7 @@ class _LoopQueue:
         frame = b"".join(batch)
         lib = self.lib
         s = _scratch
-        status = lib.rcg_async_submit_many(self.handle, s.ptr, frame, len(frame), len(batch))
+        status = lib.rcg_async_submit_many(self.handle, s.ptr, frame, len(frame), len(tickets))
         if status == OK:
             return
         message = _take(lib, s)  # nothing was started: every waiter learns why
