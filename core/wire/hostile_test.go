@@ -256,3 +256,22 @@ func TestLargeBulkGrowsAsItArrives(t *testing.T) {
 		p.Close()
 	}
 }
+
+func TestRepliesNoCommandAskedForCloseTheConnection(t *testing.T) {
+	// A GET answered twice in one write: the second reply would be taken for
+	// the next call's. The reader, finding bytes after the last reply with no
+	// call waiting, kills the connection; the next call dials a new one and
+	// gets its own reply.
+	s := newFakeServer(t, "$4\r\nnext\r\n", send("$3\r\none\r\n$5\r\nextra\r\n"))
+	p := New(Options{Addr: s.addr()})
+	defer p.Close()
+	if v, ok, err := p.Get("a"); err != nil || !ok || string(v) != "one" {
+		t.Fatalf("first Get: got %q, %v, %v; want \"one\"", v, ok, err)
+	}
+	if v, ok, err := p.Get("b"); err != nil || !ok || string(v) != "next" {
+		t.Fatalf("Get after an unasked-for reply: got %q, %v, %v; want \"next\" on a new connection", v, ok, err)
+	}
+	if st := p.Stats(); st.Misses != 2 {
+		t.Fatalf("dials: got %d; want 2 (the connection with the extra reply was closed)", st.Misses)
+	}
+}

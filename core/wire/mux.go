@@ -176,7 +176,11 @@ func (m *mux) readLoop(me *req, fresh bool) {
 			return
 		}
 		if r == nil {
+			if c.r < c.w { // bytes after the last reply, which no call asked for: the stream is not ours
+				m.killLocked(errProtocol("reply bytes that no command asked for"))
+			}
 			m.reading = false
+			m.retireLocked()
 			m.mu.Unlock()
 			return
 		}
