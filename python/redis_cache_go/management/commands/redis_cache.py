@@ -12,6 +12,16 @@ Actions (``--cache ALIAS`` picks the CACHES entry, default "default"):
 * ``reinsert`` - re-encode every value of the cache's KEY_PREFIX with the current COMPRESSOR and
   VALUE_PROTECTION (protects values written before it, re-signs those of a rotated-out secret).
 * ``clear-version VERSION [--dry-run]`` - delete every key of one VERSION of the cache.
+* ``copy --from ALIAS --to ALIAS [--all-keys] [--delete-moved] [--state PATH] [--dry-run]`` - copy
+  every key of the source cache's key space (its KEY_PREFIX, every version; ``--all-keys``: its whole
+  database) with its value and remaining TTL to where the destination cache places it (its ring
+  server, every copy, the primary, the Cluster slot's node), never overwriting a key the
+  destination has; keys whose server does not change are left alone, and with ``--delete-moved``
+  the keys that moved are deleted from their old server if unchanged. Batches of ``--itersize`` keys
+  per source server, all servers at once; after each batch the SCAN cursors go to a state file
+  (default ``./redis_cache_copy.FROM.TO.json``), so an interrupted copy run again with the same
+  arguments resumes; the file is removed when the copy ends. ``--max-batches N`` stops after N
+  batches (the state kept). See docs/servers.md, "Moving between layouts".
 
 Long walks count the matching keys first, then show a progress bar (on a terminal; elsewhere a
 line per 10%) on stderr. Destructive actions ask for confirmation unless ``--noinput``. Every
@@ -33,7 +43,7 @@ from redis_cache_go import _native_ext
 from redis_cache_go.backend import RedisCache
 from redis_cache_go.exceptions import RedisCacheError
 
-ACTIONS = ("ping", "info", "stats", "delete-pattern", "reinsert", "clear-version")
+ACTIONS = ("ping", "info", "stats", "delete-pattern", "reinsert", "clear-version", "copy")
 INFO_FIELDS = ("redis_version", "role", "uptime_in_seconds", "connected_clients", "used_memory_human",
                "maxmemory_human", "maxmemory_policy", "evicted_keys", "expired_keys", "keyspace_hits",
                "keyspace_misses", "instantaneous_ops_per_sec")
@@ -112,12 +122,25 @@ class Command(BaseCommand):
         parser.add_argument("--section", default=None, help="info: print this raw INFO section of every server")
         parser.add_argument("--samples", type=int, default=20, help="stats: PINGs per server first (default: %(default)s)")
         parser.add_argument("--json", action="store_true", help="stats: print JSON")
+        parser.add_argument("--from", dest="source", default=None, help="copy: the CACHES alias to copy from")
+        parser.add_argument("--to", dest="dest", default=None, help="copy: the CACHES alias to copy to")
+        parser.add_argument("--all-keys", action="store_true",
+                            help="copy: every key of the source's database, not only its KEY_PREFIX's")
+        parser.add_argument("--delete-moved", action="store_true",
+                            help="copy: delete each key whose server changed from its old server, if unchanged")
+        parser.add_argument("--state", default=None,
+                            help="copy: the state file (default: ./redis_cache_copy.FROM.TO.json)")
+        parser.add_argument("--max-batches", type=int, default=0,
+                            help="copy: stop after this many batches, keeping the state (default: no limit)")
 
     def handle(self, *args: Any, **options: Any) -> None:
         action: str = options["action"]
-        cache = self._cache(options["cache"])
         if options["itersize"] < 1:
             raise CommandError("--itersize must be at least 1")
+        if action == "copy":
+            self._copy([str(a) for a in args], options)
+            return
+        cache = self._cache(options["cache"])
         try:
             {
                 "ping": self._ping,
@@ -360,6 +383,25 @@ class Command(BaseCommand):
             raise self._interrupted(f"at least {e.done} values were rewritten", itersize,
                                     "the others keep their old encoding, which reads as before; run it again to finish.") from None
         self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} of {total} values with the current compressor{protection}."))
+
+
+    def _copy(self, args: list[str], options: dict[str, Any]) -> None:
+        from redis_cache_go.management._copy import Copy
+
+        self._no_args("copy", args)
+        if not options["source"] or not options["dest"]:
+            raise CommandError("copy needs --from ALIAS and --to ALIAS (CACHES entries)")
+        if options["itersize"] > 10000:
+            raise CommandError("--itersize for copy is at most 10000 (each batch holds its values in memory)")
+        src, dst = self._cache(options["source"]), self._cache(options["dest"])
+        stream = self._stderr_stream()
+        try:
+            Copy(options["source"], options["dest"], src, dst, options,
+                 out=lambda line: self.stdout.write(line), err=lambda line: self.stderr.write(line),
+                 progress=lambda label, total: Progress(stream, label, total),
+                 confirm=lambda question: self._confirm(question, options)).run()
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=INTERRUPTED) from None
 
 
 def _reason(name: str, error: Exception) -> str:
