@@ -279,3 +279,46 @@ def test_usage_errors_and_a_foreign_state_file(setup: dict[str, Any], tmp_path: 
     path.write_text("{not json")
     with pytest.raises(CommandError, match="cannot read the state file"):
         run(**{"from": "one", "to": "ring3", "state": str(path)})
+
+
+def test_refused_payloads_fall_back_to_get_set_and_other_types_fail(setup: dict[str, Any],
+                                                                    servers: list[RedisServer], tmp_path: Any) -> None:
+    """A destination known to refuse RESTORE payloads (as Redis 7 refuses Valkey 8's; recorded in
+    the state file as a run that met the refusal would have): strings go by GET/SET NX PX, a list
+    is named as not copied and the command fails."""
+    one, ring3 = caches["one"], caches["ring3"]
+    one.set("text", "hello", timeout=900)
+    one.set("forever", 12, timeout=None)
+    servers[4].command("RPUSH", one.make_key("queue"), "job")
+    ring3.set("forever", 99, timeout=None)  # the destination's own value stays
+    path = tmp_path / "refused.json"
+    identity = {"from": "one", "to": "ring3", "from_servers": one._describe, "to_servers": ring3._describe,
+                "pattern": "site:*:*", "delete_moved": False}
+    path.write_text(json.dumps({"version": 1, "copy": identity, "counts": {},
+                                "state": {"cursors": [0], "done": [False], "refused": [0, 1, 2]}}))
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError, match="1 keys were not copied") as e:
+        call_command(Command(), "copy", stdout=out, stderr=err, interactive=False, state=str(path),
+                     **{"from": "one", "to": "ring3"})
+    assert "3 scanned, 0 skipped (same server), 1 copied (1 with GET/SET: RESTORE refused), 1 already there" in str(e.value)
+    assert "not copied: 'site:1:queue'" in err.getvalue() and "a list cannot be copied" in err.getvalue(), err.getvalue()
+    assert ring3.get("text") == "hello" and ring3.get("forever") == 99
+    assert 899_000 < ring3.pttl("text") <= 900_000
+
+
+def test_the_c_boundary_refuses_bad_requests_and_handles(setup: dict[str, Any]) -> None:
+    from redis_cache_go import _native
+
+    src, dst = caches["one"]._client, caches["ring3"]._client
+    src.ping()
+    dst.ping()
+    lib, s = _native.library(), _native._scratch
+    assert lib.rcg_copy_step(src._handle, s.vptr, dst._handle, b"{not json", 9) == -6  # RCG_ERR_ARGUMENT
+    assert "not valid JSON" in _native._take(lib, s).decode()
+    assert lib.rcg_copy_step(src._handle, s.vptr, 987654321, b"{}", 2) == -7  # RCG_ERR_CLOSED
+    bad = b'{"count": 10001}'
+    assert lib.rcg_copy_step(src._handle, s.vptr, dst._handle, bad, len(bad)) == -6
+    assert "MaxCount" in _native._take(lib, s).decode()
+    bad = b'{"state": {"cursors": [0, 0], "done": [false, false]}}'
+    assert lib.rcg_copy_step(src._handle, s.vptr, dst._handle, bad, len(bad)) == -6
+    assert src.copy_step(dst, {"count_only": True, "state": {}})["finished"] is True

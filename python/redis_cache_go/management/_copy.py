@@ -13,7 +13,7 @@ import os
 import re
 from typing import Any, Callable
 
-from django.core.management.base import CommandError
+from django.core.management.base import CommandError, CommandParser
 
 from redis_cache_go import _native_ext
 from redis_cache_go.backend import RedisCache
@@ -22,6 +22,19 @@ from redis_cache_go.exceptions import RedisCacheError
 STATE_VERSION = 1
 FAILURES_SHOWN = 50  # keys named on stderr; the summary counts them all
 COUNT_FIELDS = ("scanned", "skipped", "copied", "already", "expired", "failed", "fallback", "deleted", "changed")
+
+
+def add_arguments(parser: CommandParser) -> None:
+    """The copy action's options."""
+    parser.add_argument("--from", dest="source", default=None, help="copy: the CACHES alias to copy from")
+    parser.add_argument("--to", dest="dest", default=None, help="copy: the CACHES alias to copy to")
+    parser.add_argument("--all-keys", action="store_true",
+                        help="copy: every key of the source's database, not only its KEY_PREFIX's")
+    parser.add_argument("--delete-moved", action="store_true",
+                        help="copy: delete each key whose server changed from its old server, if unchanged")
+    parser.add_argument("--state", default=None, help="copy: the state file (default: ./redis_cache_copy.FROM.TO.json)")
+    parser.add_argument("--max-batches", type=int, default=0,
+                        help="copy: stop after this many batches, keeping the state (default: no limit)")
 
 
 def default_state_path(source: str, dest: str) -> str:
@@ -101,6 +114,8 @@ class Copy:
     def run(self) -> None:
         if self.source == self.dest:
             raise CommandError("--from and --to name the same cache: nothing to copy")
+        if self.options["itersize"] > 10000:
+            raise CommandError("--itersize for copy is at most 10000 (each batch holds its values in memory)")
         client, dst = native(self.src, self.source), native(self.dst, self.dest)
         state, counts = self.load()
         resumed = bool(state)

@@ -12,16 +12,12 @@ Actions (``--cache ALIAS`` picks the CACHES entry, default "default"):
 * ``reinsert`` - re-encode every value of the cache's KEY_PREFIX with the current COMPRESSOR and
   VALUE_PROTECTION (protects values written before it, re-signs those of a rotated-out secret).
 * ``clear-version VERSION [--dry-run]`` - delete every key of one VERSION of the cache.
-* ``copy --from ALIAS --to ALIAS [--all-keys] [--delete-moved] [--state PATH] [--dry-run]`` - copy
-  every key of the source cache's key space (its KEY_PREFIX, every version; ``--all-keys``: its whole
-  database) with its value and remaining TTL to where the destination cache places it (its ring
-  server, every copy, the primary, the Cluster slot's node), never overwriting a key the
-  destination has; keys whose server does not change are left alone, and with ``--delete-moved``
-  the keys that moved are deleted from their old server if unchanged. Batches of ``--itersize`` keys
-  per source server, all servers at once; after each batch the SCAN cursors go to a state file
-  (default ``./redis_cache_copy.FROM.TO.json``), so an interrupted copy run again with the same
-  arguments resumes; the file is removed when the copy ends. ``--max-batches N`` stops after N
-  batches (the state kept). See docs/servers.md, "Moving between layouts".
+* ``copy --from ALIAS --to ALIAS [--all-keys] [--delete-moved] [--state PATH] [--max-batches N]
+  [--dry-run]`` - copy the source cache's keys (its KEY_PREFIX, every version; ``--all-keys``: its
+  whole db) with their values and TTLs to where the destination places them, never overwriting,
+  skipping keys whose server does not change (``--delete-moved``: deleting those that moved from
+  their old server, if unchanged); resumable from a state file written after every batch. See
+  management/_copy.py and docs/servers.md, "Moving between layouts".
 
 Long walks count the matching keys first, then show a progress bar (on a terminal; elsewhere a
 line per 10%) on stderr. Destructive actions ask for confirmation unless ``--noinput``. Every
@@ -41,6 +37,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from redis_cache_go import _native_ext
 from redis_cache_go.backend import RedisCache
+from redis_cache_go.management import _copy
 from redis_cache_go.exceptions import RedisCacheError
 
 ACTIONS = ("ping", "info", "stats", "delete-pattern", "reinsert", "clear-version", "copy")
@@ -122,16 +119,7 @@ class Command(BaseCommand):
         parser.add_argument("--section", default=None, help="info: print this raw INFO section of every server")
         parser.add_argument("--samples", type=int, default=20, help="stats: PINGs per server first (default: %(default)s)")
         parser.add_argument("--json", action="store_true", help="stats: print JSON")
-        parser.add_argument("--from", dest="source", default=None, help="copy: the CACHES alias to copy from")
-        parser.add_argument("--to", dest="dest", default=None, help="copy: the CACHES alias to copy to")
-        parser.add_argument("--all-keys", action="store_true",
-                            help="copy: every key of the source's database, not only its KEY_PREFIX's")
-        parser.add_argument("--delete-moved", action="store_true",
-                            help="copy: delete each key whose server changed from its old server, if unchanged")
-        parser.add_argument("--state", default=None,
-                            help="copy: the state file (default: ./redis_cache_copy.FROM.TO.json)")
-        parser.add_argument("--max-batches", type=int, default=0,
-                            help="copy: stop after this many batches, keeping the state (default: no limit)")
+        _copy.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action: str = options["action"]
@@ -386,20 +374,16 @@ class Command(BaseCommand):
 
 
     def _copy(self, args: list[str], options: dict[str, Any]) -> None:
-        from redis_cache_go.management._copy import Copy
-
         self._no_args("copy", args)
         if not options["source"] or not options["dest"]:
             raise CommandError("copy needs --from ALIAS and --to ALIAS (CACHES entries)")
-        if options["itersize"] > 10000:
-            raise CommandError("--itersize for copy is at most 10000 (each batch holds its values in memory)")
         src, dst = self._cache(options["source"]), self._cache(options["dest"])
         stream = self._stderr_stream()
         try:
-            Copy(options["source"], options["dest"], src, dst, options,
-                 out=lambda line: self.stdout.write(line), err=lambda line: self.stderr.write(line),
-                 progress=lambda label, total: Progress(stream, label, total),
-                 confirm=lambda question: self._confirm(question, options)).run()
+            _copy.Copy(options["source"], options["dest"], src, dst, options,
+                       out=lambda line: self.stdout.write(line), err=lambda line: self.stderr.write(line),
+                       progress=lambda label, total: Progress(stream, label, total),
+                       confirm=lambda question: self._confirm(question, options)).run()
         except KeyboardInterrupt:
             raise CommandError("Interrupted.", returncode=INTERRUPTED) from None
 
