@@ -276,6 +276,11 @@ def test_usage_errors_and_a_foreign_state_file(setup: dict[str, Any], tmp_path: 
     path.write_text(json.dumps({"version": 1, "copy": {"from": "x", "to": "y", "pattern": "*"}, "state": {}, "counts": {}}))
     with pytest.raises(CommandError, match="belongs to another copy"):
         run(**{"from": "one", "to": "ring3", "state": str(path)})
+    fill("one", 100)
+    out, _ = run(**{"from": "one", "to": "ring3", "itersize": 10, "max_batches": 1})
+    assert "Stopped after 1 batches" in out
+    with pytest.raises(CommandError, match="delete_moved False there, True here"):
+        run(**{"from": "one", "to": "ring3", "delete_moved": True})
     path.write_text("{not json")
     with pytest.raises(CommandError, match="cannot read the state file"):
         run(**{"from": "one", "to": "ring3", "state": str(path)})

@@ -83,9 +83,10 @@ class Copy:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
             raise CommandError(f"cannot read the state file {self.path} ({e}); remove it to start over") from None
         if identity != self.identity or doc.get("version") != STATE_VERSION:
-            raise CommandError(f"the state file {self.path} belongs to another copy ({identity.get('from')!r} to "
-                               f"{identity.get('to')!r}, pattern {identity.get('pattern')!r}); remove it to start "
-                               "this one, or pass --state PATH")
+            differ = ", ".join(f"{k} {identity.get(k)!r} there, {v!r} here" for k, v in self.identity.items()
+                               if identity.get(k) != v) or f"version {doc.get('version')!r}"
+            raise CommandError(f"the state file {self.path} belongs to another copy ({differ}); run the copy it "
+                               "records with the same options, remove it to start this one, or pass --state PATH")
         return state, counts
 
     def save(self, state: dict[str, Any], counts: dict[str, int]) -> None:
