@@ -48,6 +48,17 @@ def changes(nodes: list[RedisServer]) -> list[int]:
     return out
 
 
+def full_syncs(nodes: list[RedisServer]) -> int:
+    """Full resynchronisations the primaries served (INFO stats sync_full): a replica whose
+    output buffer overflowed during the copy resyncs from an RDB snapshot."""
+    total = 0
+    for n in nodes:
+        text = n.command("INFO", "stats")
+        text = text.decode() if isinstance(text, bytes) else str(text)
+        total += int(text.split("sync_full:")[1].split()[0])
+    return total
+
+
 def copy(itersize: int, **extra: Any) -> tuple[str, float]:
     from django.core.management import call_command
 
@@ -114,8 +125,10 @@ def main() -> None:
         used = sum(int(n.command("DBSIZE")) for n in ring)  # type: ignore[call-overload]
         print(f"filled {used} keys into the ring in {time.perf_counter() - start:.1f}s")
 
+        syncs = full_syncs(cluster.primaries())
         out, took = copy(a.itersize)
-        print(f"copy: {took:.1f}s, {a.keys / took:,.0f} keys/s\n  {out}")
+        print(f"copy: {took:.1f}s, {a.keys / took:,.0f} keys/s, replica full resyncs meanwhile: "
+              f"{full_syncs(cluster.primaries()) - syncs}\n  {out}")
         good, ttl_ok = verify(keys, a.ttl_sample)
         sampled = len(keys[:: max(1, len(keys) // a.ttl_sample)])
         print(f"verified: {good}/{a.keys} values equal through the Cluster, {ttl_ok}/{sampled} TTLs within 1 s")
