@@ -200,6 +200,11 @@ int rcg_rejections(uintptr_t handle, rcg_out *out) {
     return rcgx_op(RCG_OP_REJECTIONS, handle, out, NULL, 0, NULL, 0, 0, 0, 0, 0);
 }
 
+int rcg_copy_step(uintptr_t handle, rcg_out *out, uintptr_t dst, const uint8_t *request, size_t request_len) {
+    GUARD(out);
+    return rcgx_copy_step(handle, out, dst, (uint8_t *)request, request_len);
+}
+
 int rcg_async_open(int fd, rcg_out *out) {
     GUARD(out);
     return rcgx_async_open(fd, out);

@@ -319,6 +319,39 @@ int rcg_near_stats(uintptr_t handle, rcg_out *out);
  * handles opened with the same document, like rcg_cache_stats. */
 int rcg_rejections(uintptr_t handle, rcg_out *out);
 
+/* ---- Copying between layouts (manage.py redis_cache copy; core/migrate) ----
+ *
+ * rcg_copy_step copies one batch of keys from the layout of handle (the
+ * source) to where the layout of handle dst places them: on every source
+ * walk target (every server of a ring, the primary, the first copy; a
+ * Cluster's primaries in turn) concurrently, one SCAN step of "count" keys
+ * matching "pattern", DUMP + PTTL of them in one pipeline, then RESTORE key
+ * ttl payload (never REPLACE: a key the destination has is left as it is,
+ * counted "already") on each key's destination owner (its ring server,
+ * every server in copy mode, the primary; a Cluster routes by slot), one
+ * pipeline per destination server. A key whose owner is its source server
+ * (same address and db) is not written ("skipped"). A destination that
+ * refuses the payload ("DUMP payload version or checksum are wrong")
+ * gets GET + SET NX [PX] for strings ("fallback"); keys of other types are
+ * "failed". With "delete_moved", a key whose owner changed is deleted from
+ * its source once the destination holds it, only if its DUMP there still
+ * equals what was copied. "count_only" scans and counts, nothing else.
+ * request: a JSON document {"pattern": glob (default "*"), "count": keys per
+ * batch (default 1000, at most 10000), "delete_moved": bool, "count_only":
+ * bool, "state": {"cursors": [uint64 per source], "done": [bool per
+ * source], "refused": [destination indexes]}} (state {} to start).
+ * RCG_OK with a JSON document in out: {"state": the state to pass next,
+ * "finished": bool, "sources": [source names], "counts": {"scanned",
+ * "skipped", "copied", "already", "expired", "failed", "fallback",
+ * "deleted", "changed"}, "failures": [{"key", "server", "reason"}] (at most
+ * 20 per step)}. On an error status (a server unreachable, a timeout: the
+ * message names it) nothing of the state advanced: the same request again
+ * redoes the batch, whose keys already copied count as "already".
+ * It takes two handles, so it has no operation code (rcg_async_submit does
+ * not run it); both stay usable, and either may be closed after it returns. */
+int rcg_copy_step(uintptr_t handle, rcg_out *out, uintptr_t dst, const uint8_t *request, size_t request_len);
+/* ---- end of copying between layouts ---- */
+
 /* Asynchronous calls, for event loops (one completion queue per loop).
  * rcg_async_open takes a descriptor the caller polls for reading (an eventfd,
  * or the write end of a pipe whose read end it polls); the library keeps its

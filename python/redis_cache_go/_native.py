@@ -219,6 +219,7 @@ _SIGNATURES: dict[str, Signature] = {
     "rcg_delete_pattern": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_reinsert": (_INT, (_H, _O, _B, _N, _I64)),
     "rcg_walk_step": (_INT, (_H, _O, _INT, _I64, _I64, _B, _N, _I64)),
+    "rcg_copy_step": (_INT, (_H, _O, _H, _B, _N)),
     # async completion queues (_native_async)
     "rcg_async_open": (_INT, (_INT, _O)),
     "rcg_async_close": (_INT, (_H, _O)),

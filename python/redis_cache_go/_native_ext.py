@@ -127,6 +127,16 @@ class Client(_native.Client):
         self._raise(lib, status, s)
         raise AssertionError("unreachable")
 
+    def copy_step(self, dst: "Client", request: dict[str, Any]) -> dict[str, Any]:
+        """One batch of a copy from this client's layout to ``dst``'s (rcg_copy_step): the
+        request and the result as the header documents them."""
+        doc = json.dumps(request).encode()
+        lib, status, s = self._invoke("rcg_copy_step", dst._handle or dst._open(), doc, len(doc))
+        if status != OK:
+            self._raise(lib, status, s)
+        result: dict[str, Any] = json.loads(_take(lib, s))
+        return result
+
     def cache_stats(self) -> list[dict[str, Any]]:
         """Per-server counters kept in Go (rcg_cache_stats), in LOCATION order."""
         lib, status, s = self._invoke("rcg_cache_stats")

@@ -328,6 +328,40 @@ int main(int argc, char **argv) {
     }
     printf("ok walk steps, cache stats, server command\n");
 
+    {
+        /* copy between layouts: db 2 (h) to db 5 of the same server, one key, then again */
+        char dcfg[256];
+        snprintf(dcfg, sizeof dcfg, "{\"addr\": \"%s\", \"db\": 5}", argv[1]);
+        reset_out();
+        st = rcg_open(S(dcfg), strlen(dcfg), &out);
+        CHECK(st == RCG_OK && out.num != 0, "open db 5 status %d", st);
+        uintptr_t d = (uintptr_t)out.num;
+        reset_out();
+        st = rcg_set(h, &out, S("abi:copy"), 8, S("c"), 1, 60000, 0);
+        CHECK(st == RCG_OK, "set status %d", st);
+        const char *req = "{\"pattern\": \"abi:cop*\", \"count\": 100, \"state\": {}}";
+        for (int pass = 0; pass < 2; pass++) {
+            reset_out();
+            st = rcg_copy_step(h, &out, d, S(req), strlen(req));
+            const char *doc = out.big ? (const char *)out.big : (const char *)out.buf;
+            CHECK(st == RCG_OK && memmem(doc, out.len, "\"finished\":true", 15), "copy status %d: %.*s", st, (int)out.len, doc);
+            const char *want = pass == 0 ? "\"copied\":1," : "\"already\":1,";
+            CHECK(memmem(doc, out.len, want, strlen(want)) != NULL, "copy pass %d: %.*s", pass, (int)out.len, doc);
+            rcg_free(out.big);
+            out.big = NULL;
+        }
+        reset_out();
+        st = rcg_copy_step(h, &out, d, S("{"), 1);
+        CHECK(st == RCG_ERR_ARGUMENT, "copy with a bad request status %d", st);
+        reset_out();
+        st = rcg_close(d, &out);
+        CHECK(st == RCG_OK, "close db 5 status %d", st);
+        reset_out();
+        st = rcg_copy_step(h, &out, d, S(req), strlen(req));
+        CHECK(st == RCG_ERR_CLOSED, "copy to a closed handle status %d", st);
+    }
+    printf("ok copy step\n");
+
     /* async: submit two operations, wait for the eventfd, drain both completions */
     reset_out();
     st = rcg_async_open(-1, &out);

@@ -12,6 +12,12 @@ Actions (``--cache ALIAS`` picks the CACHES entry, default "default"):
 * ``reinsert`` - re-encode every value of the cache's KEY_PREFIX with the current COMPRESSOR and
   VALUE_PROTECTION (protects values written before it, re-signs those of a rotated-out secret).
 * ``clear-version VERSION [--dry-run]`` - delete every key of one VERSION of the cache.
+* ``copy --from ALIAS --to ALIAS [--all-keys] [--delete-moved] [--state PATH] [--max-batches N]
+  [--dry-run]`` - copy the source cache's keys (its KEY_PREFIX, every version; ``--all-keys``: its
+  whole db) with their values and TTLs to where the destination places them, never overwriting,
+  skipping keys whose server does not change (``--delete-moved``: deleting those that moved from
+  their old server, if unchanged); resumable from a state file written after every batch. See
+  management/_copy.py and docs/servers.md, "Moving between layouts".
 
 Long walks count the matching keys first, then show a progress bar (on a terminal; elsewhere a
 line per 10%) on stderr. Destructive actions ask for confirmation unless ``--noinput``. Every
@@ -31,9 +37,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from redis_cache_go import _native_ext
 from redis_cache_go.backend import RedisCache
+from redis_cache_go.management import _copy
 from redis_cache_go.exceptions import RedisCacheError
 
-ACTIONS = ("ping", "info", "stats", "delete-pattern", "reinsert", "clear-version")
+ACTIONS = ("ping", "info", "stats", "delete-pattern", "reinsert", "clear-version", "copy")
 INFO_FIELDS = ("redis_version", "role", "uptime_in_seconds", "connected_clients", "used_memory_human",
                "maxmemory_human", "maxmemory_policy", "evicted_keys", "expired_keys", "keyspace_hits",
                "keyspace_misses", "instantaneous_ops_per_sec")
@@ -112,12 +119,16 @@ class Command(BaseCommand):
         parser.add_argument("--section", default=None, help="info: print this raw INFO section of every server")
         parser.add_argument("--samples", type=int, default=20, help="stats: PINGs per server first (default: %(default)s)")
         parser.add_argument("--json", action="store_true", help="stats: print JSON")
+        _copy.add_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         action: str = options["action"]
-        cache = self._cache(options["cache"])
         if options["itersize"] < 1:
             raise CommandError("--itersize must be at least 1")
+        if action == "copy":
+            self._copy([str(a) for a in args], options)
+            return
+        cache = self._cache(options["cache"])
         try:
             {
                 "ping": self._ping,
@@ -360,6 +371,21 @@ class Command(BaseCommand):
             raise self._interrupted(f"at least {e.done} values were rewritten", itersize,
                                     "the others keep their old encoding, which reads as before; run it again to finish.") from None
         self.stdout.write(self.style.SUCCESS(f"Rewrote {changed} of {total} values with the current compressor{protection}."))
+
+
+    def _copy(self, args: list[str], options: dict[str, Any]) -> None:
+        self._no_args("copy", args)
+        if not options["source"] or not options["dest"]:
+            raise CommandError("copy needs --from ALIAS and --to ALIAS (CACHES entries)")
+        src, dst = self._cache(options["source"]), self._cache(options["dest"])
+        stream = self._stderr_stream()
+        try:
+            _copy.Copy(options["source"], options["dest"], src, dst, options,
+                       out=lambda line: self.stdout.write(line), err=lambda line: self.stderr.write(line),
+                       progress=lambda label, total: Progress(stream, label, total),
+                       confirm=lambda question: self._confirm(question, options)).run()
+        except KeyboardInterrupt:
+            raise CommandError("Interrupted.", returncode=INTERRUPTED) from None
 
 
 def _reason(name: str, error: Exception) -> str:
