@@ -1,0 +1,133 @@
+"""Redis Cluster slot migration and growth under a checked load (issue 20).
+
+Each test starts its own 6-node cluster (tests/harness/topology.py), fills it, runs
+tests/harness/cacheload.py's load (4 threads of set/get/get_many/set_many/incr/delete/add and an
+asyncio loop of aget/aset gathers, every read checked) and, meanwhile, moves slots with
+``redis-cli --cluster``: between primaries (``reshard``), or to a primary joined under the load
+(``add-node``, then ``rebalance --cluster-use-empty-masters``). Then every key is read back.
+
+A run passes with 0 wrong reads, 0 lost writes and 0 errors: go-redis follows MOVED and ASK
+(sending ASKING), and waits out TRYAGAIN, within the call. The nodes' own error counters
+(``INFO errorstats``) show that the client was redirected, so the load did meet the migration.
+
+``make test`` runs the short form (a few hundred slots); ``make test-scale`` sets
+RCG_SCALE_LONG=1: 3,000 slots resharded and a full rebalance onto the new primary, three runs
+each. ``pytest -s`` prints one summary line per run.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+
+import pytest
+
+from cacheload import CheckedLoad, Report
+from topology import RedisCluster, wait_for
+
+LONG = os.environ.get("RCG_SCALE_LONG", "") == "1"
+RUNS = 3 if LONG else 1
+RESHARD_SLOTS = 3000 if LONG else 300
+# The new primary's share in the short form: its weight against 1 for each of the 3 others
+# (16384 * 0.075 / 3.075 = about 400 slots); the long form rebalances fully (4096 slots).
+GROW_WEIGHT = 1.0 if LONG else 0.075
+CLIENT_OPTIONS = {"CLUSTER": True}
+# Keys per MIGRATE (redis-cli's default is 10): a moving slot holds about 20 keys, so its keys are
+# moved in several steps and clients meet the slot half-migrated (ASK for the keys already gone).
+PIPELINE = 2
+
+
+def _errorstats(cluster: RedisCluster) -> dict[str, int]:
+    """Error replies the live nodes sent, by prefix (MOVED, ASK, TRYAGAIN, ...), summed."""
+    out: dict[str, int] = {}
+    for n in cluster.live():
+        for name, count in re.findall(rb"^errorstat_(\w+):count=(\d+)", n.command("INFO", "errorstats"), re.M):
+            out[name.decode()] = out.get(name.decode(), 0) + int(count)
+    return out
+
+
+def _hot(cluster: RedisCluster, per_primary: int) -> list[int]:
+    """The lowest per_primary slots of every primary: redis-cli's reshard and rebalance take a
+    source's slots lowest first, so these are the slots about to move."""
+    return [s for p in cluster.primaries() for s in cluster.slots_of(p)[:per_primary]]
+
+
+def _under_load(cluster: RedisCluster, cache, hot: list[int], label: str, action, seed: int) -> Report:
+    """Fill the keys, start the load, run action() once every writer is busy, wait for the
+    cluster to converge and every writer to make more calls on the new map, stop, read back."""
+    load = CheckedLoad(cache, hot, seed=seed)
+    load.populate()
+    before = _errorstats(cluster)
+    with load:
+        wait_for("every load writer to make 100 calls", lambda: load.min_calls() >= 100)
+        started = time.monotonic()
+        action()
+        moved = time.monotonic() - started
+        cluster.wait_converged()
+        done = load.min_calls()
+        wait_for("every load writer to make 100 calls after the move", lambda: load.min_calls() >= done + 100)
+    report = load.verify(label)
+    after = _errorstats(cluster)
+    redirects = {k: after.get(k, 0) - before.get(k, 0) for k in after if after.get(k, 0) != before.get(k, 0)}
+    print(f"\n{report.summary()}; server error replies {redirects}; the move took {moved:.1f} s")
+    assert not report.wrong, report.wrong[:10]
+    assert not report.lost, report.lost[:10]
+    assert not report.errors, report.errors.most_common(10)
+    assert report.hot_calls > 1000, "the load hardly touched the moving slots"
+    assert redirects.get("MOVED", 0) + redirects.get("ASK", 0) > 0, "the client was never redirected"
+    cluster.check()
+    return report
+
+
+@pytest.fixture
+def cluster():
+    c = RedisCluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+@pytest.mark.timeout(900 if LONG else 120)
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_reshard_between_primaries_under_load(cluster, make_cache, run):
+    src = cluster.node_for_slot(0)
+    dst = next(p for p in cluster.primaries() if p.port != src.port)
+    moving = cluster.slots_of(src)[:RESHARD_SLOTS]
+    cache = make_cache(cluster.location, options=CLIENT_OPTIONS)
+    before = cluster.slot_counts()
+
+    _under_load(cluster, cache, moving, f"reshard {RESHARD_SLOTS} slots, run {run}",
+                lambda: cluster.reshard(src, dst, RESHARD_SLOTS, pipeline=PIPELINE), seed=run)
+
+    after = cluster.slot_counts()
+    assert after[src.port] == before[src.port] - RESHARD_SLOTS
+    assert after[dst.port] == before[dst.port] + RESHARD_SLOTS
+    assert all(cluster.node_for_slot(s).port == dst.port for s in (moving[0], moving[-1]))
+
+
+@pytest.mark.timeout(900 if LONG else 120)
+@pytest.mark.parametrize("run", range(1, RUNS + 1))
+def test_add_primary_and_rebalance_under_load(cluster, make_cache, run):
+    share = round(16384 * GROW_WEIGHT / (3 + GROW_WEIGHT))
+    hot = _hot(cluster, share // 3 + 20)
+    cache = make_cache(cluster.location, options=CLIENT_OPTIONS)
+    added = []
+
+    def grow() -> None:
+        node = cluster.add_node()
+        added.append(node)
+        weights = {cluster.node_id(node): GROW_WEIGHT}
+        cluster.rebalance(use_empty_masters=True, weights=weights, pipeline=PIPELINE)
+        if LONG:  # and a replica for it, still under the load
+            cluster.add_node(replica_of=node)
+
+    _under_load(cluster, cache, hot, f"add-node + rebalance ({share} slots to the new primary), run {run}",
+                grow, seed=10 + run)
+
+    counts = cluster.slot_counts()
+    (node,) = added
+    # rebalance leaves a node within its threshold (2% of its share) of the target
+    assert abs(counts[node.port] - share) <= max(share // 50, 1) + 1, counts
+    assert len(counts) == 4 and sum(counts.values()) == 16384
+    assert len(cluster.live()) == (8 if LONG else 7)
