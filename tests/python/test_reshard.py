@@ -16,13 +16,14 @@ each. ``pytest -s`` prints one summary line per run.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
 
 import pytest
 
-from cacheload import CheckedLoad, Report
+from cacheload import CheckedLoad, Report, slot_tags
 from topology import RedisCluster, wait_for
 
 LONG = os.environ.get("RCG_SCALE_LONG", "") == "1"
@@ -131,3 +132,91 @@ def test_add_primary_and_rebalance_under_load(cluster, make_cache, run):
     assert abs(counts[node.port] - share) <= max(share // 50, 1) + 1, counts
     assert len(counts) == 4 and sum(counts.values()) == 16384
     assert len(cluster.live()) == (8 if LONG else 7)
+
+
+# --------------------------------------------------------------------------- one slot, half moved
+
+
+def _migrate(src, dst, keys: list[str]) -> None:
+    """MIGRATE keys (Django keys, ":1:" added here) from src to dst, as redis-cli does."""
+    raw = [f":1:{k}" for k in keys]
+    assert src.command("MIGRATE", "127.0.0.1", str(dst.port), "", "0", "5000", "KEYS", *raw) == "OK"
+
+
+def test_every_call_on_a_half_migrated_slot(cluster, make_cache):
+    """Stop a slot's migration half way (some keys on the importing node, some still on the
+    migrating one, new keys going to the importing one through ASK) and check every call there."""
+    slot = 777
+    src = cluster.node_for_slot(slot)
+    dst = next(p for p in cluster.primaries() if p.port != src.port)
+    src_id, dst_id = cluster.node_id(src), cluster.node_id(dst)
+    tag = slot_tags()[slot]
+    moved = [f"hm-moved-{i}{{{tag}}}" for i in range(5)]
+    kept = [f"hm-kept-{i}{{{tag}}}" for i in range(5)]
+    counters = [f"hm-count-{i}{{{tag}}}" for i in range(2)]  # [0] is moved, [1] kept
+    fresh = [f"hm-new-{i}{{{tag}}}" for i in range(4)]  # absent until written (on dst, by ASK)
+    cache = make_cache(cluster.location, options=CLIENT_OPTIONS)
+    assert cache.set_many({k: f"old-{k}" for k in moved + kept}, timeout=None) == []
+    assert cache.set_many({c: 10 for c in counters}, timeout=None) == []
+
+    assert dst.command("CLUSTER", "SETSLOT", str(slot), "IMPORTING", src_id) == "OK"
+    assert src.command("CLUSTER", "SETSLOT", str(slot), "MIGRATING", dst_id) == "OK"
+    _migrate(src, dst, moved + counters[:1])
+    assert src.command("CLUSTER", "COUNTKEYSINSLOT", str(slot)) == 6
+    before = _errorstats(cluster)
+
+    # reads find every key, on either node
+    assert all(cache.get(k) == f"old-{k}" for k in moved + kept)
+    assert cache.get_many(moved + kept + fresh[:1]) == {k: f"old-{k}" for k in moved + kept}
+    assert cache.get(fresh[0]) is None and not cache.has_key(fresh[0])
+    # writes go where the key is: an absent key to the importing node
+    cache.set(moved[0], "new-m0", timeout=None)
+    cache.set(kept[0], "new-k0", timeout=None)
+    cache.set(fresh[0], "new-f0", timeout=None)
+    assert [cache.get(k) for k in (moved[0], kept[0], fresh[0])] == ["new-m0", "new-k0", "new-f0"]
+    # incr (a Lua script) runs once, where the counter is
+    assert cache.incr(counters[0], 5) == 15 and cache.incr(counters[1], 7) == 17
+    assert cache.get_many(counters) == {counters[0]: 15, counters[1]: 17}
+    # add stores only an absent key, wherever the key lives
+    assert cache.add(fresh[1], "added", timeout=None) is True
+    assert cache.add(fresh[1], "again", timeout=None) is False
+    assert cache.add(moved[1], "no", timeout=None) is False and cache.add(kept[1], "no", timeout=None) is False
+    assert cache.get_many([fresh[1], moved[1], kept[1]]) == {fresh[1]: "added", moved[1]: f"old-{moved[1]}",
+                                                            kept[1]: f"old-{kept[1]}"}
+    # delete says whether the key existed, on either node
+    assert cache.delete(moved[2]) is True and cache.delete(kept[2]) is True and cache.delete(fresh[3]) is False
+    assert cache.get_many([moved[2], kept[2]]) == {}
+    # set_many and get_many over both nodes and a new key
+    batch = {moved[3]: "sm-m3", kept[3]: "sm-k3", fresh[2]: "sm-f2"}
+    assert cache.set_many(batch, timeout=None) == []
+    assert cache.get_many(list(batch)) == batch
+
+    async def gathers() -> list[object]:
+        await asyncio.gather(cache.aset(moved[4], "a-m4", timeout=None), cache.aset(kept[4], "a-k4", timeout=None))
+        return list(await asyncio.gather(cache.aget(moved[4]), cache.aget(kept[4]), cache.aget(fresh[2])))
+    assert asyncio.run(gathers()) == ["a-m4", "a-k4", "sm-f2"]
+
+    # incr_version: both versions share the slot (the hash tag), where RENAME is refused with
+    # TRYAGAIN during a migration; the value is copied instead (through ASK where needed)
+    for k in (moved[1], kept[1]):
+        assert cache.incr_version(k) == 2
+        assert cache.get(k, version=2) == f"old-{k}" and cache.get(k) is None
+
+    after = _errorstats(cluster)
+    asks = after.get("ASK", 0) - before.get("ASK", 0)
+    print(f"\nhalf-migrated slot: {asks} ASK replies followed")
+    assert asks >= 8  # every call above on a moved or new key was redirected at least once
+
+    # finish the migration as redis-cli does: the rest of the keys, then the slot's owner everywhere
+    while rest := src.command("CLUSTER", "GETKEYSINSLOT", str(slot), "100"):
+        assert src.command("MIGRATE", "127.0.0.1", str(dst.port), "", "0", "5000", "KEYS", *rest) == "OK"
+    for n in [dst, src, *(p for p in cluster.primaries() if p.port not in (src.port, dst.port))]:
+        assert n.command("CLUSTER", "SETSLOT", str(slot), "NODE", dst_id) == "OK"
+    cluster.wait_converged()
+    expected = {moved[0]: "new-m0", kept[0]: "new-k0", fresh[0]: "new-f0", fresh[1]: "added", **batch,
+                moved[4]: "a-m4", kept[4]: "a-k4", counters[0]: 15, counters[1]: 17}
+    assert cache.get_many(list(expected) + [moved[1], kept[1], moved[2], kept[2], fresh[3]]) == expected
+    assert cache.get_many([moved[1], kept[1]], version=2) == {k: f"old-{k}" for k in (moved[1], kept[1])}
+    assert dst.command("CLUSTER", "COUNTKEYSINSLOT", str(slot)) == len(expected) + 2
+    assert src.command("CLUSTER", "COUNTKEYSINSLOT", str(slot)) == 0
+    cluster.check()
