@@ -80,6 +80,28 @@ def _under_load(cluster: RedisCluster, cache, hot: list[int], label: str, action
     return report
 
 
+def test_the_load_checker_sees_lost_and_wrong_values(cache, raw):
+    """The checks the cluster tests rely on can fail: a clean run on the session server passes,
+    then a value deleted, one overwritten and a counter incremented behind the writers' backs
+    are reported."""
+    load = CheckedLoad(cache, stride=256, seed=5)
+    load.populate()
+    with load:
+        wait_for("every load writer to make 200 calls", lambda: load.min_calls() >= 200)
+    clean = load.verify("one server")
+    print(f"\n{clean.summary()}")
+    assert not clean.wrong and not clean.lost and not clean.errors and clean.calls >= 1000
+
+    w = load.writers[0]
+    present = [k for k, st in w.state.items() if len(st) == 1 and None not in st]
+    raw.command("DEL", f":1:{present[0]}")
+    cache.set(present[1], "not written by its owner", timeout=None)
+    cache.incr(next(iter(w.counters)), 1)
+    report = load.verify("tampered")
+    assert [x.split(" ")[0] for x in report.lost] == [present[0]]
+    assert len(report.wrong) == 2 and present[1] in report.wrong[0], report.wrong
+
+
 @pytest.fixture
 def cluster():
     c = RedisCluster().start()
