@@ -196,14 +196,15 @@ class RedisCluster:
         assert all(any(f[0] == new_id for f in _nodes_table(n)) for n in self.live())
         return node
 
-    def reshard(self, src: RedisServer | str, dst: RedisServer, slots: int, pipeline: int | None = None) -> str:
-        """Move ``slots`` slots from src (a node, or "all": every primary but dst) to dst with
-        ``redis-cli --cluster reshard``: slot by slot, its keys MIGRATEd in batches of
-        ``pipeline`` (redis-cli's default: 10). Waits for convergence before and after; returns
-        redis-cli's output."""
+    def reshard(self, src: RedisServer | str, dst: RedisServer | str, slots: int, pipeline: int | None = None) -> str:
+        """Move ``slots`` slots from src (a node, a node id, or "all": every primary but dst) to
+        dst (a node or a node id) with ``redis-cli --cluster reshard``: slot by slot, lowest
+        first, its keys MIGRATEd in batches of ``pipeline`` (redis-cli's default: 10). Waits for
+        convergence before and after; returns redis-cli's output."""
         self.wait_converged()
         src_id = src if isinstance(src, str) else self.node_id(src)
-        args = ["reshard", self.location, "--cluster-from", src_id, "--cluster-to", self.node_id(dst),
+        dst_id = dst if isinstance(dst, str) else self.node_id(dst)
+        args = ["reshard", self.location, "--cluster-from", src_id, "--cluster-to", dst_id,
                 "--cluster-slots", str(slots), "--cluster-yes"]
         if pipeline is not None:
             args += ["--cluster-pipeline", str(pipeline)]

@@ -7,8 +7,11 @@ asyncio loop of aget/aset gathers, every read checked) and, meanwhile, moves slo
 (``add-node``, then ``rebalance --cluster-use-empty-masters``). Then every key is read back.
 
 A run passes with 0 wrong reads, 0 lost writes and 0 errors: go-redis follows MOVED and ASK
-(sending ASKING), and waits out TRYAGAIN, within the call. The nodes' own error counters
-(``INFO errorstats``) show that the client was redirected, so the load did meet the migration.
+(sending ASKING) within the call, and every cache call in a cluster is made of one-key commands,
+which never meet TRYAGAIN (incr_version's same-slot RENAME, which does, copies instead). The nodes'
+own error counters (``INFO errorstats``) show that the client was redirected, so the load did meet
+the migration. ``test_every_call_on_a_half_migrated_slot`` holds a slot half-migrated and runs
+every call there; ``test_the_load_checker_sees_lost_and_wrong_values`` shows the checks can fail.
 
 ``make test`` runs the short form (a few hundred slots); ``make test-scale`` sets
 RCG_SCALE_LONG=1: 3,000 slots resharded and a full rebalance onto the new primary, three runs
