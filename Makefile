@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey typecheck demo bench bench-ab bench-async bench-async-peers bench-e2e bench-goclients bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey test-scale typecheck demo bench bench-ab bench-async bench-async-peers bench-e2e bench-goclients bench-plot profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -32,6 +32,7 @@ help:
 	@echo "make wheel  - dist/: an sdist and a manylinux wheel built from it (auditwheel-checked); prints the tag (log: $(WHEEL_LOG))"
 	@echo "make test-matrix - the Python suite per cell (Python 3.10 + Django 4.2, 3.11 + 5.2, 3.12 + 6.0, 3.13 + 6.1), each in its own virtualenv; then test-valkey"
 	@echo "make test-valkey - the Django-API and topology suites against Valkey 8 (standalone, cluster, sentinel)"
+	@echo "make test-scale - Redis Cluster under a checked load: 3,000 slots resharded, and add-node + full rebalance, three runs each; counts printed"
 	@echo "make wheel-all - both Linux wheels, x86_64 (make wheel) and aarch64 (cross-compiled; make wheel-arm64), tags printed"
 	@echo "make test-arm64 - the aarch64 wheel tested under qemu: the Go tests, and the Django-API suites in an arm64 Debian root (debootstrap)"
 
@@ -278,6 +279,14 @@ test-python: build build-debug venv go-bin
 	$(PY) -m pytest -q tests/python
 	RCG_TEST_DEPLOYMENT=cluster $(PY) -m pytest -q $(DJANGO_API_TESTS)
 	RCG_TEST_DEPLOYMENT=sentinel $(PY) -m pytest -q $(DJANGO_API_TESTS)
+
+# Redis Cluster resharding and growth under a checked load, long form (`make test-scale`; a few
+# minutes on 2 cores): tests/python/test_reshard.py with RCG_SCALE_LONG=1 reshards 3,000 slots
+# between primaries, and adds a primary (then a replica of it) with a full rebalance onto it, each
+# three times on a fresh 6-node cluster, printing calls, errors by class, wrong reads and lost
+# writes per run. `make test` runs the same file's short form (a few hundred slots) in test-python.
+test-scale: build venv
+	RCG_SCALE_LONG=1 $(PY) -m pytest -q -s tests/python/test_reshard.py -k under_load
 
 # The Python x Django matrix (`make test-matrix`): one cell per supported Python, each with its own
 # virtualenv .venv-django<NN> built from that Python (tests/matrix/find_python.sh finds it: pyenv,

@@ -114,6 +114,12 @@ func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, 
 // otherwise a copy (DUMP + PTTL, RESTORE … REPLACE on dst's node) and a
 // delete of src. The copy is not atomic: a concurrent writer of src
 // between the steps loses its write, as with any cross-slot move.
+//
+// While their slot is being migrated (resharding), RENAME of two keys of
+// one slot is refused with TRYAGAIN whenever either key is absent from the
+// node asked (dst usually is), until the slot's migration ends; go-redis'
+// few retries do not outlast it. Then the copy is used too: its one-key
+// commands are served on either node through ASK redirects.
 func (c *Client) renameSplit(ctx context.Context, src, dst string) (bool, error) {
 	cc, ok := c.rdb.(*redis.ClusterClient)
 	if ok {
@@ -122,7 +128,9 @@ func (c *Client) renameSplit(ctx context.Context, src, dst string) (bool, error)
 			if err != nil && isNoSuchKey(err) {
 				return false, nil
 			}
-			return err == nil, c.wrap("RENAME", err)
+			if !redis.IsTryAgainError(err) {
+				return err == nil, c.wrap("RENAME", err)
+			}
 		}
 	}
 	var dump *redis.StringCmd

@@ -38,11 +38,16 @@ func freePort(t testing.TB) int {
 // test ends.
 func startRedis(t testing.TB, extra ...string) *redisServer {
 	t.Helper()
+	return startRedisOn(t, freePort(t), extra...)
+}
+
+// startRedisOn is startRedis on a given port.
+func startRedisOn(t testing.TB, port int, extra ...string) *redisServer {
+	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
 		t.Fatalf("redis-server is not installed; run `make setup` (apt-get install redis-server)")
 	}
-	port := freePort(t)
 	dir := t.TempDir()
 	args := append([]string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
 		"--loglevel", "warning", "--logfile", filepath.Join(dir, "redis.log")}, extra...)

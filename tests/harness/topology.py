@@ -1,7 +1,8 @@
 """Throw-away Redis Cluster and Sentinel deployments on loopback ports, for tests.
 
 ``RedisCluster``: 6 redis-server nodes in cluster mode, joined by ``redis-cli --cluster create
---cluster-replicas 1`` (3 primaries, 3 replicas). ``SentinelDeployment``: a primary, 2 replicas
+--cluster-replicas 1`` (3 primaries, 3 replicas); it can add nodes and move slots under load
+(``add_node``, ``reshard``, ``rebalance``, ``wait_converged``, ``check``). ``SentinelDeployment``: a primary, 2 replicas
 and 3 sentinels watching it as ``mymaster``. Every process is a child that dies with its parent
 (redisproc's PR_SET_PDEATHSIG); ``stop()`` ends them all.
 """
@@ -69,17 +70,44 @@ def _cluster_port(taken: set[int] | None = None) -> int:
         return port
 
 
+_NODE_ARGS = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+              "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"]
+
+
+def _start_node(node: RedisServer, taken: set[int]) -> None:
+    """Start a cluster node that has not joined a cluster yet; a port (or bus port) taken since it
+    was picked (a client's ephemeral port) is replaced by another free pair."""
+    try:
+        node.start()
+    except RedisServerError as e:
+        if "Address already in use" not in str(e):
+            raise
+        node.port = _cluster_port(taken)
+        stale = os.path.join(node.dir, "nodes.conf")  # written with the old port, if at all
+        if os.path.exists(stale):
+            os.remove(stale)
+        node.start()
+
+
+def _nodes_table(node: RedisServer) -> list[list[str]]:
+    """``CLUSTER NODES`` of node, one list of fields per known node."""
+    return [line.split() for line in _text(node.command("CLUSTER", "NODES")).splitlines() if line.strip()]
+
+
 class RedisCluster:
-    """A 6-node Redis Cluster (3 primaries with one replica each) on 127.0.0.1."""
+    """A 6-node Redis Cluster (3 primaries with one replica each) on 127.0.0.1.
+
+    It can grow and move slots while clients use it: ``add_node`` joins a new (empty) primary or a
+    replica, ``reshard`` and ``rebalance`` move slots with ``redis-cli --cluster`` (keys migrate
+    with MIGRATE, clients meanwhile get ASK/TRYAGAIN/MOVED replies), ``wait_converged`` polls
+    until every node agrees on one slot map, and ``check`` runs ``redis-cli --cluster check``.
+    Added nodes are stopped with the cluster.
+    """
 
     def __init__(self, nodes: int = 6, replicas: int = 1) -> None:
         taken: set[int] = set()
         self._taken = taken
-        self.nodes = [
-            RedisServer(_cluster_port(taken), extra=["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                               "--cluster-node-timeout", "1000", "--cluster-replica-validity-factor", "0"])
-            for _ in range(nodes)
-        ]
+        self.nodes = [RedisServer(_cluster_port(taken), extra=_NODE_ARGS) for _ in range(nodes)]
         self.replicas = replicas
 
     @property
@@ -89,18 +117,7 @@ class RedisCluster:
     def start(self) -> "RedisCluster":
         try:
             for n in self.nodes:
-                try:
-                    n.start()
-                except RedisServerError as e:
-                    # its port (or bus port) was free when picked and taken since (a client's
-                    # ephemeral port): the cluster is not formed yet, so another port will do
-                    if "Address already in use" not in str(e):
-                        raise
-                    n.port = _cluster_port(self._taken)
-                    stale = os.path.join(n.dir, "nodes.conf")  # written with the old port, if at all
-                    if os.path.exists(stale):
-                        os.remove(stale)
-                    n.start()
+                _start_node(n, self._taken)
             cmd = [_redis_cli(), "--cluster", "create", *[n.location for n in self.nodes],
                    "--cluster-replicas", str(self.replicas), "--cluster-yes"]
             res = subprocess.run(cmd, capture_output=True, text=True, timeout=60, preexec_fn=_die_with_parent)
@@ -141,6 +158,136 @@ class RedisCluster:
     def stop(self) -> None:
         for n in self.nodes:
             n.stop()
+
+    # ----------------------------------------------------------------- growth and slot moves
+
+    def node_id(self, node: RedisServer) -> str:
+        """The node's cluster id (``CLUSTER MYID``), as ``redis-cli --cluster`` options take it."""
+        return _text(node.command("CLUSTER", "MYID"))
+
+    def _cli(self, *args: str, timeout: float = 600.0) -> str:
+        """Run ``redis-cli --cluster <args>`` and return its output; a failure (exit status, or an
+        ``[ERR]`` line: some sub-commands exit 0 after one) is a RedisServerError quoting it."""
+        cmd = [_redis_cli(), "--cluster", *args]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, preexec_fn=_die_with_parent)
+        out = res.stdout + res.stderr
+        if res.returncode != 0 or "[ERR]" in out:
+            raise RedisServerError(f"redis-cli --cluster {' '.join(args)} failed ({res.returncode}): {out[-3000:]}")
+        return out
+
+    def add_node(self, replica_of: RedisServer | None = None) -> RedisServer:
+        """Start a new cluster node on a free port (its bus port free too) and join it with
+        ``redis-cli --cluster add-node``: an empty primary, or a replica of ``replica_of``. Returns
+        once every node knows it (and, for a replica, once it replicates); it is stopped with the
+        cluster."""
+        self.wait_converged()
+        node = RedisServer(_cluster_port(self._taken), extra=_NODE_ARGS)
+        self.nodes.append(node)  # from here on, stop() ends it
+        _start_node(node, self._taken)
+        args = ["add-node", node.location, self.location]
+        if replica_of is not None:
+            args += ["--cluster-slave", "--cluster-master-id", self.node_id(replica_of)]
+        self._cli(*args, timeout=120)
+        new_id = self.node_id(node)
+        if replica_of is not None:
+            wait_for(f"node {node.port} to replicate {replica_of.port}",
+                     lambda: _info(node, "replication").get("master_link_status") == "up")
+        self.wait_converged()
+        assert all(any(f[0] == new_id for f in _nodes_table(n)) for n in self.live())
+        return node
+
+    def reshard(self, src: RedisServer | str, dst: RedisServer | str, slots: int, pipeline: int | None = None) -> str:
+        """Move ``slots`` slots from src (a node, a node id, or "all": every primary but dst) to
+        dst (a node or a node id) with ``redis-cli --cluster reshard``: slot by slot, lowest
+        first, its keys MIGRATEd in batches of ``pipeline`` (redis-cli's default: 10). Waits for
+        convergence before and after; returns redis-cli's output."""
+        self.wait_converged()
+        src_id = src if isinstance(src, str) else self.node_id(src)
+        dst_id = dst if isinstance(dst, str) else self.node_id(dst)
+        args = ["reshard", self.location, "--cluster-from", src_id, "--cluster-to", dst_id,
+                "--cluster-slots", str(slots), "--cluster-yes"]
+        if pipeline is not None:
+            args += ["--cluster-pipeline", str(pipeline)]
+        out = self._cli(*args)
+        self.wait_converged()
+        return out
+
+    def rebalance(self, use_empty_masters: bool = True, weights: dict[str, float] | None = None,
+                  threshold: float | None = None, pipeline: int | None = None) -> str:
+        """``redis-cli --cluster rebalance``: spread the slots over the primaries by weight (node
+        id -> weight; default 1 each), empty primaries included when use_empty_masters. Waits for
+        convergence before and after; returns redis-cli's output."""
+        self.wait_converged()
+        args = ["rebalance", self.location]
+        if use_empty_masters:
+            args.append("--cluster-use-empty-masters")
+        if weights:
+            args += ["--cluster-weight", *(f"{k}={v:g}" for k, v in weights.items())]
+        if threshold is not None:
+            args += ["--cluster-threshold", f"{threshold:g}"]
+        if pipeline is not None:
+            args += ["--cluster-pipeline", str(pipeline)]
+        out = self._cli(*args)
+        self.wait_converged()
+        return out
+
+    def slot_counts(self) -> dict[int, int]:
+        """Slots served per primary, by port (as the first live node's ``CLUSTER SLOTS`` says)."""
+        counts: dict[int, int] = {}
+        for rng in self.live()[0].command("CLUSTER", "SLOTS"):
+            port = int(rng[2][1])
+            counts[port] = counts.get(port, 0) + rng[1] - rng[0] + 1
+        return counts
+
+    def slots_of(self, node: RedisServer) -> list[int]:
+        """The slots node serves, ascending (from its own ``CLUSTER NODES`` line)."""
+        me = next(f for f in _nodes_table(node) if "myself" in f[2].split(","))
+        out: list[int] = []
+        for part in me[8:]:
+            if part.startswith("["):
+                continue  # a slot being migrated or imported
+            lo, _, hi = part.partition("-")
+            out.extend(range(int(lo), int(hi or lo) + 1))
+        return out
+
+    def _agreed(self) -> bool:
+        """Every live node knows the same nodes (none in handshake or failing), no slot is open
+        (migrating/importing), all 16384 slots are assigned and every node has the same map."""
+        live = self.live()
+        maps = []
+        for n in live:
+            table = _nodes_table(n)
+            if len(table) != len(live):
+                return False
+            slots = []
+            for f in table:
+                flags = set(f[2].split(","))
+                if flags & {"handshake", "fail", "fail?", "noaddr"} or f[7] != "connected" and "myself" not in flags:
+                    return False
+                if any(p.startswith("[") for p in f[8:]):
+                    return False
+                slots.append((f[0], tuple(f[8:])))
+            maps.append(sorted(slots))
+        if any(m != maps[0] for m in maps):
+            return False
+        for n in live:
+            info = _text(n.command("CLUSTER", "INFO"))
+            if "cluster_state:ok" not in info or "cluster_slots_assigned:16384" not in info:
+                return False
+        return True
+
+    def wait_converged(self, timeout: float = 60.0) -> None:
+        """Poll until the cluster has converged (see ``_agreed``): what ``redis-cli --cluster``
+        needs before a reshard, and what a finished one leads to."""
+        wait_for("every cluster node to agree on one slot map", self._agreed, timeout)
+
+    def check(self) -> str:
+        """``redis-cli --cluster check``: all slots covered, nodes agree, no open slot; raises a
+        RedisServerError quoting its output otherwise. Returns the output."""
+        out = self._cli("check", self.location, timeout=60)
+        if "[OK] All 16384 slots covered" not in out or "[WARNING]" in out:
+            raise RedisServerError(f"redis-cli --cluster check: {out[-3000:]}")
+        return out
 
 
 class Sentinel:
