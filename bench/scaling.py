@@ -49,7 +49,7 @@ for _p in (os.path.join(REPO, "python"), os.path.join(REPO, "tests", "harness"),
 from machine import cpu_model  # noqa: E402
 from redisproc import RedisServer  # noqa: E402
 from scaling_raw import (  # noqa: E402
-    Conn, Drainer, ReplyError, client_list, close_all, encode, info, my_ports, open_many, rows_from, text,
+    Conn, Drainer, Push, ReplyError, client_list, close_all, encode, info, my_ports, open_many, rows_from, text,
 )
 
 THREADS = 8
@@ -300,54 +300,93 @@ def med(rows: list[dict[str, str]], field: str) -> int:
     return int(statistics.median(int(r[field]) for r in rows)) if rows else 0
 
 
-def mem_figures(ctl: Conn, conns: list[Conn], base_normal: int) -> dict[str, Any]:
+def settled(ctl: Conn, field: str = "mem_clients_normal", timeout: float = 8.0) -> dict[str, str]:
+    """INFO memory once field has not changed over 3 readings 0.3 s apart (Redis updates its
+    per-client memory figures in clientsCron, a share of the clients per 100 ms tick)."""
+    last: list[str] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        m = info(ctl, "memory")
+        last = (last + [m[field]])[-3:]
+        if (len(last) == 3 and len(set(last)) == 1) or time.monotonic() > deadline:
+            return m
+        time.sleep(0.3)
+
+
+def mem_figures(ctl: Conn, conns: list[Conn], base: dict[str, str], settle: bool = True) -> dict[str, Any]:
+    m = settled(ctl) if settle else info(ctl, "memory")
     rows = conn_rows(ctl, conns)
-    normal = int(info(ctl, "memory")["mem_clients_normal"])
-    return {"per_conn_mem_clients_normal": round((normal - base_normal) / len(conns)),
+    k = len(conns)
+    return {"mem_clients_normal_per_conn": round((int(m["mem_clients_normal"]) - int(base["mem_clients_normal"])) / k),
+            "used_memory_per_conn": round((int(m["used_memory"]) - int(base["used_memory"])) / k),
             "tot_mem_median": med(rows, "tot-mem"), "tot_mem_max": max(int(r["tot-mem"]) for r in rows),
             "qbuf_median": med(rows, "qbuf"), "qbuf_free_median": med(rows, "qbuf-free"),
             "omem_median": med(rows, "omem"), "seen": len(rows)}
 
 
-def burst(conns: list[Conn], value_size: int, calls: int) -> None:
+def burst_cmds(value_size: int, calls: int) -> bytes:
     value = b"v" * value_size
-    cmds = b"".join(encode("SET", f"b:{i}", value) for i in range(calls))
-    cmds += b"".join(encode("GET", f"b:{i}") for i in range(calls))
-    for c in conns:
-        c.send(cmds)
+    return b"".join(encode("SET", f"b:{i}", value) for i in range(calls)) + \
+        b"".join(encode("GET", f"b:{i}") for i in range(calls))
+
+
+def read_burst(conns: list[Conn], calls: int) -> None:
     for c in conns:
         for _ in range(2 * calls):
             c.reply()
 
 
+def idle_until(ctl: Conn, conns: list[Conn], timeout: float = 10.0) -> None:
+    """Wait (polling CLIENT LIST) until Redis shrank the buffers of idle connections: the
+    median tot-mem stops falling (clientsCron frees the query buffer and the reply buffer of a
+    client idle for 2 s)."""
+    prev, deadline = -1, time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = med(conn_rows(ctl, conns), "tot-mem")
+        if now == prev and now < 10000:
+            return
+        prev = now
+
+
 def section_memory(results: dict[str, Any], ks: list[int]) -> None:
-    header("memory: server memory per connection (INFO memory, CLIENT LIST)")
+    header("memory: server memory per connection (INFO memory, CLIENT LIST; mem_clients_normal lags until clientsCron"
+           " passed: read the active rows' used_memory and tot-mem)")
     out: dict[str, Any] = {}
+    calls, size = 50, 8192
     with RedisServer() as srv:
         ctl = ctl_of(srv)
         for k in ks:
-            base = int(info(ctl, "memory")["mem_clients_normal"])
+            base = settled(ctl)
             conns = open_many(srv.host, srv.port, k)
-            out[f"idle data K={k}"] = mem_figures(ctl, conns, base)
-            burst(conns, 1024, 50)
-            out[f"after burst K={k}"] = mem_figures(ctl, conns, base)
-            time.sleep(3)  # measured, not a synchronisation: Redis' clientsCron shrinks idle buffers
-            out[f"after burst +3 s K={k}"] = mem_figures(ctl, conns, base)
+            out[f"data, just opened (active), K={k}"] = mem_figures(ctl, conns, base, settle=False)
+            idle_until(ctl, conns)
+            out[f"data, idle > 2 s, K={k}"] = mem_figures(ctl, conns, base)
+            if k <= 100:  # replies not read yet: the output buffers hold them (K x 400 KB)
+                for c in conns:
+                    c.send(burst_cmds(size, calls))
+                time.sleep(0.5)  # measured, not a synchronisation: Redis has processed the burst
+                out[f"data, {calls} SET+GET of {size} B unread, K={k}"] = mem_figures(ctl, conns, base, settle=False)
+                read_burst(conns, calls)
+                out[f"data, burst read, K={k}"] = mem_figures(ctl, conns, base)
             close_all(conns)
             wait_idle(ctl)
-            base = int(info(ctl, "memory")["mem_clients_normal"])
+            base = settled(ctl)
             conns = open_many(srv.host, srv.port, k, [HELLO3, TRACK])
-            out[f"tracking RESP3 BCAST K={k}"] = mem_figures(ctl, conns, base)
-            tr = info(ctl, "stats")
-            out[f"tracking RESP3 BCAST K={k}"]["tracking_total_prefixes"] = int(tr.get("tracking_total_prefixes", -1))
+            name = f"tracking RESP3 BCAST, K={k}"
+            out[name] = mem_figures(ctl, conns, base, settle=False)
+            out[name]["tracking_total_prefixes"] = int(info(ctl, "stats").get("tracking_total_prefixes", -1))
+            idle_until(ctl, conns)
+            out[f"tracking, idle > 2 s, K={k}"] = mem_figures(ctl, conns, base)
             close_all(conns)
             wait_idle(ctl)
         ctl.close()
-    print(f"  {'kind':32} {'mem_clients_normal/conn':>24} {'tot-mem med':>12} {'max':>8} {'qbuf':>6} "
-          f"{'qbuf-free':>10} {'omem':>6}")
+    print(f"  {'kind':42} {'clients_normal/conn':>19} {'used_memory/conn':>16} {'tot-mem med':>11} {'max':>7} "
+          f"{'qbuf':>6} {'qbuf-free':>9} {'omem':>7}")
     for name, f in out.items():
-        print(f"  {name:32} {f['per_conn_mem_clients_normal']:24d} {f['tot_mem_median']:12d} {f['tot_mem_max']:8d} "
-              f"{f['qbuf_median']:6d} {f['qbuf_free_median']:10d} {f['omem_median']:6d}")
+        print(f"  {name:42} {f['mem_clients_normal_per_conn']:19d} {f['used_memory_per_conn']:16d} "
+              f"{f['tot_mem_median']:11d} {f['tot_mem_max']:7d} {f['qbuf_median']:6d} {f['qbuf_free_median']:9d} "
+              f"{f['omem_median']:7d}")
     results["memory"] = out
     section_backend_mem(results)
 
@@ -372,14 +411,18 @@ def section_backend_mem(results: dict[str, Any]) -> None:
             c.get_many([f"m{i}" for i in range(100)])
             asyncio.run(c.aget("m1"))
             c.touch("m1", 60)
-            for r in client_list(ctl):
-                if r.get("cmd") == "client|list":
-                    continue
+            rows_now = client_list(ctl)
+            ours_rows = [r for r in rows_now if r.get("cmd") != "client|list"]
+            time.sleep(3)  # measured, not a synchronisation: 2 s idle, then clientsCron shrinks buffers
+            idle = {r["id"]: r["tot-mem"] for r in client_list(ctl)}
+            for r in ours_rows:
                 kind = "tracking (RESP3 BCAST)" if int(r["id"]) == st["tracking_id"] else f"data, last cmd {r['cmd']}"
                 out.append({"kind": kind, "resp": r.get("resp"), "flags": r.get("flags"), "tot_mem": int(r["tot-mem"]),
-                            "qbuf": int(r["qbuf"]), "qbuf_free": int(r["qbuf-free"]), "omem": int(r["omem"])})
+                            "qbuf": int(r["qbuf"]), "qbuf_free": int(r["qbuf-free"]), "omem": int(r["omem"]),
+                            "tot_mem_idle_3s": int(idle.get(r["id"], -1))})
                 print(f"    {kind:36} resp={r.get('resp')} flags={r.get('flags'):4} tot-mem={r['tot-mem']:>6} "
-                      f"qbuf={r['qbuf']:>5} qbuf-free={r['qbuf-free']:>6} omem={r['omem']}")
+                      f"qbuf={r['qbuf']:>5} qbuf-free={r['qbuf-free']:>6} omem={r['omem']}; "
+                      f"3 s later tot-mem={idle.get(r['id'])}")
         finally:
             c.disconnect()
             ctl.close()
@@ -427,10 +470,13 @@ def section_table(results: dict[str, Any], clients: int = 100, keys: int = 1000)
 
 
 def set_trackers(conns: list[Conn], n: int) -> None:
+    """Tracking (BCAST on the prefix) on the first n connections, off on the others."""
+    off = encode("CLIENT", "TRACKING", "OFF")
     for i, c in enumerate(conns):
-        c.send(encode(*TRACK) if i < n else encode("CLIENT", "TRACKING", "OFF"))
-    for c in conns:
-        c.reply()
+        c.send(off + encode(*TRACK) if i < n else off)
+    for i, c in enumerate(conns):
+        for _ in range(2 if i < n else 1):
+            c.reply()
 
 
 def section_pushbytes(results: dict[str, Any], ns: list[int], writes: int = 1000) -> None:
@@ -557,6 +603,21 @@ for line in sys.stdin:
 """
 
 
+def count_pushed(c: Conn, quiet_s: float = 1.0) -> int:
+    """Keys in the invalidation pushes c receives until it has been quiet for quiet_s."""
+    c.sock.settimeout(quiet_s)
+    keys = 0
+    try:
+        while True:
+            f = c.read()
+            if isinstance(f, Push) and f and f[0] == b"invalidate" and f[1] is not None:
+                keys += len(f[1])
+    except (TimeoutError, OSError):
+        pass
+    c.close()
+    return keys
+
+
 class Child:
     """A process with our backend and LOCAL_CACHE; each line on stdin: one get, then its stats."""
 
@@ -587,7 +648,7 @@ class Child:
 def section_slow(results: dict[str, Any], writes: int = 300000) -> None:
     header(f"slow: a tracking client stopped (SIGSTOP) during redis-benchmark -t set -n {writes} -P 16 on its prefix")
     out: dict[str, Any] = {}
-    for limit in ("normal 0 0 0", "normal 4mb 2mb 1"):
+    for limit in ("normal 0 0 0", "normal 1mb 0 0"):
         with RedisServer() as srv:
             ctl = ctl_of(srv)
             ctl.call("CONFIG", "SET", "client-output-buffer-limit", limit)
@@ -595,6 +656,7 @@ def section_slow(results: dict[str, Any], writes: int = 300000) -> None:
             try:
                 st0 = child.wait(lambda s: s["tracking"] == 1)
                 tid = st0["tracking_id"]
+                raw = open_many(srv.host, srv.port, 1, [HELLO3, TRACK])[0]  # a control: read after the storm
                 os.kill(child.p.pid, signal.SIGSTOP)
                 peak_omem, peak_clients_mem = 0, 0
                 bench = subprocess.Popen(["redis-benchmark", "-h", srv.host, "-p", str(srv.port), "-t", "set", "-n",
@@ -607,14 +669,17 @@ def section_slow(results: dict[str, Any], writes: int = 300000) -> None:
                     peak_clients_mem = max(peak_clients_mem, int(info(ctl, "memory")["mem_clients_normal"]))
                     time.sleep(0.05)
                 row = next((r for r in client_list(ctl) if r.get("id") == str(tid)), None)
-                st_srv = info(ctl, "stats")
+                keys = int(ctl.call("DBSIZE"))
                 os.kill(child.p.pid, signal.SIGCONT)
-                st1 = child.wait(lambda s: s["invalidations"] - st0["invalidations"] >= writes or s["connects"] > st0["connects"])
+                t_resume = time.monotonic()
+                st1 = child.wait(lambda s: s["invalidations"] - st0["invalidations"] >= keys or s["connects"] > st0["connects"],
+                                 timeout=15)
+                raw_keys = count_pushed(raw)
+                resumed_s = round(time.monotonic() - t_resume, 2)
                 if st1["connects"] > st0["connects"]:
                     st1 = child.wait(lambda s: s["tracking"] == 1)
-                f = {"limit": limit, "peak_omem": peak_omem, "peak_mem_clients_normal": peak_clients_mem,
+                f = {"limit": limit, "distinct_keys_written": keys, "keys_pushed_to_a_raw_client": raw_keys, "resume_wait_s": resumed_s, "peak_omem": peak_omem, "peak_mem_clients_normal": peak_clients_mem,
                      "connected_after_storm": row is not None, "omem_after_storm": int(row["omem"]) if row else None,
-                     "client_output_buffer_limit_disconnections": int(st_srv.get("client_output_buffer_limit_disconnections", -1)),
                      "after_resume": {k: st1[k] - st0[k] for k in ("invalidations", "flushes", "connects", "failures")},
                      "tracking_after": st1["tracking"]}
                 out[limit] = f
@@ -630,27 +695,17 @@ def section_slow(results: dict[str, Any], writes: int = 300000) -> None:
 # limits
 
 
-def section_limits(results: dict[str, Any], nofile: int = 1024) -> None:
+def section_limits(results: dict[str, Any]) -> None:
     header("limits: maxclients and the fd limit")
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     out: dict[str, Any] = {"ulimit_n": soft, "ulimit_hn": hard}
     with RedisServer() as srv:
         ctl = ctl_of(srv)
-        out["maxclients_default_here"] = int(text(ctl.call("CONFIG", "GET", "maxclients")[1]))
-        out["client_output_buffer_limit"] = text(ctl.call("CONFIG", "GET", "client-output-buffer-limit")[1])
-        ctl.close()
-    resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
-    try:
-        srv = RedisServer().start()
-    finally:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
-    try:
-        ctl = ctl_of(srv)
         mc = int(text(ctl.call("CONFIG", "GET", "maxclients")[1]))
-        out[f"maxclients_with_ulimit_{nofile}"] = mc
-        out["startup_log"] = [ln.split("# ", 1)[-1] for ln in srv.log().splitlines() if "maxclients" in ln or "open files" in ln]
+        out["maxclients"] = mc
+        out["client_output_buffer_limit"] = text(ctl.call("CONFIG", "GET", "client-output-buffer-limit")[1])
         conns, refused = [], 0
-        for _ in range(mc + 20):
+        for _ in range(mc + 20):  # the control connection is one of the mc
             c = Conn(srv.host, srv.port)
             try:
                 c.call("PING")
@@ -659,12 +714,19 @@ def section_limits(results: dict[str, Any], nofile: int = 1024) -> None:
                 refused += 1
                 out["refusal"] = str(e)
                 c.close()
-        out["accepted_beyond_ctl"] = len(conns)
+        out["accepted_besides_control"] = len(conns)
         out["refused"] = refused
         out["rejected_connections"] = int(info(ctl, "stats")["rejected_connections"])
+        out["used_memory_with_all_connected"] = int(settled(ctl, "used_memory")["used_memory"])
         close_all(conns + [ctl])
-    finally:
-        srv.stop()
+    # more than the hard fd limit allows: Redis lowers maxclients and says so at startup
+    asked = hard + 1000
+    with RedisServer(extra=["--maxclients", str(asked)]) as srv:
+        ctl = ctl_of(srv)
+        out[f"maxclients_asked_{asked}_got"] = int(text(ctl.call("CONFIG", "GET", "maxclients")[1]))
+        out["startup_log"] = [ln.split("# ", 1)[-1] for ln in srv.log().splitlines()
+                              if "maxclients" in ln or "open files" in ln]
+        ctl.close()
     for k, v in out.items():
         print(f"  {k}: {v}")
     results["limits"] = out
