@@ -26,7 +26,7 @@ help:
 	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make bench-async-peers - ours' aget/aset vs valkey-glide, redis-py asyncio, django-valkey: gathers of 100/1000, connections under 500 concurrent calls and 8 threads"
-	@echo "make bench-scaling - docs/scaling.md's figures: connections per server by layout, server memory per connection, LOCAL_CACHE invalidation traffic, maxclients and fd limits (~8 min)"
+	@echo "make bench-scaling - docs/scaling.md's figures: connections per server by layout, server memory per connection, LOCAL_CACHE invalidation traffic, maxclients and fd limits (~11 min on a loaded machine)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
@@ -463,7 +463,7 @@ bench-async-peers: setup $(VENV)/.bench
 # and by layout, server memory per connection (100 and 1,000 raw connections), the tracking table,
 # invalidation bytes and SET throughput with 0-1,000 BCAST trackers (interleaved rounds), our tracker
 # under a write storm, a stopped tracking client, maxclients and the fd limit; throw-away servers on
-# free loopback ports; ~8 min on 2 vCPUs. SCALING_ARGS go to the script (e.g. "--only conns,memory").
+# free loopback ports; ~5-11 min on 2 vCPUs. SCALING_ARGS go to the script (e.g. "--only conns,memory").
 bench-scaling: setup
 	$(PY) bench/scaling.py $(SCALING_ARGS)
 
