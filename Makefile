@@ -13,7 +13,7 @@ PYTHON3 ?= python3
 PREREQS := GO="$(GO)" PYTHON3="$(PYTHON3)" tools/prereqs.sh
 export PYTHONPATH := $(CURDIR)/python:$(CURDIR)/tests/harness
 
-.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey test-scale typecheck demo bench bench-ab bench-async bench-async-peers bench-e2e bench-goclients bench-plot profile soak clean
+.PHONY: help setup apt venv build build-debug go-bin wheel sdist test test-go test-capi test-fuzz test-python test-django42-api test-django-suite test-matrix test-valkey test-scale typecheck demo bench bench-ab bench-async bench-async-peers bench-e2e bench-goclients bench-plot bench-scaling profile soak clean
 
 help:
 	@echo "make demo   - start a throw-away redis-server and Sentinel, run the example Django app and the Go service example on them"
@@ -26,6 +26,7 @@ help:
 	@echo "make bench-ab BEFORE=<rev> - this tree vs revision <rev> (default main) in one run, same servers, alternating processes; CPU and wall µs per call"
 	@echo "make bench-plot - bench/results.png from bench/results.json (run make bench first)"
 	@echo "make bench-async-peers - ours' aget/aset vs valkey-glide, redis-py asyncio, django-valkey: gathers of 100/1000, connections under 500 concurrent calls and 8 threads"
+	@echo "make bench-scaling - docs/scaling.md's figures: connections per server by layout, server memory per connection, LOCAL_CACHE invalidation traffic, maxclients and fd limits (~11 min on a loaded machine)"
 	@echo "make profile - where the time goes: µs per stage for get, set, get_many 100, set_many 100"
 	@echo "make build  - build $(LIB)"
 	@echo "make build-debug - build $(DEBUG_LIB), the library with the test-only exports (-tags rcgdebug)"
@@ -466,6 +467,14 @@ bench-async: setup
 # ASYNC_PEERS_ARGS go to the script (e.g. ASYNC_PEERS_ARGS="--quick" or "--only conn,threads").
 bench-async-peers: setup $(VENV)/.bench
 	$(PY) bench/async_peers.py $(ASYNC_PEERS_ARGS)
+
+# The figures of docs/scaling.md (bench/scaling.py): connections per server by how the cache is reached
+# and by layout, server memory per connection (100 and 1,000 raw connections), the tracking table,
+# invalidation bytes and SET throughput with 0-1,000 BCAST trackers (interleaved rounds), our tracker
+# under a write storm, a stopped tracking client, maxclients and the fd limit; throw-away servers on
+# free loopback ports; ~5-11 min on 2 vCPUs. SCALING_ARGS go to the script (e.g. "--only conns,memory").
+bench-scaling: setup
+	$(PY) bench/scaling.py $(SCALING_ARGS)
 
 # Go Redis clients compared (bench/goclients/README.md): core/wire, core/client, go-redis and rueidis
 # (auto-pipelined and pooled) on GET, bursts of concurrent GETs, a GET loop and MGET, and rueidis'
