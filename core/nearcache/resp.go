@@ -70,8 +70,10 @@ func readNested(r *bufio.Reader, depth int) (any, error) {
 		if len(line) == 0 {
 			return nil, errProtocol
 		}
-		body := string(line[1:])
-		switch line[0] {
+		// line is bufio's own buffer, overwritten by the next read (an
+		// aggregate's items): keep the type byte, as body is copied.
+		kind, body := line[0], string(line[1:])
+		switch kind {
 		case '+', ',', '#', '(':
 			return body, nil
 		case '-':
@@ -89,7 +91,7 @@ func readNested(r *bufio.Reader, depth int) (any, error) {
 			if err != nil {
 				return nil, err
 			}
-			if line[0] == '!' {
+			if kind == '!' {
 				return respError(buf), nil
 			}
 			return buf, nil
@@ -101,7 +103,7 @@ func readNested(r *bufio.Reader, depth int) (any, error) {
 			if depth > maxDepth {
 				return nil, fmt.Errorf("%w: reply nested more than %d levels deep", errProtocol, maxDepth)
 			}
-			if line[0] == '%' || line[0] == '|' {
+			if kind == '%' || kind == '|' {
 				n *= 2
 			}
 			items := make([]any, 0, min(n, 1024))
@@ -112,7 +114,7 @@ func readNested(r *bufio.Reader, depth int) (any, error) {
 				}
 				items = append(items, v)
 			}
-			switch line[0] {
+			switch kind {
 			case '>':
 				return push(items), nil
 			case '|': // an attribute precedes the value it describes: read on,
@@ -121,7 +123,7 @@ func readNested(r *bufio.Reader, depth int) (any, error) {
 			}
 			return items, nil
 		default:
-			return nil, fmt.Errorf("%w: unknown type byte %q", errProtocol, line[0])
+			return nil, fmt.Errorf("%w: unknown type byte %q", errProtocol, kind)
 		}
 	}
 }

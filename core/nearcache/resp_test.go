@@ -147,3 +147,39 @@ func TestReadValueReadsDeepestAllowedAndLargeBulks(t *testing.T) {
 		t.Fatalf("a %d-byte bulk: got %d bytes, %v", len(big), len(b), err)
 	}
 }
+
+// TestReadValueKeepsTypeAcrossBufferRefills reads pushes much larger than
+// the reader's buffer: the aggregate's type must be the one its header
+// declared even after its items made the reader refill (and overwrite) the
+// buffer the header was read from. (It was read again from the buffer: a
+// push then came back as a plain array and its invalidations were dropped.)
+func TestReadValueKeepsTypeAcrossBufferRefills(t *testing.T) {
+	var in strings.Builder
+	const pushes, keys = 50, 40
+	for p := 0; p < pushes; p++ {
+		in.WriteString(">2\r\n$10\r\ninvalidate\r\n*" + strconv.Itoa(keys) + "\r\n")
+		for k := 0; k < keys; k++ {
+			key := "key:" + strconv.Itoa(p*keys+k)
+			in.WriteString("$" + strconv.Itoa(len(key)) + "\r\n" + key + "\r\n")
+		}
+		in.WriteString("*1\r\n+x\r\n") // an array after each push, for its type byte
+	}
+	r := bufio.NewReaderSize(strings.NewReader(in.String()), 16) // bufio's smallest buffer
+	for p := 0; p < pushes; p++ {
+		v, err := readValue(r)
+		if err != nil {
+			t.Fatalf("push %d: error %v", p, err)
+		}
+		got, ok := v.(push)
+		if !ok || len(got) != 2 {
+			t.Fatalf("push %d: got %T %v; want a push of 2 items", p, v, v)
+		}
+		if items, _ := got[1].([]any); len(items) != keys {
+			t.Fatalf("push %d: got %d keys; want %d", p, len(items), keys)
+		}
+		v, err = readValue(r)
+		if _, isPush := v.(push); err != nil || isPush {
+			t.Fatalf("array after push %d: got %T %v, %v; want an array", p, v, v, err)
+		}
+	}
+}
