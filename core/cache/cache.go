@@ -207,7 +207,14 @@ func (c *Cache) NearStats() (nearcache.Stats, bool) {
 	if c.near == nil {
 		return nearcache.Stats{}, false
 	}
-	return c.near.Stats(), true
+	st := c.near.Stats()
+	if nc := c.nearCluster; nc != nil {
+		nc.mu.Lock()
+		// tracking means every primary is tracked: not before the first sync
+		st.Tracking = st.Tracking && nc.synced
+		nc.mu.Unlock()
+	}
+	return st, true
 }
 
 // Ping sends PING to every server, concurrently.

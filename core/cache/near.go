@@ -75,6 +75,7 @@ type nearCluster struct {
 	once     sync.Once        // the first read syncs the tracked nodes
 	mu       sync.Mutex
 	syncing  bool
+	synced   bool // one sync completed: every primary is tracked
 }
 
 // syncNodes brings the tracked nodes in line with the cluster's primaries
@@ -109,6 +110,9 @@ func (c *Cache) syncNodes() {
 			c.near.Track(srv)
 		}
 		c.near.Retain(func(id string) bool { return keep[id] })
+		nc.mu.Lock()
+		nc.synced = true
+		nc.mu.Unlock()
 	}()
 }
 
