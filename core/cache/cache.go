@@ -217,5 +217,15 @@ func (c *Cache) NearStats() (nearcache.Stats, bool) {
 	return st, true
 }
 
+// NearTrackingIDs returns the CLIENT ID of each tracked server's tracking
+// connection (0 while it is down) by server: its LOCATION index, or a
+// Cluster node's address; nil without a near-cache.
+func (c *Cache) NearTrackingIDs() map[string]int64 {
+	if c.near == nil {
+		return nil
+	}
+	return c.near.TrackingIDs()
+}
+
 // Ping sends PING to every server, concurrently.
 func (c *Cache) Ping(ctx context.Context) error { return c.shards.Ping(ctx) }
