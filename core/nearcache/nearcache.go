@@ -6,10 +6,13 @@
 // Each entry lives at most Options.TTL and never past the key's own Redis
 // expiry as the caller reported it at fill time.
 //
-// Correctness comes from one dedicated connection per Cache that speaks
-// RESP3 and runs CLIENT TRACKING ON BCAST PREFIX Options.Prefix: Redis pushes
-// the name of every key under the prefix that any client modifies, expires
-// or evicts, and a null for FLUSHDB/FLUSHALL. BCAST mode was chosen over
+// Correctness comes from one dedicated connection per tracked server (the
+// servers values are read from: Options.Servers, and those Track adds) that
+// speaks RESP3 and runs CLIENT TRACKING ON BCAST PREFIX Options.Prefix:
+// Redis pushes the name of every key under the prefix that any client
+// modifies, expires or evicts on that server, and a null for
+// FLUSHDB/FLUSHALL. Every server feeds one store (one LRU, one set of
+// bounds and counters). BCAST mode was chosen over
 // default tracking because it needs no per-connection state: default
 // tracking must run CLIENT TRACKING ON REDIRECT <id> on every data
 // connection that reads (go-redis' pool and any raw fast-path connection),
@@ -19,12 +22,15 @@
 // and no tracking table on the server.
 //
 // Rules the Cache enforces:
-//   - Nothing is served or stored until the tracking connection confirmed
-//     CLIENT TRACKING; when it drops (or misses its health check), the cache
-//     is flushed and stays empty until tracking is confirmed again.
-//   - A fill is dropped when an invalidation of its key (or a flush, or a
-//     tracking change) happened after its Ticket was taken, so a value read
-//     while a write raced it is never kept.
+//   - A value is kept only when it was read from a tracked server whose
+//     tracking connection was confirmed when its Ticket was taken
+//     (BeginFrom). When any tracking connection drops (or misses its health
+//     check), the whole cache is flushed (its lost invalidations may have
+//     concerned any entry), and nothing read from that server is kept until
+//     tracking is confirmed again.
+//   - A fill is dropped when an invalidation of its key (or a flush, or the
+//     loss of any tracking connection) happened after its Ticket was taken,
+//     so a value read while a write raced it is never kept.
 //   - Keys outside Options.Prefix are never stored (Redis would not tell us
 //     about their changes).
 //
