@@ -30,11 +30,31 @@ type nearSource struct {
 	cl     *client.Client
 }
 
+// serverIDs are the near-cache IDs of LOCATION indexes 0…15 (core/cache
+// options.go tracks server i as strconv.Itoa(i)), so a miss allocates none.
+var serverIDs = func() (ids [16]string) {
+	for i := range ids {
+		ids[i] = strconv.Itoa(i)
+	}
+	return ids
+}()
+
+// serverSource is the source of LOCATION index i.
+func (c *Cache) serverSource(i int) nearSource {
+	id := ""
+	if i < len(serverIDs) {
+		id = serverIDs[i]
+	} else {
+		id = strconv.Itoa(i)
+	}
+	return nearSource{id: id, server: i, cl: c.shards.Server(i)}
+}
+
 // nearSourceOf returns where a miss of key is read from.
 func (c *Cache) nearSourceOf(ctx context.Context, key string) nearSource {
 	if c.nearCluster == nil {
 		i := c.shards.ReadServer(key)
-		return nearSource{id: strconv.Itoa(i), server: i, cl: c.shards.Server(i)}
+		return c.serverSource(i)
 	}
 	c.nearCluster.once.Do(func() { c.syncNodes() })
 	addr, node, err := c.shards.Server(0).NodeForKey(ctx, key)
@@ -161,7 +181,7 @@ func (c *Cache) nearGroups(ctx context.Context, miss []string) []nearGroup {
 	if c.nearCluster == nil {
 		var out []nearGroup
 		for _, g := range c.shards.ReadGroups(miss) {
-			out = append(out, nearGroup{src: nearSource{id: strconv.Itoa(g.Server), server: g.Server, cl: c.shards.Server(g.Server)}, pos: g.Pos})
+			out = append(out, nearGroup{src: c.serverSource(g.Server), pos: g.Pos})
 		}
 		return out
 	}
