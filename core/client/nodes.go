@@ -5,8 +5,11 @@ import (
 	"errors"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // A near-cache must know which Redis Cluster node a value came from (only
@@ -35,7 +38,16 @@ func (c *Client) NodeForKey(ctx context.Context, key string) (addr string, node 
 		return "", nil, c.wrap("CLUSTER NODE", err)
 	}
 	addr = n.Options().Addr
-	return addr, &Client{rdb: n, name: c.name + " node " + addr, user: c.user, scanCount: c.scanCount, split: true}, nil
+	return addr, &Client{rdb: n, name: c.name + " node " + addr, user: c.user, scanCount: c.scanCount, split: true,
+		stats: c.stats, direct: true}, nil
+}
+
+// observe counts one round trip of a direct node Client (see NodeForKey)
+// in the cluster's counters, as the cluster client's hook counts its own.
+func (c *Client) observe(start time.Duration, err error) {
+	if c.direct {
+		c.stats.ObserveSince(stats.OpPipeline, start, Outcome(err))
+	}
 }
 
 // Primaries returns the addresses of the primaries in c's current slot

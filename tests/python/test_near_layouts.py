@@ -112,7 +112,11 @@ def test_slot_migrated_under_the_near_cache_never_serves_stale(near):
         assert got >= seen, f"read {got} after {seen}"
         seen = got
         assert time.monotonic() < end, f"stuck at {seen} (fills {cache.local_cache_stats()['fills']})"
-    for n in range(3, 40):  # target's invalidations now guard the entry
+    commands = cache.stats()[0]["commands"]
+    target.command("SET", key, "3")
+    wait_for("3 seen", lambda: cache.get("k") == 3)  # a miss read straight from target's node
+    assert cache.stats()[0]["commands"] > commands, "a direct node read was not counted in stats()"
+    for n in range(4, 40):  # target's invalidations now guard the entry
         target.command("SET", key, str(n))
         wait_for(f"{n} seen", lambda: cache.get("k") == n)
         for _ in range(10):
