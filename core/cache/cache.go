@@ -32,9 +32,12 @@ type Cache struct {
 	shards *shard.Cache
 	values *values
 	near   *nearcache.Cache // nil without Config.LocalCache
-	herd   *herd.Group
-	group  *group
-	close  sync.Once
+	// nearCluster follows a Redis Cluster's primaries for the near-cache
+	// (nil without one, or not on a Cluster)
+	nearCluster *nearCluster
+	herd        *herd.Group
+	group       *group
+	close       sync.Once
 }
 
 // Open validates cfg and returns its Cache. It never touches the network;
@@ -58,7 +61,7 @@ func Open(cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	vals.guard = guard
-	near, err := cfg.LocalCache.near(opts)
+	near, nc, err := cfg.LocalCache.near(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +73,7 @@ func Open(cfg Config) (*Cache, error) {
 		}
 		return nil, err
 	}
-	c := &Cache{shards: shards, values: vals, near: near, group: g}
+	c := &Cache{shards: shards, values: vals, near: near, nearCluster: nc, group: g}
 	vals.rejected = c.rejecter(raise, cfg.OnReject)
 	hopts := herd.Options{Flights: g.flights}
 	if guard != nil && !raise {
@@ -204,7 +207,24 @@ func (c *Cache) NearStats() (nearcache.Stats, bool) {
 	if c.near == nil {
 		return nearcache.Stats{}, false
 	}
-	return c.near.Stats(), true
+	st := c.near.Stats()
+	if nc := c.nearCluster; nc != nil {
+		nc.mu.Lock()
+		// tracking means every primary is tracked: not before the first sync
+		st.Tracking = st.Tracking && nc.synced
+		nc.mu.Unlock()
+	}
+	return st, true
+}
+
+// NearTrackingIDs returns the CLIENT ID of each tracked server's tracking
+// connection (0 while it is down) by server: its LOCATION index, or a
+// Cluster node's address; nil without a near-cache.
+func (c *Cache) NearTrackingIDs() map[string]int64 {
+	if c.near == nil {
+		return nil
+	}
+	return c.near.TrackingIDs()
 }
 
 // Ping sends PING to every server, concurrently.

@@ -62,8 +62,10 @@ type Config struct {
 	// Topology, when set, names a Redis Cluster or a Sentinel-watched
 	// primary instead of Endpoint's address. Default: nil.
 	Topology *Topology `json:"topology"`
-	// LocalCache, when set, turns on the near-cache (core/nearcache);
-	// exactly one plain server only. Default: nil, off.
+	// LocalCache, when set, turns on the near-cache (core/nearcache) on
+	// one server, a ring, copy or primary layout, or a Redis Cluster (not
+	// a Sentinel topology), with one tracking connection per server a
+	// near-cache miss reads from (see near.go). Default: nil, off.
 	LocalCache *LocalCache `json:"local_cache"`
 	// Protection, when set, signs or encrypts every stored value that is
 	// not a plain integer and refuses to hand back one that does not

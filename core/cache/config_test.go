@@ -146,8 +146,8 @@ func TestOpenRejects(t *testing.T) {
 		{`{"codec": {"compressor": "zlib", "min_len": -1}}`, "min"},
 		{`{"codec": {"compresor": "zlib"}}`, "unknown field"},
 		{`{"local_cache": {"max_entries": -1}}`, "local_cache"},
-		{`{"local_cache": {}, "servers":[{"addr":"a:1"},{"addr":"b:1"}]}`, "exactly one server"},
-		{`{"local_cache": {}, "topology":{"kind":"cluster","addrs":["a:1"]}}`, "exactly one server"},
+		{`{"local_cache": {}, "topology":{"kind":"sentinel","addrs":["a:1"],"service":"m"}}`, "not behind Sentinel"},
+		{`{"local_cache": {}, "servers":[{"addr":"a:1"},{"addr":"b:1"}], "topology":{"kind":"cluster","addrs":["a:1"]}}`, "not behind Sentinel"},
 		{`{"local_cache": {"max_entrys": 1}}`, "unknown field"},
 	}
 	for _, c := range cases {
@@ -252,6 +252,34 @@ func BenchmarkParse(b *testing.B) {
 	for b.Loop() {
 		if _, err := Parse(doc); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+func TestOpenNearCacheLayouts(t *testing.T) {
+	cases := []struct {
+		doc         string
+		wantTracked int64 // tracked servers before the first read (a Cluster's seeds)
+	}{
+		{`{"local_cache": {}}`, 1},
+		{`{"local_cache": {}, "servers":[{"addr":"a:1"},{"addr":"b:1"},{"addr":"c:1"}]}`, 3},
+		{`{"local_cache": {}, "mode": "copy", "servers":[{"addr":"a:1"},{"addr":"b:1"}]}`, 2},
+		{`{"local_cache": {}, "mode": "primary", "servers":[{"addr":"a:1"},{"addr":"b:1"},{"addr":"c:1"}]}`, 1},
+		{`{"local_cache": {}, "topology":{"kind":"cluster","addrs":["a:1","b:1"]}}`, 2},
+	}
+	for _, c := range cases {
+		cfg, err := Parse([]byte(c.doc))
+		if err != nil {
+			t.Fatalf("%s: %v", c.doc, err)
+		}
+		opened, err := Open(cfg)
+		if err != nil {
+			t.Fatalf("%s: got error %v; want none", c.doc, err)
+		}
+		st, ok := opened.NearStats()
+		opened.Close()
+		if !ok || st.Tracked != c.wantTracked {
+			t.Errorf("%s: near-cache %v tracking %d servers; want %d", c.doc, ok, st.Tracked, c.wantTracked)
 		}
 	}
 }

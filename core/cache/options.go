@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
 	"github.com/redis-cache-go/redis-cache-go/core/codec"
@@ -205,29 +206,50 @@ func (c *Codec) values() (*values, error) {
 	return &values{codec: cd, decode: *c.Decode}, nil
 }
 
-// near returns the near-cache lc asks for on the servers of opts, or nil.
-func (lc *LocalCache) near(opts shard.Options) (*nearcache.Cache, error) {
+// near returns the near-cache lc asks for on the servers of opts, or nil;
+// for a Redis Cluster also the template of its nodes' tracking connections
+// (the nodes themselves are discovered, see nearCluster).
+func (lc *LocalCache) near(opts shard.Options) (*nearcache.Cache, *nearCluster, error) {
 	if lc == nil {
-		return nil, nil
-	}
-	if len(opts.Servers) != 1 || opts.Servers[0].Topology != nil {
-		return nil, errors.New("local_cache needs exactly one server (no ring, copy, primary, cluster or sentinel layout)")
+		return nil, nil, nil
 	}
 	if lc.MaxEntries < 0 || lc.MaxBytes < 0 || lc.TTL < 0 {
-		return nil, fmt.Errorf("local_cache max_entries, max_bytes and ttl must be >= 0")
+		return nil, nil, fmt.Errorf("local_cache max_entries, max_bytes and ttl must be >= 0")
 	}
-	s := opts.Servers[0]
-	return nearcache.New(nearcache.Options{
-		MaxEntries:  lc.MaxEntries,
-		MaxBytes:    lc.MaxBytes,
-		TTL:         lc.TTL.Duration(),
-		Prefix:      lc.Prefix,
-		Network:     s.Network,
-		Addr:        s.Addr,
-		Username:    s.Username,
-		Password:    s.Password,
-		TLS:         s.TLS,
-		DialTimeout: s.DialTimeout,
-		ReadTimeout: s.ReadTimeout,
-	}), nil
+	o := nearcache.Options{
+		MaxEntries: lc.MaxEntries,
+		MaxBytes:   lc.MaxBytes,
+		TTL:        lc.TTL.Duration(),
+		Prefix:     lc.Prefix,
+	}
+	var nc *nearCluster
+	for i, s := range opts.Servers {
+		srv := nearcache.Server{
+			ID:          strconv.Itoa(i),
+			Network:     s.Network,
+			Addr:        s.Addr,
+			Username:    s.Username,
+			Password:    s.Password,
+			TLS:         s.TLS,
+			DialTimeout: s.DialTimeout,
+			ReadTimeout: s.ReadTimeout,
+		}
+		if s.Topology == nil {
+			if opts.Mode != shard.Primary || i == opts.Primary { // see shard.Cache.ReadServer
+				o.Servers = append(o.Servers, srv)
+			}
+			continue
+		}
+		if !s.Topology.Cluster || len(opts.Servers) != 1 {
+			return nil, nil, errors.New("local_cache works with one server, a ring, copy or primary/replica layout, or a Redis Cluster; not behind Sentinel")
+		}
+		srv.ID, srv.Addr, srv.Network = "", "", "tcp"
+		nc = &nearCluster{template: srv}
+		for _, a := range s.Topology.Addrs { // the seeds until the primaries are known
+			seed := srv
+			seed.ID, seed.Addr = a, a
+			o.Servers = append(o.Servers, seed)
+		}
+	}
+	return nearcache.New(o), nc, nil
 }

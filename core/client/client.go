@@ -47,6 +47,7 @@ type Client struct {
 	wire      *wire.Pool       // raw connections for the hot commands (wire.go); nil: go-redis only
 	wireT     *wire.Pool       // wire's view for calls from C threads (wire.OnThread)
 	brk       *breaker.Breaker // the circuit breaker shared by go-redis and wire
+	direct    bool             // a Cluster node from NodeForKey: no hook counts its commands, they count themselves
 }
 
 // New returns a Client for the server described by opts. It does not

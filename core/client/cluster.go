@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 )
 
 // In a Redis Cluster a command may name keys of one hash slot only, so the
@@ -84,6 +86,7 @@ func (c *Client) unlink(ctx context.Context, keys []string) (int64, error) {
 func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, []time.Duration, error) {
 	gets := make([]*redis.StringCmd, len(keys))
 	pttls := make([]*redis.Cmd, len(keys))
+	start := stats.Now()
 	_, err := c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, k := range keys {
 			gets[i] = p.Get(ctx, k)
@@ -91,6 +94,11 @@ func (c *Client) getManyTTLSplit(ctx context.Context, keys []string) ([][]byte, 
 		}
 		return nil
 	})
+	if err == redis.Nil {
+		c.observe(start, nil)
+	} else {
+		c.observe(start, err)
+	}
 	if err != nil && err != redis.Nil {
 		return nil, nil, c.wrap("GET", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/redis-cache-go/redis-cache-go/core/expiry"
+	"github.com/redis-cache-go/redis-cache-go/core/stats"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -19,6 +20,7 @@ func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time
 	}
 	var get *redis.StringCmd
 	var pttl *redis.Cmd
+	start := stats.Now()
 	_, err = c.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		get = p.Get(ctx, key)
 		pttl = p.Do(ctx, "pttl", key)
@@ -27,6 +29,7 @@ func (c *Client) GetTTL(ctx context.Context, key string) (value []byte, ttl time
 	if err == redis.Nil {
 		err = nil
 	}
+	c.observe(start, err)
 	if err != nil {
 		return nil, 0, false, c.wrap("GET", err)
 	}

@@ -156,7 +156,8 @@ type Options struct {
 	CompressMinLen  int
 
 	// LocalCache is OPTIONS["LOCAL_CACHE"]: an in-process near-cache kept
-	// correct by Redis' invalidations (one plain server only). Default:
+	// correct by Redis' invalidations (one server, several servers or a
+	// Cluster; not with Sentinels). Default:
 	// nil, off.
 	LocalCache *LocalCache
 	// Cluster is OPTIONS["CLUSTER"]: Location lists seed nodes of a Redis

@@ -53,7 +53,7 @@ func TestReadValueRejectsGarbage(t *testing.T) {
 
 func TestApplyPush(t *testing.T) {
 	s, _ := testStore(Options{})
-	tr := newTracker(Options{}.withDefaults(), s)
+	tr := newTracker(Server{}.withDefaults(), Options{}.withDefaults(), s)
 	put(s, "a", "1", -1)
 	put(s, "b", "2", -1)
 	tr.apply(push{[]byte("invalidate"), []any{[]byte("a")}})

@@ -30,9 +30,9 @@ func (e *entry) size() int64 { return int64(len(e.key)+len(e.val)) + EntryOverhe
 // Ticket is taken by Begin before a value is fetched from Redis and handed
 // to Fill afterwards: Fill stores the value only if nothing that could make
 // it stale happened in between (an invalidation of the key, a flush, a
-// change of the tracking connection).
+// change of any tracking connection).
 type Ticket struct {
-	ok    bool // tracking was confirmed when the ticket was taken
+	ok    bool // the server's tracking was confirmed when the ticket was taken
 	epoch uint64
 	seq   uint64
 	start int64
@@ -43,7 +43,17 @@ type Ticket struct {
 // without the TTL, as a plain GET).
 func (t Ticket) OK() bool { return t.ok }
 
-// store is the bounded LRU map with expiry, guarded by one mutex.
+// source is one tracked server's state in the store (guarded by store.mu):
+// up while its tracking connection is confirmed. A ticket is valid only
+// for a server that is up, and a server that goes down flushes the store,
+// which ends every ticket taken before.
+type source struct {
+	up bool
+}
+
+// store is the bounded LRU map with expiry, guarded by one mutex. It is
+// shared by every tracked server of a Cache: one set of bounds and
+// counters, one epoch that any flush or tracking loss moves on.
 type store struct {
 	mu         sync.Mutex
 	m          map[string]*entry
@@ -53,8 +63,7 @@ type store struct {
 	maxBytes   int64
 	ttl        time.Duration
 	prefix     string
-	up         bool   // tracking confirmed: entries may be served and filled
-	epoch      uint64 // bumped by every flush and tracking change
+	epoch      uint64 // bumped by every flush and every loss of a tracking connection
 	seqs       [seqBuckets]uint64
 	seed       maphash.Seed
 	base       time.Time
@@ -139,10 +148,12 @@ func (s *store) get(key string) ([]byte, bool) {
 	return v, true
 }
 
-func (s *store) begin(key string) Ticket {
+// begin takes the ticket for a fetch of key from the server src tracks
+// (nil: an untracked server, nothing can be kept).
+func (s *store) begin(src *source, key string) Ticket {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.up || len(key) < len(s.prefix) || key[:len(s.prefix)] != s.prefix {
+	if src == nil || !src.up || len(key) < len(s.prefix) || key[:len(s.prefix)] != s.prefix {
 		return Ticket{}
 	}
 	return Ticket{ok: true, epoch: s.epoch, seq: *s.bucket(key), start: s.now()}
@@ -163,7 +174,7 @@ func (s *store) fill(t Ticket, key string, value []byte, redisTTL time.Duration)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.up || s.epoch != t.epoch || *s.bucket(key) != t.seq {
+	if s.epoch != t.epoch || *s.bucket(key) != t.seq {
 		s.st.Dropped++
 		return false
 	}
@@ -198,13 +209,38 @@ func (s *store) invalidate(keys []string) {
 	}
 }
 
-// reset empties the store and moves to a new epoch; up says whether the
-// tracking connection is confirmed from now on.
-func (s *store) reset(up bool) {
+// setUp records that src's tracking connection is confirmed: fetches from
+// it may be kept from now on. Nothing is flushed: while src was down no
+// ticket for it was valid, and its loss flushed what it had protected.
+func (s *store) setUp(src *source) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.clearLocked()
-	s.up = up
+	src.up = true
+}
+
+// setDown records that src's tracking connection is gone (or was never
+// confirmed). When it was up, the store is emptied and moves to a new
+// epoch: invalidations from src may have been lost, for any entry.
+func (s *store) setDown(src *source) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if src.up {
+		src.up = false
+		s.clearLocked()
+	}
+}
+
+// upCount returns how many of srcs are up.
+func (s *store) upCount(srcs []*source) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, src := range srcs {
+		if src.up {
+			n++
+		}
+	}
+	return n
 }
 
 // flush empties the store, keeping the tracking state.
@@ -229,6 +265,5 @@ func (s *store) stats() Stats {
 	st := s.st
 	st.Entries = int64(len(s.m))
 	st.Bytes = s.bytes
-	st.Tracking = s.up
 	return st
 }

@@ -8,17 +8,29 @@ import (
 	"time"
 )
 
-// testStore returns an up (tracking confirmed) store with a manual clock.
+// testSources holds each test store's one tracked server (see src).
+var testSources sync.Map // *store -> *source
+
+// src returns the server of a store made by testStore.
+func src(s *store) *source {
+	v, _ := testSources.Load(s)
+	return v.(*source)
+}
+
+// testStore returns a store with one server whose tracking is confirmed,
+// and a manual clock.
 func testStore(o Options) (*store, *time.Duration) {
 	s := newStore(o.withDefaults())
 	var now time.Duration
 	s.clock = func() time.Duration { return now }
-	s.reset(true)
+	one := &source{}
+	testSources.Store(s, one)
+	s.setUp(one)
 	return s, &now
 }
 
 func put(s *store, key, val string, ttl time.Duration) bool {
-	return s.fill(s.begin(key), key, []byte(val), ttl)
+	return s.fill(s.begin(src(s), key), key, []byte(val), ttl)
 }
 
 func TestFillAndGet(t *testing.T) {
@@ -66,14 +78,14 @@ func TestFillRefused(t *testing.T) {
 	}{
 		{"key invalidated while in flight", func(s *store) { s.invalidate([]string{"k"}) }, "", "k"},
 		{"flushed while in flight", func(s *store) { s.flush() }, "", "k"},
-		{"tracking dropped while in flight", func(s *store) { s.reset(false) }, "", "k"},
-		{"tracking dropped and back while in flight", func(s *store) { s.reset(false); s.reset(true) }, "", "k"},
+		{"tracking dropped while in flight", func(s *store) { s.setDown(src(s)) }, "", "k"},
+		{"tracking dropped and back while in flight", func(s *store) { s.setDown(src(s)); s.setUp(src(s)) }, "", "k"},
 		{"key outside the prefix", func(s *store) {}, "app:", "other:k"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, _ := testStore(Options{Prefix: c.prefix})
-			tk := s.begin(c.key)
+			tk := s.begin(src(s), c.key)
 			c.between(s)
 			if s.fill(tk, c.key, []byte("stale"), -1) {
 				t.Fatalf("fill stored; want it refused")
@@ -88,18 +100,18 @@ func TestFillRefused(t *testing.T) {
 func TestNotServedWhileTrackingDown(t *testing.T) {
 	s, _ := testStore(Options{})
 	put(s, "k", "v", -1)
-	s.reset(false)
+	s.setDown(src(s))
 	if _, ok := s.get("k"); ok {
 		t.Fatalf("hit after tracking dropped; want a miss")
 	}
-	if tk := s.begin("k"); tk.OK() {
+	if tk := s.begin(src(s), "k"); tk.OK() {
 		t.Fatalf("ticket OK while tracking is down")
 	}
 }
 
 func TestOtherKeyInvalidatedKeepsFill(t *testing.T) {
 	s, _ := testStore(Options{})
-	tk := s.begin("a")
+	tk := s.begin(src(s), "a")
 	// "b" may share a's bucket only by a 1/4096 chance; find one that does not.
 	other := "b"
 	for i := 0; s.bucket(other) == s.bucket("a"); i++ {
@@ -177,7 +189,7 @@ func TestReplaceKeepsAccounting(t *testing.T) {
 func TestStoredValueIsACopy(t *testing.T) {
 	s, _ := testStore(Options{})
 	buf := []byte("value")
-	s.fill(s.begin("k"), "k", buf, -1)
+	s.fill(s.begin(src(s), "k"), "k", buf, -1)
 	buf[0] = 'X'
 	if v, _ := s.get("k"); string(v) != "value" {
 		t.Fatalf("got %q; want %q (the caller's buffer was kept)", v, "value")
@@ -251,7 +263,7 @@ func BenchmarkBeginFill(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		k := keys[i%len(keys)]
-		s.fill(s.begin(k), k, val, -1)
+		s.fill(s.begin(src(s), k), k, val, -1)
 		i++
 	}
 }

@@ -16,8 +16,11 @@ import (
 // with PING, and on any failure flushes the store and reconnects with
 // backoff.
 type tracker struct {
-	o        Options
+	o        Server
+	every    time.Duration // Options.PingInterval
+	prefix   string        // Options.Prefix
 	s        *store
+	src      *source // this server's state in the store
 	stop     chan struct{}
 	done     chan struct{}
 	mu       sync.Mutex
@@ -34,8 +37,9 @@ const (
 	maxBackoff = 2 * time.Second
 )
 
-func newTracker(o Options, s *store) *tracker {
-	return &tracker{o: o, s: s, stop: make(chan struct{}), done: make(chan struct{})}
+func newTracker(o Server, opts Options, s *store) *tracker {
+	return &tracker{o: o, every: opts.PingInterval, prefix: opts.Prefix, s: s, src: &source{},
+		stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 func (t *tracker) start() {
@@ -82,7 +86,7 @@ func (t *tracker) run() {
 	for !t.stopped() {
 		confirmed, err := t.session()
 		t.id.Store(0)
-		t.s.reset(false) // serve nothing until tracking is confirmed again
+		t.s.setDown(t.src) // keep nothing from this server until tracking is confirmed again
 		if t.stopped() {
 			return
 		}
@@ -162,13 +166,13 @@ func (t *tracker) session() (confirmed bool, err error) {
 	if err := t.handshake(conn, r); err != nil {
 		return false, fmt.Errorf("tracking connection to %s: %w", t.o.Addr, err)
 	}
-	t.s.reset(true) // a fresh, empty cache under a confirmed tracking connection
+	t.s.setUp(t.src) // fetches from this server may be kept from now on
 	t.connects.Add(1)
 	pinger := make(chan struct{})
 	defer close(pinger)
 	go t.ping(conn, pinger)
 	for {
-		_ = conn.SetReadDeadline(time.Now().Add(t.o.PingInterval + t.o.ReadTimeout))
+		_ = conn.SetReadDeadline(time.Now().Add(t.every + t.o.ReadTimeout))
 		v, err := readValue(r)
 		if err != nil {
 			return true, fmt.Errorf("tracking connection to %s lost: %w", t.o.Addr, err)
@@ -195,8 +199,8 @@ func (t *tracker) handshake(conn net.Conn, r *bufio.Reader) error {
 		hello = append(hello, "AUTH", user, t.o.Password)
 	}
 	track := []string{"CLIENT", "TRACKING", "ON", "BCAST"}
-	if t.o.Prefix != "" {
-		track = append(track, "PREFIX", t.o.Prefix)
+	if t.prefix != "" {
+		track = append(track, "PREFIX", t.prefix)
 	}
 	if _, err := conn.Write(appendCommand(appendCommand(nil, hello...), track...)); err != nil {
 		return err
@@ -252,7 +256,7 @@ func (t *tracker) apply(p push) {
 // deadline catches a connection that stops answering.
 func (t *tracker) ping(conn net.Conn, done chan struct{}) {
 	cmd := appendCommand(nil, "PING")
-	tick := time.NewTicker(t.o.PingInterval)
+	tick := time.NewTicker(t.every)
 	defer tick.Stop()
 	for {
 		select {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"hash/fnv"
 	"sync"
 
 	"github.com/redis-cache-go/redis-cache-go/core/client"
@@ -182,4 +183,65 @@ func (c *Cache) total(counts []int64, ok []bool) int64 {
 		n += v
 	}
 	return n
+}
+
+// ReadServer returns the index of the server a near-cache reads key from
+// directly: key's ring server in Mode Ring; the primary in Mode Primary (a
+// replica may lag behind a write this process just made, and a value older
+// than one already seen must never come back); in Mode Copy a server chosen
+// by the key's hash, the next one when it is marked down, so that reads of
+// one key keep going to one server.
+func (c *Cache) ReadServer(key string) int {
+	if c.mode != Copy {
+		return c.Locate(key)
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	n := len(c.servers)
+	start := int(h.Sum32() % uint32(n))
+	for k := 0; k < n; k++ {
+		if i := (start + k) % n; !c.isDown(i) {
+			return i
+		}
+	}
+	return start
+}
+
+// Group is the positions (in the caller's key slice) of the keys read from
+// one server.
+type Group struct {
+	Server int
+	Pos    []int
+}
+
+// ReadGroups splits keys by ReadServer: one group per involved server, in
+// the order of the keys' first appearance, so that a multi-key read is one
+// round trip per involved server, as GetMany's.
+func (c *Cache) ReadGroups(keys []string) []Group {
+	byServer := make(map[int]int, len(c.servers))
+	var groups []Group
+	for p, k := range keys {
+		s := c.ReadServer(k)
+		g, seen := byServer[s]
+		if !seen {
+			g = len(groups)
+			byServer[s] = g
+			groups = append(groups, Group{Server: s})
+		}
+		groups[g].Pos = append(groups[g].Pos, p)
+	}
+	return groups
+}
+
+// ReadFailed records that a read sent straight to server i (see
+// ReadServer) failed with err: an outage marks the server down as the
+// layout's own reads do. It reports whether the read should be retried
+// through the layout (Get, GetMany), which then tries another server: true
+// only for an outage in Mode Copy with several servers.
+func (c *Cache) ReadFailed(i int, err error) bool {
+	if !isOutage(err) || c.mode != Copy || len(c.servers) < 2 {
+		return false
+	}
+	c.markDown(i)
+	return true
 }

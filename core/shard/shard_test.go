@@ -158,3 +158,50 @@ func BenchmarkReadOrderPrimary(b *testing.B) {
 		c.readOrder("k")
 	}
 }
+
+func TestReadGroups(t *testing.T) {
+	keys := []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l"}
+	cases := []struct {
+		name string
+		mode Mode
+		down []int
+		want func(c *Cache, key string) []int // the servers key may be read from
+	}{
+		{name: "ring reads the key's server", mode: Ring, want: func(c *Cache, k string) []int { return []int{c.Locate(k)} }},
+		{name: "primary reads the primary", mode: Primary, want: func(*Cache, string) []int { return []int{0} }},
+		{name: "primary reads the primary, replicas down or not", mode: Primary, down: []int{1, 2}, want: func(*Cache, string) []int { return []int{0} }},
+		{name: "copy reads any server", mode: Copy, want: func(*Cache, string) []int { return []int{0, 1, 2} }},
+		{name: "copy skips a server marked down", mode: Copy, down: []int{1}, want: func(*Cache, string) []int { return []int{0, 2} }},
+		{name: "copy with every server down still reads one", mode: Copy, down: []int{0, 1, 2}, want: func(*Cache, string) []int { return []int{0, 1, 2} }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := three(t, tc.mode)
+			for _, i := range tc.down {
+				c.markDown(i)
+			}
+			seen := map[int]bool{}
+			for _, g := range c.ReadGroups(keys) {
+				for _, p := range g.Pos {
+					if seen[p] {
+						t.Fatalf("position %d in two groups", p)
+					}
+					seen[p] = true
+					ok := false
+					for _, s := range tc.want(c, keys[p]) {
+						ok = ok || s == g.Server
+					}
+					if !ok {
+						t.Fatalf("key %q read from server %d; want one of %v", keys[p], g.Server, tc.want(c, keys[p]))
+					}
+					if again := c.ReadServer(keys[p]); again != g.Server {
+						t.Fatalf("key %q: ReadServer %d, then %d; want one server per key", keys[p], g.Server, again)
+					}
+				}
+			}
+			if len(seen) != len(keys) {
+				t.Fatalf("groups hold %d keys; want %d", len(seen), len(keys))
+			}
+		})
+	}
+}

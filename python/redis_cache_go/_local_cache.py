@@ -3,7 +3,8 @@ client-side caching invalidations; see core/nearcache and the README).
 
 ``{"MAX_ENTRIES": 10000, "MAX_BYTES": 67108864, "TTL": 60}`` — each sub-key optional; an omitted
 one takes the default shown (applied in Go, core/nearcache.Options). ``None`` means no near-cache.
-Only a single server is supported: several LOCATIONs, Cluster and Sentinel are refused.
+It works on one server, on several LOCATIONs (ring, copy, primary/replica) and on a Redis Cluster, with
+one tracking connection per server reads go to; behind Sentinel it is refused.
 """
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ def parse(options: dict[str, Any]) -> dict[str, Any] | None:
 
 def refuse_layout(describe: str) -> ImproperlyConfigured:
     return ImproperlyConfigured(
-        f"redis_cache_go: OPTIONS[{KEY!r}] needs a single Redis server, not {describe}: the near-cache "
-        "tracks invalidations on one server (several LOCATIONs, Cluster and Sentinel are not supported)"
+        f"redis_cache_go: OPTIONS[{KEY!r}] is not supported behind Sentinel ({describe}): the near-cache "
+        "tracks invalidations on each server it reads from, and a Sentinel failover moves the primary under it; "
+        "use it with one server, several LOCATIONs (ring, copy, primary/replica) or CLUSTER, or drop LOCAL_CACHE"
     )
 
 

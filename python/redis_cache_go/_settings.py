@@ -466,7 +466,7 @@ def _place(settings: Settings, compat: _compat.Translation, params: dict[str, An
     describe = _layout.describe(settings, mode, primary)
     local = settings.local_cache
     if local is not None:
-        if settings.topology or len(settings.servers) > 1 or mode == "copy" or weights:
+        if settings.topology and settings.topology["kind"] != "cluster":
             raise _local_cache.refuse_layout(describe)
         # the key space the near-cache tracks: of the keys Django's BaseCache will make
         local["prefix"] = _local_cache.tracked_prefix(get_key_func(params.get("KEY_FUNCTION")), params.get("KEY_PREFIX", ""))

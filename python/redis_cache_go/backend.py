@@ -120,7 +120,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
 
     def local_cache_stats(self) -> dict[str, int] | None:
         """The near-cache's counters (hits, misses, fills, dropped, evictions, expired,
-        invalidations, flushes, connects, failures, entries, bytes, tracking, tracking_id), or None when
+        invalidations, flushes, connects, failures, entries, bytes, tracking, tracking_id, tracked,
+        tracked_up; see docs/near-cache.md), or None when
         OPTIONS['LOCAL_CACHE'] is not set."""
         stats: dict[str, int] | None = self._client.near_stats()
         return stats

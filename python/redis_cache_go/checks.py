@@ -28,7 +28,7 @@ IDS: dict[str, tuple[str, str]] = {
     "redis_cache_go.E001": ("unknown OPTIONS key", "Check the spelling: the message names the nearest known key when there is one."),
     "redis_cache_go.E002": ("bad LOCAL_CACHE (near-cache)",
                             "LOCAL_CACHE is None or a dict of MAX_ENTRIES, MAX_BYTES and TTL (positive numbers), "
-                            "and needs exactly one Redis server."),
+                            "and is not supported behind Sentinel (one server, several LOCATIONs and CLUSTER are)."),
     "redis_cache_go.E003": ("LOCATION cannot be parsed",
                             "Write each entry as host:port, redis://[user:password@]host:port/db, rediss://..., "
                             "unix:///path/to.sock or a socket path; several servers as a list or comma-separated."),

@@ -1,8 +1,11 @@
-"""The near-cache (OPTIONS['LOCAL_CACHE']) through the Django API, against a real
-redis-server: hits served from process memory, never stale once Redis' invalidation arrived
+"""The near-cache (OPTIONS['LOCAL_CACHE']) through the Django API, against real
+redis-servers, on every layout it supports (one server, a ring of 3, a primary with 2 replicas, a
+6-node Redis Cluster; tests/harness/near_layouts.py): hits served from process memory, never stale once Redis' invalidation arrived
 (writes from the real redis-cli binary and from another client), bounded memory, TTLs (local and
 Redis'), invalidation-connection loss, FLUSHALL, and our own writes invalidating at once.
 
+Each behaviour test runs once per layout; the layout fixture gives the server-side helpers (the
+key's owner for redis-cli and other clients, every node for FLUSHALL, CLIENT KILL and counters).
 Synchronisation is by polling with deadlines; no sleeps.
 """
 from __future__ import annotations
@@ -16,7 +19,8 @@ import time
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from redis_cache_go import RedisCache, ShardedRedisCache
+from near_layouts import LAYOUTS, start_layout
+from redis_cache_go import RedisCache, RedisCopyCache, ShardedRedisCache
 
 DEADLINE = 30.0  # bounds a failing wait only: a condition that holds ends it at once
 
@@ -26,21 +30,6 @@ def _redis_cli() -> str:
     if path is None:
         pytest.fail("redis-cli is not installed; run `make setup` (apt-get install redis-tools)")
     return path
-
-
-def cli(server, *args: str) -> str:
-    """Run the real redis-cli binary against the session server; returns its output."""
-    out = subprocess.run([_redis_cli(), "-h", server.host, "-p", str(server.port), *args],
-                         check=True, capture_output=True, timeout=30)
-    return out.stdout.decode().strip()
-
-
-def get_calls(server) -> int:
-    """How many GETs the server has run (INFO commandstats)."""
-    for line in cli(server, "INFO", "commandstats").splitlines():
-        if line.startswith("cmdstat_get:"):
-            return int(line.split("calls=")[1].split(",")[0])
-    return 0
 
 
 def wait_for(what: str, cond) -> None:
@@ -76,11 +65,20 @@ def cached(cache, key) -> None:
     wait_for(f"{key!r} cached", hit)
 
 
+@pytest.fixture(scope="module", params=LAYOUTS)
+def near(request):
+    """The layout under test (one Cluster per module: its start-up takes seconds)."""
+    layout = start_layout(request.param, lambda: request.getfixturevalue("redis_server"))
+    try:
+        yield layout
+    finally:
+        layout.stop()
+
+
 @pytest.fixture
-def local(make_cache):
-    def make(local_cache: dict | None = None, **params):
-        return make_cache(options={"DB": 0, "LOCAL_CACHE": local_cache or {}}, **params)
-    return make
+def local(near):
+    yield lambda local_cache=None, **params: near.make({"LOCAL_CACHE": local_cache or {}}, **params)
+    near.stop_caches()
 
 
 # --------------------------------------------------------------------------- settings
@@ -118,12 +116,22 @@ def test_good_local_cache_settings():
 @pytest.mark.parametrize("backend, location, options", [
     (RedisCache, ["127.0.0.1:6379", "127.0.0.1:6380"], {}),
     (ShardedRedisCache, ["127.0.0.1:6379", "127.0.0.1:6380"], {}),
+    (ShardedRedisCache, ["127.0.0.1:6379", "127.0.0.1:6380"], {"WEIGHTS": {"127.0.0.1:6379": 2}}),
+    (RedisCopyCache, ["127.0.0.1:6379", "127.0.0.1:6380"], {}),
     (RedisCache, "127.0.0.1:6379", {"CLUSTER": True}),
-    (RedisCache, "127.0.0.1:6379", {"SENTINELS": ["127.0.0.1:26379"], "SENTINEL_SERVICE": "m"}),
+    (RedisCache, "127.0.0.1:6379", {"CLUSTER": True, "READ_FROM_REPLICAS": True}),
 ])
-def test_local_cache_refused_beyond_one_server(backend, location, options):
-    with pytest.raises(ImproperlyConfigured, match="LOCAL_CACHE.*single Redis server"):
-        backend(location, {"OPTIONS": {**options, "LOCAL_CACHE": {}}})
+def test_local_cache_accepted_on_every_layout_but_sentinel(backend, location, options):
+    backend(location, {"OPTIONS": {**options, "LOCAL_CACHE": {}}})
+
+
+@pytest.mark.parametrize("options", [
+    {"SENTINELS": ["127.0.0.1:26379"], "SENTINEL_SERVICE": "m"},
+    {"SENTINELS": ["127.0.0.1:26379"], "SENTINEL_SERVICE": "m", "READ_FROM_REPLICAS": True},
+])
+def test_local_cache_refused_behind_sentinel(options):
+    with pytest.raises(ImproperlyConfigured, match="LOCAL_CACHE.*not supported behind Sentinel"):
+        RedisCache("127.0.0.1:6379", {"OPTIONS": {**options, "LOCAL_CACHE": {}}})
 
 
 def test_stats_none_without_local_cache(make_cache):
@@ -133,19 +141,19 @@ def test_stats_none_without_local_cache(make_cache):
 # --------------------------------------------------------------------------- behaviour
 
 
-def test_hits_come_from_memory_and_are_fresh_objects(local, redis_server):
+def test_hits_come_from_memory_and_are_fresh_objects(local, near):
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     echoed(cache, lambda: cache.set("k", {"list": [1, 2]}))
     cached(cache, "k")
-    calls = get_calls(redis_server)
+    calls = near.get_calls()
     before = cache.local_cache_stats()["hits"]
     a = cache.get("k")
     a["list"].append(3)  # the caller owns its object
     b = cache.get("k")
     assert b == {"list": [1, 2]} and a is not b
     assert cache.local_cache_stats()["hits"] == before + 2
-    calls_after = get_calls(redis_server)
+    calls_after = near.get_calls()
     assert calls_after == calls, "a near-cache hit reached Redis"
 
 
@@ -173,29 +181,29 @@ def _assert_never_older(cache, key: str, write, rounds: int) -> int:
     return stale_served
 
 
-def test_write_from_redis_cli_is_never_served_stale(local, redis_server):
+def test_write_from_redis_cli_is_never_served_stale(local, near):
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     key = cache.make_key("counter")
-    cli(redis_server, "SET", key, "0")
+    near.cli(key, "SET", key, "0")
     cached(cache, "counter")
     before = cache.local_cache_stats()
 
-    _assert_never_older(cache, "counter", lambda n: cli(redis_server, "SET", key, str(n)), rounds=60)
+    _assert_never_older(cache, "counter", lambda n: near.cli(key, "SET", key, str(n)), rounds=60)
 
     after = cache.local_cache_stats()
     assert after["hits"] > before["hits"], "the near-cache served nothing: the test proved nothing"
     assert after["invalidations"] >= before["invalidations"] + 60
 
 
-def test_write_from_another_client_is_never_served_stale(local, redis_server):
+def test_write_from_another_client_is_never_served_stale(local, near):
     import redis
 
     cache = local(KEY_PREFIX="app")
     tracking(cache)
-    other = redis.Redis(host=redis_server.host, port=redis_server.port, db=0)
+    key = cache.make_key("obj")
+    other = near.writer(key)
     try:
-        key = cache.make_key("obj")
         other.set(key, pickle.dumps(0))
         cached(cache, "obj")
         before = cache.local_cache_stats()["hits"]
@@ -205,14 +213,15 @@ def test_write_from_another_client_is_never_served_stale(local, redis_server):
         other.close()
 
 
-def test_concurrent_writer_reader_monotonic(local, redis_server):
+def test_concurrent_writer_reader_monotonic(local, near):
     """A writer process bumps the value as fast as it can; one reader thread never goes back."""
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     key = cache.make_key("seq")
-    cli(redis_server, "SET", key, "0")
+    near.cli(key, "SET", key, "0")
     script = "\n".join(f"SET {key} {n}" for n in range(1, 2001))
-    writer = subprocess.Popen([_redis_cli(), "-h", redis_server.host, "-p", str(redis_server.port)],
+    owner = near.owner(key)
+    writer = subprocess.Popen([_redis_cli(), "-h", owner.host, "-p", str(owner.port)],
                               stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
     last = 0
     hits_before = cache.local_cache_stats()["hits"]
@@ -315,36 +324,36 @@ def _cached_before_expiry(cache, key) -> bool:
     return False
 
 
-def test_killing_the_invalidation_connection(local, redis_server):
+def test_killing_the_invalidation_connection(local, near):
     cache = local(KEY_PREFIX="app")
     st = tracking(cache)
     key = cache.make_key("k")
-    cli(redis_server, "SET", key, "1")
+    near.cli(key, "SET", key, "1")
     cached(cache, "k")
     old_id = cache.local_cache_stats()["tracking_id"]
     assert old_id > 0
-    assert cli(redis_server, "CLIENT", "KILL", "ID", str(old_id)) == "1"
-    cli(redis_server, "SET", key, "2")  # its invalidation is lost with the connection
+    assert near.kill_tracking() >= 1  # every tracking connection of the layout (one per server)
+    near.cli(key, "SET", key, "2")  # its invalidation is lost with the connection
     wait_for("2 observed", lambda: cache.get("k") == 2)
     for _ in range(200):
         assert cache.get("k") == 2
     wait_for("tracking re-established", lambda: cache.get("x") is None and (
         (s := cache.local_cache_stats())["tracking"] == 1 and s["tracking_id"] not in (0, old_id)))
     assert cache.local_cache_stats()["connects"] >= st["connects"] + 1
-    cli(redis_server, "SET", key, "0")
+    near.cli(key, "SET", key, "0")
     wait_for("0 observed after reconnect", lambda: cache.get("k") == 0)
     cached(cache, "k")
     hits = cache.local_cache_stats()["hits"]
-    _assert_never_older(cache, "k", lambda n: cli(redis_server, "SET", key, str(n)), rounds=20)
+    _assert_never_older(cache, "k", lambda n: near.cli(key, "SET", key, str(n)), rounds=20)
     assert cache.local_cache_stats()["hits"] > hits
 
 
-def test_flushall_from_redis_cli_empties_it(local, redis_server):
+def test_flushall_from_redis_cli_empties_it(local, near):
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     cache.set("k", 1)
     cached(cache, "k")
-    cli(redis_server, "FLUSHALL")
+    near.flushall()
     wait_for("k gone", lambda: cache.get("k") is None)
     assert cache.local_cache_stats()["entries"] == 0
 
@@ -374,7 +383,7 @@ def test_own_writes_invalidate_at_once(local, write, expect):
     assert cache.get("k") == expect  # no wait: the write forgot the key before returning
 
 
-def test_get_many_uses_the_near_cache(local, redis_server):
+def test_get_many_uses_the_near_cache(local, near):
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     data = {f"k{i}": i for i in range(20)}
@@ -383,7 +392,7 @@ def test_get_many_uses_the_near_cache(local, redis_server):
     before = cache.local_cache_stats()["hits"]
     assert cache.get_many(list(data) + ["missing"]) == data
     assert cache.local_cache_stats()["hits"] == before + 20
-    cli(redis_server, "SET", cache.make_key("k3"), "333")
+    near.cli(cache.make_key("k3"), "SET", cache.make_key("k3"), "333")
     wait_for("k3 updated", lambda: cache.get_many(["k3"]) == {"k3": 333})
 
 
@@ -398,7 +407,7 @@ def test_disconnect_flushes_and_reconnects(local):
     assert cache.get("k") == 1
 
 
-def test_threads_share_one_near_cache(local, redis_server):
+def test_threads_share_one_near_cache(local, near):
     cache = local(KEY_PREFIX="app")
     tracking(cache)
     cache.set("k", 0)
@@ -417,7 +426,7 @@ def test_threads_share_one_near_cache(local, redis_server):
         t.start()
     try:
         for n in range(1, 30):
-            cli(redis_server, "SET", cache.make_key("k"), str(n))
+            near.cli(cache.make_key("k"), "SET", cache.make_key("k"), str(n))
             wait_for(f"{n} observed", lambda: cache.get("k") == n)
     finally:
         stop.set()
@@ -426,39 +435,34 @@ def test_threads_share_one_near_cache(local, redis_server):
     assert not errors
 
 
-def test_serves_nothing_without_tracking(make_cache, redis_server):
+def test_serves_nothing_without_tracking(local, near):
     """A user whose ACL forbids CLIENT can read and write, but tracking never confirms: every get
     goes to Redis (nothing is served from memory), so redis-cli's writes show at once."""
     user, password = "nocli", "nocli-pw"
-    cli(redis_server, "ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-client", "-hello")
+    near.cli_all("ACL", "SETUSER", user, "on", f">{password}", "~*", "&*", "+@all", "-client", "-hello")
     try:
-        cache = make_cache(f"redis://{user}:{password}@{redis_server.host}:{redis_server.port}/0",
-                           {"LOCAL_CACHE": {}}, KEY_PREFIX="app")
+        cache = near.make({"LOCAL_CACHE": {}}, auth=f"{user}:{password}@", KEY_PREFIX="app")
         key = cache.make_key("k")
         cache.set("k", 0)
         wait_for("two failed tracking attempts", lambda: cache.get("k") is not None and cache.local_cache_stats()["failures"] >= 2)
         for n in range(1, 30):
-            cli(redis_server, "SET", key, str(n))
+            near.cli(key, "SET", key, str(n))
             assert cache.get("k") == n  # no polling: nothing can be cached
         st = cache.local_cache_stats()
         assert st["tracking"] == 0 and st["hits"] == 0 and st["entries"] == 0 and st["connects"] == 0
     finally:
-        cli(redis_server, "ACL", "DELUSER", user)
+        near.cli_all("ACL", "DELUSER", user)
 
 
-def test_closing_stops_the_tracking_connections(make_cache, redis_server):
+def test_closing_stops_the_tracking_connections(local, near):
     """disconnect() ends each near-cache's tracking connection and goroutines: none pile up."""
     from redis_cache_go import _native
 
-    def tracking_clients() -> int:
-        """Connections with client tracking on (CLIENT LIST flags contain "t")."""
-        flags = [field.split("=", 1)[1] for line in cli(redis_server, "CLIENT", "LIST").splitlines()
-                 for field in line.split() if field.startswith("flags=")]
-        return sum("t" in f for f in flags)
+    tracking_clients = near.tracking_clients  # connections with CLIENT LIST flags "t", on every node
 
-    make_cache().get("x")  # load the library
+    near.make().get("x")  # load the library
     baseline = _native.stats()["goroutines"]
-    caches = [make_cache(options={"DB": 0, "LOCAL_CACHE": {}}, KEY_PREFIX=f"c{i}") for i in range(10)]
+    caches = [near.make({"LOCAL_CACHE": {}}, KEY_PREFIX=f"c{i}") for i in range(10)]
     for c in caches:
         tracking(c)
     assert tracking_clients() >= 10
@@ -468,7 +472,7 @@ def test_closing_stops_the_tracking_connections(make_cache, redis_server):
     wait_for("goroutines back to the baseline", lambda: _native.stats()["goroutines"] <= baseline + 2)
 
 
-def test_async_calls_use_the_near_cache(local, redis_server):
+def test_async_calls_use_the_near_cache(local, near):
     import asyncio
 
     cache = local(KEY_PREFIX="app")
@@ -487,7 +491,7 @@ def test_async_calls_use_the_near_cache(local, redis_server):
         assert await cache.aget_many(["k"]) == {"k": 3}
         await cache.adelete("k")
         assert await cache.aget("k") is None
-        cli(redis_server, "SET", cache.make_key("k"), "4")
+        near.cli(cache.make_key("k"), "SET", cache.make_key("k"), "4")
         end = time.monotonic() + DEADLINE
         while await cache.aget("k") != 4:
             assert time.monotonic() < end, "redis-cli's write never reached aget"
