@@ -466,43 +466,115 @@ def _close_handle(lib: ctypes.CDLL, handle: int, finalizing: Callable[[], bool] 
     own.release(lib)
 
 
+class _Shared:
+    """One Go handle (a cache: its connections, near-cache and counters) for one configuration
+    document, shared by every Client of that document in this process.
+
+    Django keeps one cache object per thread (and per asyncio task): without sharing, each would
+    open its own connections and its own near-cache with its own tracking connection. The handle
+    opens on first use and closes when the last Client using it is gone (garbage-collected)
+    after a grace of _IDLE_KEPT idle documents (an ASGI site's per-request objects come and go
+    between requests), or when any of them calls close() (``disconnect()``): the others then
+    run their next call on a new handle."""
+
+    __slots__ = ("doc", "handle", "lock", "finalizer", "users", "__weakref__")
+
+    def __init__(self, doc: bytes) -> None:
+        self.doc = doc
+        self.handle = 0
+        self.lock = threading.Lock()
+        self.finalizer: weakref.finalize[..., Any] | None = None
+        self.users = 0
+
+
+# The shared handles of this process by document: those with users, and up to _IDLE_KEPT without
+# (least recently released first out, their handle closed by the finalizer once unreferenced).
+_IDLE_KEPT = 8
+_shared: dict[bytes, _Shared] = {}
+_idle: dict[bytes, _Shared] = {}  # insertion order: least recently released first
+# Reentrant: a Client's finalizer (_release) can run inside _acquire, on the garbage collection
+# an allocation there triggers.
+_shared_lock = threading.RLock()
+
+
+def _acquire(doc: bytes) -> _Shared:
+    with _shared_lock:
+        sh = _shared.get(doc) or _idle.pop(doc, None) or _Shared(doc)
+        _shared[doc] = sh
+        sh.users += 1
+        return sh
+
+
+def _release(sh: _Shared) -> None:
+    """A Client of sh is gone (its finalizer): the last one moves sh to the idle set."""
+    with _shared_lock:
+        sh.users -= 1
+        if sh.users > 0 or _shared.get(sh.doc) is not sh:
+            return
+        del _shared[sh.doc]
+        _idle[sh.doc] = sh
+        while len(_idle) > _IDLE_KEPT:
+            del _idle[next(iter(_idle))]  # unreferenced now: its finalizer closes the handle
+
+
+def _forget_shared() -> None:
+    """In a forked child: the parent's handles are not the child's (Go does not survive a fork);
+    Clients made in the child open their own, the inherited ones keep theirs (and fail as before)."""
+    global _shared_lock
+    _shared_lock = threading.RLock()
+    _shared.clear()
+    _idle.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_shared)
+
+
 class Client:
-    """One native client (a Go connection pool) for one server.
+    """One native client (a Go cache: connection pools, near-cache, counters) for one
+    configuration; every Client of the same configuration in the process shares it (_Shared).
 
     Creating it loads nothing; the first call loads the library and opens the
     handle. ``describe`` names the server in messages (no credentials).
     """
 
     def __init__(self, config: dict[str, Any], describe: str) -> None:
-        self._doc = json.dumps(config).encode()
+        self._doc = json.dumps(config, sort_keys=True).encode()
         self.describe = describe
-        self._handle = 0
-        self._lock = threading.Lock()
-        self._finalizer: weakref.finalize[..., Any] | None = None
+        self._sh = _acquire(self._doc)
+        weakref.finalize(self, _release, self._sh).atexit = False
+
+    @property
+    def _handle(self) -> int:
+        """The shared handle now (0 while none is open)."""
+        return self._sh.handle
 
     # -- handle management -------------------------------------------------
     def _open(self) -> int:
-        with self._lock:
-            if self._handle:
-                return self._handle
+        sh = self._sh
+        with sh.lock:
+            if sh.handle:
+                return sh.handle
             lib = library()
             s = _scratch
             status = lib.rcg_open(self._doc, len(self._doc), s.ptr)
             if status != OK:
                 self._raise(lib, status, s)
             handle = int(s.out.num)
-            self._handle = handle
-            self._finalizer = weakref.finalize(self, _close_handle, lib, handle)
+            sh.handle = handle
+            sh.finalizer = weakref.finalize(sh, _close_handle, lib, handle)
             # Not at interpreter exit: daemon threads may still be using the handle then, and
             # the process ending closes its connections anyway.
-            self._finalizer.atexit = False
+            sh.finalizer.atexit = False
             return handle
 
     def close(self) -> None:
-        """Close the handle and its connections; the next call opens a new one."""
-        with self._lock:
-            handle, self._handle = self._handle, 0
-            fin, self._finalizer = self._finalizer, None
+        """Close the shared handle and its connections (for every Client of this configuration
+        in the process); the next call of any of them opens a new one."""
+        sh = self._sh
+        with sh.lock:
+            handle, sh.handle = sh.handle, 0
+            fin, sh.finalizer = sh.finalizer, None
         if handle and fin is not None:
             fin.detach()
             lib = library()
@@ -520,9 +592,10 @@ class Client:
         if status == STATUS_INTERNAL:
             # The handle refuses further calls: drop it so the next call
             # starts from a fresh one.
-            with self._lock:
-                handle, self._handle = self._handle, 0
-                fin, self._finalizer = self._finalizer, None
+            sh = self._sh
+            with sh.lock:
+                sh.handle = 0
+                fin, sh.finalizer = sh.finalizer, None
             if fin is not None:
                 fin()
         if not msg.startswith("redis ") and not msg.startswith("rediss "):
@@ -532,7 +605,7 @@ class Client:
     def _call(self, name: str) -> tuple[ctypes.CDLL, Callable[..., int], int]:
         """(lib, export, handle) for a call that must not run twice (see _invoke)."""
         lib = library()
-        return lib, getattr(lib, name), self._handle or self._open()
+        return lib, getattr(lib, name), self._sh.handle or self._open()
 
     # A call can find its handle closed because close() (disconnect()) ran in another thread
     # after this thread read the handle. Go refuses such a call before doing anything
@@ -541,7 +614,7 @@ class Client:
     # closes after its last call (capi/handles.go).
     def _reopened(self, h: int) -> bool:
         """Whether handle h, just found closed, was closed by close(): the client has moved on."""
-        return h != self._handle
+        return h != self._sh.handle
 
     def _again(self, fn: Callable[..., int], h: int, *args: Any) -> int:
         """The status of fn(handle, out, *args) for a call that got RCG_ERR_CLOSED on handle h:
@@ -549,7 +622,7 @@ class Client:
         under it (each round needs another close() in another thread); else RCG_ERR_CLOSED."""
         status = STATUS_CLOSED
         while status == STATUS_CLOSED and self._reopened(h):
-            h = self._handle or self._open()
+            h = self._sh.handle or self._open()
             status = fn(h, _scratch.vptr, *args)
         return status
 
@@ -558,7 +631,7 @@ class Client:
         run again when it lost the race with close() (see _again)."""
         lib = _lib or library()
         fn = getattr(lib, name)
-        h = self._handle or self._open()
+        h = self._sh.handle or self._open()
         status = fn(h, _scratch.vptr, *args)
         if status == STATUS_CLOSED:
             status = self._again(fn, h, *args)
@@ -573,7 +646,7 @@ class Client:
     def get(self, key: bytes) -> bytes | None:
         lib = _lib or library()
         s = _scratch
-        h = self._handle or self._open()
+        h = self._sh.handle or self._open()
         n = len(key)
         if n < _INT_LIMIT and h < _INT_LIMIT:
             status = lib.rcg_get_int(h, s.vptr, key, n)
@@ -601,7 +674,7 @@ class Client:
         """SET; ttl_ms <= 0 stores without expiry. False when nx and the key existed."""
         lib = _lib or library()
         s = _scratch
-        h = self._handle or self._open()
+        h = self._sh.handle or self._open()
         status = lib.rcg_set(h, s.vptr, key, len(key), value, len(value), ttl_ms, SET_NX if nx else 0)
         if status == OK:
             return True

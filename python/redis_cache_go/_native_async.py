@@ -353,13 +353,16 @@ class AsyncClient:
         no fork fallback or wrapper): one coroutine less per call than _run. None: nothing was
         started, and the caller goes through _run, which handles every other case."""
         q = self._queue
-        if q is None or self._threaded or self._fork_aware or not self._native._handle:
+        if q is None or self._threaded or self._fork_aware:
+            return None
+        h = self._native._sh.handle
+        if not h:
             return None
         loop = asyncio.get_running_loop()
         if self._loop() is not loop:
             return None
         try:
-            return q.submit(loop, self._native._handle, op, a, b, n1, n2, 0, 0)
+            return q.submit(loop, h, op, a, b, n1, n2, 0, 0)
         except (_Refused, exc.ForkedProcessError):
             return None  # nothing was started: _run handles it (reopen, fallback, the error)
 

@@ -27,7 +27,8 @@ def test_disconnect_releases_goroutines_and_connections(make_cache, raw):
     # Connections are told apart by id: others (earlier tests' caches closing, the harness) may
     # come and go meanwhile, so counting connected_clients would race with them.
     before = _client_ids(raw)
-    caches = [make_cache() for _ in range(20)]
+    # 20 configurations (the objects of one configuration share one handle: test_shared_handle)
+    caches = [make_cache(options={"DB": 0, "SOCKET_TIMEOUT": 10 + i}) for i in range(20)]
     for i, cache in enumerate(caches):
         cache.set(f"k{i}", i)
         assert cache.get_many([f"k{i}"]) == {f"k{i}": i}

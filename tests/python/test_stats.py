@@ -148,7 +148,7 @@ def test_threads_share_one_set_of_counters(redis_server: Any) -> None:
         t.join()
     after = main.stats()
     assert after[0]["misses"] - before[0]["misses"] == 30
-    assert after[0]["pool"]["total_conns"] >= 3  # three open clients' pools, summed
+    assert 1 <= after[0]["pool"]["total_conns"] <= 2  # the instances share one handle's connections
     for cache in instances:
         cache.disconnect()
     assert main.stats()[0]["misses"] == after[0]["misses"]  # counters outlive the clients
