@@ -49,12 +49,16 @@ def _listed_replicas(node: RedisServer) -> set[int]:
 
 
 def _reads_reach(cache, data: dict[str, int], replicas: list[RedisServer]) -> bool:
-    """One round of reads (GETs and a get_many) returning what was written; True once every
-    replica has served GETs."""
+    """One round of reads (get, get_many, has_key, ttl) returning what was written; True once
+    every replica has served GETs and the replicas EXISTS and PTTL."""
     for k, v in data.items():
         assert cache.get(k) == v
     assert cache.get_many(list(data)) == data
-    return all(_calls(r, "get") > 0 for r in replicas)
+    for k in list(data)[:20]:
+        assert cache.has_key(k)
+        assert 0 < cache.ttl(k) <= 300
+    return (all(_calls(r, "get") > 0 for r in replicas)
+            and sum(_calls(r, "exists") for r in replicas) > 0 and sum(_calls(r, "pttl") for r in replicas) > 0)
 
 
 def _check_writes(cache, primaries: list[RedisServer], replicas: list[RedisServer]) -> None:
@@ -89,7 +93,8 @@ def test_cluster_reads_reach_a_replica_listed_after_the_map_was_loaded(make_cach
         for n in cluster.nodes:
             n.command("CONFIG", "RESETSTAT")
         wait_until(lambda: _reads_reach(cache, data, replicas), message="GETs on every replica")
-        print({n.port: (_calls(n, "get"), "replica" if n in replicas else "primary") for n in cluster.nodes})
+        print({n.port: (_calls(n, "get"), _calls(n, "exists"), _calls(n, "pttl"), "replica" if n in replicas
+                        else "primary") for n in cluster.nodes})
         _check_writes(cache, primaries, replicas)
     finally:
         cluster.stop()
@@ -126,7 +131,8 @@ def test_sentinel_reads_reach_a_replica_back_after_the_map_was_loaded(make_cache
         for n in dep.servers:
             n.command("CONFIG", "RESETSTAT")
         wait_until(lambda: _reads_reach(cache, data, dep.replicas), message="GETs on every replica")
-        print({n.port: _calls(n, "get") for n in dep.servers}, "primary", dep.primary.port)
+        print({n.port: (_calls(n, "get"), _calls(n, "exists"), _calls(n, "pttl")) for n in dep.servers},
+              "primary", dep.primary.port)
         _check_writes(cache, [dep.primary], dep.replicas)
     finally:
         dep.stop()
