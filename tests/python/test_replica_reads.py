@@ -105,7 +105,7 @@ def _sentinel_replica_up(dep: SentinelDeployment, replica: RedisServer, up: bool
     for s in dep.sentinels:
         listed = s.command("SENTINEL", "REPLICAS", dep.service)
         flags = None
-        for entry in listed:  # type: ignore[union-attr]
+        for entry in listed:
             d = dict(zip((x.decode() for x in entry[::2]), (x.decode() for x in entry[1::2])))
             if d.get("port") == str(replica.port):
                 flags = set(d.get("flags", "").split(","))
