@@ -33,7 +33,8 @@ func (s *sentinelShard) Close() error {
 
 // newSentinelShard builds the one-shard client of t (ReadFromReplicas);
 // the slot map is the primary and the live replicas the first answering
-// Sentinel reports, reloaded after failures (Client.reload).
+// Sentinel reports, reloaded after failures (Client.reload) and every
+// replicaMapRefresh.
 func newSentinelShard(o Options, t *Topology) *sentinelShard {
 	s := &sentinelShard{}
 	for _, addr := range t.Addrs {
@@ -53,6 +54,7 @@ func newSentinelShard(o Options, t *Topology) *sentinelShard {
 	co.DialerRetries = 1
 	co.MaxRedirects = -1
 	co.RouteRandomly = true
+	co.ClusterStateReloadInterval = replicaMapRefresh // replicas back up are seen (topology.go)
 	s.ClusterClient = redis.NewClusterClient(co)
 	return s
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/redis/go-redis/v9/maintnotifications"
@@ -31,9 +32,23 @@ type Topology struct {
 	// ReadFromReplicas sends read-only commands to replicas (randomly
 	// among primary and replicas), accepting replication lag. Writes,
 	// read-modify-write scripts and key walks always go to primaries.
-	// Default: false, everything on the primary.
+	// The replicas are those of the client's slot map, which is then
+	// reloaded every replicaMapRefresh. Default: false, everything on the
+	// primary.
 	ReadFromReplicas bool
 }
+
+// replicaMapRefresh is how old the slot map of a ReadFromReplicas client
+// may get before the next command reloads it (in the background). A
+// replica is in the map only once the deployment lists it: CLUSTER SLOTS
+// leaves out a failed replica and one that has not synced yet (a new
+// cluster's replicas for its first seconds), the Sentinels one flagged
+// down. Nothing else tells a client that such a replica became usable: no
+// command fails. With go-redis' default (a minute) a process that loaded
+// its map at such a moment read from the primaries alone for that long.
+// The cost is one CLUSTER SLOTS (or SENTINEL GET-MASTER-ADDR-BY-NAME and
+// SENTINEL REPLICAS) per client per period of activity.
+const replicaMapRefresh = 5 * time.Second
 
 // String describes the deployment without credentials.
 func (t *Topology) String(db int) string {
@@ -52,6 +67,9 @@ func newTopology(o Options) *Client {
 		co.Addrs = t.Addrs
 		co.ReadOnly = t.ReadFromReplicas
 		co.RouteRandomly = t.ReadFromReplicas
+		if t.ReadFromReplicas {
+			co.ClusterStateReloadInterval = replicaMapRefresh
+		}
 		// MOVED/ASK and a node that went away are retried (at most 3
 		// redirects, go-redis' default), which is how a failover is
 		// followed; so are network errors, except of a command that must
