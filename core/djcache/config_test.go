@@ -73,10 +73,16 @@ func TestConfigRejects(t *testing.T) {
 			t.Errorf("%+v: got error %v; want one containing %q", tt.opts, err, tt.want)
 		}
 	}
-	if c, err := Open(Options{Location: []string{"a:1", "b:2"}, LocalCache: &LocalCache{}}); err == nil {
+	sentinel := Options{Location: []string{"ignored:1"}, Sentinels: []string{"127.0.0.1:1"}, SentinelService: "m", LocalCache: &LocalCache{}}
+	if c, err := Open(sentinel); err == nil {
 		c.Close()
-		t.Errorf("LocalCache over two servers: got no error; want one")
+		t.Errorf("LocalCache behind Sentinel: got no error; want one")
 	}
+	c, err := Open(Options{Location: []string{"127.0.0.1:1", "127.0.0.1:2"}, LocalCache: &LocalCache{}})
+	if err != nil {
+		t.Fatalf("LocalCache over a ring of two servers: got %v; want it accepted", err)
+	}
+	c.Close()
 }
 
 func TestNearCacheThroughDjcache(t *testing.T) {

@@ -454,7 +454,14 @@ int main(int argc, char **argv) {
         const char *multi_near = "{\"servers\": [{\"addr\": \"127.0.0.1:1\"}, {\"addr\": \"127.0.0.1:2\"}], \"local_cache\": {}}";
         reset_out();
         st = rcg_open(S(multi_near), strlen(multi_near), &out);
-        CHECK(st == RCG_ERR_CONFIG, "near with several servers status %d", st);
+        CHECK(st == RCG_OK, "near on a ring of two servers status %d", st);
+        uintptr_t mh = (uintptr_t)out.num;
+        st = rcg_close(mh, &out);
+        CHECK(st == RCG_OK, "near ring close status %d", st);
+        const char *sentinel_near = "{\"servers\": [{\"addr\": \"ignored:1\"}], \"topology\": {\"kind\": \"sentinel\", \"addrs\": [\"127.0.0.1:1\"], \"service\": \"m\"}, \"local_cache\": {}}";
+        reset_out();
+        st = rcg_open(S(sentinel_near), strlen(sentinel_near), &out);
+        CHECK(st == RCG_ERR_CONFIG, "near behind Sentinel status %d", st);
     }
     printf("ok near-cache stats, open and refusal\n");
 
