@@ -296,19 +296,31 @@ class Sentinel:
     def __init__(self, primary: RedisServer, service: str) -> None:
         self.port = free_port()
         self.host = "127.0.0.1"
+        self.id = os.urandom(20).hex()  # its run id, set in its config (sentinel myid)
+        self.primary, self.service = primary, service
         self.dir = tempfile.mkdtemp(prefix="rcg-sentinel-")
         self.conf = os.path.join(self.dir, "sentinel.conf")
+        self.configure()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._client = RedisServer(self.port)  # for command()/ping() only; never started
+
+    def configure(self, peers: list["Sentinel"] = (), replicas: list[RedisServer] = ()) -> None:  # type: ignore[assignment]
+        """Write the config: the monitored primary, and (before start) the other sentinels and the
+        replicas as already known, so the deployment is settled at once instead of after the
+        hello messages (every 2 s) and INFO polls that discover them."""
+        service = self.service
+        known = "".join(f"sentinel known-sentinel {service} 127.0.0.1 {p.port} {p.id}\n" for p in peers)
+        known += "".join(f"sentinel known-replica {service} 127.0.0.1 {r.port}\n" for r in replicas)
         with open(self.conf, "w", encoding="utf-8") as f:
             f.write(
                 f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
                 f"logfile {os.path.join(self.dir, 'sentinel.log')}\n"
-                f"sentinel monitor {service} 127.0.0.1 {primary.port} 2\n"
+                f"sentinel myid {self.id}\n"
+                f"sentinel monitor {service} 127.0.0.1 {self.primary.port} 2\n"
                 f"sentinel down-after-milliseconds {service} 1000\n"
                 f"sentinel failover-timeout {service} 5000\n"
-                f"sentinel parallel-syncs {service} 2\n"
+                f"sentinel parallel-syncs {service} 2\n" + known
             )
-        self.proc: subprocess.Popen[bytes] | None = None
-        self._client = RedisServer(self.port)  # for command()/ping() only; never started
 
     @property
     def location(self) -> str:
@@ -358,6 +370,7 @@ class SentinelDeployment:
                      and all(_info(r, "replication").get("master_link_status") == "up" for r in self.replicas))
             self.sentinels = [Sentinel(self.primary, self.service) for _ in range(3)]
             for s in self.sentinels:
+                s.configure([p for p in self.sentinels if p is not s], self.replicas)
                 s.start()
             wait_for("sentinels to see each other and both replicas", self._settled)
         except BaseException:
