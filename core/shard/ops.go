@@ -143,21 +143,21 @@ func (c *Cache) move(ctx context.Context, from, to *client.Client, src, dst stri
 // manyTargets is how a multi-key write is split: per ring server in Mode
 // Ring, every server with every key in Mode Copy, the primary in Mode
 // Primary.
-func (c *Cache) manyTargets(keys []string) []group {
+func (c *Cache) manyTargets(keys []string) []Group {
 	if c.mode == Copy {
-		groups := make([]group, len(c.servers))
+		groups := make([]Group, len(c.servers))
 		for i := range groups {
-			groups[i].server = i
+			groups[i].Server = i
 		}
 		return groups
 	}
 	return c.groupKeys(keys)
 }
 
-func servers(groups []group) []int {
+func servers(groups []Group) []int {
 	idx := make([]int, len(groups))
 	for k, g := range groups {
-		idx[k] = g.server
+		idx[k] = g.Server
 	}
 	return idx
 }
@@ -177,14 +177,14 @@ func (c *Cache) GetMany(ctx context.Context, keys []string) ([][]byte, error) {
 	}
 	groups := c.groupKeys(keys)
 	parts, _, err := fanOut(c, "GET_MANY", servers(groups), func(k int, s *client.Client) ([][]byte, error) {
-		return s.GetMany(ctx, pick(keys, groups[k].pos))
+		return s.GetMany(ctx, pick(keys, groups[k].Pos))
 	})
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]byte, len(keys))
 	for k, g := range groups {
-		for j, p := range g.pos {
+		for j, p := range g.Pos {
 			out[p] = parts[k][j]
 		}
 	}
@@ -221,7 +221,7 @@ func (c *Cache) SetMany(ctx context.Context, keys []string, values [][]byte, ttl
 	}
 	groups := c.manyTargets(keys)
 	_, _, err := fanOut(c, "SET_MANY", servers(groups), func(k int, s *client.Client) (struct{}, error) {
-		return struct{}{}, s.SetMany(ctx, pick(keys, groups[k].pos), pick(values, groups[k].pos), ttl)
+		return struct{}{}, s.SetMany(ctx, pick(keys, groups[k].Pos), pick(values, groups[k].Pos), ttl)
 	})
 	return err
 }
@@ -237,7 +237,7 @@ func (c *Cache) DeleteMany(ctx context.Context, keys []string) (int64, error) {
 	}
 	groups := c.manyTargets(keys)
 	counts, ok, err := fanOut(c, "DELETE_MANY", servers(groups), func(k int, s *client.Client) (int64, error) {
-		return s.DeleteMany(ctx, pick(keys, groups[k].pos))
+		return s.DeleteMany(ctx, pick(keys, groups[k].Pos))
 	})
 	return c.total(counts, ok), err
 }

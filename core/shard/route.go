@@ -130,29 +130,30 @@ func write[T any](c *Cache, op, key string, f func(*client.Client) (T, error)) (
 	return res[0], err
 }
 
-// group splits keys by server: for each involved server, the positions of
-// its keys in keys. In Mode Ring the ring decides; otherwise every key goes
-// to the one server given.
-type group struct {
-	server int
-	pos    []int
+// groupKeys splits keys by server for a write or a Ring read: in Mode Ring
+// the ring decides; otherwise every key goes to the one server Locate
+// gives (Pos nil: all of them).
+func (c *Cache) groupKeys(keys []string) []Group {
+	if c.ring == nil {
+		return []Group{{Server: c.Locate(""), Pos: nil}}
+	}
+	return groupBy(keys, len(c.servers), c.ring.Locate)
 }
 
-func (c *Cache) groupKeys(keys []string) []group {
-	if c.ring == nil {
-		return []group{{server: c.Locate(""), pos: nil}}
-	}
-	byServer := make(map[int]int, len(c.servers))
-	var groups []group
+// groupBy splits keys by the server locate gives each: one Group per
+// involved server, in the order of the keys' first appearance.
+func groupBy(keys []string, servers int, locate func(string) int) []Group {
+	byServer := make(map[int]int, servers)
+	var groups []Group
 	for p, k := range keys {
-		s := c.ring.Locate(k)
+		s := locate(k)
 		g, seen := byServer[s]
 		if !seen {
 			g = len(groups)
 			byServer[s] = g
-			groups = append(groups, group{server: s})
+			groups = append(groups, Group{Server: s})
 		}
-		groups[g].pos = append(groups[g].pos, p)
+		groups[g].Pos = append(groups[g].Pos, p)
 	}
 	return groups
 }
@@ -207,8 +208,8 @@ func (c *Cache) ReadServer(key string) int {
 	return start
 }
 
-// Group is the positions (in the caller's key slice) of the keys read from
-// one server.
+// Group is the positions (in the caller's key slice) of the keys that go
+// to one server.
 type Group struct {
 	Server int
 	Pos    []int
@@ -218,19 +219,7 @@ type Group struct {
 // the order of the keys' first appearance, so that a multi-key read is one
 // round trip per involved server, as GetMany's.
 func (c *Cache) ReadGroups(keys []string) []Group {
-	byServer := make(map[int]int, len(c.servers))
-	var groups []Group
-	for p, k := range keys {
-		s := c.ReadServer(k)
-		g, seen := byServer[s]
-		if !seen {
-			g = len(groups)
-			byServer[s] = g
-			groups = append(groups, Group{Server: s})
-		}
-		groups[g].Pos = append(groups[g].Pos, p)
-	}
-	return groups
+	return groupBy(keys, len(c.servers), c.ReadServer)
 }
 
 // ReadFailed records that a read sent straight to server i (see

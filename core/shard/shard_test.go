@@ -82,8 +82,8 @@ func TestGroupKeysKeepsPositions(t *testing.T) {
 	}
 	seen := make([]bool, len(keys))
 	for _, g := range c.groupKeys(keys) {
-		for _, p := range g.pos {
-			if c.Locate(keys[p]) != g.server || seen[p] {
+		for _, p := range g.Pos {
+			if c.Locate(keys[p]) != g.Server || seen[p] {
 				t.Fatalf("key %d in the wrong or a second group", p)
 			}
 			seen[p] = true
