@@ -218,6 +218,14 @@ func (c *Cache) startAll() {
 // starts at once when the cache has started (see Get), else with the
 // others; until it confirms, BeginFrom(srv.ID, …) tickets keep nothing.
 func (c *Cache) Track(srv Server) bool {
+	if srv.ID != "" { // the common case, a node tracked already: a read lock only
+		c.mu.RLock()
+		known := c.trackers[srv.ID] != nil
+		c.mu.RUnlock()
+		if known {
+			return false
+		}
+	}
 	srv = srv.withDefaults()
 	c.mu.Lock()
 	defer c.mu.Unlock()
