@@ -58,21 +58,22 @@ type asyncq struct {
 
 var wake = binary.LittleEndian.AppendUint64(nil, 1)
 
-// push queues c and wakes the caller if the queue was empty. The write
+// push queues cs and wakes the caller if the queue was empty. The write
 // happens under the lock so that close never races with it.
-func (q *asyncq) push(c completion) {
+func (q *asyncq) push(cs ...completion) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.inflight--
-	asyncInflight.Add(-1)
+	q.inflight -= len(cs)
+	asyncInflight.Add(-int64(len(cs)))
 	if q.closed {
 		if q.inflight == 0 {
 			q.release()
 		}
-		return // nobody is listening: the completion is dropped
+		return // nobody is listening: the completions are dropped
 	}
-	q.done = append(q.done, c)
-	if len(q.done) == 1 {
+	was := len(q.done)
+	q.done = append(q.done, cs...)
+	if was == 0 && len(q.done) > 0 {
 		// EAGAIN (a full pipe) is fine: the caller has a wake-up pending anyway.
 		_, _ = syscall.Write(q.fd, wake)
 	}
@@ -194,6 +195,7 @@ func rcgx_async_submit_many(qh C.uintptr_t, out *C.rcg_out, frame *C.uint8_t, fl
 		return argError(out, fmt.Sprintf("rcg_async_submit_many: %d bytes after the last record", len(in)-at))
 	}
 	buf := append([]byte(nil), in...)
+	var gets batches
 	for at = 0; n > 0; n-- {
 		r := buf[at:]
 		h := binary.LittleEndian.Uint64(r)
@@ -209,10 +211,19 @@ func rcgx_async_submit_many(qh C.uintptr_t, out *C.rcg_out, frame *C.uint8_t, fl
 		// (rcg_async_close meanwhile) nobody listens and its completions are dropped, as those
 		// of the records already started will be: the call still reports RCG_OK, since
 		// RCG_ERR_CLOSED would say that nothing was started.
-		if st, msg := q.start(uintptr(h), op, ticket, x); st != C.RCG_OK && q.add() {
-			q.push(completion{ticket: ticket, status: int32(st), num: refusedNum, data: []byte(msg)})
+		j, st, msg := q.prepare(uintptr(h), op, ticket, x)
+		switch {
+		case st != C.RCG_OK:
+			if q.add() {
+				q.push(completion{ticket: ticket, status: int32(st), num: refusedNum, data: []byte(msg)})
+			}
+		case op == C.RCG_OP_GET:
+			gets.add(j) // started below, with the other GETs on its handle
+		default:
+			dispatch(j)
 		}
 	}
+	gets.start()
 	return C.RCG_OK
 }
 
@@ -231,29 +242,34 @@ func (q *asyncq) add() bool {
 // start runs op on its own goroutine with x (owned), its completion queued
 // on q with ticket; or returns why it could not start (nothing was done).
 func (q *asyncq) start(h uintptr, op int, ticket int64, x args) (C.int, string) {
+	j, st, msg := q.prepare(h, op, ticket, x)
+	if st == C.RCG_OK {
+		dispatch(j)
+	}
+	return st, msg
+}
+
+// prepare checks that op can start on handle h and counts it in flight on q
+// (and on its handle: the job's run ends both); or returns why it cannot
+// (nothing was done).
+func (q *asyncq) prepare(h uintptr, op int, ticket int64, x args) (job, C.int, string) {
 	e := lookup(C.uintptr_t(h))
 	if e == nil || !e.enter() {
-		return C.RCG_ERR_CLOSED, closedMessage
+		return job{}, C.RCG_ERR_CLOSED, closedMessage
 	}
 	if msg := e.disabledMessage(); msg != "" {
 		e.done()
-		return C.RCG_ERR_INTERNAL, msg
+		return job{}, C.RCG_ERR_INTERNAL, msg
 	}
 	if opOf(op) == nil {
 		e.done()
-		return C.RCG_ERR_ARGUMENT, fmt.Sprintf("redis-cache-go: invalid argument: unknown operation code %d", op)
+		return job{}, C.RCG_ERR_ARGUMENT, fmt.Sprintf("redis-cache-go: invalid argument: unknown operation code %d", op)
 	}
 	if !q.add() {
 		e.done()
-		return C.RCG_ERR_CLOSED, "redis-cache-go: the completion queue is closed"
+		return job{}, C.RCG_ERR_CLOSED, "redis-cache-go: the completion queue is closed"
 	}
-	go func() {
-		defer e.done()
-		c := runOp(e, op, x)
-		c.ticket = ticket
-		q.push(c)
-	}()
-	return C.RCG_OK, ""
+	return job{e: e, q: q, op: op, ticket: ticket, x: x}, C.RCG_OK, ""
 }
 
 // rcgx_async_drain writes every queued completion as one record list:

@@ -97,3 +97,38 @@ func BenchmarkQueuePush(b *testing.B) {
 	q.release()
 	q.mu.Unlock()
 }
+
+// A panic while a batch of GETs runs (here: a handle without a cache) fails
+// each of them with the internal error, disables the handle, and queues
+// every completion at once: one wake-up, nothing lost, no crash.
+func TestBatchPanicFailsEachGetOnce(t *testing.T) {
+	const n = 5
+	q, r := pipeQueue(t, n)
+	e := &entry{}
+	batch := make([]job, n)
+	for i := range batch {
+		e.calls.Add(1)
+		batch[i] = job{e: e, q: q, op: 1, ticket: int64(100 + i), x: args{a: []byte("k")}}
+	}
+	j := job{e: e, q: q, batch: batch}
+	j.run()
+	if got := wakes(t, r); got != 1 {
+		t.Errorf("got %d wake-ups; want 1", got)
+	}
+	if len(q.done) != n {
+		t.Fatalf("got %d completions; want %d", len(q.done), n)
+	}
+	for i, c := range q.done {
+		if c.ticket != int64(100+i) || c.status != -9 || e.disabledMessage() == "" { // RCG_ERR_INTERNAL
+			t.Errorf("completion %d: got ticket %d status %d (handle disabled: %v); want ticket %d, the internal error",
+				i, c.ticket, c.status, e.disabledMessage() != "", 100+i)
+		}
+	}
+	if got := e.calls.Load(); got != 0 {
+		t.Errorf("calls on the handle after the batch: got %d; want 0", got)
+	}
+	q.mu.Lock()
+	q.closed = true
+	q.release()
+	q.mu.Unlock()
+}

@@ -372,8 +372,17 @@ class AsyncClient:
             status, num, payload = await future
             if status >= 0:
                 return payload if status == OK else None
-            if num != REFUSED:  # a refused record started nothing: _run submits it again
-                self._raise(status, payload)
+            return await self.get_after(status, num, payload, key)
+        return await self._get(key)
+
+    async def get_after(self, status: int, num: int, payload: bytes, key: bytes) -> bytes | None:
+        """The outcome of a GET that ``_inline`` submitted and that completed with an error
+        ``status``: raises it, or (a refused record started nothing) submits it again via _run."""
+        if num != REFUSED:
+            self._raise(status, payload)
+        return await self._get(key)
+
+    async def _get(self, key: bytes) -> bytes | None:
         r = await self._run("get", (key,), GET, key)
         if isinstance(r, _Sync):
             return r.value  # type: ignore[no-any-return]

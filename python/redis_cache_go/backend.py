@@ -33,6 +33,8 @@ from redis_cache_go._commands import CommandsMixin
 from redis_cache_go._extended import _DEFAULT as _STALE_DEFAULT, ExtendedMixin, herd_arguments
 from redis_cache_go.exceptions import DecodeError, NotAnIntegerError, ServerError
 
+_GET, _OK = _native_async.GET, _native.OK
+
 # The longest TTL stored (about 292 million years); a longer timeout is a ValueError (_ttl.py).
 MAX_TTL_MS = _ttl.MAX_TTL_MS
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -500,7 +502,14 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         try:
             k = self._key(key, version)
-            data = await self._aclient.get(k)
+            ac = self._aclient
+            future = ac._inline(_GET, k)
+            if future is None:
+                data = await ac.get(k)
+            else:  # the common case, without one more coroutine between this one and the future
+                status, num, data = await future
+                if status != _OK:
+                    data = None if status >= 0 else await ac.get_after(status, num, data, k)
             if data is None:
                 if self._logs_rejections:
                     self._log_rejections()

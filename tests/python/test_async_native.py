@@ -10,6 +10,7 @@ our ``aget`` is compared with Django's default wrapper (``BaseCache.aget`` ->
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 
@@ -35,9 +36,17 @@ def _native_async():
 # --------------------------------------------------------------------------- bar 2
 
 
-def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cache, proxy):
-    """N concurrent awaits of our aget are N commands in flight at once, pipelined on at most two
-    connections; through Django's default wrapper the same awaits reach Redis one at a time."""
+def _calls(raw, command: str) -> int:
+    """Calls of ``command`` the server counted since CONFIG RESETSTAT (INFO commandstats)."""
+    match = re.search(rb"^cmdstat_%s:calls=(\d+)," % command.encode(), raw.command("INFO", "commandstats"), re.MULTILINE)
+    return int(match.group(1)) if match else 0
+
+
+def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cache, proxy, redis_server):
+    """N concurrent awaits of our aget reach Redis together: the first at once, the N - 1 submitted
+    in the same loop iteration behind it in one MGET (capi/asyncrun.go: GETs submitted together are
+    read together), both in flight at once on one connection; through Django's default wrapper the
+    same awaits reach Redis one at a time, N GETs."""
     cache = make_cache(location=proxy.location, options=PATIENT)
     cache.set_many({f"k{i}": i for i in range(N)})
     keys = [f"k{i}" for i in range(N)]
@@ -48,18 +57,24 @@ def test_concurrent_aget_overlaps_where_djangos_default_wrapper_queues(make_cach
     async def djangos():
         return await asyncio.gather(*(BaseCache.aget(cache, k) for k in keys))
 
-    # The proxy holds our commands until all N wait there at once: calls that overlap get there,
-    # calls that queued would stay at 1 until the proxy gives up holding.
-    proxy.hold(until=N)
+    # The proxy holds our commands until both wait there at once: commands that overlap get there,
+    # commands that queued would stay at 1 until the proxy gives up holding.
+    redis_server.command("CONFIG", "RESETSTAT")
+    proxy.hold(until=2)
     proxy.reset_peak()
     assert asyncio.run(ours()) == list(range(N))
     ours_peak, ours_conns = proxy.command_peak(), proxy.peak()
+    ours_calls = (_calls(redis_server, "get"), _calls(redis_server, "mget"))
     proxy.reset_peak()
+    redis_server.command("CONFIG", "RESETSTAT")
     assert asyncio.run(djangos()) == list(range(N))
     django_peak = proxy.command_peak()
-    print(f"\n{N} concurrent aget: at most {ours_peak} commands in flight at once on {ours_conns} connections (ours), "
-          f"{django_peak} (Django's default wrapper)")
-    assert (ours_peak, django_peak) == (N, 1), "commands in flight at once: (ours, Django's default wrapper)"
+    django_calls = (_calls(redis_server, "get"), _calls(redis_server, "mget"))
+    print(f"\n{N} concurrent aget: {ours_calls} GET/MGET commands, at most {ours_peak} in flight at once on "
+          f"{ours_conns} connections (ours); {django_calls} GET/MGET, at most {django_peak} in flight (Django's "
+          f"default wrapper)")
+    assert (ours_peak, django_peak) == (2, 1), "commands in flight at once: (ours, Django's default wrapper)"
+    assert (ours_calls, django_calls) == ((1, 1), (N, 0)), "GET and MGET commands: (ours, Django's default wrapper)"
     assert ours_conns <= 2, "connections with a command in flight at once (ours: pipelined)"
 
 
