@@ -18,6 +18,12 @@ Backends (each as the "default" cache of its own gunicorn run; each on its own K
   ours_local    redis_cache_go.RedisCache with OPTIONS LOCAL_CACHE (the near-cache), per process
   django_redis  django_redis.cache.RedisCache (hiredis parser)
   django        django.core.cache.backends.redis.RedisCache (redis-py; hiredis when installed)
+  bare          bench/e2e_site/barecache.py, a reference: a minimal pure-Python backend (Django's key
+                making, pickle, one blocking socket per thread, no checks, no pool); its ratio in our
+                place shows what the page leaves a backend to win on this machine (bar e1)
+  bare_local    the same with a perfect near-cache (Python objects kept forever, nothing invalidated,
+                not even unpickled again): only the session save and the incr reach Redis; the most
+                a near-cache with two round trips per page could reach (bar e2)
   locmem        django.core.cache.backends.locmem.LocMemCache: no network at all, the ceiling
 
 Worker classes: sync (2 workers) and gthread (2 workers x 4 threads). Load: `ab -c 4` without
@@ -95,6 +101,17 @@ BACKENDS: dict[str, dict[str, Any]] = {
         "cache": lambda srv: {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": srv.url,
                               "OPTIONS": {}, "KEY_PREFIX": "e2d"},
     },
+    # References for the bars (bench/e2e_site/barecache.py): a minimal pure-Python backend.
+    "bare": {
+        "label": "bare socket (reference)",
+        "cache": lambda srv: {"BACKEND": "e2e_site.barecache.BareSocketCache", "LOCATION": srv.location,
+                              "KEY_PREFIX": "e2b"},
+    },
+    "bare_local": {
+        "label": "bare socket +perfect near-cache (reference)",
+        "cache": lambda srv: {"BACKEND": "e2e_site.barecache.BareSocketCache", "LOCATION": srv.location,
+                              "OPTIONS": {"LOCAL": True}, "KEY_PREFIX": "e2p"},
+    },
     "locmem": {
         "label": "LocMemCache (ceiling)",
         "cache": lambda srv: {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "e2e",
@@ -109,6 +126,8 @@ WORKERS: dict[str, dict[str, Any]] = {
 # (bar id, what, worker class, backend, against, target): ratios of median requests/s
 BARS = [("e1", "ours (no LOCAL_CACHE) >= 2x django-redis requests/s", "ours", "django_redis", 2.0),
         ("e2", "ours with LOCAL_CACHE >= 0.8x LocMem requests/s", "ours_local", "locmem", 0.8)]
+# per bar: the reference backend whose ratio in place of ours is printed beside the bar
+REFERENCES = {"e1": "bare", "e2": "bare_local"}
 
 # --------------------------------------------------------------------------------------------
 # Processes: gunicorn in its own process group, ab, and their teardown
@@ -439,9 +458,13 @@ def evaluate_bars(summary: dict[str, dict[str, dict[str, Any]]], workers: list[s
             elif not theirs["valid"]:
                 why = f"{BACKENDS[against]['label']} row invalid"
             ratio = mine["rps_median"] / theirs["rps_median"] if (mine and theirs and why is None) else None
+            ref = summary.get(w, {}).get(REFERENCES[bid])
+            ref_ratio = (ref["rps_median"] / theirs["rps_median"]
+                         if ref and ref["valid"] and theirs and theirs["valid"] else None)
             out.append({"bar": bid, "worker": w, "what": f"{w}: {what}", "ours": ours, "against": against,
                         "ratio": round(ratio, 3) if ratio else None, "target": target,
-                        "holds": (ratio >= target) if ratio else None, "why_not_measured": why})
+                        "holds": (ratio >= target) if ratio else None, "why_not_measured": why,
+                        "reference": REFERENCES[bid], "reference_ratio": round(ref_ratio, 3) if ref_ratio else None})
     return out
 
 
@@ -458,6 +481,8 @@ def print_bars(bars: list[dict[str, Any]], command: str) -> None:
             if f"{b['ratio']:.2f}" == f"{b['target']:.2f}":  # on the line: 3 digits say which side
                 ratio = f"{b['ratio']:.3f}x"
             note = f"  (vs {BACKENDS[b['against']]['label']})"
+        if b.get("reference_ratio"):
+            note += f"; {BACKENDS[b['reference']]['label']} in our place: {b['reference_ratio']:.2f}x"
         print(f"  {b['bar']:<4} {b['what']:<{w}}  {ratio}  {verdict}{note}")
 
 
