@@ -5,7 +5,10 @@ package main
 */
 import "C"
 
-import "sync/atomic"
+import (
+	"sync/atomic"
+	"time"
+)
 
 // How the asynchronous operations run (async.go starts them): each job on
 // a worker goroutine, and the GETs of one rcg_async_submit_many call on one
@@ -114,11 +117,16 @@ var (
 	idleWorkers atomic.Int32
 )
 
-// maxIdleWorkers bounds the goroutines kept waiting for the next job. A
-// worker keeps the stack it grew, so a burst of operations does not pay
-// again for starting goroutines and growing their stacks (measured in
-// bench/README.md, "Multiplexing").
-const maxIdleWorkers = 256
+// maxIdleWorkers bounds the goroutines kept waiting for the next job, and
+// workerIdle how long one waits before it ends. A worker keeps the stack it
+// grew, so the bursts of a busy event loop do not pay again for starting
+// goroutines and growing their stacks (measured in bench/README.md,
+// "Multiplexing"); an idle process keeps none (tests/python/
+// test_resources.py counts goroutines).
+const (
+	maxIdleWorkers = 256
+	workerIdle     = 2 * time.Second
+)
 
 // dispatch runs j on an idle worker, or on a new one.
 func dispatch(j job) {
@@ -130,8 +138,9 @@ func dispatch(j job) {
 }
 
 // worker runs j, then the jobs handed to it, until more than
-// maxIdleWorkers would be waiting.
+// maxIdleWorkers would be waiting or none came for workerIdle.
 func worker(j job) {
+	var idle *time.Timer
 	for {
 		j.run()
 		j = job{}
@@ -139,7 +148,17 @@ func worker(j job) {
 			idleWorkers.Add(-1)
 			return
 		}
-		j = <-jobs
-		idleWorkers.Add(-1)
+		if idle == nil {
+			idle = time.NewTimer(workerIdle)
+		} else {
+			idle.Reset(workerIdle) // (Go >= 1.23 timers: no stale tick to drain)
+		}
+		select {
+		case j = <-jobs:
+			idleWorkers.Add(-1)
+		case <-idle.C:
+			idleWorkers.Add(-1)
+			return
+		}
 	}
 }
