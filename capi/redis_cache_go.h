@@ -359,7 +359,7 @@ int rcg_copy_step(uintptr_t handle, rcg_out *out, uintptr_t dst, const uint8_t *
  * operation is in flight, so the caller may close its descriptor at any time
  * after rcg_async_close. The queue handle comes back in out->num.
  * rcg_async_submit validates the handle, copies the inputs and starts op on
- * its own goroutine; it returns RCG_OK at once, or an error status with a
+ * a goroutine; it returns RCG_OK at once, or an error status with a
  * message (nothing was started). The operation later queues a completion
  * (ticket, status, num, payload) whose status and num follow the sync export
  * of the same name; when the queue goes from empty to non-empty the library
@@ -395,6 +395,11 @@ int rcg_copy_step(uintptr_t handle, rcg_out *out, uintptr_t dst, const uint8_t *
  * nothing was done, as a refusal of rcg_async_submit), one with that status,
  * num = -1 and the message. RCG_ERR_CLOSED when the queue is closed (nothing
  * started); a queue closed while the records start drops their completions.
+ * The GET records of one call on one handle are read together (one MGET per
+ * server and 128 keys; their completions are queued at once): each completes
+ * as its GET would, except that a key holding another type than a string
+ * completes as RCG_MISS (MGET's nil) where a GET fails with RCG_ERR_SERVER
+ * (WRONGTYPE), and that a failed read fails every GET of its MGET.
  * rcg_async_stats writes "inflight=N queues=Q" (operations not yet completed,
  * open queues), for leak checks. */
 /* The operation codes (rcg_async_submit's op): one per export on a handle

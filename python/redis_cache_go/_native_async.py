@@ -1,4 +1,4 @@
-"""Native async calls: the Go core runs each operation on its own goroutine and wakes the loop.
+"""Native async calls: the Go core runs each operation on a goroutine and wakes the loop.
 
 Contract: capi/redis_cache_go.h, "Asynchronous calls". Each event loop gets one completion queue
 (:class:`_LoopQueue`): an eventfd (a pipe where there is none) registered with

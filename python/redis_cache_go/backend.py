@@ -483,7 +483,8 @@ class RedisCache(_failopen.FailOpen, ExtendedMixin, CommandsMixin, _raw.RawAcces
     # -- async: native (capi "Asynchronous calls", _native_async.py) --------------------
     # Each a* method runs its sync twin's Python steps (the same _key / _encode / _ttl_ms /
     # _decode helpers, in the same order, so errors and edge cases match) and awaits the storage
-    # call, which Go runs on its own goroutine; concurrent awaits on one loop overlap.
+    # call, which Go runs on a goroutine; concurrent awaits on one loop overlap (the GETs of one
+    # loop iteration are read together: capi/asyncrun.go).
     @functools.cached_property
     def _aclient(self) -> _native_async.AsyncClient:
         return _native_async.AsyncClient(self._client)
