@@ -9,8 +9,8 @@ import (
 
 // BatchMax is the most keys GetBatch reads with one MGET: a larger batch is
 // read in chunks of BatchMax, concurrently (pipelined on the shared
-// connections), so that one reply stays bounded and the first chunk's
-// values need not wait for the last chunk's.
+// connections), so that one reply stays bounded and no single MGET holds
+// Redis for long; done is called for a chunk's keys as soon as it is read.
 const BatchMax = 128
 
 // GetBatch reads keys as len(keys) concurrent Get calls would and reports
