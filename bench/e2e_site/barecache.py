@@ -18,6 +18,7 @@ from __future__ import annotations
 import pickle
 import socket
 import threading
+import time
 from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache
@@ -87,12 +88,7 @@ class BareSocketCache(BaseCache):
 
     def _ttl(self, timeout: Any) -> list[bytes]:
         t = self.get_backend_timeout(timeout)
-        return [] if t is None else [b"PX", str(max(1, int((t - self._now()) * 1000))).encode()]
-
-    @staticmethod
-    def _now() -> float:
-        import time
-        return time.time()
+        return [] if t is None else [b"PX", str(max(1, int((t - time.time()) * 1000))).encode()]
 
     # -- the calls the page makes -----------------------------------------------------------------
     def get(self, key: str, default: Any = None, version: int | None = None) -> Any:

@@ -35,42 +35,34 @@ func (c *Cache) GetBatch(ctx context.Context, keys []string, done func(i int, v 
 		c.nearBatch(ctx, keys, done)
 		return
 	}
-	var groups [][]int // positions in keys, per owning server
+	// Positions in keys per owning server (a ring's; every other layout reads
+	// a batch as one, as GetMany does), cut into chunks of at most BatchMax.
+	var groups []shard.Group
 	if c.shards.Len() > 1 && c.shards.Mode() == shard.Ring {
-		at := map[int]int{}
-		for i, k := range keys {
-			s := c.shards.Locate(k)
-			g, ok := at[s]
-			if !ok {
-				g = len(groups)
-				at[s] = g
-				groups = append(groups, nil)
-			}
-			groups[g] = append(groups[g], i)
-		}
+		groups = c.shards.ReadGroups(keys)
 	} else {
 		all := make([]int, len(keys))
 		for i := range all {
 			all[i] = i
 		}
-		groups = [][]int{all}
+		groups = []shard.Group{{Pos: all}}
 	}
-	var run concurrently
-	var last []int
+	var chunks [][]int
 	for _, g := range groups {
-		for len(g) > 0 {
-			n := min(len(g), BatchMax)
-			chunk := g[:n:n]
-			g = g[n:]
-			if last != nil {
-				run.spawn(func(chunk []int) func() { return func() { c.readChunk(ctx, keys, chunk, done) } }(last))
-			}
-			last = chunk
+		for pos := g.Pos; len(pos) > 0; {
+			n := min(len(pos), BatchMax)
+			chunks = append(chunks, pos[:n:n])
+			pos = pos[n:]
 		}
 	}
-	if last != nil {
-		run.here(func() { c.readChunk(ctx, keys, last, done) })
+	if len(chunks) == 0 {
+		return
 	}
+	var run concurrently
+	for _, chunk := range chunks[1:] {
+		run.spawn(func() { c.readChunk(ctx, keys, chunk, done) })
+	}
+	run.here(func() { c.readChunk(ctx, keys, chunks[0], done) }) // the first on this goroutine
 	run.wait()
 }
 
